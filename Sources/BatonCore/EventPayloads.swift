@@ -1,0 +1,149 @@
+import Foundation
+
+/// Data of `pipeline.requested`: which pipeline to run, with which params.
+///
+/// Either `pipeline` (a name applied with `baton pipelines apply`, optionally with a
+/// `version`) or `spec` (inline YAML) must be set.
+public struct PipelineRequested: Sendable, Hashable, Codable {
+    public var pipeline: String?
+    public var version: Int?
+    public var spec: String?
+    public var params: [String: JSONValue]?
+    /// Requests with the same key make one run.
+    public var idempotencyKey: String?
+    /// The run id to use; a new one is made when absent.
+    public var runId: UUID?
+    public var labels: [String: String]?
+    public var requestedBy: String?
+
+    public init(
+        pipeline: String? = nil, version: Int? = nil, spec: String? = nil, params: [String: JSONValue]? = nil,
+        idempotencyKey: String? = nil, runId: UUID? = nil, labels: [String: String]? = nil, requestedBy: String? = nil
+    ) {
+        self.pipeline = pipeline
+        self.version = version
+        self.spec = spec
+        self.params = params
+        self.idempotencyKey = idempotencyKey
+        self.runId = runId
+        self.labels = labels
+        self.requestedBy = requestedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pipeline, version, spec, params, labels
+        case idempotencyKey = "idempotency_key"
+        case runId = "run_id"
+        case requestedBy = "requested_by"
+    }
+}
+
+/// Data of `run.cancel`: stop a run and every stage still going.
+public struct RunCancel: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var reason: String?
+    public var requestedBy: String?
+
+    public init(runId: UUID, reason: String? = nil, requestedBy: String? = nil) {
+        self.runId = runId
+        self.reason = reason
+        self.requestedBy = requestedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reason
+        case runId = "run_id"
+        case requestedBy = "requested_by"
+    }
+}
+
+/// Data of `stage.ready`: an attempt is queued for a worker of `pool`.
+public struct StageReady: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var stage: String
+    public var attemptId: UUID
+    public var attempt: Int
+    public var pool: String
+    public var kind: StageKind
+
+    public init(runId: UUID, stage: String, attemptId: UUID, attempt: Int, pool: String, kind: StageKind) {
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.attempt = attempt
+        self.pool = pool
+        self.kind = kind
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, attempt, pool, kind
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+    }
+}
+
+extension StageKind: Codable {}
+
+/// Data of `stage.succeeded` and `stage.failed`: how one attempt ended.
+public struct StageOutcome: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var stage: String
+    public var attemptId: UUID
+    public var attempt: Int
+    /// The attempt's final state.
+    public var state: AttemptState
+    /// A readable error, for failures.
+    public var error: String?
+    /// A machine-readable class of failure, e.g. `timeout`, `worker_lost`, `job_failed`.
+    public var errorType: String?
+
+    public init(
+        runId: UUID, stage: String, attemptId: UUID, attempt: Int, state: AttemptState, error: String? = nil,
+        errorType: String? = nil
+    ) {
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.attempt = attempt
+        self.state = state
+        self.error = error
+        self.errorType = errorType
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, attempt, state, error
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+        case errorType = "error_type"
+    }
+}
+
+/// Data of the run-level events (`run.started`, `run.succeeded`, `run.failed`, `run.cancelled`,
+/// `run.rejected`) and of `stage.skipped`.
+public struct RunNotice: Sendable, Hashable, Codable {
+    public var runId: UUID?
+    public var state: String
+    public var pipeline: String?
+    public var stage: String?
+    public var reason: String?
+    /// For `run.rejected`: the id of the request that was rejected.
+    public var requestId: String?
+
+    public init(
+        runId: UUID?, state: String, pipeline: String? = nil, stage: String? = nil, reason: String? = nil,
+        requestId: String? = nil
+    ) {
+        self.runId = runId
+        self.state = state
+        self.pipeline = pipeline
+        self.stage = stage
+        self.reason = reason
+        self.requestId = requestId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, pipeline, stage, reason
+        case runId = "run_id"
+        case requestId = "request_id"
+    }
+}

@@ -1,0 +1,32 @@
+/// The `ce_type` of every event Baton produces or consumes.
+public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
+    case pipelineRequested = "pipeline.requested"
+    case runCancel = "run.cancel"
+    case runStarted = "run.started"
+    case runRejected = "run.rejected"
+    case runSucceeded = "run.succeeded"
+    case runFailed = "run.failed"
+    case runCancelled = "run.cancelled"
+    case stageReady = "stage.ready"
+    case stageStarted = "stage.started"
+    case stageSucceeded = "stage.succeeded"
+    case stageFailed = "stage.failed"
+    case stageSkipped = "stage.skipped"
+}
+
+/// Topic names, configurable as a whole. Defaults follow the design document.
+public struct EventTopics: Sendable, Hashable {
+    /// Requests that start runs. Default: `baton.pipeline.requested`.
+    public var requested = "baton.pipeline.requested"
+    /// Run and stage lifecycle events, keyed by run id. Default: `baton.run.events`.
+    public var runEvents = "baton.run.events"
+    /// Poison messages with their origin and error. Default: `baton.dlq`.
+    public var deadLetters = "baton.dlq"
+    /// Prefix of the per-pool `stage.ready` topics. Default: `baton.stage.ready.`.
+    public var stageReadyPrefix = "baton.stage.ready."
+
+    public init() {}
+
+    /// The `stage.ready` topic of a pool.
+    public func stageReady(pool: String) -> String { stageReadyPrefix + pool }
+}

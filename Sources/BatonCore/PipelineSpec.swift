@@ -1,0 +1,123 @@
+/// A validated pipeline: `apiVersion: baton/v1`, `kind: Pipeline`.
+///
+/// Build one with `PipelineSpecParser.parse(_:)`; a value of this type has passed every
+/// check (names, references, durations, the DAG has no cycle), so the engine can trust it.
+public struct PipelineSpec: Sendable, Hashable {
+    /// The pipeline's name (`metadata.name`).
+    public var name: String
+    /// Free text from `metadata.description`.
+    public var description: String?
+    /// Declared params, by name.
+    public var params: [String: ParamSpec]
+    /// Stages in the order the file lists them.
+    public var stages: [StageSpec]
+    /// The DAG over `stages`.
+    public var graph: StageGraph
+
+    /// The stage with the given name.
+    public func stage(named name: String) -> StageSpec? {
+        stages.first { $0.name == name }
+    }
+}
+
+/// The type of a pipeline param.
+public enum ParamType: String, Sendable, Hashable, CaseIterable {
+    case string, integer, number, boolean, object, array
+}
+
+/// A declared param: its type, an optional default and optional allowed values.
+public struct ParamSpec: Sendable, Hashable {
+    public var type: ParamType
+    /// The value used when a request does not set the param; a param without default is required.
+    public var defaultValue: JSONValue?
+    /// When non-empty, the only values the param may take.
+    public var allowed: [JSONValue]
+    public var description: String?
+
+    public init(type: ParamType, defaultValue: JSONValue? = nil, allowed: [JSONValue] = [], description: String? = nil) {
+        self.type = type
+        self.defaultValue = defaultValue
+        self.allowed = allowed
+        self.description = description
+    }
+}
+
+/// What executes a stage.
+public enum StageKind: String, Sendable, Hashable, CaseIterable {
+    /// A Ray job (Ray Jobs API or a KubeRay RayJob).
+    case ray
+    /// An evaluation gate, executed by the engine.
+    case gate
+    /// Model-registry registration, executed by the engine.
+    case register
+    /// Canary rollout, executed by the engine.
+    case rollout
+    /// Does nothing but succeed (or sleep, or fail on purpose): for dry runs and tests.
+    case noop
+}
+
+/// One stage of a pipeline.
+public struct StageSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: StageKind
+    /// Stages that must finish first.
+    public var needs: [String]
+    /// The worker pool whose topic carries this stage's `stage.ready` events.
+    public var pool: String
+    public var retry: RetryPolicy
+    /// The longest one attempt may run before it is stopped and counted as `timed_out`.
+    public var timeout: Duration
+    /// When set, the stage runs only if this evaluates to true; otherwise it is `skipped`.
+    public var when: Expression?
+    /// The `when` text as written.
+    public var whenSource: String?
+    /// Stage-level params (merged over the run's params for the job).
+    public var params: [String: JSONValue]
+    /// Named inputs: references such as `params.corpus` or `stages.preprocess.outputs.dataset`.
+    public var inputs: [String: String]
+    /// Names of the outputs the stage promises.
+    public var outputs: [String]
+    /// Ray settings, for `kind: ray`.
+    public var ray: RayStageSpec?
+    /// Behaviour of a `noop` stage.
+    public var noop: NoopStageSpec
+    /// Kind-specific settings of the built-in kinds (gate, register, rollout), kept as written.
+    public var config: [String: JSONValue]
+}
+
+/// Ray settings of a stage.
+public struct RayStageSpec: Sendable, Hashable {
+    public var entrypoint: String
+    /// `runtime_env` as written (working_dir, pip, env_vars, ...).
+    public var runtimeEnv: [String: JSONValue]
+    public var resources: ResourceSpec
+}
+
+/// Resources requested for a stage's entrypoint.
+public struct ResourceSpec: Sendable, Hashable {
+    public var cpus: Double?
+    public var gpus: Double?
+    /// Memory in bytes.
+    public var memory: Int64?
+    public var custom: [String: Double]
+
+    public init(cpus: Double? = nil, gpus: Double? = nil, memory: Int64? = nil, custom: [String: Double] = [:]) {
+        self.cpus = cpus
+        self.gpus = gpus
+        self.memory = memory
+        self.custom = custom
+    }
+}
+
+/// What a `noop` stage does: by default nothing; tests use `sleep` and `fail_attempts`.
+public struct NoopStageSpec: Sendable, Hashable {
+    /// How long the stage pretends to work. Default: zero.
+    public var sleep: Duration = .zero
+    /// The first this-many attempts fail on purpose. Default: 0.
+    public var failAttempts: Int = 0
+
+    public init(sleep: Duration = .zero, failAttempts: Int = 0) {
+        self.sleep = sleep
+        self.failAttempts = failAttempts
+    }
+}

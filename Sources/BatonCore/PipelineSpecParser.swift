@@ -1,0 +1,52 @@
+import Yams
+
+/// Parses and validates pipeline YAML into a `PipelineSpec`.
+///
+/// Every problem is reported with its line and path; the parser keeps going after the first
+/// problem so that a user fixes a spec in one round trip.
+public enum PipelineSpecParser {
+    /// The largest spec accepted, in bytes.
+    public static let maxSpecBytes = 256 * 1024
+    /// The most stages a pipeline may have.
+    public static let maxStages = 200
+
+    /// Parses and validates a spec.
+    ///
+    /// - Throws: `SpecError` listing every problem found.
+    public static func parse(_ yaml: String) throws(SpecError) -> PipelineSpec {
+        guard yaml.utf8.count <= maxSpecBytes else {
+            throw SpecError("spec is \(yaml.utf8.count) bytes; the limit is \(maxSpecBytes)")
+        }
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw SpecError("spec is empty") }
+            root = node
+        } catch let error as SpecError {
+            throw error
+        } catch let error as YamlError {
+            throw SpecError(line: Self.line(of: error), "not valid YAML: \(Self.summary(of: error))")
+        } catch {
+            throw SpecError("not valid YAML: \(error)")
+        }
+        var reader = SpecReader()
+        let spec = reader.readPipeline(root)
+        guard reader.issues.isEmpty, let spec else { throw SpecError(issues: reader.issues) }
+        return spec
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    private static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
+            .composer(let context, let problem, _, _):
+            [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+        default: String(describing: error)
+        }
+    }
+}

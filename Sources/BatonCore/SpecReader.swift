@@ -1,0 +1,426 @@
+import Yams
+
+/// Walks the YAML tree of a spec, collecting every problem with its line and path.
+struct SpecReader {
+    private(set) var issues: [SpecError.Issue] = []
+
+
+    // MARK: - Pipeline
+
+    mutating func readPipeline(_ root: Node) -> PipelineSpec? {
+        guard let top = mapping(root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages"])
+        else { return nil }
+        if let node = top["apiVersion"], string(node, path: "apiVersion") != "baton/v1" {
+            issue(node, "apiVersion", "must be 'baton/v1'")
+        } else if top["apiVersion"] == nil {
+            issue(root, "apiVersion", "is required ('baton/v1')")
+        }
+        if let node = top["kind"], string(node, path: "kind") != "Pipeline" {
+            issue(node, "kind", "must be 'Pipeline'")
+        }
+        var name = ""
+        var description: String?
+        if let metadataNode = top["metadata"],
+            let metadata = mapping(metadataNode, path: "metadata", allowed: ["name", "description", "labels"])
+        {
+            name = metadata["name"].flatMap { string($0, path: "metadata.name") } ?? ""
+            checkName(name, node: metadata["name"] ?? metadataNode, path: "metadata.name")
+            description = metadata["description"].flatMap { string($0, path: "metadata.description") }
+        } else {
+            issue(root, "metadata.name", "is required")
+        }
+        var params: [String: ParamSpec] = [:]
+        if let paramsNode = top["params"] { params = readParams(paramsNode) }
+        var defaults = StageDefaults()
+        if let defaultsNode = top["defaults"] { defaults = readDefaults(defaultsNode) }
+        guard let stagesNode = top["stages"], case .sequence(let sequence) = stagesNode, !sequence.isEmpty else {
+            issue(top["stages"] ?? root, "stages", "must be a non-empty list of stages")
+            return nil
+        }
+        guard sequence.count <= PipelineSpecParser.maxStages else {
+            issue(stagesNode, "stages", "has \(sequence.count) stages; the limit is \(PipelineSpecParser.maxStages)")
+            return nil
+        }
+        var stages: [StageSpec] = []
+        var stageNodes: [String: Node] = [:]
+        for (index, node) in sequence.enumerated() {
+            guard let stage = readStage(node, index: index, defaults: defaults, params: params) else { continue }
+            if stageNodes[stage.name] != nil {
+                issue(node, "stages[\(index)].name", "'\(stage.name)' is used by an earlier stage")
+                continue
+            }
+            stageNodes[stage.name] = node
+            stages.append(stage)
+        }
+        checkReferences(stages, nodes: stageNodes)
+        guard issues.isEmpty else { return nil }
+        do {
+            let graph = try StageGraph(stages: stages.map { ($0.name, $0.needs) })
+            checkInputs(stages, graph: graph, nodes: stageNodes)
+            guard issues.isEmpty else { return nil }
+            return PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
+        } catch {
+            issue(stageNodes[error.cycle[0]] ?? root, "stages", "cycle: \(error.cycle.joined(separator: " -> ")) (each needs the next)")
+            return nil
+        }
+    }
+
+    // MARK: - Params
+
+    private mutating func readParams(_ node: Node) -> [String: ParamSpec] {
+        guard case .mapping(let map) = node else {
+            issue(node, "params", "must be a mapping of param name to {type, default}")
+            return [:]
+        }
+        var params: [String: ParamSpec] = [:]
+        for (keyNode, valueNode) in map {
+            let name = keyNode.scalar?.string ?? ""
+            let path = "params.\(name)"
+            checkName(name, node: keyNode, path: path)
+            guard let fields = mapping(valueNode, path: path, allowed: ["type", "default", "enum", "description"]) else {
+                continue
+            }
+            guard let typeText = fields["type"].flatMap({ string($0, path: "\(path).type") }),
+                let type = ParamType(rawValue: typeText)
+            else {
+                let allowed = ParamType.allCases.map(\.rawValue).joined(separator: ", ")
+                issue(fields["type"] ?? valueNode, "\(path).type", "must be one of \(allowed)")
+                continue
+            }
+            var spec = ParamSpec(type: type)
+            spec.description = fields["description"].flatMap { string($0, path: "\(path).description") }
+            if let allowedNode = fields["enum"] {
+                spec.allowed = allowedNode.sequence.map { $0.map(Self.json) } ?? []
+                if spec.allowed.isEmpty { issue(allowedNode, "\(path).enum", "must be a non-empty list") }
+            }
+            if let defaultNode = fields["default"] {
+                let value = Self.json(defaultNode)
+                do {
+                    spec.defaultValue = try ParamResolver.coerce(value, to: spec, name: name)
+                } catch {
+                    issue(defaultNode, "\(path).default", error.message)
+                }
+            }
+            params[name] = spec
+        }
+        return params
+    }
+
+    // MARK: - Stages
+
+    private struct StageDefaults {
+        var pool = "default"
+        var retry = RetryPolicy()
+        var timeout: Duration = .seconds(6 * 3600)
+    }
+
+    private mutating func readDefaults(_ node: Node) -> StageDefaults {
+        var defaults = StageDefaults()
+        guard let map = mapping(node, path: "defaults", allowed: ["pool", "retries", "timeout"]) else { return defaults }
+        if let pool = map["pool"].flatMap({ string($0, path: "defaults.pool") }) {
+            checkName(pool, node: map["pool"]!, path: "defaults.pool")
+            defaults.pool = pool
+        }
+        if let retries = map["retries"] { defaults.retry = readRetry(retries, path: "defaults.retries", base: defaults.retry) }
+        if let timeout = map["timeout"], let value = duration(timeout, path: "defaults.timeout") { defaults.timeout = value }
+        return defaults
+    }
+
+    private mutating func readStage(
+        _ node: Node, index: Int, defaults: StageDefaults, params: [String: ParamSpec]
+    ) -> StageSpec? {
+        let allowed: Set<String> = [
+            "name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "ray", "noop",
+            "gate", "register", "rollout", "cache",
+        ]
+        guard let map = mapping(node, path: "stages[\(index)]", allowed: allowed) else { return nil }
+        guard let name = map["name"].flatMap({ string($0, path: "stages[\(index)].name") }) else {
+            issue(node, "stages[\(index)].name", "is required")
+            return nil
+        }
+        let path = "stages[\(index)] (\(name))"
+        checkName(name, node: map["name"]!, path: "\(path).name")
+        var kind = StageKind.ray
+        if let kindNode = map["kind"] {
+            if let text = string(kindNode, path: "\(path).kind"), let value = StageKind(rawValue: text) {
+                kind = value
+            } else {
+                let kinds = StageKind.allCases.map(\.rawValue).joined(separator: ", ")
+                issue(kindNode, "\(path).kind", "must be one of \(kinds)")
+            }
+        }
+        var stage = StageSpec(
+            name: name, kind: kind, needs: [], pool: defaults.pool, retry: defaults.retry, timeout: defaults.timeout,
+            when: nil, whenSource: nil, params: [:], inputs: [:], outputs: [], ray: nil, noop: NoopStageSpec(),
+            config: [:])
+        if let needs = map["needs"] { stage.needs = stringList(needs, path: "\(path).needs") }
+        if let pool = map["pool"].flatMap({ string($0, path: "\(path).pool") }) {
+            checkName(pool, node: map["pool"]!, path: "\(path).pool")
+            stage.pool = pool
+        }
+        if let retries = map["retries"] { stage.retry = readRetry(retries, path: "\(path).retries", base: defaults.retry) }
+        if let timeout = map["timeout"], let value = duration(timeout, path: "\(path).timeout") { stage.timeout = value }
+        if let whenNode = map["when"], let text = string(whenNode, path: "\(path).when") {
+            stage.whenSource = text
+            do {
+                let expression = try Expression.parse(text)
+                for reference in expression.references where !isKnownWhenReference(reference.path, params: params) {
+                    issue(
+                        whenNode, "\(path).when",
+                        "column \(reference.column): unknown reference '\(reference.path.joined(separator: "."))' "
+                            + "(use params.<name> of a declared param)")
+                }
+                stage.when = expression
+            } catch {
+                issue(whenNode, "\(path).when", error.description)
+            }
+        }
+        if let paramsNode = map["params"] {
+            if case .mapping(let paramMap) = paramsNode {
+                for (key, value) in paramMap { stage.params[key.scalar?.string ?? ""] = Self.json(value) }
+            } else {
+                issue(paramsNode, "\(path).params", "must be a mapping")
+            }
+        }
+        if let inputsNode = map["inputs"] {
+            if case .mapping(let inputMap) = inputsNode {
+                for (key, value) in inputMap {
+                    stage.inputs[key.scalar?.string ?? ""] = string(value, path: "\(path).inputs") ?? ""
+                }
+            } else {
+                issue(inputsNode, "\(path).inputs", "must be a mapping of input name to reference")
+            }
+        }
+        if let outputs = map["outputs"] { stage.outputs = stringList(outputs, path: "\(path).outputs") }
+        if let noopNode = map["noop"] { stage.noop = readNoop(noopNode, path: "\(path).noop") }
+        if let rayNode = map["ray"] { stage.ray = readRay(rayNode, path: "\(path).ray") }
+        if kind == .ray, stage.ray == nil, map["ray"] == nil {
+            issue(node, "\(path).ray", "is required for kind 'ray' (at least ray.entrypoint)")
+        }
+        for builtIn in ["gate", "register", "rollout", "cache"] {
+            if let configNode = map[builtIn] { stage.config[builtIn] = Self.json(configNode) }
+        }
+        return stage
+    }
+
+    private func isKnownWhenReference(_ path: [String], params: [String: ParamSpec]) -> Bool {
+        path.count == 2 && path[0] == "params" && params[path[1]] != nil
+    }
+
+    private mutating func readRetry(_ node: Node, path: String, base: RetryPolicy) -> RetryPolicy {
+        var retry = base
+        if let limit = node.int, node.scalar != nil {
+            retry.limit = limit
+        } else if let map = mapping(node, path: path, allowed: ["limit", "backoff", "factor", "maxBackoff"]) {
+            if let limitNode = map["limit"] {
+                if let limit = limitNode.int { retry.limit = limit } else { issue(limitNode, "\(path).limit", "must be an integer") }
+            }
+            if let backoff = map["backoff"], let value = duration(backoff, path: "\(path).backoff") { retry.initialBackoff = value }
+            if let factorNode = map["factor"] {
+                if let factor = factorNode.float, factor >= 1, factor <= 10 {
+                    retry.factor = factor
+                } else {
+                    issue(factorNode, "\(path).factor", "must be a number from 1 to 10")
+                }
+            }
+            if let maxNode = map["maxBackoff"], let value = duration(maxNode, path: "\(path).maxBackoff") {
+                retry.maxBackoff = value
+            }
+        }
+        if retry.limit < 0 || retry.limit > 100 { issue(node, "\(path).limit", "must be from 0 to 100") }
+        return retry
+    }
+
+    private mutating func readNoop(_ node: Node, path: String) -> NoopStageSpec {
+        var noop = NoopStageSpec()
+        guard let map = mapping(node, path: path, allowed: ["sleep", "fail_attempts"]) else { return noop }
+        if let sleep = map["sleep"], let value = duration(sleep, path: "\(path).sleep") { noop.sleep = value }
+        if let failNode = map["fail_attempts"] {
+            if let count = failNode.int, count >= 0 { noop.failAttempts = count } else {
+                issue(failNode, "\(path).fail_attempts", "must be a non-negative integer")
+            }
+        }
+        return noop
+    }
+
+    private mutating func readRay(_ node: Node, path: String) -> RayStageSpec? {
+        guard let map = mapping(node, path: path, allowed: ["entrypoint", "runtime_env", "resources"]) else { return nil }
+        guard let entrypoint = map["entrypoint"].flatMap({ string($0, path: "\(path).entrypoint") }), !entrypoint.isEmpty
+        else {
+            issue(map["entrypoint"] ?? node, "\(path).entrypoint", "is required")
+            return nil
+        }
+        var runtimeEnv: [String: JSONValue] = [:]
+        if let envNode = map["runtime_env"] {
+            if case .object(let object) = Self.json(envNode) { runtimeEnv = object } else {
+                issue(envNode, "\(path).runtime_env", "must be a mapping")
+            }
+        }
+        var resources = ResourceSpec()
+        if let resourcesNode = map["resources"],
+            let fields = mapping(resourcesNode, path: "\(path).resources", allowed: ["cpus", "gpus", "memory", "custom"])
+        {
+            resources.cpus = fields["cpus"].flatMap { number($0, path: "\(path).resources.cpus") }
+            resources.gpus = fields["gpus"].flatMap { number($0, path: "\(path).resources.gpus") }
+            if let memoryNode = fields["memory"] {
+                if let bytes = Self.bytes(memoryNode.scalar?.string ?? "") { resources.memory = bytes } else {
+                    issue(memoryNode, "\(path).resources.memory", "must be bytes or a size such as 512Mi, 8Gi")
+                }
+            }
+            if let customNode = fields["custom"], case .mapping(let custom) = customNode {
+                for (key, value) in custom {
+                    let name = key.scalar?.string ?? ""
+                    resources.custom[name] = number(value, path: "\(path).resources.custom.\(name)")
+                }
+            }
+        }
+        return RayStageSpec(entrypoint: entrypoint, runtimeEnv: runtimeEnv, resources: resources)
+    }
+
+    // MARK: - Cross-stage checks
+
+    private mutating func checkReferences(_ stages: [StageSpec], nodes: [String: Node]) {
+        let names = Set(stages.map(\.name))
+        for stage in stages {
+            for dependency in stage.needs where !names.contains(dependency) {
+                issue(nodes[stage.name]!, "stage \(stage.name).needs", "unknown stage '\(dependency)'")
+            }
+            if stage.needs.contains(stage.name) {
+                issue(nodes[stage.name]!, "stage \(stage.name).needs", "a stage cannot need itself")
+            }
+        }
+    }
+
+    private mutating func checkInputs(_ stages: [StageSpec], graph: StageGraph, nodes: [String: Node]) {
+        var ancestors: [String: Set<String>] = [:]
+        for name in graph.order {
+            ancestors[name] = (graph.needs[name] ?? []).reduce(into: Set<String>()) { result, dependency in
+                result.insert(dependency)
+                result.formUnion(ancestors[dependency] ?? [])
+            }
+        }
+        let byName = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0) })
+        for stage in stages {
+            for (input, reference) in stage.inputs.sorted(by: { $0.key < $1.key }) {
+                let parts = reference.split(separator: ".").map(String.init)
+                let path = "stage \(stage.name).inputs.\(input)"
+                if parts.count == 4, parts[0] == "stages", parts[2] == "outputs" {
+                    guard let upstream = byName[parts[1]], ancestors[stage.name]?.contains(parts[1]) == true else {
+                        issue(nodes[stage.name]!, path, "'\(parts[1])' is not an upstream stage (add it to needs)")
+                        continue
+                    }
+                    if !upstream.outputs.contains(parts[3]) {
+                        issue(nodes[stage.name]!, path, "stage '\(parts[1])' declares no output '\(parts[3])'")
+                    }
+                } else if parts.count == 2, parts[0] == "params" {
+                    continue
+                } else {
+                    issue(nodes[stage.name]!, path, "'\(reference)' must be params.<name> or stages.<stage>.outputs.<name>")
+                }
+            }
+        }
+    }
+
+    // MARK: - Scalars
+
+    private mutating func mapping(_ node: Node, path: String, allowed: Set<String>) -> [String: Node]? {
+        guard case .mapping(let map) = node else {
+            issue(node, path, "must be a mapping")
+            return nil
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in map {
+            let key = keyNode.scalar?.string ?? ""
+            if !allowed.contains(key) {
+                let field = path.isEmpty ? key : "\(path).\(key)"
+                issue(keyNode, field, "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    private mutating func string(_ node: Node, path: String) -> String? {
+        guard let scalar = node.scalar else {
+            issue(node, path, "must be a string")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func number(_ node: Node, path: String) -> Double? {
+        guard let value = node.float, value >= 0 else {
+            issue(node, path, "must be a non-negative number")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func stringList(_ node: Node, path: String) -> [String] {
+        guard case .sequence(let sequence) = node else {
+            issue(node, path, "must be a list")
+            return []
+        }
+        return sequence.compactMap { string($0, path: path) }
+    }
+
+    private mutating func duration(_ node: Node, path: String) -> Duration? {
+        guard let text = node.scalar?.string, let value = DurationParsing.parse(text) else {
+            issue(node, path, "'\(node.scalar?.string ?? "")' is not a duration (e.g. 30s, 5m, 2h, 1h30m)")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func checkName(_ name: String, node: Node, path: String) {
+        if !Self.isValidName(name) {
+            issue(node, path, "'\(name)' must be lower-case letters, digits, '-' or '_', starting with a letter (max 63)")
+        }
+    }
+
+    private mutating func issue(_ node: Node, _ path: String, _ message: String) {
+        issues.append(SpecError.Issue(line: node.mark?.line, path: path, message: message))
+    }
+
+    // MARK: - Conversions
+
+    /// Names of pipelines, params, stages and pools: `[a-z][a-z0-9_-]{0,62}`.
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.unicodeScalars.count <= 63 else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
+    static func json(_ node: Node) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style != .plain { return .string(scalar.string) }
+            if node.null != nil { return .null }
+            if let value = node.bool { return .bool(value) }
+            if let value = node.int { return .int(Int64(value)) }
+            if let value = node.float { return .double(value) }
+            return .string(scalar.string)
+        case .sequence(let sequence):
+            return .array(sequence.map(json))
+        case .mapping(let mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping { object[key.scalar?.string ?? ""] = json(value) }
+            return .object(object)
+        case .alias:
+            return .null
+        }
+    }
+
+    static func bytes(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [
+            ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("K", 1000), ("M", 1_000_000),
+            ("G", 1_000_000_000), ("T", 1_000_000_000_000),
+        ]
+        for (suffix, size) in units where text.hasSuffix(suffix) {
+            guard let amount = Int64(text.dropLast(suffix.count)), amount > 0 else { return nil }
+            return amount * size
+        }
+        return Int64(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
