@@ -1,0 +1,157 @@
+import Logging
+import Synchronization
+
+// MARK: - KafkaProducer
+
+/// Sends records to Kafka and reports where each one was stored.
+///
+/// The producer is idempotent with `acks=all`, so a record that ``send(_:)`` reports as
+/// delivered is stored exactly once, in order per partition. Delivery reports are served by a
+/// dedicated thread, never by Swift's cooperative pool; ``send(_:)`` waits for its report
+/// without blocking a thread.
+///
+/// Call ``shutdown(timeout:)`` before dropping the producer: it delivers what is queued, then
+/// frees the handle. Dropping it without shutdown abandons queued records.
+public final class KafkaProducer: Sendable {
+    /// The configuration the producer was created with.
+    public let configuration: KafkaProducerConfiguration
+
+    private let client: RDKafkaClient
+    private let pollThread: KafkaPollThread
+    private let isShuttingDown = Mutex(false)
+    private let logger: Logger
+
+    /// Creates a producer and starts its delivery-report thread.
+    ///
+    /// - Parameters:
+    ///   - configuration: The brokers and options.
+    ///   - logger: Where the producer and librdkafka log.
+    /// - Throws: ``KafkaError`` with ``KafkaError/Code/invalidConfiguration`` or
+    ///   ``KafkaError/Code/clientCreationFailed``.
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
+        let properties = try configuration.properties()
+        var logger = logger
+        logger[metadataKey: KafkaLogMetadataKey.clientID] = "\(configuration.clientID)"
+        let client = try RDKafkaClient.make(
+            kind: .producer,
+            properties: properties,
+            context: RDKafkaClientContext(logger: logger)
+        )
+        let pollInterval = configuration.pollInterval
+        self.pollThread = KafkaPollThread.start(name: "baton-kafka-producer") { thread in
+            while !thread.isStopRequested {
+                client.poll(timeout: pollInterval)
+            }
+            // What is still queued now will never be delivered: fail it rather than hang.
+            client.purge()
+            client.poll(timeout: .zero)
+            client.context.deliveries.failAll(
+                .clientClosed("The producer shut down before the record was delivered.")
+            )
+            client.destroy()
+        }
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        logger.debug(
+            "Kafka producer created",
+            metadata: [KafkaLogMetadataKey.configuration: "\(properties.redactedDescription)"]
+        )
+    }
+
+    deinit {
+        pollThread.requestStop()
+    }
+
+    /// Sends a record and waits until the broker acknowledged it.
+    ///
+    /// The wait is bounded by ``KafkaProducerConfiguration/messageTimeout``; cancelling the
+    /// calling task does not withdraw a record that was already handed to librdkafka.
+    ///
+    /// - Parameter message: The record.
+    /// - Returns: Where the record was stored.
+    /// - Throws: ``KafkaError`` with ``KafkaError/Code/messageTimedOut`` (brokers unreachable
+    ///   for the whole timeout), ``KafkaError/Code/deliveryFailed``,
+    ///   ``KafkaError/Code/produceFailed``, or ``KafkaError/Code/clientClosed`` after shutdown.
+    public func send(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
+        guard !isShuttingDown.withLock({ $0 }) else {
+            throw KafkaError.clientClosed("The producer was shut down; create a new one to send.")
+        }
+        if let fatal = client.context.fatalError.withLock({ $0 }) {
+            throw fatal
+        }
+        let deliveries = client.context.deliveries
+        let id = try deliveries.reserve()
+        let deadline = ContinuousClock.now.advanced(by: configuration.messageTimeout)
+        while true {
+            let outcome: RDKafkaClient.ProduceOutcome
+            do {
+                outcome = try client.produce(message, id: id)
+            } catch {
+                deliveries.discard(id)
+                throw error
+            }
+            if case .enqueued = outcome {
+                break
+            }
+            // librdkafka's queue is full: wait for deliveries to make room, within the timeout.
+            guard ContinuousClock.now < deadline, !Task.isCancelled else {
+                deliveries.discard(id)
+                if Task.isCancelled { throw CancellationError() }
+                throw KafkaError.produceFailed(
+                    "librdkafka's local queue stayed full for \(configuration.messageTimeout); "
+                        + "the brokers do not keep up or are unreachable.",
+                    isRetriable: true,
+                    underlyingName: "_QUEUE_FULL"
+                )
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return try await deliveries.wait(id)
+    }
+
+    /// Waits until every record sent so far was delivered or failed.
+    ///
+    /// - Parameter timeout: How long to wait at most.
+    /// - Throws: ``KafkaError`` with ``KafkaError/Code/timedOut`` when records are still
+    ///   outstanding after `timeout`; ``KafkaError/Code/clientClosed`` after shutdown;
+    ///   `CancellationError` when the task was cancelled.
+    public func flush(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let outstanding = try client.outstandingCount()
+            if outstanding == 0 {
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                throw KafkaError.timedOut("\(outstanding) records or requests were still outstanding after \(timeout).")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Delivers what is queued (up to `timeout`), then stops the poll thread and frees the
+    /// handle. Records still undelivered then fail with ``KafkaError/Code/clientClosed``.
+    ///
+    /// Safe to call more than once; later calls wait for the first to finish.
+    ///
+    /// - Parameter timeout: How long to wait for queued records. Default: `.seconds(30)`.
+    public func shutdown(timeout: Duration = .seconds(30)) async {
+        let isFirst = isShuttingDown.withLock { isShuttingDown in
+            defer { isShuttingDown = true }
+            return !isShuttingDown
+        }
+        if isFirst {
+            do {
+                try await flush(timeout: timeout)
+            } catch {
+                logger.warning("Kafka producer shutting down with undelivered records: \(error)")
+            }
+            pollThread.requestStop()
+        }
+        await pollThread.join()
+        if isFirst {
+            logger.debug("Kafka producer shut down")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// MARK: - KafkaProducerConfiguration
+
+/// How a ``KafkaProducer`` connects and delivers.
+///
+/// The producer is always idempotent with `acks=all`: a record the broker acknowledged is
+/// written once, in order, to all in-sync replicas. Those two settings cannot be changed.
+public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
+    /// The brokers to contact first, as `host:port`.
+    public var bootstrapServers: [String]
+    /// The client id the brokers see in their logs and quotas. Default: `"baton"`.
+    public var clientID: String = "baton"
+    /// How long librdkafka tries to deliver one record before ``KafkaProducer/send(_:)`` fails
+    /// with ``KafkaError/Code/messageTimedOut`` (`message.timeout.ms`). Default: `.seconds(30)`.
+    public var messageTimeout: Duration = .seconds(30)
+    /// How long librdkafka waits to batch records before sending (`linger.ms`).
+    /// Default: `.milliseconds(5)`.
+    public var linger: Duration = .milliseconds(5)
+    /// How long the producer's poll thread waits for delivery reports per round; bounds how late
+    /// shutdown notices it was asked to stop. Default: `.milliseconds(100)`.
+    public var pollInterval: Duration = .milliseconds(100)
+    /// Further librdkafka properties, passed through verbatim, such as `security.protocol`,
+    /// `sasl.mechanisms`, `sasl.username`, `sasl.password` or `compression.type`. Values of keys
+    /// that contain "password", "secret" or "key" are never logged or printed. Default: none.
+    ///
+    /// - Important: Keys with a typed property above, and `enable.idempotence` and `acks`, are
+    ///   refused here: creating the producer throws ``KafkaError/Code/invalidConfiguration``.
+    public var extra: [String: String] = [:]
+
+    /// Creates a configuration.
+    ///
+    /// - Parameter bootstrapServers: The brokers to contact first, as `host:port`.
+    public init(bootstrapServers: [String]) {
+        self.bootstrapServers = bootstrapServers
+    }
+
+    /// The configuration as librdkafka properties, secrets redacted.
+    public var description: String {
+        let rendered = (try? properties().redactedDescription) ?? "<invalid>"
+        return "KafkaProducerConfiguration(\(rendered))"
+    }
+
+    /// The librdkafka properties this configuration stands for.
+    func properties() throws(KafkaError) -> KafkaConfigurationProperties {
+        guard !bootstrapServers.isEmpty else {
+            throw KafkaError.invalidConfiguration("bootstrapServers is empty: name at least one broker as host:port.")
+        }
+        var properties = KafkaConfigurationProperties()
+        properties.set("bootstrap.servers", bootstrapServers.joined(separator: ","))
+        properties.set("client.id", clientID)
+        properties.set("enable.idempotence", "true")
+        properties.set("acks", "all")
+        properties.set("message.timeout.ms", milliseconds: messageTimeout)
+        properties.set("linger.ms", milliseconds: linger)
+        try properties.apply(extra: extra, managed: Self.managedKeys)
+        return properties
+    }
+
+    static let managedKeys: [String: String] = [
+        "bootstrap.servers": "set bootstrapServers",
+        "metadata.broker.list": "set bootstrapServers",
+        "client.id": "set clientID",
+        "enable.idempotence": "the producer is always idempotent",
+        "acks": "the producer always uses acks=all",
+        "request.required.acks": "the producer always uses acks=all",
+        "message.timeout.ms": "set messageTimeout",
+        "delivery.timeout.ms": "set messageTimeout",
+        "linger.ms": "set linger",
+        "queue.buffering.max.ms": "set linger",
+    ]
+}
