@@ -1,0 +1,40 @@
+# Baton developer entry points. The local stack (PostgreSQL, Tansu, librdkafka) is managed
+# by scripts/stack; every recipe line that runs Swift first loads the stack's environment
+# (database URL, brokers, and the PKG_CONFIG_PATH / LD_LIBRARY_PATH of the librdkafka
+# build), because each recipe line runs in a shell of its own.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+STACK := scripts/stack
+# Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
+ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
+
+.PHONY: setup stack-up stack-down stack-status build test demo lint
+
+## Install / build everything the stack needs, start nothing.
+setup:
+	$(STACK) install
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+# `setup` first: SwiftPM needs librdkafka (via pkg-config) to build at all.
+build: setup
+	$(ENV) swift build
+
+test: stack-up
+	$(ENV) swift build --build-tests
+	$(ENV) swift test --skip-build
+
+demo: stack-up build
+	$(ENV) scripts/demo
+
+lint:
+	swift format lint --strict --recursive Sources Tests
