@@ -73,7 +73,7 @@ public struct RunPlanner: Sendable {
     }
 
     /// The actions that cancel a run.
-    public func cancel(reason: String) -> [Action] {
+    public static func cancel(reason: String) -> [Action] {
         [.cancelUnfinishedStages(reason: reason), .finishRun(state: .cancelled, reason: reason)]
     }
 

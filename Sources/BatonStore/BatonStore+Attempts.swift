@@ -1,0 +1,114 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+/// An attempt a worker has claimed: it holds the lease at `epoch` until `leaseExpiresAt`.
+public struct ClaimedAttempt: Sendable, Hashable {
+    public var id: UUID
+    public var runID: UUID
+    public var stage: String
+    public var attempt: Int
+    /// The fencing epoch; every later write must present it.
+    public var epoch: Int64
+    /// When the stage's timeout runs out.
+    public var deadline: Date
+    /// The run's spec, as stored with the run.
+    public var specYAML: String
+    /// The run's resolved params.
+    public var params: [String: JSONValue]
+}
+
+extension BatonStore {
+    /// Claims a queued attempt for `owner` with a lease, and marks its stage running.
+    ///
+    /// - Returns: the claim, or `nil` when the attempt is not queued (already claimed, cancelled,
+    ///   or a redelivered event) — then the caller must not execute anything.
+    public func claimAttempt(_ attemptID: UUID, owner: String, lease: Duration) async throws -> ClaimedAttempt? {
+        try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE stage_attempts SET state = 'running', lease_owner = \(owner),
+                    lease_expires_at = now() + make_interval(secs => \(lease.secondsDouble)),
+                    lease_epoch = lease_epoch + 1, started_at = now(),
+                    deadline_at = now() + timeout_ms * interval '1 millisecond'
+                WHERE id = \(attemptID) AND state = 'queued'
+                RETURNING run_id, stage, attempt, lease_epoch, deadline_at
+                """, logger: logger)
+            var claimed: (UUID, String, Int, Int64, Date)?
+            for try await row in rows.decode((UUID, String, Int, Int64, Date).self) { claimed = row }
+            guard let (runID, stage, attempt, epoch, deadline) = claimed else { return nil }
+            try await connection.query(
+                """
+                UPDATE stages SET state = 'running', started_at = coalesce(started_at, now())
+                WHERE run_id = \(runID) AND name = \(stage) AND state = 'ready'
+                """, logger: logger)
+            let runRows = try await connection.query(
+                "SELECT spec_yaml, params::text FROM runs WHERE id = \(runID)", logger: logger)
+            var specYAML = ""
+            var params: [String: JSONValue] = [:]
+            for try await (yaml, paramsJSON) in runRows.decode((String, String).self) {
+                specYAML = yaml
+                params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
+            }
+            try await enqueueRunEvent(
+                .stageStarted, runID: runID, stage: stage,
+                payload: StageOutcome(runId: runID, stage: stage, attemptId: attemptID, attempt: attempt, state: .running),
+                on: connection)
+            return ClaimedAttempt(
+                id: attemptID, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,
+                specYAML: specYAML, params: params)
+        }
+    }
+
+    /// Extends a lease; `false` when the lease was lost (the attempt was taken over, cancelled or ended).
+    public func renewLease(_ claim: ClaimedAttempt, lease: Duration) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE stage_attempts SET lease_expires_at = now() + make_interval(secs => \(lease.secondsDouble))
+            WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Counts one execution of the attempt's work (fenced), so audits can prove exactly-once.
+    ///
+    /// - Returns: `false` when the lease was lost: the caller must not execute.
+    public func recordExecution(_ claim: ClaimedAttempt) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE stage_attempts SET executions = executions + 1
+            WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Ends an attempt and writes its outcome event, in one transaction fenced by the epoch.
+    ///
+    /// - Returns: `false` when the write was fenced out (the lease was lost or the attempt was
+    ///   cancelled or timed out meanwhile); nothing was written then.
+    public func finishAttempt(
+        _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil
+    ) async throws -> Bool {
+        precondition(state.isTerminal, "finishAttempt needs a terminal state")
+        return try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),
+                    error_type = \(errorType)
+                WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
+                """, logger: logger)
+            var updated = false
+            for try await _ in rows { updated = true }
+            guard updated else { return false }
+            let outcome = StageOutcome(
+                runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
+                error: error, errorType: errorType)
+            try await enqueueRunEvent(
+                state == .succeeded ? .stageSucceeded : .stageFailed, runID: claim.runID, stage: claim.stage,
+                payload: outcome, on: connection)
+            return true
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension BatonStore {
+    /// Handles `stage.succeeded` / `stage.failed` in one transaction: dedupe, check the outcome
+    /// is the stage's current attempt, then retry, unlock dependents or finish the run.
+    ///
+    /// - Returns: whether the outcome changed the run (false for redeliveries and stale outcomes).
+    @discardableResult
+    public func handleOutcome(consumer: String, event: CloudEvent, outcome: StageOutcome) async throws -> Bool {
+        try await transaction { connection in
+            guard
+                try await claimInbox(
+                    consumer: consumer, eventID: event.id, eventType: event.type, runID: outcome.runId, on: connection)
+            else { return false }
+            guard let run = try await lockRun(outcome.runId, on: connection), run.state == .running else {
+                try await markInbox(
+                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
+                    runID: nil, on: connection)
+                return false
+            }
+            // Trust the database, not the event: the attempt must have ended in the state the event says,
+            // and be the stage's latest attempt.
+            let attemptRows = try await connection.query(
+                """
+                SELECT a.state, s.attempts FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
+                WHERE a.id = \(outcome.attemptId) AND a.run_id = \(outcome.runId) AND a.stage = \(outcome.stage)
+                """, logger: logger)
+            var isCurrent = false
+            for try await (state, latest) in attemptRows.decode((String, Int).self) {
+                isCurrent = state == outcome.state.rawValue && latest == outcome.attempt
+            }
+            guard isCurrent else {
+                try await markInbox(
+                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "stale or unknown attempt",
+                    runID: nil, on: connection)
+                return false
+            }
+            let stageStates = try await stageStates(outcome.runId, on: connection)
+            let counts = try await connection.query(
+                """
+                SELECT count(*) FILTER (WHERE state IN ('succeeded', 'failed', 'timed_out')),
+                       count(*) FILTER (WHERE state = 'lost')
+                FROM stage_attempts WHERE run_id = \(outcome.runId) AND stage = \(outcome.stage)
+                """, logger: logger)
+            var counted = 0
+            var lost = 0
+            for try await (countedRows, lostRows) in counts.decode((Int, Int).self) {
+                counted = countedRows
+                lost = lostRows
+            }
+            let spec = try PipelineSpecParser.parse(run.specYAML)
+            let planner = RunPlanner(spec: spec, params: run.params)
+            let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
+            try await apply(actions, runID: outcome.runId, spec: spec, on: connection)
+            return !actions.isEmpty
+        }
+    }
+
+    /// Handles `run.cancel`: cancels the run, its unfinished stages and attempts (fencing out
+    /// their workers) in one transaction.
+    ///
+    /// - Returns: whether the run was running and is now cancelled.
+    @discardableResult
+    public func handleCancel(consumer: String, event: CloudEvent, cancel: RunCancel) async throws -> Bool {
+        try await transaction { connection in
+            guard
+                try await claimInbox(
+                    consumer: consumer, eventID: event.id, eventType: event.type, runID: cancel.runId, on: connection)
+            else { return false }
+            guard let run = try await lockRun(cancel.runId, on: connection), run.state == .running else {
+                try await markInbox(
+                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
+                    runID: nil, on: connection)
+                return false
+            }
+            let who = cancel.requestedBy.map { " by \($0)" } ?? ""
+            let reason = "cancelled\(who)" + (cancel.reason.map { ": \($0)" } ?? "")
+            try await apply(RunPlanner.cancel(reason: reason), runID: cancel.runId, spec: nil, on: connection)
+            return true
+        }
+    }
+
+    // MARK: - Loading
+
+    struct LockedRun {
+        var state: RunState
+        var specYAML: String
+        var params: [String: JSONValue]
+    }
+
+    /// Loads a run and locks its row, serialising every change to one run.
+    func lockRun(_ runID: UUID, on connection: PostgresConnection) async throws -> LockedRun? {
+        let rows = try await connection.query(
+            "SELECT state, spec_yaml, params::text FROM runs WHERE id = \(runID) FOR UPDATE", logger: logger)
+        for try await (state, yaml, params) in rows.decode((String, String, String).self) {
+            let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8))
+            return LockedRun(state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded)
+        }
+        return nil
+    }
+
+    func stageStates(_ runID: UUID, on connection: PostgresConnection) async throws -> [String: StageState] {
+        var states: [String: StageState] = [:]
+        let rows = try await connection.query("SELECT name, state FROM stages WHERE run_id = \(runID)", logger: logger)
+        for try await (name, state) in rows.decode((String, String).self) { states[name] = StageState(rawValue: state) }
+        return states
+    }
+}

@@ -1,0 +1,88 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension BatonStore {
+    /// Applies a planner's actions to a run inside the caller's transaction.
+    func apply(
+        _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: PostgresConnection
+    ) async throws {
+        for action in actions {
+            switch action {
+            case .queueAttempt(let stageName, let attempt, let delay):
+                guard let stage = spec?.stage(named: stageName) else { continue }
+                try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection)
+            case .skipStage(let stage, let reason):
+                try await connection.query(
+                    """
+                    UPDATE stages SET state = 'skipped', reason = \(reason), finished_at = now()
+                    WHERE run_id = \(runID) AND name = \(stage) AND state = 'pending'
+                    """, logger: logger)
+                try await enqueueRunEvent(
+                    .stageSkipped, runID: runID, stage: stage,
+                    payload: RunNotice(runId: runID, state: StageState.skipped.rawValue, stage: stage, reason: reason),
+                    on: connection)
+            case .finishStage(let stage, let state, let error):
+                try await connection.query(
+                    """
+                    UPDATE stages SET state = \(state.rawValue), reason = \(error), finished_at = now()
+                    WHERE run_id = \(runID) AND name = \(stage)
+                    """, logger: logger)
+            case .cancelUnfinishedStages(let reason):
+                // Bumping the epoch fences out any worker still executing a cancelled attempt.
+                try await connection.query(
+                    """
+                    UPDATE stage_attempts SET state = 'cancelled', lease_epoch = lease_epoch + 1, finished_at = now(),
+                        error = \(reason), error_type = 'cancelled'
+                    WHERE run_id = \(runID) AND state IN ('queued', 'running')
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE stages SET state = 'cancelled', reason = \(reason), finished_at = now()
+                    WHERE run_id = \(runID) AND state IN ('pending', 'ready', 'running')
+                    """, logger: logger)
+            case .finishRun(let state, let reason):
+                let rows = try await connection.query(
+                    """
+                    UPDATE runs SET state = \(state.rawValue), reason = \(reason), finished_at = now()
+                    WHERE id = \(runID) AND state = 'running' RETURNING pipeline_name
+                    """, logger: logger)
+                for try await pipeline in rows.decode(String.self) {
+                    let type: EventType =
+                        switch state {
+                        case .succeeded: .runSucceeded
+                        case .failed: .runFailed
+                        case .cancelled, .running: .runCancelled
+                        }
+                    try await enqueueRunEvent(
+                        type, runID: runID,
+                        payload: RunNotice(runId: runID, state: state.rawValue, pipeline: pipeline, reason: reason),
+                        on: connection)
+                }
+            }
+        }
+    }
+
+    private func queueAttempt(
+        _ stage: StageSpec, attempt: Int, delay: Duration, runID: UUID, on connection: PostgresConnection
+    ) async throws {
+        let attemptID = UUID()
+        try await connection.query(
+            """
+            UPDATE stages SET state = 'ready', attempts = \(attempt)
+            WHERE run_id = \(runID) AND name = \(stage.name) AND state IN ('pending', 'running')
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, available_at)
+            VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'queued', \(stage.pool),
+                    \(stage.timeout.milliseconds), now() + make_interval(secs => \(delay.secondsDouble)))
+            """, logger: logger)
+        let ready = StageReady(
+            runId: runID, stage: stage.name, attemptId: attemptID, attempt: attempt, pool: stage.pool, kind: stage.kind)
+        let event = try CloudEvent(
+            source: source, type: .stageReady, subject: "run/\(runID.lowercased)/stage/\(stage.name)", payload: ready)
+        try await enqueue(
+            event, topic: topics.stageReady(pool: stage.pool), key: runID.lowercased, delay: delay, on: connection)
+    }
+}

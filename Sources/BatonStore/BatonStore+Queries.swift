@@ -1,0 +1,79 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension BatonStore {
+    /// The most recent runs, newest first.
+    public func listRuns(limit: Int = 50) async throws -> [RunSummary] {
+        let rows = try await client.query(
+            """
+            SELECT id, pipeline_name, pipeline_version, state, reason, created_at, finished_at
+            FROM runs ORDER BY created_at DESC LIMIT \(limit)
+            """, logger: logger)
+        var runs: [RunSummary] = []
+        for try await (id, pipeline, version, state, reason, createdAt, finishedAt) in rows.decode(
+            (UUID, String, Int?, String, String?, Date, Date?).self)
+        {
+            runs.append(
+                RunSummary(
+                    runId: id, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                    reason: reason, createdAt: createdAt, finishedAt: finishedAt))
+        }
+        return runs
+    }
+
+    /// A run with its stages and every attempt; `nil` when there is no such run.
+    public func run(_ runID: UUID) async throws -> RunView? {
+        let runRows = try await client.query(
+            """
+            SELECT pipeline_name, pipeline_version, state, reason, params::text, created_at, finished_at
+            FROM runs WHERE id = \(runID)
+            """, logger: logger)
+        var view: RunView?
+        for try await (pipeline, version, state, reason, params, createdAt, finishedAt) in runRows.decode(
+            (String, Int?, String, String?, String, Date, Date?).self)
+        {
+            view = RunView(
+                runId: runID, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                reason: reason, params: try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8)),
+                createdAt: createdAt, finishedAt: finishedAt, stages: [])
+        }
+        guard var view else { return nil }
+        var attempts: [String: [AttemptView]] = [:]
+        let attemptRows = try await client.query(
+            """
+            SELECT stage, id, attempt, state, lease_owner, executions, started_at, finished_at, error, error_type
+            FROM stage_attempts WHERE run_id = \(runID) ORDER BY stage, attempt
+            """, logger: logger)
+        for try await (stage, id, attempt, state, worker, executions, startedAt, finishedAt, error, errorType)
+            in attemptRows.decode((String, UUID, Int, String, String?, Int, Date?, Date?, String?, String?).self)
+        {
+            attempts[stage, default: []].append(
+                AttemptView(
+                    attemptId: id, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed, worker: worker,
+                    executions: executions, startedAt: startedAt, finishedAt: finishedAt,
+                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType))
+        }
+        let stageRows = try await client.query(
+            """
+            SELECT name, kind, pool, state, attempts, reason, started_at, finished_at
+            FROM stages WHERE run_id = \(runID) ORDER BY position
+            """, logger: logger)
+        for try await (name, kind, pool, state, count, reason, startedAt, finishedAt) in stageRows.decode(
+            (String, String, String, String, Int, String?, Date?, Date?).self)
+        {
+            view.stages.append(
+                StageView(
+                    name: name, kind: StageKind(rawValue: kind) ?? .noop, pool: pool,
+                    state: StageState(rawValue: state) ?? .failed, attempts: count, reason: reason,
+                    startedAt: startedAt, finishedAt: finishedAt,
+                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), attemptHistory: attempts[name] ?? []))
+        }
+        return view
+    }
+
+    private static func seconds(from start: Date?, to end: Date?) -> Double? {
+        guard let start, let end else { return nil }
+        return (end.timeIntervalSince(start) * 1000).rounded() / 1000
+    }
+}

@@ -1,0 +1,89 @@
+import BatonCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Baton's PostgreSQL store: the source of truth for pipelines, runs, stages, attempts,
+/// and the outbox and inbox that tie Kafka delivery to database commits.
+///
+/// Every method that changes state runs in one transaction; state moves are conditional
+/// UPDATEs, and the schema's triggers refuse illegal ones.
+public struct BatonStore: Sendable {
+    /// The connection pool; run it as a `Service` (it is one) for the store's lifetime.
+    public let client: PostgresClient
+    /// Topic names used when writing outbox events.
+    public let topics: EventTopics
+    /// The CloudEvents `source` of events this process writes.
+    public let source: String
+    let logger: Logger
+
+    public init(client: PostgresClient, topics: EventTopics = EventTopics(), source: String, logger: Logger) {
+        self.client = client
+        self.topics = topics
+        self.source = source
+        self.logger = logger
+    }
+
+    /// Runs `body` in one transaction, unwrapping the body's own error on failure.
+    func transaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch {
+            throw unwrapTransactionError(error)
+        }
+    }
+
+    /// Writes an event to the outbox, to be published by the relay not before `delay` has passed.
+    func enqueue(
+        _ event: CloudEvent, topic: String, key: String?, delay: Duration = .zero, on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at)
+            VALUES (\(event.id), \(event.type), \(event.source), \(event.subject), \(topic), \(key),
+                    \(ByteBuffer(bytes: event.data)), now() + make_interval(secs => \(delay.secondsDouble)))
+            """, logger: logger)
+    }
+
+    /// Writes a run-scoped event (keyed by run id, on the run events topic) to the outbox.
+    func enqueueRunEvent(
+        _ type: EventType, runID: UUID, stage: String? = nil, payload: some Encodable, on connection: PostgresConnection
+    ) async throws {
+        let subject = stage.map { "run/\(runID.lowercased)/stage/\($0)" } ?? "run/\(runID.lowercased)"
+        let event = try CloudEvent(source: source, type: type, subject: subject, payload: payload)
+        try await enqueue(event, topic: topics.runEvents, key: runID.lowercased, on: connection)
+    }
+
+    /// Records that `consumer` handled `eventID`; `false` when it already had (a redelivery).
+    func claimInbox(
+        consumer: String, eventID: String, eventType: String, runID: UUID?, on connection: PostgresConnection
+    ) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO inbox (consumer, event_id, event_type, run_id, outcome)
+            VALUES (\(consumer), \(eventID), \(eventType), \(runID), 'applied')
+            ON CONFLICT DO NOTHING RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Sets the outcome of an inbox row written in this transaction.
+    func markInbox(
+        consumer: String, eventID: String, outcome: String, reason: String?, runID: UUID?,
+        on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(
+            """
+            UPDATE inbox SET outcome = \(outcome), reason = \(reason), run_id = coalesce(\(runID), run_id)
+            WHERE consumer = \(consumer) AND event_id = \(eventID)
+            """, logger: logger)
+    }
+}
+
+extension UUID {
+    /// The lower-case text form used in keys, subjects and logs.
+    public var lowercased: String { uuidString.lowercased() }
+}

@@ -1,0 +1,22 @@
+import PostgresNIO
+
+/// A readable one-line description of a database error (the server's message, not a dump).
+func describe(_ error: any Error) -> String {
+    if let error = error as? PostgresTransactionError {
+        return describe(error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error)
+    }
+    if let error = error as? PSQLError {
+        if let message = error.serverInfo?[.message] {
+            let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+            return message + detail
+        }
+        return "database error: \(error.code)"
+    }
+    return String(describing: error)
+}
+
+/// The error a transaction closure threw, unwrapped from postgres-nio's transaction error.
+func unwrapTransactionError(_ error: any Error) -> any Error {
+    if let error = error as? PostgresTransactionError, let inner = error.closureError { return inner }
+    return error
+}
