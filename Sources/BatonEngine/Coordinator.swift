@@ -1,0 +1,96 @@
+import BatonCore
+import BatonKafka
+import BatonStore
+import Logging
+import ServiceLifecycle
+
+/// The coordinator role: turns requests into runs and stage outcomes into the next steps.
+///
+/// It consumes `pipeline.requested` (and `run.cancel`) from the requests topic and stage
+/// outcomes from the run events topic. Each event is handled in one PostgreSQL transaction
+/// (inbox dedupe included) before its offset is committed.
+public struct Coordinator: Service {
+    private let consumer: KafkaConsumer
+    private let loop: MessageLoop
+    private let store: BatonStore
+    private let topics: EventTopics
+    private let logger: Logger
+
+    public init(
+        configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+    ) throws {
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.brokers, groupID: "\(configuration.groupPrefix).coordinator",
+            topics: [configuration.topics.requested, configuration.topics.runEvents])
+        consumerConfiguration.clientID = "baton-coordinator-\(configuration.instanceID)"
+        consumerConfiguration.extra = configuration.kafkaProperties
+        var logger = logger
+        logger[metadataKey: LogKeys.role] = "coordinator"
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        loop = MessageLoop(
+            consumer: consumer, consumerName: EngineConfiguration.coordinatorConsumer,
+            deadLetters: DeadLetterQueue(
+                store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger),
+            maxAttempts: configuration.maxHandlingAttempts, logger: logger)
+        self.store = store
+        self.topics = configuration.topics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await consumer.run() }
+            group.addTask { try await loop.run { message in try await handle(message) } }
+        }
+    }
+
+    private func handle(_ message: KafkaConsumerMessage) async throws {
+        let defaultType = message.topic == topics.requested ? EventType.pipelineRequested.rawValue : ""
+        let event: CloudEvent
+        do {
+            event = try KafkaEvents.event(from: message, defaultType: defaultType)
+        } catch {
+            throw PoisonMessage(reason: error.message)
+        }
+        let consumerName = EngineConfiguration.coordinatorConsumer
+        var metadata: Logger.Metadata = [LogKeys.eventID: "\(event.id)", LogKeys.eventType: "\(event.type)"]
+        switch EventType(rawValue: event.type) {
+        case .pipelineRequested:
+            let outcome = try await store.handleRequest(consumer: consumerName, event: event)
+            switch outcome {
+            case .created(let runID):
+                metadata[LogKeys.runID] = "\(runID.lowercased)"
+                logger.info("run created", metadata: metadata)
+            case .duplicate(let runID):
+                metadata[LogKeys.runID] = "\(runID?.lowercased ?? "-")"
+                logger.info("duplicate request ignored", metadata: metadata)
+            case .rejected:
+                break
+            }
+        case .runCancel:
+            let cancel = try decode(RunCancel.self, from: event)
+            if try await store.handleCancel(consumer: consumerName, event: event, cancel: cancel) {
+                logger.info("run cancelled", metadata: metadata.merging([LogKeys.runID: "\(cancel.runId.lowercased)"]) { $1 })
+            }
+        case .stageSucceeded, .stageFailed:
+            let outcome = try decode(StageOutcome.self, from: event)
+            try await store.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
+        case .none:
+            if message.topic == topics.requested {
+                throw PoisonMessage(reason: "unknown event type '\(event.type)' on \(message.topic)")
+            }
+        default:
+            // Baton's own notices (run.started, stage.ready, ...) share the run events topic.
+            return
+        }
+        EngineMetrics.eventHandled(consumer: consumerName, type: event.type)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from event: CloudEvent) throws -> T {
+        do {
+            return try event.decode(T.self)
+        } catch {
+            throw PoisonMessage(reason: error.message)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import BatonCore
+import Foundation
+
+/// Settings shared by Baton's roles. Required values in `init`; the rest have documented defaults.
+public struct EngineConfiguration: Sendable {
+    /// Kafka bootstrap servers, `host:port`.
+    public var brokers: [String]
+    /// Topic names.
+    public var topics = EventTopics()
+    /// Prefix of consumer group ids (`<prefix>.coordinator`, `<prefix>.worker.<pool>`). Default: `baton`.
+    public var groupPrefix = "baton"
+    /// Pools this process's stage workers serve. Default: `["default", "cpu", "gpu"]`.
+    public var pools = ["default", "cpu", "gpu"]
+    /// Partitions of topics Baton creates. Default: 8.
+    public var partitions: Int32 = 8
+    /// This process's name in leases and event sources. Default: `<host>-<pid>`.
+    public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    /// How long a worker's lease on an attempt lasts without renewal. Default: 30 s.
+    public var leaseDuration: Duration = .seconds(30)
+    /// How often the sweeper looks for stuck work. Default: 5 s.
+    public var sweepInterval: Duration = .seconds(5)
+    /// How long a queued attempt or an unhandled outcome may wait before the sweeper re-sends it. Default: 30 s.
+    public var redriveAfter: Duration = .seconds(30)
+    /// How often the relay polls the outbox when no NOTIFY arrives. Default: 500 ms.
+    public var relayPollInterval: Duration = .milliseconds(500)
+    /// Most outbox events published per batch. Default: 256.
+    public var relayBatchSize = 256
+    /// Most attempts one worker process executes at once. Default: 32.
+    public var workerConcurrency = 32
+    /// Tries of a message that fails with a database error before it is dead-lettered. Default: 5.
+    public var maxHandlingAttempts = 5
+    /// How long published outbox rows are kept. Default: 1 day.
+    public var outboxRetention: Duration = .seconds(86_400)
+    /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
+    public var kafkaProperties: [String: String] = [:]
+
+    public init(brokers: [String]) {
+        self.brokers = brokers
+    }
+
+    /// The inbox consumer name of the coordinator.
+    public static let coordinatorConsumer = "coordinator"
+}

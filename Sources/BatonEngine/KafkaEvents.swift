@@ -1,0 +1,21 @@
+import BatonCore
+import BatonKafka
+
+/// Conversions between Kafka records and CloudEvents.
+enum KafkaEvents {
+    /// The binary-mode record of an outbox event.
+    static func record(_ event: CloudEvent, topic: String, key: String?) -> KafkaProducerMessage {
+        KafkaProducerMessage(
+            topic: topic, key: key.map { Array($0.utf8) }, value: event.data,
+            headers: CloudEventCodec.headers(for: event).map { KafkaHeader(key: $0.key, value: $0.value) })
+    }
+
+    /// Reads an event from a consumed record (binary, structured or bare JSON).
+    ///
+    /// - Parameter defaultType: the type of a bare JSON body.
+    static func event(from message: KafkaConsumerMessage, defaultType: String) throws(EventError) -> CloudEvent {
+        try CloudEventCodec.decode(
+            headers: message.headers.map { ($0.key, $0.value) }, value: message.value, defaultType: defaultType,
+            fallbackID: "\(message.topic)/\(message.partition)/\(message.offset)")
+    }
+}

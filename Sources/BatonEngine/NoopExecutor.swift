@@ -1,0 +1,47 @@
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+
+/// Executes a `noop` stage inside the worker: optionally sleeps, optionally fails on purpose.
+///
+/// While it sleeps it renews its lease; if the lease is lost (the run was cancelled, the
+/// stage timed out, or the sweeper gave the attempt up) it stops without writing.
+struct NoopExecutor: Sendable {
+    let store: BatonStore
+    let leaseDuration: Duration
+    let logger: Logger
+
+    /// Runs the attempt to its end and records the outcome (fenced by the lease epoch).
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+        guard try await store.recordExecution(claim) else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(claim.deadline.timeIntervalSinceNow * 1000))
+        let end = min(ContinuousClock.now + stage.noop.sleep, deadline)
+        while ContinuousClock.now < end {
+            try await Task.sleep(until: min(end, ContinuousClock.now + leaseDuration / 3))
+            if ContinuousClock.now < end, try await !store.renewLease(claim, lease: leaseDuration) {
+                logger.info("lease lost; stopping", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
+                return
+            }
+        }
+        let state: AttemptState
+        var error: String?
+        var errorType: String?
+        if stage.noop.sleep > .zero, ContinuousClock.now >= deadline {
+            state = .timedOut
+            error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout))"
+            errorType = "timeout"
+        } else if claim.attempt <= stage.noop.failAttempts {
+            state = .failed
+            error = "noop stage failed on purpose (attempt \(claim.attempt) of fail_attempts \(stage.noop.failAttempts))"
+            errorType = "job_failed"
+        } else {
+            state = .succeeded
+        }
+        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType) {
+            EngineMetrics.attemptFinished(state: state.rawValue)
+        } else {
+            logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import BatonCore
+import BatonKafka
+import BatonStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The stage worker role for a set of pools: consumes `stage.ready`, claims the attempt,
+/// commits the offset, then executes the attempt under its lease.
+///
+/// A message is never held for the length of a stage: once the claim is in PostgreSQL the
+/// offset is committed, and a crash from then on is recovered by the lease (the sweeper marks
+/// the attempt lost and the coordinator queues a new one). A redelivered `stage.ready` finds
+/// the attempt already claimed and does nothing, so no attempt executes twice.
+public struct StageWorker: Service {
+    private let consumer: KafkaConsumer
+    private let loop: MessageLoop
+    private let store: BatonStore
+    private let configuration: EngineConfiguration
+    private let logger: Logger
+
+    public init(configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger) throws {
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.brokers, groupID: "\(configuration.groupPrefix).worker",
+            topics: configuration.pools.map(configuration.topics.stageReady(pool:)))
+        consumerConfiguration.clientID = "baton-worker-\(configuration.instanceID)"
+        consumerConfiguration.extra = configuration.kafkaProperties
+        var logger = logger
+        logger[metadataKey: LogKeys.role] = "worker"
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        loop = MessageLoop(
+            consumer: consumer, consumerName: "worker",
+            deadLetters: DeadLetterQueue(
+                store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger),
+            maxAttempts: configuration.maxHandlingAttempts, logger: logger)
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let slots = ConcurrencyLimit(configuration.workerConcurrency)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await consumer.run() }
+            try await withThrowingDiscardingTaskGroup { executions in
+                try await loop.run { message in
+                    guard let (claim, stage) = try await claim(message) else { return }
+                    await slots.acquire()
+                    executions.addTask {
+                        defer { slots.release() }
+                        await execute(claim, stage: stage)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims the attempt a `stage.ready` message names; `nil` when there is nothing to run.
+    private func claim(_ message: KafkaConsumerMessage) async throws -> (ClaimedAttempt, StageSpec)? {
+        let event: CloudEvent
+        let ready: StageReady
+        do {
+            event = try KafkaEvents.event(from: message, defaultType: EventType.stageReady.rawValue)
+            guard event.type == EventType.stageReady.rawValue else {
+                throw PoisonMessage(reason: "expected stage.ready, got '\(event.type)'")
+            }
+            ready = try event.decode(StageReady.self)
+        } catch let error as EventError {
+            throw PoisonMessage(reason: error.message)
+        }
+        guard
+            let claim = try await store.claimAttempt(
+                ready.attemptId, owner: configuration.instanceID, lease: configuration.leaseDuration)
+        else {
+            logger.debug("attempt not claimable (already claimed or ended)", metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
+            return nil
+        }
+        guard let stage = try PipelineSpecParser.parse(claim.specYAML).stage(named: claim.stage) else {
+            _ = try await store.finishAttempt(claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
+            return nil
+        }
+        logger.info(
+            "attempt claimed",
+            metadata: [LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)", LogKeys.attempt: "\(claim.attempt)"])
+        return (claim, stage)
+    }
+
+    private func execute(_ claim: ClaimedAttempt, stage: StageSpec) async {
+        do {
+            switch stage.kind {
+            case .noop:
+                try await NoopExecutor(store: store, leaseDuration: configuration.leaseDuration, logger: logger)
+                    .execute(claim, stage: stage)
+            case .ray, .gate, .register, .rollout:
+                _ = try await store.finishAttempt(
+                    claim, state: .failed,
+                    error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
+                    errorType: "unsupported_kind")
+            }
+        } catch {
+            // The lease runs out and the sweeper re-drives the attempt.
+            logger.error(
+                "attempt execution failed",
+                metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
+        }
+    }
+}

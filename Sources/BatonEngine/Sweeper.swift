@@ -1,0 +1,47 @@
+import BatonStore
+import Logging
+import ServiceLifecycle
+
+/// The sweeper role: periodically ends attempts past their deadline or lease and re-sends
+/// events that went missing, so every run reaches a terminal state.
+public struct Sweeper: Service {
+    private let store: BatonStore
+    private let configuration: EngineConfiguration
+    private let logger: Logger
+
+    public init(configuration: EngineConfiguration, store: BatonStore, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: LogKeys.role] = "sweeper"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var lastPrune = ContinuousClock.now
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                let report = try await store.sweep(redriveAfter: configuration.redriveAfter)
+                EngineMetrics.swept("lost", report.lost)
+                EngineMetrics.swept("timed_out", report.timedOut)
+                EngineMetrics.swept("redriven_ready", report.redrivenReady)
+                EngineMetrics.swept("redriven_outcome", report.redrivenOutcomes)
+                if !report.isEmpty {
+                    logger.info(
+                        "sweep",
+                        metadata: [
+                            "lost": "\(report.lost)", "timed_out": "\(report.timedOut)",
+                            "redriven_ready": "\(report.redrivenReady)", "redriven_outcomes": "\(report.redrivenOutcomes)",
+                        ])
+                }
+                if ContinuousClock.now - lastPrune > .seconds(3600) {
+                    try await store.pruneOutbox(olderThan: configuration.outboxRetention)
+                    lastPrune = .now
+                }
+            } catch {
+                logger.warning("sweep failed", metadata: [LogKeys.error: "\(describeError(error))"])
+            }
+            try? await Task.sleep(for: configuration.sweepInterval)
+        }
+    }
+}
