@@ -2,9 +2,9 @@ import BatonCore
 import BatonKafka
 
 /// Conversions between Kafka records and CloudEvents.
-enum KafkaEvents {
+public enum KafkaEvents {
     /// The binary-mode record of an outbox event.
-    static func record(_ event: CloudEvent, topic: String, key: String?) -> KafkaProducerMessage {
+    public static func message(_ event: CloudEvent, topic: String, key: String?) -> KafkaProducerMessage {
         KafkaProducerMessage(
             topic: topic, key: key.map { Array($0.utf8) }, value: event.data,
             headers: CloudEventCodec.headers(for: event).map { KafkaHeader(key: $0.key, value: $0.value) })

@@ -54,7 +54,7 @@ public struct OutboxRelay: Service {
                         for outbox in events {
                             sends.addTask {
                                 _ = try await producer.send(
-                                    KafkaEvents.record(outbox.event, topic: outbox.topic, key: outbox.key))
+                                    KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key))
                             }
                         }
                         try await sends.waitForAll()

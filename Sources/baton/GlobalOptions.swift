@@ -1,0 +1,85 @@
+import ArgumentParser
+import BatonCore
+import BatonEngine
+import BatonStore
+import Foundation
+import Logging
+
+/// Connection and logging settings shared by every subcommand.
+///
+/// Each option falls back to a `BATON_*` environment variable, then to a default; this is the
+/// one place where the environment is read.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL, postgres://user:password@host:port/db (env BATON_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Kafka bootstrap servers, comma-separated (env BATON_KAFKA_BROKERS).")
+    var brokers: String?
+
+    @Option(
+        name: .customLong("kafka-property"),
+        help: "librdkafka property key=value for SASL/TLS and tuning; repeatable (env BATON_KAFKA_PROPERTIES, comma-separated).")
+    var kafkaProperties: [String] = []
+
+    @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
+    var topicPrefix: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env BATON_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    static let environment = ProcessInfo.processInfo.environment
+
+    func resolvedDatabaseURL() throws -> String {
+        guard let url = databaseURL ?? Self.environment["BATON_DATABASE_URL"] else {
+            throw ValidationError("set --database-url or BATON_DATABASE_URL (scripts/stack env prints it)")
+        }
+        return url
+    }
+
+    func resolvedBrokers() throws -> [String] {
+        guard let brokers = brokers ?? Self.environment["BATON_KAFKA_BROKERS"] else {
+            throw ValidationError("set --brokers or BATON_KAFKA_BROKERS (scripts/stack env prints it)")
+        }
+        return brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    func resolvedKafkaProperties() throws -> [String: String] {
+        let fromEnvironment = Self.environment["BATON_KAFKA_PROPERTIES"].map { $0.split(separator: ",").map(String.init) } ?? []
+        var properties: [String: String] = [:]
+        for pair in fromEnvironment + kafkaProperties {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("Kafka property '\(pair.prefix(40))' must be key=value")
+            }
+            properties[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return properties
+    }
+
+    func topics() -> EventTopics {
+        let prefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
+        var topics = EventTopics()
+        topics.requested = "\(prefix).pipeline.requested"
+        topics.runEvents = "\(prefix).run.events"
+        topics.deadLetters = "\(prefix).dlq"
+        topics.stageReadyPrefix = "\(prefix).stage.ready."
+        return topics
+    }
+
+    func engineConfiguration() throws -> EngineConfiguration {
+        var configuration = EngineConfiguration(brokers: try resolvedBrokers())
+        configuration.topics = topics()
+        configuration.kafkaProperties = try resolvedKafkaProperties()
+        configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
+        return configuration
+    }
+
+    /// Sets up swift-log once for the process.
+    func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel ?? Self.environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

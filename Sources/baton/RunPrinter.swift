@@ -1,0 +1,59 @@
+import BatonCore
+import BatonStore
+import Foundation
+
+/// Renders runs for the terminal and as JSON.
+enum RunPrinter {
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func table(_ runs: [RunSummary]) -> String {
+        var rows = [["RUN", "PIPELINE", "STATE", "CREATED", "DURATION"]]
+        for run in runs {
+            rows.append([
+                run.runId.lowercased, run.pipeline + (run.pipelineVersion.map { " v\($0)" } ?? ""), run.state.rawValue,
+                run.createdAt.formatted(.iso8601), duration(from: run.createdAt, to: run.finishedAt),
+            ])
+        }
+        return align(rows)
+    }
+
+    static func text(_ run: RunView) -> String {
+        var lines = [
+            "run       \(run.runId.lowercased)",
+            "pipeline  \(run.pipeline)" + (run.pipelineVersion.map { " v\($0)" } ?? " (inline spec)"),
+            "state     \(run.state.rawValue)" + (run.reason.map { " — \($0)" } ?? ""),
+            "duration  \(duration(from: run.createdAt, to: run.finishedAt))",
+            "params    " + run.params.keys.sorted().map { "\($0)=\(run.params[$0]!.plainText)" }.joined(separator: " "),
+            "",
+        ]
+        var rows = [["STAGE", "KIND", "POOL", "STATE", "ATTEMPTS", "DURATION", "NOTE"]]
+        for stage in run.stages {
+            let note = stage.attemptHistory.last?.error ?? stage.reason ?? ""
+            rows.append([
+                stage.name, stage.kind.rawValue, stage.pool, stage.state.rawValue, String(stage.attempts),
+                stage.durationSeconds.map { String(format: "%.3fs", $0) } ?? "-", String(note.prefix(80)),
+            ])
+        }
+        lines.append(align(rows))
+        return lines.joined(separator: "\n")
+    }
+
+    private static func duration(from start: Date, to end: Date?) -> String {
+        let seconds = (end ?? Date()).timeIntervalSince(start)
+        return String(format: "%.3fs", seconds) + (end == nil ? " (running)" : "")
+    }
+
+    private static func align(_ rows: [[String]]) -> String {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List, show and cancel runs.",
+        subcommands: [List.self, Show.self, Cancel.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The most recent runs, newest first.")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "How many runs.") var limit = 20
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            options.bootstrapLogging()
+            let runs = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
+                try await store.listRuns(limit: min(max(limit, 1), 1000))
+            }
+            if json {
+                print(try RunPrinter.json(runs))
+            } else {
+                print(RunPrinter.table(runs))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A run's stages, states, attempts and durations.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The run id.") var runID: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            options.bootstrapLogging()
+            guard let id = UUID(uuidString: runID) else { throw ValidationError("'\(runID.prefix(64))' is not a run id") }
+            let view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
+                try await store.run(id)
+            }
+            guard let view else {
+                print("no run \(id.lowercased)")
+                throw ExitCode(1)
+            }
+            print(json ? try RunPrinter.json(view) : RunPrinter.text(view))
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a run: produce run.cancel; running stages are stopped and fenced out.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The run id.") var runID: String
+        @Option(help: "Why (recorded on the run).") var reason: String?
+
+        func run() async throws {
+            options.bootstrapLogging()
+            guard let id = UUID(uuidString: runID) else { throw ValidationError("'\(runID.prefix(64))' is not a run id") }
+            let cancel = RunCancel(
+                runId: id, reason: reason.map { String($0.prefix(1000)) },
+                requestedBy: GlobalOptions.environment["USER"] ?? "cli")
+            let event = try CloudEvent(source: "baton/cli", type: .runCancel, subject: "run/\(id.lowercased)", payload: cancel)
+            try await Runtime.send(
+                event, topic: options.topics().runEvents, key: id.lowercased, options: options,
+                logger: Logger(label: "baton.runs"))
+            print("cancel requested for \(id.lowercased)")
+        }
+    }
+}

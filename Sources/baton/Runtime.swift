@@ -1,0 +1,43 @@
+import BatonCore
+import BatonEngine
+import BatonKafka
+import BatonStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Helpers that give one-shot commands a running store and a producer.
+enum Runtime {
+    /// Runs `body` with a store whose connection pool runs for the body's duration.
+    static func withStore<Result: Sendable>(
+        _ options: GlobalOptions, logger: Logger, _ body: @Sendable (BatonStore) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
+        let client = PostgresClient(configuration: configuration.makeClientConfiguration(), backgroundLogger: logger)
+        let store = BatonStore(client: client, topics: options.topics(), source: "baton/cli", logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+
+    /// A producer with Baton's settings (idempotent, acks=all).
+    static func makeProducer(_ options: GlobalOptions, logger: Logger) throws -> KafkaProducer {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: try options.resolvedBrokers())
+        configuration.extra = try options.resolvedKafkaProperties()
+        return try KafkaProducer(configuration: configuration, logger: logger)
+    }
+
+    /// Sends one event, binary mode, keyed by `key`; returns once the broker acknowledged it.
+    static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger) async throws {
+        let producer = try makeProducer(options, logger: logger)
+        _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: key))
+        await producer.shutdown()
+    }
+
+    /// The migrations folder: `--dir`, `BATON_MIGRATIONS_DIR`, or `./migrations`.
+    static func migrationsDirectory(_ flag: String?) -> URL {
+        URL(filePath: flag ?? ProcessInfo.processInfo.environment["BATON_MIGRATIONS_DIR"] ?? "migrations")
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import BatonEngine
+import BatonKafka
+import BatonStore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run Baton's roles until SIGTERM/SIGINT.")
+
+    enum Role: String, CaseIterable, ExpressibleByArgument {
+        case coordinator, relay, worker, sweeper
+    }
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Comma-separated roles: coordinator, relay, worker, sweeper (env BATON_ROLES; default all).")
+    var roles: String?
+
+    @Option(help: "Comma-separated worker pools (env BATON_POOLS; default default,cpu,gpu).")
+    var pools: String?
+
+    @Option(help: "Lease duration in seconds (env BATON_LEASE_SECONDS; default 30).")
+    var leaseSeconds: Double?
+
+    @Option(help: "Sweep interval in seconds (env BATON_SWEEP_SECONDS; default 5).")
+    var sweepSeconds: Double?
+
+    @Option(help: "Re-drive stuck events after this many seconds (env BATON_REDRIVE_SECONDS; default 30).")
+    var redriveSeconds: Double?
+
+    @Option(help: "Most attempts executed at once by this worker (env BATON_WORKER_CONCURRENCY; default 32).")
+    var workerConcurrency: Int?
+
+    func run() async throws {
+        options.bootstrapLogging()
+        let logger = Logger(label: "baton")
+        let environment = GlobalOptions.environment
+        var configuration = try options.engineConfiguration()
+        if let pools = pools ?? environment["BATON_POOLS"] {
+            configuration.pools = pools.split(separator: ",").map(String.init)
+        }
+        if let seconds = leaseSeconds ?? environment["BATON_LEASE_SECONDS"].flatMap(Double.init) {
+            configuration.leaseDuration = .milliseconds(Int64(seconds * 1000))
+        }
+        if let seconds = sweepSeconds ?? environment["BATON_SWEEP_SECONDS"].flatMap(Double.init) {
+            configuration.sweepInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let seconds = redriveSeconds ?? environment["BATON_REDRIVE_SECONDS"].flatMap(Double.init) {
+            configuration.redriveAfter = .milliseconds(Int64(seconds * 1000))
+        }
+        if let concurrency = workerConcurrency ?? environment["BATON_WORKER_CONCURRENCY"].flatMap(Int.init) {
+            configuration.workerConcurrency = concurrency
+        }
+        let roleNames = (roles ?? environment["BATON_ROLES"])?.split(separator: ",").map(String.init)
+        let selected = try roleNames.map { try $0.map(Self.parseRole) } ?? Role.allCases
+
+        let database = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
+        let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
+        let store = BatonStore(
+            client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
+        let producer = try Runtime.makeProducer(options, logger: logger)
+        try await TopicProvisioner.provision(configuration, logger: logger)
+
+        var services: [any Service] = [client, ProducerService(producer: producer)]
+        if selected.contains(.relay) {
+            services.append(OutboxRelay(configuration: configuration, store: store, producer: producer, logger: logger))
+        }
+        if selected.contains(.coordinator) {
+            services.append(try Coordinator(configuration: configuration, store: store, producer: producer, logger: logger))
+        }
+        if selected.contains(.worker) {
+            services.append(try StageWorker(configuration: configuration, store: store, producer: producer, logger: logger))
+        }
+        if selected.contains(.sweeper) {
+            services.append(Sweeper(configuration: configuration, store: store, logger: logger))
+        }
+        logger.info(
+            "baton serving",
+            metadata: [
+                "roles": "\(selected.map(\.rawValue).joined(separator: ","))",
+                "pools": "\(configuration.pools.joined(separator: ","))", "instance": "\(configuration.instanceID)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    private static func parseRole(_ name: String) throws -> Role {
+        guard let role = Role(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("unknown role '\(name)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return role
+    }
+}
+
+/// Keeps the shared producer open while the roles run, and flushes it on shutdown.
+struct ProducerService: Service {
+    let producer: KafkaProducer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await producer.shutdown()
+    }
+}

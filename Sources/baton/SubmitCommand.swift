@@ -1,0 +1,103 @@
+import ArgumentParser
+import BatonCore
+import BatonEngine
+import BatonStore
+import Foundation
+import Logging
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Request a run: produce pipeline.requested for a spec file or an applied pipeline.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "A pipeline spec file (sent inline) or the name of an applied pipeline.")
+    var pipeline: String
+
+    @Option(name: .customLong("param"), help: "A param as name=value; repeatable.")
+    var params: [String] = []
+
+    @Option(help: "Requests with the same key make one run.")
+    var idempotencyKey: String?
+
+    @Flag(help: "Wait for the run to end; exit 0 only if it succeeded.")
+    var wait = false
+
+    @Flag(help: "Print one JSON object with run_id and state.")
+    var json = false
+
+    @Option(help: "With --wait, give up after this many seconds (default 3600).")
+    var timeout: Double = 3600
+
+    func run() async throws {
+        options.bootstrapLogging()
+        let logger = Logger(label: "baton.submit")
+        var request = PipelineRequested(runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli")
+        if FileManager.default.fileExists(atPath: pipeline) {
+            let attributes = try FileManager.default.attributesOfItem(atPath: pipeline)
+            if let size = attributes[.size] as? Int, size > PipelineSpecParser.maxSpecBytes {
+                throw ValidationError("\(pipeline) is \(size) bytes; specs are limited to \(PipelineSpecParser.maxSpecBytes)")
+            }
+            request.spec = try String(contentsOfFile: pipeline, encoding: .utf8)
+        } else {
+            request.pipeline = pipeline
+        }
+        request.params = try Self.parseParams(params)
+        request.idempotencyKey = idempotencyKey
+        let runID = request.runId!
+        let topics = options.topics()
+        let event = try CloudEvent(source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)
+        try await Runtime.send(event, topic: topics.requested, key: runID.lowercased, options: options, logger: logger)
+        guard wait else {
+            print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
+            return
+        }
+        let result = try await Runtime.withStore(options, logger: logger) { store in
+            try await Self.waitForEnd(runID: runID, eventID: event.id, store: store, timeout: .seconds(timeout))
+        }
+        if json {
+            var object = ["run_id": runID.lowercased, "state": result.state]
+            if let reason = result.reason { object["reason"] = reason }
+            print(Self.json(object))
+        } else {
+            print(runID.lowercased)
+            print("state: \(result.state)" + (result.reason.map { " (\($0))" } ?? ""))
+        }
+        guard result.state == "succeeded" else { throw ExitCode(result.state == "rejected" ? 2 : 1) }
+    }
+
+    /// Polls the database until the run ends or the request is rejected.
+    static func waitForEnd(
+        runID: UUID, eventID: String, store: BatonStore, timeout: Duration
+    ) async throws -> (state: String, reason: String?) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let run = try await store.run(runID), run.state.isTerminal {
+                return (run.state.rawValue, run.reason)
+            }
+            if let status = try await store.requestStatus(consumer: EngineConfiguration.coordinatorConsumer, eventID: eventID),
+                status.outcome == "rejected"
+            {
+                return ("rejected", status.reason)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return ("timeout", "no terminal state within \(DurationParsing.format(timeout))")
+    }
+
+    static func parseParams(_ pairs: [String]) throws -> [String: JSONValue] {
+        var params: [String: JSONValue] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--param '\(pair.prefix(40))' must be name=value")
+            }
+            params[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
+        }
+        return params
+    }
+
+    static func json(_ object: [String: String]) -> String {
+        String(decoding: (try? CloudEvent.encode(object)) ?? [], as: UTF8.self)
+    }
+}
