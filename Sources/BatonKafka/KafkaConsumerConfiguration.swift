@@ -81,6 +81,11 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         guard !partitionAssignmentStrategies.isEmpty else {
             throw KafkaError.invalidConfiguration("partitionAssignmentStrategies is empty: name at least one.")
         }
+        guard maxPollInterval >= sessionTimeout else {
+            throw KafkaError.invalidConfiguration(
+                "maxPollInterval (\(maxPollInterval)) must be at least sessionTimeout (\(sessionTimeout))."
+            )
+        }
         guard messageBufferSize > 0 else {
             throw KafkaError.invalidConfiguration("messageBufferSize must be at least 1.")
         }

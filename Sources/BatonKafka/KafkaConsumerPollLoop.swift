@@ -15,6 +15,7 @@ final class KafkaConsumerPollLoop: Sendable {
     private let configuration: KafkaConsumerConfiguration
     private let logger: Logger
     private let failure = Mutex<KafkaError?>(nil)
+    private static let pausedPollInterval: Duration = .milliseconds(5)
 
     init(
         client: RDKafkaClient,
@@ -88,7 +89,10 @@ final class KafkaConsumerPollLoop: Sendable {
             if let fatal = client.context.fatalError.withLock({ $0 }) {
                 return fatal
             }
-            switch client.consumerPoll(timeout: configuration.pollInterval) {
+            // While paused nothing arrives, so poll briefly: resuming promptly keeps records flowing.
+            let timeout = client.context.isFetchPaused.load(ordering: .relaxed) && !status.isDraining
+                ? min(configuration.pollInterval, Self.pausedPollInterval) : configuration.pollInterval
+            switch client.consumerPoll(timeout: timeout) {
             case nil:
                 continue
             case .message(let message):

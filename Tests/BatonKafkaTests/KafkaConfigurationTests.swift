@@ -88,6 +88,10 @@ struct KafkaConfigurationTests {
         #expect(throws: KafkaError.self) {
             try KafkaConsumerConfiguration(bootstrapServers: ["k:9092"], groupID: "g", topics: []).properties()
         }
+        var timing = KafkaConsumerConfiguration(bootstrapServers: ["k:9092"], groupID: "g", topics: ["t"])
+        timing.sessionTimeout = .seconds(60)
+        timing.maxPollInterval = .seconds(30)
+        #expect(throws: KafkaError.self) { try timing.properties() }
     }
 
     @Test("a property librdkafka rejects names its key but never a secret's value")

@@ -1,15 +1,32 @@
 import BatonKafka
 import Testing
 
+/// The two rebalance protocols librdkafka speaks.
+enum RebalanceProtocol: String, CaseIterable, Sendable {
+    case eager
+    case cooperative
+
+    var strategies: [KafkaConsumerConfiguration.PartitionAssignmentStrategy] {
+        switch self {
+        case .eager: [.range, .roundRobin]
+        case .cooperative: [.cooperativeSticky]
+        }
+    }
+}
+
 @Suite("Kafka consumer groups (real broker)")
 struct KafkaConsumerGroupTests {
-    @Test("two members of one group share a 4-partition topic, each record consumed once")
-    func twoMembersSharePartitions() async throws {
+    @Test(
+        "two members of one group share a 4-partition topic, each record consumed once",
+        arguments: RebalanceProtocol.allCases
+    )
+    func twoMembersSharePartitions(rebalanceProtocol: RebalanceProtocol) async throws {
         let topic = KafkaTestEnvironment.uniqueName("shared")
         let group = KafkaTestEnvironment.uniqueName("shared")
         try await KafkaTestEnvironment.createTopics([KafkaTopicSpec(name: topic, partitions: 4)])
 
-        let configuration = try KafkaTestEnvironment.consumerConfiguration(group: group, topics: [topic])
+        var configuration = try KafkaTestEnvironment.consumerConfiguration(group: group, topics: [topic])
+        configuration.partitionAssignmentStrategies = rebalanceProtocol.strategies
         let first = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("a")))
         let second = ConsumerProbe(
             try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("b"))
@@ -106,6 +123,85 @@ struct KafkaConsumerGroupTests {
             try await Task.sleep(for: .milliseconds(300))
         }
         #expect(second.messages.map(\.offset) == Array(offsets[committed...]))
+    }
+
+    @Test("a member that shuts down gracefully hands its partitions over well before its session expires")
+    func gracefulLeaveHandsOverPromptly() async throws {
+        let topic = KafkaTestEnvironment.uniqueName("handover")
+        let group = KafkaTestEnvironment.uniqueName("handover")
+        try await KafkaTestEnvironment.createTopics([KafkaTopicSpec(name: topic, partitions: 2)])
+        var configuration = try KafkaTestEnvironment.consumerConfiguration(group: group, topics: [topic])
+        // A member that vanished would be noticed only after this long; one that leaves is
+        // handed over after one rebalance round (Tansu answers a JoinGroup after about half the
+        // session timeout).
+        configuration.sessionTimeout = .seconds(12)
+        configuration.maxPollInterval = .seconds(12)
+        let stayer = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("s")))
+        let leaver = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("l")))
+        let clock = ContinuousClock()
+        try await stayer.whileRunning {
+            try await leaver.whileRunning {
+                try await KafkaTestEnvironment.waitUntil("both members to own a partition", timeout: .seconds(40)) {
+                    stayer.consumer.assignment.count == 1 && leaver.consumer.assignment.count == 1
+                }
+            }
+            #expect(leaver.consumer.assignment.isEmpty)
+            let left = clock.now
+            try await KafkaTestEnvironment.waitUntil("the stayer to own both partitions", timeout: .seconds(30)) {
+                stayer.consumer.assignment.count == 2
+            }
+            #expect(clock.now - left < .seconds(11), "handover took \(clock.now - left)")
+        }
+    }
+
+    @Test("backpressure pauses and resumes fetching without losing, duplicating or reordering records")
+    func backpressure() async throws {
+        let topic = KafkaTestEnvironment.uniqueName("backpressure")
+        try await KafkaTestEnvironment.createTopics([KafkaTopicSpec(name: topic, partitions: 2)])
+        let producer = try KafkaProducer(
+            configuration: try KafkaTestEnvironment.producerConfiguration(),
+            logger: KafkaTestEnvironment.logger("producer")
+        )
+        let total = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<total {
+                group.addTask {
+                    _ = try await producer.send(
+                        KafkaProducerMessage(
+                            topic: topic,
+                            partition: Int32(index % 2),
+                            key: "k\(index)",
+                            value: Array("\(index)".utf8)
+                        )
+                    )
+                }
+            }
+            try await group.waitForAll()
+        }
+        await producer.shutdown()
+
+        var configuration = try KafkaTestEnvironment.consumerConfiguration(
+            group: KafkaTestEnvironment.uniqueName("backpressure"),
+            topics: [topic]
+        )
+        configuration.messageBufferSize = 8
+        // Each resume waits for the fetch in flight; a short broker wait keeps the test quick.
+        configuration.extra["fetch.wait.max.ms"] = "50"
+        let probe = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("bp"))) {
+            _, _ in try await Task.sleep(for: .milliseconds(1))
+        }
+        try await probe.whileRunning {
+            try await KafkaTestEnvironment.waitUntil("all records", timeout: .seconds(40)) {
+                probe.messages.count >= total
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(probe.messages.count == total)
+        for partition in [Int32(0), 1] {
+            let offsets = probe.messages.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == Array(offsets.min()!...offsets.max()!))
+            #expect(offsets.count == total / 2)
+        }
     }
 
     @Test("commit needs a running consumer")
