@@ -6,7 +6,9 @@
 /// and errors about a property name only its key.
 struct KafkaConfigurationProperties: Sendable, Equatable {
     /// Key fragments (lower case) whose values are never printed.
-    static let secretKeyFragments = ["password", "secret", "key", "token", "credential", "jaas", "sasl.oauthbearer.config"]
+    static let secretKeyFragments = [
+        "password", "secret", "key", "token", "credential", "jaas", "sasl.oauthbearer.config",
+    ]
 
     /// The properties, in the order they are applied to librdkafka.
     private(set) var entries: [(key: String, value: String)] = []

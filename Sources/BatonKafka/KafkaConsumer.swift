@@ -109,7 +109,7 @@ public final class KafkaConsumer: Service, Sendable {
     /// Returns after graceful shutdown (or cancellation) once the consumer left the group.
     ///
     /// - Throws: ``KafkaError`` with ``KafkaError/Code/alreadyRunning`` when called twice,
-    ///   ``KafkaError/Code/subscriptionFailed`` or ``KafkaError/Code/consumerFailed`` when the
+    ///   ``KafkaError/Code/subscriptionFailed`` or ``KafkaError/Code/clientFailed`` when the
     ///   consumer failed.
     public func run() async throws {
         let pollLoop = self.pollLoop

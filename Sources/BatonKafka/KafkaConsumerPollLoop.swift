@@ -90,7 +90,8 @@ final class KafkaConsumerPollLoop: Sendable {
                 return fatal
             }
             // While paused nothing arrives, so poll briefly: resuming promptly keeps records flowing.
-            let timeout = client.context.isFetchPaused.load(ordering: .relaxed) && !status.isDraining
+            let timeout =
+                client.context.isFetchPaused.load(ordering: .relaxed) && !status.isDraining
                 ? min(configuration.pollInterval, Self.pausedPollInterval) : configuration.pollInterval
             switch client.consumerPoll(timeout: timeout) {
             case nil:

@@ -75,6 +75,7 @@ extension KafkaError {
             case subscriptionFailed
             case commitFailed
             case consumerFailed
+            case clientFailed
             case clientClosed
             case alreadyRunning
         }
@@ -105,6 +106,9 @@ extension KafkaError {
         public static let commitFailed = Code(.commitFailed)
         /// The consumer hit a fatal error and stopped.
         public static let consumerFailed = Code(.consumerFailed)
+        /// librdkafka raised a fatal error (for example a broken idempotence guarantee); the
+        /// client is unusable and must be recreated.
+        public static let clientFailed = Code(.clientFailed)
         /// The client was shut down or closed before (or while) the operation ran.
         public static let clientClosed = Code(.clientClosed)
         /// `run()` was called on a service that is already running or has run.
@@ -260,6 +264,23 @@ extension KafkaError {
     ) -> KafkaError {
         KafkaError(
             code: .consumerFailed,
+            reason: reason,
+            isRetriable: false,
+            underlyingName: underlyingName,
+            file: file,
+            line: line
+        )
+    }
+
+    /// librdkafka raised a fatal error; the client must be recreated.
+    public static func clientFailed(
+        _ reason: String,
+        underlyingName: String? = nil,
+        file: String = #fileID,
+        line: Int = #line
+    ) -> KafkaError {
+        KafkaError(
+            code: .clientFailed,
             reason: reason,
             isRetriable: false,
             underlyingName: underlyingName,

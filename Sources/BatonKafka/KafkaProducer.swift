@@ -72,7 +72,8 @@ public final class KafkaProducer: Sendable {
     /// - Returns: Where the record was stored.
     /// - Throws: ``KafkaError`` with ``KafkaError/Code/messageTimedOut`` (brokers unreachable
     ///   for the whole timeout), ``KafkaError/Code/deliveryFailed``,
-    ///   ``KafkaError/Code/produceFailed``, or ``KafkaError/Code/clientClosed`` after shutdown.
+    ///   ``KafkaError/Code/produceFailed``, ``KafkaError/Code/clientFailed`` after a fatal
+    ///   librdkafka error, or ``KafkaError/Code/clientClosed`` after shutdown.
     public func send(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
         guard !isShuttingDown.withLock({ $0 }) else {
             throw KafkaError.clientClosed("The producer was shut down; create a new one to send.")

@@ -12,7 +12,7 @@ public struct KafkaProducerMessage: Sendable {
     public var partition: Int32?
     /// The record's key, or `nil` for a record without a key.
     public var key: [UInt8]?
-    /// The record's value.
+    /// The record's value. An empty value is sent as empty, never as null (a tombstone).
     public var value: [UInt8]
     /// The record's headers, in order. Default: none.
     public var headers: [KafkaHeader]

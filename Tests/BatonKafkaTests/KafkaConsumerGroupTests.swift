@@ -27,7 +27,8 @@ struct KafkaConsumerGroupTests {
 
         var configuration = try KafkaTestEnvironment.consumerConfiguration(group: group, topics: [topic])
         configuration.partitionAssignmentStrategies = rebalanceProtocol.strategies
-        let first = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("a")))
+        let first = ConsumerProbe(
+            try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("a")))
         let second = ConsumerProbe(
             try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("b"))
         )
@@ -91,7 +92,8 @@ struct KafkaConsumerGroupTests {
         var offsets: [Int64] = []
         for index in 0..<total {
             offsets.append(
-                try await producer.send(KafkaProducerMessage(topic: topic, key: "k", value: Array("\(index)".utf8))).offset
+                try await producer.send(KafkaProducerMessage(topic: topic, key: "k", value: Array("\(index)".utf8)))
+                    .offset
             )
         }
         await producer.shutdown()
@@ -136,8 +138,10 @@ struct KafkaConsumerGroupTests {
         // session timeout).
         configuration.sessionTimeout = .seconds(12)
         configuration.maxPollInterval = .seconds(12)
-        let stayer = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("s")))
-        let leaver = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("l")))
+        let stayer = ConsumerProbe(
+            try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("s")))
+        let leaver = ConsumerProbe(
+            try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("l")))
         let clock = ContinuousClock()
         try await stayer.whileRunning {
             try await leaver.whileRunning {
@@ -187,7 +191,9 @@ struct KafkaConsumerGroupTests {
         configuration.messageBufferSize = 8
         // Each resume waits for the fetch in flight; a short broker wait keeps the test quick.
         configuration.extra["fetch.wait.max.ms"] = "50"
-        let probe = ConsumerProbe(try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("bp"))) {
+        let probe = ConsumerProbe(
+            try KafkaConsumer(configuration: configuration, logger: KafkaTestEnvironment.logger("bp"))
+        ) {
             _, _ in try await Task.sleep(for: .milliseconds(1))
         }
         try await probe.whileRunning {

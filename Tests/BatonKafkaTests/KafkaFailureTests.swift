@@ -42,7 +42,8 @@ struct KafkaFailureTests {
     func unreachableAdmin() async throws {
         var logger = KafkaTestEnvironment.logger("unreachable-admin")
         logger.logLevel = .critical
-        let admin = try KafkaAdmin(configuration: KafkaAdminConfiguration(bootstrapServers: ["127.0.0.1:1"]), logger: logger)
+        let admin = try KafkaAdmin(
+            configuration: KafkaAdminConfiguration(bootstrapServers: ["127.0.0.1:1"]), logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
         do {

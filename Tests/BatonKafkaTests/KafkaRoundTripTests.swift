@@ -24,6 +24,7 @@ struct KafkaRoundTripTests {
             KafkaProducerMessage(topic: topic, key: "run-42", value: value, headers: headers)
         )
         let keyless = try await producer.send(KafkaProducerMessage(topic: topic, key: nil, value: [1]))
+        _ = try await producer.send(KafkaProducerMessage(topic: topic, key: [], value: []))
         await producer.shutdown()
         #expect(report.topic == topic)
         #expect(report.partition == 0)
@@ -38,8 +39,8 @@ struct KafkaRoundTripTests {
         )
         let probe = ConsumerProbe(consumer)
         try await probe.whileRunning {
-            try await KafkaTestEnvironment.waitUntil("two records", timeout: .seconds(30)) {
-                probe.messages.count >= 2
+            try await KafkaTestEnvironment.waitUntil("three records", timeout: .seconds(30)) {
+                probe.messages.count >= 3
             }
         }
 
@@ -58,5 +59,9 @@ struct KafkaRoundTripTests {
         #expect(second.key == nil)
         #expect(second.headers.isEmpty)
         #expect(second.value == [1])
+
+        let empty = try #require(probe.messages.dropFirst(2).first)
+        #expect(empty.key == [])
+        #expect(empty.value == [])
     }
 }

@@ -29,7 +29,9 @@ enum KafkaTestEnvironment {
     /// A logger for tests; `BATON_KAFKA_TEST_LOG_LEVEL` (e.g. `debug`) makes it talk.
     static func logger(_ label: String) -> Logger {
         var logger = Logger(label: "baton.kafka.test.\(label)")
-        let level = ProcessInfo.processInfo.environment["BATON_KAFKA_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+        let level = ProcessInfo.processInfo.environment["BATON_KAFKA_TEST_LOG_LEVEL"].flatMap {
+            Logger.Level(rawValue: $0)
+        }
         logger.logLevel = level ?? .warning
         return logger
     }

@@ -38,14 +38,16 @@ enum RDKafkaCallbacks {
 
     /// `error_cb`: served by the poll thread. Most errors are transient (librdkafka retries);
     /// a fatal one makes the client unusable and is remembered.
-    static func error(handle: OpaquePointer?, code: Int32, reason: UnsafePointer<CChar>?, opaque: UnsafeMutableRawPointer?) {
+    static func error(
+        handle: OpaquePointer?, code: Int32, reason: UnsafePointer<CChar>?, opaque: UnsafeMutableRawPointer?
+    ) {
         guard let context = context(opaque: opaque) else { return }
         let errorCode = rd_kafka_resp_err_t(rawValue: code)
         let reasonText = reason.map { String(cString: $0) } ?? RDKafkaError.text(errorCode)
         if errorCode == RD_KAFKA_RESP_ERR__FATAL, let handle {
             var text = [CChar](repeating: 0, count: 512)
             let underlying = rd_kafka_fatal_error(handle, &text, text.count)
-            let error = KafkaError.consumerFailed(
+            let error = KafkaError.clientFailed(
                 "librdkafka raised a fatal error; the client must be recreated: \(RDKafkaError.string(fromBuffer: text)).",
                 underlyingName: RDKafkaError.name(underlying)
             )

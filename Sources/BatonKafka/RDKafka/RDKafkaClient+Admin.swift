@@ -57,7 +57,8 @@ extension RDKafkaClient {
                 errorText.count
             )
         else {
-            throw KafkaError.invalidConfiguration("Topic '\(topic.name)' is invalid: \(RDKafkaError.string(fromBuffer: errorText)).")
+            throw KafkaError.invalidConfiguration(
+                "Topic '\(topic.name)' is invalid: \(RDKafkaError.string(fromBuffer: errorText)).")
         }
         for (key, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
             let result = rd_kafka_NewTopic_set_config(newTopic, key, value)
@@ -100,7 +101,8 @@ extension RDKafkaClient {
                 continue
             }
             let name = String(cString: rd_kafka_topic_result_name(topicResult))
-            let text = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) } ?? RDKafkaError.text(code)
+            let text =
+                rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) } ?? RDKafkaError.text(code)
             failures.append("'\(name)': \(text)")
             firstFailure = firstFailure ?? code
         }

@@ -47,7 +47,7 @@ extension RDKafkaClient {
             var fatalText = [CChar](repeating: 0, count: 512)
             let underlying = rd_kafka_fatal_error(unguardedHandle, &fatalText, fatalText.count)
             return .error(
-                .consumerFailed(
+                .clientFailed(
                     "The consumer hit a fatal error and stopped: \(RDKafkaError.string(fromBuffer: fatalText)).",
                     underlyingName: RDKafkaError.name(underlying)
                 ),
@@ -87,9 +87,11 @@ extension RDKafkaClient {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let result = try withHandle { handle in
             // The reply goes to the consumer queue, so the poll thread serves the callback.
-            rd_kafka_commit_queue(handle, list, unguardedConsumerQueue, { handle, code, offsets, opaque in
-                RDKafkaCallbacks.commit(handle: handle, code: code, offsets: offsets, opaque: opaque)
-            }, id.rdKafkaOpaque)
+            rd_kafka_commit_queue(
+                handle, list, unguardedConsumerQueue,
+                { handle, code, offsets, opaque in
+                    RDKafkaCallbacks.commit(handle: handle, code: code, offsets: offsets, opaque: opaque)
+                }, id.rdKafkaOpaque)
         }
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError.commitFailed(

@@ -48,7 +48,7 @@ extension RDKafkaClient {
         handle: OpaquePointer
     ) -> OpaquePointer? {
         message.topic.withCString { topic in
-            message.value.withUnsafeBytes { value in
+            withOptionalBytes(message.value) { value in
                 withOptionalBytes(message.key) { key in
                     var arguments: [rd_kafka_vu_t] = []
                     arguments.reserveCapacity(7)
@@ -67,8 +67,8 @@ extension RDKafkaClient {
 
                     argument = rd_kafka_vu_t()
                     argument.vtype = RD_KAFKA_VTYPE_VALUE
-                    argument.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                    argument.u.mem.size = value.count
+                    argument.u.mem.ptr = UnsafeMutableRawPointer(mutating: value?.baseAddress)
+                    argument.u.mem.size = value?.count ?? 0
                     arguments.append(argument)
 
                     if let key {
@@ -106,8 +106,8 @@ extension RDKafkaClient {
 
     /// Calls `body` with the bytes of `bytes`, or with `nil` when there are none.
     ///
-    /// An empty key still gets a non-null pointer, so that it stays an empty key rather than
-    /// becoming a missing one.
+    /// Empty bytes still get a non-null pointer, so that an empty key or value stays empty
+    /// rather than becoming a missing key or a null value (a tombstone on compacted topics).
     private static func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
         guard let bytes else { return body(nil) }
         if bytes.isEmpty {
