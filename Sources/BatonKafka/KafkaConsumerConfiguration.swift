@@ -32,7 +32,9 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// Default: `[.range, .roundRobin]` (eager, librdkafka's default).
     public var partitionAssignmentStrategies: [PartitionAssignmentStrategy] = [.range, .roundRobin]
     /// How many received records may wait in ``KafkaConsumer/messages`` before fetching pauses;
-    /// fetching resumes once half of them have been taken. Default: `256`.
+    /// fetching resumes once half of them have been taken. Each pause costs up to
+    /// `fetch.wait.max.ms` (500 ms by default) when fetching resumes, so keep it well above the
+    /// number of records processed per second. Default: `256`.
     public var messageBufferSize: Int = 256
     /// How long one poll of librdkafka waits on the consumer's thread; bounds how late the
     /// consumer notices it was asked to stop. Default: `.milliseconds(100)`.
