@@ -19,11 +19,8 @@ public struct Coordinator: Service {
     public init(
         configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
     ) throws {
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: configuration.brokers, groupID: "\(configuration.groupPrefix).coordinator",
-            topics: [configuration.topics.requested, configuration.topics.runEvents])
-        consumerConfiguration.clientID = "baton-coordinator-\(configuration.instanceID)"
-        consumerConfiguration.extra = configuration.kafkaProperties
+        let consumerConfiguration = configuration.consumerConfiguration(
+            group: "coordinator", topics: [configuration.topics.requested, configuration.topics.runEvents])
         var logger = logger
         logger[metadataKey: LogKeys.role] = "coordinator"
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)

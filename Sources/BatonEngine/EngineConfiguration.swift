@@ -1,4 +1,5 @@
 import BatonCore
+import BatonKafka
 import Foundation
 
 /// Settings shared by Baton's roles. Required values in `init`; the rest have documented defaults.
@@ -31,11 +32,28 @@ public struct EngineConfiguration: Sendable {
     public var maxHandlingAttempts = 5
     /// How long published outbox rows are kept. Default: 1 day.
     public var outboxRetention: Duration = .seconds(86_400)
+    /// Kafka consumer group session timeout: how soon a dead member's partitions move. Default: 10 s.
+    public var sessionTimeout: Duration = .seconds(10)
+    /// Kafka consumer group rebalance bound (`max.poll.interval.ms`); Baton never holds a message
+    /// for long, so this can be short, which also keeps rebalances short. Default: 30 s.
+    public var maxPollInterval: Duration = .seconds(30)
     /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
     public var kafkaProperties: [String: String] = [:]
 
     public init(brokers: [String]) {
         self.brokers = brokers
+    }
+
+    /// A consumer configuration for one of Baton's groups.
+    func consumerConfiguration(group: String, topics: [String]) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: brokers, groupID: "\(groupPrefix).\(group)", topics: topics)
+        configuration.clientID = "baton-\(group)-\(instanceID)"
+        configuration.sessionTimeout = sessionTimeout
+        configuration.heartbeatInterval = sessionTimeout / 5
+        configuration.maxPollInterval = maxPollInterval
+        configuration.extra = kafkaProperties
+        return configuration
     }
 
     /// The inbox consumer name of the coordinator.

@@ -20,11 +20,8 @@ public struct StageWorker: Service {
     private let logger: Logger
 
     public init(configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger) throws {
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: configuration.brokers, groupID: "\(configuration.groupPrefix).worker",
-            topics: configuration.pools.map(configuration.topics.stageReady(pool:)))
-        consumerConfiguration.clientID = "baton-worker-\(configuration.instanceID)"
-        consumerConfiguration.extra = configuration.kafkaProperties
+        let consumerConfiguration = configuration.consumerConfiguration(
+            group: "worker", topics: configuration.pools.map(configuration.topics.stageReady(pool:)))
         var logger = logger
         logger[metadataKey: LogKeys.role] = "worker"
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)

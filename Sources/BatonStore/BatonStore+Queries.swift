@@ -16,7 +16,7 @@ extension BatonStore {
         {
             runs.append(
                 RunSummary(
-                    runId: id, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                    runId: id.lowercased, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
                     reason: reason, createdAt: createdAt, finishedAt: finishedAt))
         }
         return runs
@@ -34,7 +34,7 @@ extension BatonStore {
             (String, Int?, String, String?, String, Date, Date?).self)
         {
             view = RunView(
-                runId: runID, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                runId: runID.lowercased, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
                 reason: reason, params: try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8)),
                 createdAt: createdAt, finishedAt: finishedAt, stages: [])
         }
@@ -50,7 +50,7 @@ extension BatonStore {
         {
             attempts[stage, default: []].append(
                 AttemptView(
-                    attemptId: id, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed, worker: worker,
+                    attemptId: id.lowercased, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed, worker: worker,
                     executions: executions, startedAt: startedAt, finishedAt: finishedAt,
                     durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType))
         }

@@ -3,7 +3,7 @@ import Foundation
 
 /// A run as `baton runs list` shows it.
 public struct RunSummary: Sendable, Hashable, Codable {
-    public var runId: UUID
+    public var runId: String
     public var pipeline: String
     public var pipelineVersion: Int?
     public var state: RunState
@@ -22,7 +22,7 @@ public struct RunSummary: Sendable, Hashable, Codable {
 
 /// One attempt of a stage, as `baton runs show` lists it.
 public struct AttemptView: Sendable, Hashable, Codable {
-    public var attemptId: UUID
+    public var attemptId: String
     public var attempt: Int
     public var state: AttemptState
     public var worker: String?
@@ -68,7 +68,7 @@ public struct StageView: Sendable, Hashable, Codable {
 
 /// A run with its params and stages, as `baton runs show` prints it.
 public struct RunView: Sendable, Hashable, Codable {
-    public var runId: UUID
+    public var runId: String
     public var pipeline: String
     public var pipelineVersion: Int?
     public var state: RunState

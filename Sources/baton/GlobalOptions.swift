@@ -74,8 +74,12 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Sets up swift-log once for the process.
-    func bootstrapLogging() {
-        let level = Logger.Level(rawValue: logLevel ?? Self.environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+    ///
+    /// - Parameter defaultLevel: the level when neither flag nor environment sets one; one-shot
+    ///   commands keep the terminal quiet with `warning`, `serve` logs at `info`.
+    func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
+        let configured = logLevel ?? Self.environment["BATON_LOG_LEVEL"]
+        let level = configured.flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -15,7 +15,7 @@ enum RunPrinter {
         var rows = [["RUN", "PIPELINE", "STATE", "CREATED", "DURATION"]]
         for run in runs {
             rows.append([
-                run.runId.lowercased, run.pipeline + (run.pipelineVersion.map { " v\($0)" } ?? ""), run.state.rawValue,
+                run.runId, run.pipeline + (run.pipelineVersion.map { " v\($0)" } ?? ""), run.state.rawValue,
                 run.createdAt.formatted(.iso8601), duration(from: run.createdAt, to: run.finishedAt),
             ])
         }
@@ -24,7 +24,7 @@ enum RunPrinter {
 
     static func text(_ run: RunView) -> String {
         var lines = [
-            "run       \(run.runId.lowercased)",
+            "run       \(run.runId)",
             "pipeline  \(run.pipeline)" + (run.pipelineVersion.map { " v\($0)" } ?? " (inline spec)"),
             "state     \(run.state.rawValue)" + (run.reason.map { " — \($0)" } ?? ""),
             "duration  \(duration(from: run.createdAt, to: run.finishedAt))",

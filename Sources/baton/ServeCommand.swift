@@ -37,7 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
     var workerConcurrency: Int?
 
     func run() async throws {
-        options.bootstrapLogging()
+        options.bootstrapLogging(defaultLevel: .info)
         let logger = Logger(label: "baton")
         let environment = GlobalOptions.environment
         var configuration = try options.engineConfiguration()
