@@ -94,6 +94,17 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .target(
+            name: "BatonTestSupport",
+            dependencies: [
+                "BatonCore",
+                "BatonStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/BatonTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BatonKafkaTests",
@@ -102,12 +113,19 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonStoreTests",
-            dependencies: ["BatonStore", "BatonCore"],
+            dependencies: [
+                "BatonStore", "BatonCore", "BatonTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonEngineTests",
-            dependencies: ["BatonEngine", "BatonStore", "BatonCore", "BatonKafka"],
+            dependencies: [
+                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

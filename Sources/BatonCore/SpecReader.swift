@@ -133,12 +133,13 @@ struct SpecReader {
             "name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "ray", "noop",
             "gate", "register", "rollout", "cache",
         ]
-        guard let map = mapping(node, path: "stages[\(index)]", allowed: allowed) else { return nil }
-        guard let name = map["name"].flatMap({ string($0, path: "stages[\(index)].name") }) else {
-            issue(node, "stages[\(index)].name", "is required")
+        let declaredName = node.mapping?["name"]?.scalar?.string
+        let path = declaredName.map { "stages[\(index)] (\($0))" } ?? "stages[\(index)]"
+        guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
+        guard let name = map["name"].flatMap({ string($0, path: "\(path).name") }) else {
+            issue(node, "\(path).name", "is required")
             return nil
         }
-        let path = "stages[\(index)] (\(name))"
         checkName(name, node: map["name"]!, path: "\(path).name")
         var kind = StageKind.ray
         if let kindNode = map["kind"] {

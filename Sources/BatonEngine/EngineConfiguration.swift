@@ -32,8 +32,9 @@ public struct EngineConfiguration: Sendable {
     public var maxHandlingAttempts = 5
     /// How long published outbox rows are kept. Default: 1 day.
     public var outboxRetention: Duration = .seconds(86_400)
-    /// Kafka consumer group session timeout: how soon a dead member's partitions move. Default: 10 s.
-    public var sessionTimeout: Duration = .seconds(10)
+    /// Kafka consumer group session timeout: how soon a dead member's partitions move. Tansu answers a
+    /// JoinGroup after about half of it, so it also bounds how long a rebalance takes. Default: 6 s.
+    public var sessionTimeout: Duration = .seconds(6)
     /// Kafka consumer group rebalance bound (`max.poll.interval.ms`); Baton never holds a message
     /// for long, so this can be short, which also keeps rebalances short. Default: 30 s.
     public var maxPollInterval: Duration = .seconds(30)

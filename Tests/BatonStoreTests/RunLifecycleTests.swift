@@ -1,0 +1,157 @@
+import BatonCore
+import BatonStore
+import BatonTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The coordinator's and worker's transactions, driven directly against a real database.
+@Suite("Run lifecycle in PostgreSQL", .serialized)
+struct RunLifecycleTests {
+    static let spec = """
+        apiVersion: baton/v1
+        kind: Pipeline
+        metadata: {name: pair}
+        params: {epochs: {type: integer, default: 1}}
+        defaults: {retries: {limit: 1, backoff: 1s}}
+        stages:
+          - {name: first, kind: noop}
+          - {name: second, kind: noop, needs: [first]}
+        """
+
+    func request(_ payload: PipelineRequested, id: String = UUID().uuidString) throws -> CloudEvent {
+        try CloudEvent(id: id, source: "test", type: .pipelineRequested, payload: payload)
+    }
+
+    func queuedAttempt(_ store: BatonStore, run: UUID, stage: String) async throws -> UUID {
+        let rows = try await store.client.query(
+            "SELECT id FROM stage_attempts WHERE run_id = \(run) AND stage = \(stage) AND state = 'queued'")
+        for try await id in rows.decode(UUID.self) { return id }
+        throw TestPreconditionFailed()
+    }
+
+    @Test("The same event twice, or the same idempotency key twice, makes one run")
+    func dedupe() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            let event = try request(PipelineRequested(spec: Self.spec, runId: UUID()))
+            guard case .created(let runID) = try await store.handleRequest(consumer: "c", event: event) else {
+                Issue.record("first delivery should create a run")
+                return
+            }
+            #expect(try await store.handleRequest(consumer: "c", event: event) == .duplicate(runID: runID))
+            let keyed = PipelineRequested(spec: Self.spec, idempotencyKey: "nightly-1")
+            guard case .created(let keyedRun) = try await store.handleRequest(consumer: "c", event: try request(keyed)) else {
+                Issue.record("keyed request should create a run")
+                return
+            }
+            #expect(try await store.handleRequest(consumer: "c", event: try request(keyed)) == .duplicate(runID: keyedRun))
+            let rows = try await store.client.query("SELECT count(*) FROM runs")
+            for try await count in rows.decode(Int.self) { #expect(count == 2) }
+        }
+    }
+
+    @Test("Bad requests are rejected with a reason and create nothing")
+    func rejections() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            let cyclic = Self.spec.replacingOccurrences(of: "{name: first, kind: noop}", with: "{name: first, kind: noop, needs: [second]}")
+            let cases: [(PipelineRequested, String)] = [
+                (PipelineRequested(spec: "stages: [unclosed"), "not valid YAML"),
+                (PipelineRequested(spec: cyclic), "cycle: first -> second -> first"),
+                (PipelineRequested(spec: Self.spec, params: ["epocs": .int(2)]), "unknown param 'epocs'"),
+                (PipelineRequested(spec: Self.spec, params: ["epochs": .string("many")]), "must be of type integer"),
+                (PipelineRequested(pipeline: "never-applied"), "unknown pipeline"),
+                (PipelineRequested(), "request names no pipeline"),
+            ]
+            for (payload, expected) in cases {
+                let outcome = try await store.handleRequest(consumer: "c", event: try request(payload))
+                guard case .rejected(let reason) = outcome else {
+                    Issue.record("expected rejection containing \(expected), got \(outcome)")
+                    continue
+                }
+                #expect(reason.contains(expected), "\(reason)")
+            }
+            let rows = try await store.client.query(
+                """
+                SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM outbox WHERE event_type = 'run.rejected'),
+                       (SELECT count(*) FROM inbox WHERE outcome = 'rejected')
+                """)
+            for try await (runs, events, inbox) in rows.decode((Int, Int, Int).self) {
+                #expect(runs == 0)
+                #expect(events == cases.count)
+                #expect(inbox == cases.count)
+            }
+        }
+    }
+
+    @Test("A worker whose lease expired is fenced out; the stage gets a fresh attempt")
+    func fencing() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            guard case .created(let runID) = try await store.handleRequest(
+                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            else { throw TestPreconditionFailed() }
+            let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
+            let claim = try #require(try await store.claimAttempt(attemptID, owner: "stalled", lease: .seconds(30)))
+            #expect(try await store.claimAttempt(attemptID, owner: "other", lease: .seconds(30)) == nil)
+            // The worker stalls past its lease.
+            try await store.client.query(
+                "UPDATE stage_attempts SET lease_expires_at = now() - interval '1 second' WHERE id = \(attemptID)")
+            let report = try await store.sweep(redriveAfter: .seconds(60))
+            #expect(report.lost == 1)
+            #expect(try await store.finishAttempt(claim, state: .succeeded) == false)
+            #expect(try await store.renewLease(claim, lease: .seconds(30)) == false)
+            #expect(try await store.recordExecution(claim) == false)
+            // The coordinator consumes the sweeper's outcome and queues attempt 2 at once.
+            let outcome = StageOutcome(
+                runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .lost)
+            let event = try CloudEvent(source: "test", type: .stageFailed, payload: outcome)
+            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: outcome))
+            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: outcome) == false)
+            let view = try #require(try await store.run(runID))
+            #expect(view.stages[0].attemptHistory.map(\.state) == [.lost, .queued])
+            #expect(view.stages[0].state == .ready)
+        }
+    }
+
+    @Test("The database refuses illegal state transitions")
+    func illegalTransitions() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            guard case .created(let runID) = try await store.handleRequest(
+                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            else { throw TestPreconditionFailed() }
+            try await store.client.query("UPDATE runs SET state = 'succeeded' WHERE id = \(runID)")
+            await #expect(throws: PSQLError.self) {
+                try await store.client.query("UPDATE runs SET state = 'running' WHERE id = \(runID)")
+            }
+            await #expect(throws: PSQLError.self) {
+                try await store.client.query(
+                    "UPDATE stages SET state = 'succeeded' WHERE run_id = \(runID) AND name = 'second'")
+            }
+            await #expect(throws: PSQLError.self) {
+                try await store.client.query(
+                    "UPDATE stage_attempts SET state = 'succeeded' WHERE run_id = \(runID) AND state = 'queued'")
+            }
+        }
+    }
+
+    @Test("A forged or stale outcome does not move the run")
+    func staleOutcome() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            guard case .created(let runID) = try await store.handleRequest(
+                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            else { throw TestPreconditionFailed() }
+            let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
+            // The attempt never ran; an event claiming success must be ignored.
+            let forged = StageOutcome(runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .succeeded)
+            let event = try CloudEvent(source: "test", type: .stageSucceeded, payload: forged)
+            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: forged) == false)
+            #expect(try await store.run(runID)?.stages.map(\.state) == [.ready, .pending])
+        }
+    }
+}
+
+struct TestPreconditionFailed: Error {}

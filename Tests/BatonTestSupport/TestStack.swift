@@ -1,0 +1,88 @@
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The local stack's addresses, from the variables `scripts/stack env` prints.
+///
+/// Integration tests never skip: a missing variable is a failure that says how to fix it.
+public enum TestStack {
+    public struct MissingEnvironment: Error, CustomStringConvertible {
+        public var variable: String
+        public var description: String {
+            "\(variable) is not set: run `scripts/stack up` and `eval \"$(scripts/stack env)\"` (make test does both)"
+        }
+    }
+
+    public static func variable(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw MissingEnvironment(variable: name)
+        }
+        return value
+    }
+
+    public static func databaseURL() throws -> String { try variable("BATON_DATABASE_URL") }
+    public static func brokers() throws -> [String] { try variable("BATON_KAFKA_BROKERS").split(separator: ",").map(String.init) }
+
+    /// The repository root (where `migrations/`, `examples/` and `.build/` are).
+    public static let repositoryRoot = URL(filePath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    public static var migrations: URL { repositoryRoot.appending(path: "migrations") }
+
+    /// A short random name suffix.
+    public static func uniqueSuffix() -> String {
+        String(UUID().uuidString.lowercased().prefix(8))
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "baton.tests")
+        logger.logLevel = .warning
+        return logger
+    }()
+}
+
+/// A throwaway database with Baton's schema, created for one test (or one suite).
+public struct ScratchDatabase: Sendable {
+    public let name: String
+    public let url: String
+
+    /// Creates `baton_test_<suffix>` and applies the migrations.
+    public static func create(migrate: Bool = true) async throws -> ScratchDatabase {
+        let base = try DatabaseConfiguration(url: try TestStack.databaseURL())
+        let name = "baton_test_\(TestStack.uniqueSuffix())"
+        try await withClient(base) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: TestStack.logger)
+        }
+        var components = URLComponents(string: try TestStack.databaseURL())!
+        components.path = "/\(name)"
+        let database = ScratchDatabase(name: name, url: components.string!)
+        if migrate {
+            try await database.withStore { store in
+                try await MigrationRunner(directory: TestStack.migrations).migrate(store.client, logger: TestStack.logger)
+            }
+        }
+        return database
+    }
+
+    /// Runs `body` with a store on this database.
+    public func withStore<Result: Sendable>(
+        topics: EventTopics = EventTopics(), _ body: @Sendable (BatonStore) async throws -> Result
+    ) async throws -> Result {
+        try await Self.withClient(try DatabaseConfiguration(url: url)) { client in
+            try await body(BatonStore(client: client, topics: topics, source: "baton/tests", logger: TestStack.logger))
+        }
+    }
+
+    static func withClient<Result: Sendable>(
+        _ configuration: DatabaseConfiguration, _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let client = PostgresClient(configuration: configuration.makeClientConfiguration(), backgroundLogger: TestStack.logger)
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}
