@@ -1,0 +1,105 @@
+import BatonTestSupport
+import Foundation
+import Glibc
+
+/// The `baton` executable run as a separate process, as a user or an operator runs it.
+final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; access is confined to the test.
+    /// `BATON_BIN`, or the debug build in this clone.
+    static var binary: URL {
+        ProcessInfo.processInfo.environment["BATON_BIN"].map { URL(filePath: $0) }
+            ?? TestStack.repositoryRoot.appending(path: ".build/debug/baton")
+    }
+
+    let process = Process()
+    let logFile: URL
+
+    /// Starts `baton <arguments>` with extra environment; output goes to a log file.
+    init(_ arguments: [String], environment: [String: String], logName: String) throws {
+        let logs = TestStack.repositoryRoot.appending(path: ".stack/test-logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        logFile = logs.appending(path: "\(logName).log")
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.currentDirectoryURL = TestStack.repositoryRoot
+        let handle = try FileHandle(forWritingTo: logFile)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        LeftoverProcesses.register(process.processIdentifier)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// `kill -9`: no shutdown, no offset commits, leases left behind.
+    func kill9() async {
+        kill(process.processIdentifier, SIGKILL)
+        await waitForExit()
+    }
+
+    /// SIGTERM, then wait for the graceful shutdown.
+    func stop() async {
+        process.terminate()
+        await waitForExit()
+    }
+
+    func waitForExit() async {
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        LeftoverProcesses.unregister(process.processIdentifier)
+    }
+
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Runs a one-shot command to its end.
+    ///
+    /// - Returns: the exit status and standard output.
+    static func run(_ arguments: [String], environment: [String: String], timeout: Duration = .seconds(120)) async throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.currentDirectoryURL = TestStack.repositoryRoot
+        let output = FileManager.default.temporaryDirectory.appending(path: "baton-out-\(TestStack.uniqueSuffix())")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            process.terminate()
+            throw CommandTimedOut(arguments: arguments)
+        }
+        try handle.close()
+        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+    }
+
+    struct CommandTimedOut: Error, CustomStringConvertible {
+        var arguments: [String]
+        var description: String { "baton \(arguments.joined(separator: " ")) did not finish in time" }
+    }
+}
+
+/// Kills `baton serve` processes a failed test left running, when the test process exits.
+enum LeftoverProcesses {
+    nonisolated(unsafe) private static var pids: Set<Int32> = []
+    private static let lock = NSLock()
+    private static let installed: Void = { atexit { LeftoverProcesses.killAll() } }()
+
+    static func register(_ pid: Int32) {
+        _ = installed
+        lock.withLock { _ = pids.insert(pid) }
+    }
+
+    static func unregister(_ pid: Int32) {
+        lock.withLock { _ = pids.remove(pid) }
+    }
+
+    static func killAll() {
+        lock.withLock { for pid in pids { kill(pid, SIGKILL) } }
+    }
+}

@@ -1,0 +1,94 @@
+import BatonCore
+import BatonKafka
+import BatonStore
+import BatonTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One isolated Baton installation for a test: its own database and its own topics and groups.
+struct EngineFixture: Sendable {
+    let database: ScratchDatabase
+    let prefix: String
+    let environment: [String: String]
+
+    init() async throws {
+        database = try await ScratchDatabase.create()
+        prefix = "t\(TestStack.uniqueSuffix())"
+        environment = [
+            "BATON_DATABASE_URL": database.url,
+            "BATON_TOPIC_PREFIX": prefix,
+            "BATON_POOLS": "default,cpu,gpu",
+            "BATON_LEASE_SECONDS": "3",
+            "BATON_SWEEP_SECONDS": "0.5",
+            "BATON_REDRIVE_SECONDS": "5",
+            "BATON_LOG_LEVEL": "info",
+        ]
+    }
+
+    var topics: EventTopics {
+        var topics = EventTopics()
+        topics.requested = "\(prefix).pipeline.requested"
+        topics.runEvents = "\(prefix).run.events"
+        topics.deadLetters = "\(prefix).dlq"
+        topics.stageReadyPrefix = "\(prefix).stage.ready."
+        return topics
+    }
+
+    /// Starts `baton serve` with all roles.
+    func serve(_ name: String) throws -> BatonProcess {
+        try BatonProcess(["serve"], environment: environment, logName: "\(prefix)-\(name)")
+    }
+
+    /// Runs a one-shot `baton` command against this installation.
+    func baton(_ arguments: String...) async throws -> (status: Int32, output: String) {
+        try await BatonProcess.run(arguments, environment: environment)
+    }
+
+    /// Writes a spec to a temporary file and returns its path.
+    func specFile(_ yaml: String) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appending(path: "spec-\(TestStack.uniqueSuffix()).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    func withStore<Result: Sendable>(_ body: @Sendable (BatonStore) async throws -> Result) async throws -> Result {
+        try await database.withStore(topics: topics, body)
+    }
+
+    /// Polls until every run is terminal.
+    func waitForRuns(_ runIDs: [UUID], timeout: Duration = .seconds(120)) async throws -> [RunView] {
+        try await withStore { store in
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                var views: [RunView] = []
+                for runID in runIDs {
+                    if let view = try await store.run(runID), view.state.isTerminal { views.append(view) }
+                }
+                if views.count == runIDs.count { return views }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            throw RunsDidNotFinish(count: runIDs.count)
+        }
+    }
+
+    /// One integer from a SQL query on this installation's database.
+    func count(_ query: PostgresQuery) async throws -> Int {
+        try await withStore { store in
+            for try await value in try await store.client.query(query).decode(Int.self) { return value }
+            return 0
+        }
+    }
+
+    /// A producer for sending raw records, as any Kafka client would.
+    func producer() throws -> KafkaProducer {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: try TestStack.brokers())
+        configuration.messageTimeout = .seconds(20)
+        return try KafkaProducer(configuration: configuration, logger: TestStack.logger)
+    }
+
+    struct RunsDidNotFinish: Error, CustomStringConvertible {
+        var count: Int
+        var description: String { "not all of \(count) runs reached a terminal state in time" }
+    }
+}
