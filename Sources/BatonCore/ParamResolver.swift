@@ -53,7 +53,11 @@ public enum ParamResolver {
         guard let converted else {
             throw ParamError(message: "param '\(name)' must be of type \(spec.type.rawValue), got \(value.description)")
         }
-        if !spec.allowed.isEmpty, !spec.allowed.contains(where: { $0 == converted || $0.numberValue == converted.numberValue && $0.numberValue != nil }) {
+        if !spec.allowed.isEmpty,
+            !spec.allowed.contains(where: {
+                $0 == converted || $0.numberValue == converted.numberValue && $0.numberValue != nil
+            })
+        {
             let allowed = spec.allowed.map(\.description).joined(separator: ", ")
             throw ParamError(message: "param '\(name)' must be one of \(allowed), got \(converted.description)")
         }

@@ -34,7 +34,8 @@ public struct ParamSpec: Sendable, Hashable {
     public var allowed: [JSONValue]
     public var description: String?
 
-    public init(type: ParamType, defaultValue: JSONValue? = nil, allowed: [JSONValue] = [], description: String? = nil) {
+    public init(type: ParamType, defaultValue: JSONValue? = nil, allowed: [JSONValue] = [], description: String? = nil)
+    {
         self.type = type
         self.defaultValue = defaultValue
         self.allowed = allowed

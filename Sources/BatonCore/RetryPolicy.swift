@@ -12,7 +12,8 @@ public struct RetryPolicy: Sendable, Hashable {
     public var maxBackoff: Duration
 
     public init(
-        limit: Int = 0, initialBackoff: Duration = .seconds(10), factor: Double = 2, maxBackoff: Duration = .seconds(600)
+        limit: Int = 0, initialBackoff: Duration = .seconds(10), factor: Double = 2,
+        maxBackoff: Duration = .seconds(600)
     ) {
         self.limit = limit
         self.initialBackoff = initialBackoff

@@ -61,7 +61,8 @@ public struct RunPlanner: Sendable {
                 let delay = isLoss ? .zero : stage.retry.backoff(afterAttempt: countedAttempts)
                 return [.queueAttempt(stage: stage.name, attempt: outcome.attempt + 1, delay: delay)]
             }
-            let reason = "stage \(stage.name) failed after \(outcome.attempt) attempt(s): \(outcome.error ?? "no error text")"
+            let reason =
+                "stage \(stage.name) failed after \(outcome.attempt) attempt(s): \(outcome.error ?? "no error text")"
             return [
                 .finishStage(stage: stage.name, state: .failed, error: outcome.error),
                 .cancelUnfinishedStages(reason: "run failed: \(reason)"),
@@ -108,7 +109,11 @@ public struct RunPlanner: Sendable {
         return actions
     }
 
-    private enum WhenDecision { case run, skip(String), fail(String) }
+    private enum WhenDecision {
+        case run
+        case skip(String)
+        case fail(String)
+    }
 
     private func evaluateWhen(_ stage: StageSpec) -> WhenDecision {
         guard let condition = stage.when else { return .run }

@@ -4,11 +4,12 @@ import Yams
 struct SpecReader {
     private(set) var issues: [SpecError.Issue] = []
 
-
     // MARK: - Pipeline
 
     mutating func readPipeline(_ root: Node) -> PipelineSpec? {
-        guard let top = mapping(root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages"])
+        guard
+            let top = mapping(
+                root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages"])
         else { return nil }
         if let node = top["apiVersion"], string(node, path: "apiVersion") != "baton/v1" {
             issue(node, "apiVersion", "must be 'baton/v1'")
@@ -60,7 +61,9 @@ struct SpecReader {
             guard issues.isEmpty else { return nil }
             return PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
         } catch {
-            issue(stageNodes[error.cycle[0]] ?? root, "stages", "cycle: \(error.cycle.joined(separator: " -> ")) (each needs the next)")
+            issue(
+                stageNodes[error.cycle[0]] ?? root, "stages",
+                "cycle: \(error.cycle.joined(separator: " -> ")) (each needs the next)")
             return nil
         }
     }
@@ -77,7 +80,8 @@ struct SpecReader {
             let name = keyNode.scalar?.string ?? ""
             let path = "params.\(name)"
             checkName(name, node: keyNode, path: path)
-            guard let fields = mapping(valueNode, path: path, allowed: ["type", "default", "enum", "description"]) else {
+            guard let fields = mapping(valueNode, path: path, allowed: ["type", "default", "enum", "description"])
+            else {
                 continue
             }
             guard let typeText = fields["type"].flatMap({ string($0, path: "\(path).type") }),
@@ -116,13 +120,19 @@ struct SpecReader {
 
     private mutating func readDefaults(_ node: Node) -> StageDefaults {
         var defaults = StageDefaults()
-        guard let map = mapping(node, path: "defaults", allowed: ["pool", "retries", "timeout"]) else { return defaults }
+        guard let map = mapping(node, path: "defaults", allowed: ["pool", "retries", "timeout"]) else {
+            return defaults
+        }
         if let pool = map["pool"].flatMap({ string($0, path: "defaults.pool") }) {
             checkName(pool, node: map["pool"]!, path: "defaults.pool")
             defaults.pool = pool
         }
-        if let retries = map["retries"] { defaults.retry = readRetry(retries, path: "defaults.retries", base: defaults.retry) }
-        if let timeout = map["timeout"], let value = duration(timeout, path: "defaults.timeout") { defaults.timeout = value }
+        if let retries = map["retries"] {
+            defaults.retry = readRetry(retries, path: "defaults.retries", base: defaults.retry)
+        }
+        if let timeout = map["timeout"], let value = duration(timeout, path: "defaults.timeout") {
+            defaults.timeout = value
+        }
         return defaults
     }
 
@@ -159,8 +169,12 @@ struct SpecReader {
             checkName(pool, node: map["pool"]!, path: "\(path).pool")
             stage.pool = pool
         }
-        if let retries = map["retries"] { stage.retry = readRetry(retries, path: "\(path).retries", base: defaults.retry) }
-        if let timeout = map["timeout"], let value = duration(timeout, path: "\(path).timeout") { stage.timeout = value }
+        if let retries = map["retries"] {
+            stage.retry = readRetry(retries, path: "\(path).retries", base: defaults.retry)
+        }
+        if let timeout = map["timeout"], let value = duration(timeout, path: "\(path).timeout") {
+            stage.timeout = value
+        }
         if let whenNode = map["when"], let text = string(whenNode, path: "\(path).when") {
             stage.whenSource = text
             do {
@@ -214,9 +228,15 @@ struct SpecReader {
             retry.limit = limit
         } else if let map = mapping(node, path: path, allowed: ["limit", "backoff", "factor", "maxBackoff"]) {
             if let limitNode = map["limit"] {
-                if let limit = limitNode.int { retry.limit = limit } else { issue(limitNode, "\(path).limit", "must be an integer") }
+                if let limit = limitNode.int {
+                    retry.limit = limit
+                } else {
+                    issue(limitNode, "\(path).limit", "must be an integer")
+                }
             }
-            if let backoff = map["backoff"], let value = duration(backoff, path: "\(path).backoff") { retry.initialBackoff = value }
+            if let backoff = map["backoff"], let value = duration(backoff, path: "\(path).backoff") {
+                retry.initialBackoff = value
+            }
             if let factorNode = map["factor"] {
                 if let factor = factorNode.float, factor >= 1, factor <= 10 {
                     retry.factor = factor
@@ -237,7 +257,9 @@ struct SpecReader {
         guard let map = mapping(node, path: path, allowed: ["sleep", "fail_attempts"]) else { return noop }
         if let sleep = map["sleep"], let value = duration(sleep, path: "\(path).sleep") { noop.sleep = value }
         if let failNode = map["fail_attempts"] {
-            if let count = failNode.int, count >= 0 { noop.failAttempts = count } else {
+            if let count = failNode.int, count >= 0 {
+                noop.failAttempts = count
+            } else {
                 issue(failNode, "\(path).fail_attempts", "must be a non-negative integer")
             }
         }
@@ -245,26 +267,34 @@ struct SpecReader {
     }
 
     private mutating func readRay(_ node: Node, path: String) -> RayStageSpec? {
-        guard let map = mapping(node, path: path, allowed: ["entrypoint", "runtime_env", "resources"]) else { return nil }
-        guard let entrypoint = map["entrypoint"].flatMap({ string($0, path: "\(path).entrypoint") }), !entrypoint.isEmpty
+        guard let map = mapping(node, path: path, allowed: ["entrypoint", "runtime_env", "resources"]) else {
+            return nil
+        }
+        guard let entrypoint = map["entrypoint"].flatMap({ string($0, path: "\(path).entrypoint") }),
+            !entrypoint.isEmpty
         else {
             issue(map["entrypoint"] ?? node, "\(path).entrypoint", "is required")
             return nil
         }
         var runtimeEnv: [String: JSONValue] = [:]
         if let envNode = map["runtime_env"] {
-            if case .object(let object) = Self.json(envNode) { runtimeEnv = object } else {
+            if case .object(let object) = Self.json(envNode) {
+                runtimeEnv = object
+            } else {
                 issue(envNode, "\(path).runtime_env", "must be a mapping")
             }
         }
         var resources = ResourceSpec()
         if let resourcesNode = map["resources"],
-            let fields = mapping(resourcesNode, path: "\(path).resources", allowed: ["cpus", "gpus", "memory", "custom"])
+            let fields = mapping(
+                resourcesNode, path: "\(path).resources", allowed: ["cpus", "gpus", "memory", "custom"])
         {
             resources.cpus = fields["cpus"].flatMap { number($0, path: "\(path).resources.cpus") }
             resources.gpus = fields["gpus"].flatMap { number($0, path: "\(path).resources.gpus") }
             if let memoryNode = fields["memory"] {
-                if let bytes = Self.bytes(memoryNode.scalar?.string ?? "") { resources.memory = bytes } else {
+                if let bytes = Self.bytes(memoryNode.scalar?.string ?? "") {
+                    resources.memory = bytes
+                } else {
                     issue(memoryNode, "\(path).resources.memory", "must be bytes or a size such as 512Mi, 8Gi")
                 }
             }
@@ -316,7 +346,9 @@ struct SpecReader {
                 } else if parts.count == 2, parts[0] == "params" {
                     continue
                 } else {
-                    issue(nodes[stage.name]!, path, "'\(reference)' must be params.<name> or stages.<stage>.outputs.<name>")
+                    issue(
+                        nodes[stage.name]!, path,
+                        "'\(reference)' must be params.<name> or stages.<stage>.outputs.<name>")
                 }
             }
         }
@@ -375,7 +407,8 @@ struct SpecReader {
 
     private mutating func checkName(_ name: String, node: Node, path: String) {
         if !Self.isValidName(name) {
-            issue(node, path, "'\(name)' must be lower-case letters, digits, '-' or '_', starting with a letter (max 63)")
+            issue(
+                node, path, "'\(name)' must be lower-case letters, digits, '-' or '_', starting with a letter (max 63)")
         }
     }
 
@@ -390,7 +423,9 @@ struct SpecReader {
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.unicodeScalars.count <= 63 else {
             return false
         }
-        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+        return name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+        }
     }
 
     static func json(_ node: Node) -> JSONValue {

@@ -67,7 +67,8 @@ public struct Coordinator: Service {
         case .runCancel:
             let cancel = try decode(RunCancel.self, from: event)
             if try await store.handleCancel(consumer: consumerName, event: event, cancel: cancel) {
-                logger.info("run cancelled", metadata: metadata.merging([LogKeys.runID: "\(cancel.runId.lowercased)"]) { $1 })
+                logger.info(
+                    "run cancelled", metadata: metadata.merging([LogKeys.runID: "\(cancel.runId.lowercased)"]) { $1 })
             }
         case .stageSucceeded, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)

@@ -28,7 +28,10 @@ struct MessageLoop: Sendable {
                 // or the consumer is shutting down.
                 logger.warning(
                     "offset commit failed",
-                    metadata: [LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)", LogKeys.error: "\(error)"])
+                    metadata: [
+                        LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)",
+                        LogKeys.error: "\(error)",
+                    ])
             }
         }
     }
@@ -40,7 +43,8 @@ struct MessageLoop: Sendable {
             let started = ContinuousClock.now
             do {
                 try await handle(message)
-                EngineMetrics.handlingLatency(consumer: consumerName, seconds: (ContinuousClock.now - started).secondsDouble)
+                EngineMetrics.handlingLatency(
+                    consumer: consumerName, seconds: (ContinuousClock.now - started).secondsDouble)
                 return
             } catch let poison as PoisonMessage {
                 await deadLetter(message, error: poison.reason, attempts: 1)

@@ -33,7 +33,8 @@ struct NoopExecutor: Sendable {
             errorType = "timeout"
         } else if claim.attempt <= stage.noop.failAttempts {
             state = .failed
-            error = "noop stage failed on purpose (attempt \(claim.attempt) of fail_attempts \(stage.noop.failAttempts))"
+            error =
+                "noop stage failed on purpose (attempt \(claim.attempt) of fail_attempts \(stage.noop.failAttempts))"
             errorType = "job_failed"
         } else {
             state = .succeeded

@@ -63,7 +63,8 @@ public struct OutboxRelay: Service {
                 EngineMetrics.published(count)
                 if count < configuration.relayBatchSize { return }
             } catch {
-                logger.warning("outbox publish failed; will retry", metadata: [LogKeys.error: "\(describeError(error))"])
+                logger.warning(
+                    "outbox publish failed; will retry", metadata: [LogKeys.error: "\(describeError(error))"])
                 try? await Task.sleep(for: .seconds(1))
                 return
             }

@@ -69,16 +69,22 @@ public struct StageWorker: Service {
             let claim = try await store.claimAttempt(
                 ready.attemptId, owner: configuration.instanceID, lease: configuration.leaseDuration)
         else {
-            logger.debug("attempt not claimable (already claimed or ended)", metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
+            logger.debug(
+                "attempt not claimable (already claimed or ended)",
+                metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
             return nil
         }
         guard let stage = try PipelineSpecParser.parse(claim.specYAML).stage(named: claim.stage) else {
-            _ = try await store.finishAttempt(claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
+            _ = try await store.finishAttempt(
+                claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
             return nil
         }
         logger.info(
             "attempt claimed",
-            metadata: [LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)", LogKeys.attempt: "\(claim.attempt)"])
+            metadata: [
+                LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)",
+                LogKeys.attempt: "\(claim.attempt)",
+            ])
         return (claim, stage)
     }
 

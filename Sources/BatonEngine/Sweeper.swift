@@ -31,7 +31,8 @@ public struct Sweeper: Service {
                         "sweep",
                         metadata: [
                             "lost": "\(report.lost)", "timed_out": "\(report.timedOut)",
-                            "redriven_ready": "\(report.redrivenReady)", "redriven_outcomes": "\(report.redrivenOutcomes)",
+                            "redriven_ready": "\(report.redrivenReady)",
+                            "redriven_outcomes": "\(report.redrivenOutcomes)",
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {

@@ -52,7 +52,8 @@ extension BatonStore {
             }
             try await enqueueRunEvent(
                 .stageStarted, runID: runID, stage: stage,
-                payload: StageOutcome(runId: runID, stage: stage, attemptId: attemptID, attempt: attempt, state: .running),
+                payload: StageOutcome(
+                    runId: runID, stage: stage, attemptId: attemptID, attempt: attempt, state: .running),
                 on: connection)
             return ClaimedAttempt(
                 id: attemptID, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,

@@ -46,7 +46,9 @@ extension BatonStore {
         try await pipeline(named: name, version: version, on: nil)
     }
 
-    func pipeline(named name: String, version: Int?, on connection: PostgresConnection?) async throws -> PipelineVersion? {
+    func pipeline(named name: String, version: Int?, on connection: PostgresConnection?) async throws
+        -> PipelineVersion?
+    {
         let query: PostgresQuery = """
             SELECT name, version, spec_yaml, created_at FROM pipelines
             WHERE name = \(name) AND (\(version)::integer IS NULL OR version = \(version))

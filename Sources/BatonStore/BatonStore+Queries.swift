@@ -16,7 +16,8 @@ extension BatonStore {
         {
             runs.append(
                 RunSummary(
-                    runId: id.lowercased, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                    runId: id.lowercased, pipeline: pipeline, pipelineVersion: version,
+                    state: RunState(rawValue: state) ?? .failed,
                     reason: reason, createdAt: createdAt, finishedAt: finishedAt))
         }
         return runs
@@ -34,7 +35,8 @@ extension BatonStore {
             (String, Int?, String, String?, String, Date, Date?).self)
         {
             view = RunView(
-                runId: runID.lowercased, pipeline: pipeline, pipelineVersion: version, state: RunState(rawValue: state) ?? .failed,
+                runId: runID.lowercased, pipeline: pipeline, pipelineVersion: version,
+                state: RunState(rawValue: state) ?? .failed,
                 reason: reason, params: try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8)),
                 createdAt: createdAt, finishedAt: finishedAt, stages: [])
         }
@@ -50,7 +52,8 @@ extension BatonStore {
         {
             attempts[stage, default: []].append(
                 AttemptView(
-                    attemptId: id.lowercased, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed, worker: worker,
+                    attemptId: id.lowercased, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed,
+                    worker: worker,
                     executions: executions, startedAt: startedAt, finishedAt: finishedAt,
                     durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType))
         }
@@ -67,7 +70,8 @@ extension BatonStore {
                     name: name, kind: StageKind(rawValue: kind) ?? .noop, pool: pool,
                     state: StageState(rawValue: state) ?? .failed, attempts: count, reason: reason,
                     startedAt: startedAt, finishedAt: finishedAt,
-                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), attemptHistory: attempts[name] ?? []))
+                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), attemptHistory: attempts[name] ?? []
+                ))
         }
         return view
     }

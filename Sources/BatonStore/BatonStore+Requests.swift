@@ -29,7 +29,8 @@ extension BatonStore {
             do {
                 request = try event.decode(PipelineRequested.self)
             } catch let error as EventError {
-                return try await reject(consumer: consumer, event: event, runID: nil, reason: error.message, on: connection)
+                return try await reject(
+                    consumer: consumer, event: event, runID: nil, reason: error.message, on: connection)
             }
             if let key = request.idempotencyKey {
                 guard key.utf8.count <= 256 else {
@@ -51,7 +52,8 @@ extension BatonStore {
             do {
                 resolved = try await resolve(request, on: connection)
             } catch let error as RequestRejection {
-                return try await reject(consumer: consumer, event: event, runID: runID, reason: error.reason, on: connection)
+                return try await reject(
+                    consumer: consumer, event: event, runID: runID, reason: error.reason, on: connection)
             }
             if try await runExists(runID, on: connection) {
                 return try await reject(
@@ -66,7 +68,9 @@ extension BatonStore {
     }
 
     /// The outcome recorded for a request event, for `baton submit --wait`.
-    public func requestStatus(consumer: String, eventID: String) async throws -> (outcome: String, reason: String?, runID: UUID?)? {
+    public func requestStatus(consumer: String, eventID: String) async throws -> (
+        outcome: String, reason: String?, runID: UUID?
+    )? {
         let rows = try await client.query(
             "SELECT outcome, reason, run_id FROM inbox WHERE consumer = \(consumer) AND event_id = \(eventID)",
             logger: logger)
@@ -158,13 +162,15 @@ extension BatonStore {
         try await markInbox(
             consumer: consumer, eventID: event.id, outcome: "rejected", reason: reason, runID: nil, on: connection)
         let notice = RunNotice(runId: runID, state: "rejected", reason: reason, requestId: event.id)
-        let rejected = try CloudEvent(source: source, type: .runRejected, subject: runID.map { "run/\($0.lowercased)" }, payload: notice)
+        let rejected = try CloudEvent(
+            source: source, type: .runRejected, subject: runID.map { "run/\($0.lowercased)" }, payload: notice)
         try await enqueue(rejected, topic: topics.runEvents, key: runID?.lowercased ?? event.id, on: connection)
         logger.info("request rejected", metadata: ["event_id": "\(event.id)", "reason": "\(reason)"])
         return .rejected(reason: reason)
     }
 
-    private func inboxRunID(consumer: String, eventID: String, on connection: PostgresConnection) async throws -> UUID? {
+    private func inboxRunID(consumer: String, eventID: String, on connection: PostgresConnection) async throws -> UUID?
+    {
         let rows = try await connection.query(
             "SELECT run_id FROM inbox WHERE consumer = \(consumer) AND event_id = \(eventID)", logger: logger)
         for try await runID in rows.decode(UUID?.self) { return runID }

@@ -91,7 +91,8 @@ extension BatonStore {
                     runId: runID, stage: stage, attemptId: id, attempt: attempt, pool: pool,
                     kind: StageKind(rawValue: kind) ?? .noop)
                 let event = try CloudEvent(
-                    source: source, type: .stageReady, subject: "run/\(runID.lowercased)/stage/\(stage)", payload: ready)
+                    source: source, type: .stageReady, subject: "run/\(runID.lowercased)/stage/\(stage)", payload: ready
+                )
                 try await enqueue(event, topic: topics.stageReady(pool: pool), key: runID.lowercased, on: connection)
                 count += 1
             }

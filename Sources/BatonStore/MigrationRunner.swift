@@ -113,7 +113,8 @@ public struct MigrationRunner: Sendable {
                     """, logger: logger)
             }
         } catch {
-            throw StoreError.migrationFailed("migration \(migration.name) failed and was rolled back: \(describeError(error))")
+            throw StoreError.migrationFailed(
+                "migration \(migration.name) failed and was rolled back: \(describeError(error))")
         }
     }
 }

@@ -75,7 +75,9 @@ enum SQLScript {
         while index < characters.count {
             let character = characters[index]
             if character == "$" { return index }
-            guard character.isLetter || character == "_" || (character.isNumber && index > start + 1) else { return nil }
+            guard character.isLetter || character == "_" || (character.isNumber && index > start + 1) else {
+                return nil
+            }
             index += 1
         }
         return nil

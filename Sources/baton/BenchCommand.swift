@@ -64,7 +64,8 @@ struct BenchCommand: AsyncParsableCommand {
             "submit_seconds": .double(submitted.timeIntervalSince(started)),
             "wall_seconds": .double(finished.timeIntervalSince(started)),
             "runs_per_second": .double(Double(views.count) / max(finished.timeIntervalSince(started), 0.001)),
-            "run_makespan_seconds": Self.percentiles(views.compactMap { $0.finishedAt?.timeIntervalSince($0.createdAt) }),
+            "run_makespan_seconds": Self.percentiles(
+                views.compactMap { $0.finishedAt?.timeIntervalSince($0.createdAt) }),
             "request_to_first_stage_start_seconds": Self.percentiles(firstStage),
             "stage_handoff_seconds": Self.percentiles(handoffs),
         ]

@@ -18,7 +18,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         name: .customLong("kafka-property"),
-        help: "librdkafka property key=value for SASL/TLS and tuning; repeatable (env BATON_KAFKA_PROPERTIES, comma-separated).")
+        help:
+            "librdkafka property key=value for SASL/TLS and tuning; repeatable (env BATON_KAFKA_PROPERTIES, comma-separated)."
+    )
     var kafkaProperties: [String] = []
 
     @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
@@ -44,7 +46,8 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func resolvedKafkaProperties() throws -> [String: String] {
-        let fromEnvironment = Self.environment["BATON_KAFKA_PROPERTIES"].map { $0.split(separator: ",").map(String.init) } ?? []
+        let fromEnvironment =
+            Self.environment["BATON_KAFKA_PROPERTIES"].map { $0.split(separator: ",").map(String.init) } ?? []
         var properties: [String: String] = [:]
         for pair in fromEnvironment + kafkaProperties {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {

@@ -11,7 +11,8 @@ struct PipelinesCommand: AsyncParsableCommand {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a spec and store it as the pipeline's next version (unchanged specs keep their version).")
+            abstract:
+                "Validate a spec and store it as the pipeline's next version (unchanged specs keep their version).")
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The spec file.") var file: String

@@ -38,7 +38,9 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else { throw ValidationError("'\(runID.prefix(64))' is not a run id") }
+            guard let id = UUID(uuidString: runID) else {
+                throw ValidationError("'\(runID.prefix(64))' is not a run id")
+            }
             let view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
                 try await store.run(id)
             }
@@ -60,11 +62,14 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else { throw ValidationError("'\(runID.prefix(64))' is not a run id") }
+            guard let id = UUID(uuidString: runID) else {
+                throw ValidationError("'\(runID.prefix(64))' is not a run id")
+            }
             let cancel = RunCancel(
                 runId: id, reason: reason.map { String($0.prefix(1000)) },
                 requestedBy: GlobalOptions.environment["USER"] ?? "cli")
-            let event = try CloudEvent(source: "baton/cli", type: .runCancel, subject: "run/\(id.lowercased)", payload: cancel)
+            let event = try CloudEvent(
+                source: "baton/cli", type: .runCancel, subject: "run/\(id.lowercased)", payload: cancel)
             try await Runtime.send(
                 event, topic: options.topics().runEvents, key: id.lowercased, options: options,
                 logger: Logger(label: "baton.runs"))

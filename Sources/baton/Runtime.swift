@@ -30,7 +30,9 @@ enum Runtime {
     }
 
     /// Sends one event, binary mode, keyed by `key`; returns once the broker acknowledged it.
-    static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger) async throws {
+    static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger)
+        async throws
+    {
         let producer = try makeProducer(options, logger: logger)
         _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: key))
         await producer.shutdown()

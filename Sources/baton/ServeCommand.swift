@@ -71,10 +71,12 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(OutboxRelay(configuration: configuration, store: store, producer: producer, logger: logger))
         }
         if selected.contains(.coordinator) {
-            services.append(try Coordinator(configuration: configuration, store: store, producer: producer, logger: logger))
+            services.append(
+                try Coordinator(configuration: configuration, store: store, producer: producer, logger: logger))
         }
         if selected.contains(.worker) {
-            services.append(try StageWorker(configuration: configuration, store: store, producer: producer, logger: logger))
+            services.append(
+                try StageWorker(configuration: configuration, store: store, producer: producer, logger: logger))
         }
         if selected.contains(.sweeper) {
             services.append(Sweeper(configuration: configuration, store: store, logger: logger))
@@ -92,7 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     private static func parseRole(_ name: String) throws -> Role {
         guard let role = Role(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-            throw ValidationError("unknown role '\(name)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown role '\(name)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return role
     }

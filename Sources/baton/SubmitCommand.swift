@@ -37,7 +37,8 @@ struct SubmitCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: pipeline) {
             let attributes = try FileManager.default.attributesOfItem(atPath: pipeline)
             if let size = attributes[.size] as? Int, size > PipelineSpecParser.maxSpecBytes {
-                throw ValidationError("\(pipeline) is \(size) bytes; specs are limited to \(PipelineSpecParser.maxSpecBytes)")
+                throw ValidationError(
+                    "\(pipeline) is \(size) bytes; specs are limited to \(PipelineSpecParser.maxSpecBytes)")
             }
             request.spec = try String(contentsOfFile: pipeline, encoding: .utf8)
         } else {
@@ -47,7 +48,8 @@ struct SubmitCommand: AsyncParsableCommand {
         request.idempotencyKey = idempotencyKey
         let runID = request.runId!
         let topics = options.topics()
-        let event = try CloudEvent(source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)
+        let event = try CloudEvent(
+            source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)
         try await Runtime.send(event, topic: topics.requested, key: runID.lowercased, options: options, logger: logger)
         guard wait else {
             print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
@@ -76,7 +78,8 @@ struct SubmitCommand: AsyncParsableCommand {
             if let run = try await store.run(runID), run.state.isTerminal {
                 return (run.state.rawValue, run.reason)
             }
-            if let status = try await store.requestStatus(consumer: EngineConfiguration.coordinatorConsumer, eventID: eventID),
+            if let status = try await store.requestStatus(
+                consumer: EngineConfiguration.coordinatorConsumer, eventID: eventID),
                 status.outcome == "rejected"
             {
                 return ("rejected", status.reason)

@@ -19,7 +19,8 @@ struct CloudEventCodecTests {
 
     @Test("Structured mode and bare JSON are accepted on ingress")
     func liberalIngress() throws {
-        let structured = #"{"specversion":"1.0","id":"e1","type":"pipeline.requested","source":"s","data":{"pipeline":"p"}}"#
+        let structured =
+            #"{"specversion":"1.0","id":"e1","type":"pipeline.requested","source":"s","data":{"pipeline":"p"}}"#
         let event = try CloudEventCodec.decode(
             headers: [("content-type", Array("application/cloudevents+json".utf8))], value: Array(structured.utf8),
             defaultType: "x", fallbackID: "f")
@@ -32,7 +33,8 @@ struct CloudEventCodecTests {
         #expect(bareEvent.id == "idem:nightly-42")
         #expect(bareEvent.type == "pipeline.requested")
         let anonymous = try CloudEventCodec.decode(
-            headers: [], value: Array(#"{"pipeline":"p"}"#.utf8), defaultType: "pipeline.requested", fallbackID: "t/0/7")
+            headers: [], value: Array(#"{"pipeline":"p"}"#.utf8), defaultType: "pipeline.requested", fallbackID: "t/0/7"
+        )
         #expect(anonymous.id == "t/0/7")
     }
 

@@ -14,7 +14,8 @@ struct PipelineSpecParserTests {
     func referencePipelines() throws {
         for file in ["korean-llm.yaml", "korean-llm-noop.yaml"] {
             let spec = try PipelineSpecParser.parse(try Self.example(file))
-            #expect(spec.graph.order == ["preprocess", "cpt", "sft", "rlhf", "evaluate", "gate", "register", "rollout"])
+            #expect(
+                spec.graph.order == ["preprocess", "cpt", "sft", "rlhf", "evaluate", "gate", "register", "rollout"])
             #expect(spec.graph.roots == ["preprocess"])
         }
         let spec = try PipelineSpecParser.parse(try Self.example("korean-llm.yaml"))
@@ -80,7 +81,8 @@ struct PipelineSpecParserTests {
         #expect(error?.description.contains("apiVersion: must be 'baton/v1'") == true)
         let huge = String(repeating: "#", count: PipelineSpecParser.maxSpecBytes + 1)
         #expect(throws: SpecError.self) { try PipelineSpecParser.parse(huge) }
-        let badName = "apiVersion: baton/v1\nkind: Pipeline\nmetadata: {name: Bad Name}\nstages: [{name: a, kind: noop}]"
+        let badName =
+            "apiVersion: baton/v1\nkind: Pipeline\nmetadata: {name: Bad Name}\nstages: [{name: a, kind: noop}]"
         #expect(throws: SpecError.self) { try PipelineSpecParser.parse(badName) }
     }
 

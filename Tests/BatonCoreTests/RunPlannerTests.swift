@@ -63,7 +63,8 @@ struct RunPlannerTests {
         #expect(
             planner.apply(outcome("a", .timedOut, attempt: 2), states: states, countedAttempts: 2, lostAttempts: 0)
                 == [.queueAttempt(stage: "a", attempt: 3, delay: .seconds(3))])
-        let final = planner.apply(outcome("a", .failed, attempt: 3), states: states, countedAttempts: 3, lostAttempts: 0)
+        let final = planner.apply(
+            outcome("a", .failed, attempt: 3), states: states, countedAttempts: 3, lostAttempts: 0)
         #expect(final.first == .finishStage(stage: "a", state: .failed, error: "boom"))
         if case .finishRun(.failed, let reason) = final.last {
             #expect(reason == "stage a failed after 3 attempt(s): boom")

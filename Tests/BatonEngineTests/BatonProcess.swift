@@ -54,7 +54,8 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
     /// Runs a one-shot command to its end.
     ///
     /// - Returns: the exit status and standard output.
-    static func run(_ arguments: [String], environment: [String: String], timeout: Duration = .seconds(120)) async throws
+    static func run(_ arguments: [String], environment: [String: String], timeout: Duration = .seconds(120))
+        async throws
         -> (status: Int32, output: String)
     {
         let process = Process()

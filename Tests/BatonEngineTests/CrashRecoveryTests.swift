@@ -39,7 +39,8 @@ struct CrashRecoveryTests {
         var running = 0
         while ContinuousClock.now < deadline {
             running = try await fixture.count("SELECT count(*)::int FROM stage_attempts WHERE state = 'running'")
-            let succeeded = try await fixture.count("SELECT count(*)::int FROM stage_attempts WHERE state = 'succeeded'")
+            let succeeded = try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE state = 'succeeded'")
             if running >= 5 && succeeded >= 20 { break }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -16,9 +16,14 @@ struct EndToEndTests {
             var attempts: Int
         }
 
-        var run_id: String
+        var runID: String
         var state: String
         var stages: [Stage]?
+
+        enum CodingKeys: String, CodingKey {
+            case state, stages
+            case runID = "run_id"
+        }
     }
 
     @Test("korean-llm-noop: submit --wait succeeds with all eight stages through Kafka and PostgreSQL")
@@ -29,21 +34,23 @@ struct EndToEndTests {
         #expect(submitted.status == 0, "\(submitted.output)\n\(serve.log.suffix(3000))")
         let result = try JSONDecoder().decode(RunJSON.self, from: Data(submitted.output.utf8))
         #expect(result.state == "succeeded")
-        let shown = try await fixture.baton("runs", "show", result.run_id, "--json")
+        let shown = try await fixture.baton("runs", "show", result.runID, "--json")
         #expect(shown.status == 0)
         let run = try JSONDecoder().decode(RunJSON.self, from: Data(shown.output.utf8))
-        #expect(run.run_id == result.run_id)
-        #expect(run.stages?.map(\.name) == ["preprocess", "cpt", "sft", "rlhf", "evaluate", "gate", "register", "rollout"])
+        #expect(run.runID == result.runID)
+        #expect(
+            run.stages?.map(\.name) == ["preprocess", "cpt", "sft", "rlhf", "evaluate", "gate", "register", "rollout"])
         #expect(run.stages?.allSatisfy { $0.state == "succeeded" && $0.attempts == 1 } == true)
         let listed = try await fixture.baton("runs", "list")
-        #expect(listed.output.contains(result.run_id))
+        #expect(listed.output.contains(result.runID))
         await serve.stop()
     }
 
     @Test("The same pipeline.requested twice (same ce_id) and a bare-JSON request twice (same key) each make one run")
     func duplicateDeliveries() async throws {
         let fixture = try await EngineFixture()
-        let spec = try String(contentsOf: TestStack.repositoryRoot.appending(path: "examples/korean-llm-noop.yaml"), encoding: .utf8)
+        let spec = try String(
+            contentsOf: TestStack.repositoryRoot.appending(path: "examples/korean-llm-noop.yaml"), encoding: .utf8)
         let producer = try fixture.producer()
         let runID = UUID()
         let event = try CloudEvent(
@@ -65,13 +72,17 @@ struct EndToEndTests {
         #expect(views.first?.state == .succeeded)
         // Give the second bare request time to be handled, then count.
         try await Task.sleep(for: .seconds(2))
-        #expect(try await fixture.count("SELECT count(*)::int FROM runs WHERE request_event_id = 'fixed-event-id'") == 1)
-        #expect(try await fixture.count("SELECT count(*)::int FROM runs WHERE idempotency_key = 'nightly-2026-11-29'") == 1)
+        #expect(
+            try await fixture.count("SELECT count(*)::int FROM runs WHERE request_event_id = 'fixed-event-id'") == 1)
+        #expect(
+            try await fixture.count("SELECT count(*)::int FROM runs WHERE idempotency_key = 'nightly-2026-11-29'") == 1)
         #expect(try await fixture.count("SELECT count(*)::int FROM runs") == 2)
+        #expect(serve.log.contains("duplicate request ignored"))
         // Both copies of each request reached the coordinator; the inbox kept one of each.
         #expect(
             try await fixture.count(
-                "SELECT count(*)::int FROM inbox WHERE consumer = 'coordinator' AND event_type = 'pipeline.requested'") == 2)
+                "SELECT count(*)::int FROM inbox WHERE consumer = 'coordinator' AND event_type = 'pipeline.requested'")
+                == 2)
         await serve.stop()
     }
 

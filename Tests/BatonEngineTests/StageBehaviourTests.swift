@@ -46,11 +46,13 @@ struct StageBehaviourTests {
                     """))
         let slow = try await submit(
             fixture,
-            Self.spec(name: "slow", stage: "  - {name: train, kind: noop, noop: {sleep: 30s}, timeout: 1s, retries: 0}"))
+            Self.spec(name: "slow", stage: "  - {name: train, kind: noop, noop: {sleep: 30s}, timeout: 1s, retries: 0}")
+        )
         let conditional = try await submit(
             fixture,
             Self.spec(
-                name: "conditional", stage: """
+                name: "conditional",
+                stage: """
                       - {name: prepare, kind: noop}
                       - {name: tune, kind: noop, needs: [prepare], when: "params.tune && params.budget > 10"}
                       - {name: evaluate, kind: noop, needs: [tune]}
@@ -72,7 +74,8 @@ struct StageBehaviourTests {
 
         let hopelessRun = try #require(byID[hopeless.lowercased])
         #expect(hopelessRun.state == .failed)
-        #expect(hopelessRun.reason?.contains("stage train failed after 2 attempt(s): noop stage failed on purpose") == true)
+        #expect(
+            hopelessRun.reason?.contains("stage train failed after 2 attempt(s): noop stage failed on purpose") == true)
         #expect(hopelessRun.stages.map(\.state) == [.failed, .cancelled])
 
         let slowRun = try #require(byID[slow.lowercased])
@@ -96,7 +99,8 @@ struct StageBehaviourTests {
         let runID = try await submit(
             fixture,
             Self.spec(
-                name: "long", stage: """
+                name: "long",
+                stage: """
                       - {name: train, kind: noop, noop: {sleep: 60s}}
                       - {name: evaluate, kind: noop, needs: [train]}
                     """))
@@ -118,7 +122,10 @@ struct StageBehaviourTests {
         #expect(view.stages[0].attemptHistory.first?.executions == 1)
         // The worker is still sleeping; once it renews its lease it must stop without writing.
         try await Task.sleep(for: .seconds(2))
-        #expect(try await fixture.withStore { try await $0.run(runID) }?.stages[0].attemptHistory.map(\.state) == [.cancelled])
+        #expect(
+            try await fixture.withStore { try await $0.run(runID) }?.stages[0].attemptHistory.map(\.state) == [
+                .cancelled
+            ])
         #expect(serve.log.contains("lease lost; stopping"))
         await serve.stop()
     }

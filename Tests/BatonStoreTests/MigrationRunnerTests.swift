@@ -8,7 +8,8 @@ import Testing
 struct MigrationRunnerTests {
     /// A copy of the repository's migrations in a temporary folder, to edit freely.
     func copyOfMigrations() throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-migrations-\(TestStack.uniqueSuffix())")
+        let folder = FileManager.default.temporaryDirectory.appending(
+            path: "baton-migrations-\(TestStack.uniqueSuffix())")
         try FileManager.default.copyItem(at: TestStack.migrations, to: folder)
         return folder
     }
@@ -21,7 +22,8 @@ struct MigrationRunnerTests {
         try await database.withStore { store in
             #expect(try await runner.migrate(store.client, logger: TestStack.logger) == names)
             #expect(try await runner.migrate(store.client, logger: TestStack.logger).isEmpty)
-            let rows = try await store.client.query("SELECT name, length(checksum) FROM schema_migrations ORDER BY version")
+            let rows = try await store.client.query(
+                "SELECT name, length(checksum) FROM schema_migrations ORDER BY version")
             var recorded: [(String, Int)] = []
             for try await row in rows.decode((String, Int).self) { recorded.append(row) }
             #expect(recorded.map(\.0) == names)
@@ -34,7 +36,8 @@ struct MigrationRunnerTests {
         let database = try await ScratchDatabase.create()
         let folder = try copyOfMigrations()
         let first = try #require(try MigrationRunner(directory: folder).migrations().first)
-        try (first.sql + "\n-- edited\n").write(to: folder.appending(path: first.name), atomically: true, encoding: .utf8)
+        try (first.sql + "\n-- edited\n").write(
+            to: folder.appending(path: first.name), atomically: true, encoding: .utf8)
         try await database.withStore { store in
             let error = await #expect(throws: StoreError.self) {
                 try await MigrationRunner(directory: folder).migrate(store.client, logger: TestStack.logger)
@@ -58,7 +61,8 @@ struct MigrationRunnerTests {
             #expect(error?.reason.contains("9999_broken.sql failed and was rolled back") == true)
             #expect(error?.reason.contains("no_such_table") == true)
             let rows = try await store.client.query(
-                "SELECT to_regclass('half_done') IS NULL, (SELECT count(*) FROM schema_migrations WHERE version = 9999)")
+                "SELECT to_regclass('half_done') IS NULL, (SELECT count(*) FROM schema_migrations WHERE version = 9999)"
+            )
             for try await (absent, recorded) in rows.decode((Bool, Int).self) {
                 #expect(absent)
                 #expect(recorded == 0)

@@ -41,11 +41,13 @@ struct RunLifecycleTests {
             }
             #expect(try await store.handleRequest(consumer: "c", event: event) == .duplicate(runID: runID))
             let keyed = PipelineRequested(spec: Self.spec, idempotencyKey: "nightly-1")
-            guard case .created(let keyedRun) = try await store.handleRequest(consumer: "c", event: try request(keyed)) else {
+            guard case .created(let keyedRun) = try await store.handleRequest(consumer: "c", event: try request(keyed))
+            else {
                 Issue.record("keyed request should create a run")
                 return
             }
-            #expect(try await store.handleRequest(consumer: "c", event: try request(keyed)) == .duplicate(runID: keyedRun))
+            #expect(
+                try await store.handleRequest(consumer: "c", event: try request(keyed)) == .duplicate(runID: keyedRun))
             let rows = try await store.client.query("SELECT count(*) FROM runs")
             for try await count in rows.decode(Int.self) { #expect(count == 2) }
         }
@@ -55,7 +57,8 @@ struct RunLifecycleTests {
     func rejections() async throws {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
-            let cyclic = Self.spec.replacingOccurrences(of: "{name: first, kind: noop}", with: "{name: first, kind: noop, needs: [second]}")
+            let cyclic = Self.spec.replacingOccurrences(
+                of: "{name: first, kind: noop}", with: "{name: first, kind: noop, needs: [second]}")
             let cases: [(PipelineRequested, String)] = [
                 (PipelineRequested(spec: "stages: [unclosed"), "not valid YAML"),
                 (PipelineRequested(spec: cyclic), "cycle: first -> second -> first"),
@@ -89,8 +92,9 @@ struct RunLifecycleTests {
     func fencing() async throws {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
-            guard case .created(let runID) = try await store.handleRequest(
-                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            guard
+                case .created(let runID) = try await store.handleRequest(
+                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
             let claim = try #require(try await store.claimAttempt(attemptID, owner: "stalled", lease: .seconds(30)))
@@ -119,8 +123,9 @@ struct RunLifecycleTests {
     func illegalTransitions() async throws {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
-            guard case .created(let runID) = try await store.handleRequest(
-                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            guard
+                case .created(let runID) = try await store.handleRequest(
+                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             try await store.client.query("UPDATE runs SET state = 'succeeded' WHERE id = \(runID)")
             await #expect(throws: PSQLError.self) {
@@ -141,8 +146,9 @@ struct RunLifecycleTests {
     func staleOutcome() async throws {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
-            guard case .created(let runID) = try await store.handleRequest(
-                consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+            guard
+                case .created(let runID) = try await store.handleRequest(
+                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
             // The attempt never ran; an event claiming success must be ignored.

@@ -23,7 +23,9 @@ public enum TestStack {
     }
 
     public static func databaseURL() throws -> String { try variable("BATON_DATABASE_URL") }
-    public static func brokers() throws -> [String] { try variable("BATON_KAFKA_BROKERS").split(separator: ",").map(String.init) }
+    public static func brokers() throws -> [String] {
+        try variable("BATON_KAFKA_BROKERS").split(separator: ",").map(String.init)
+    }
 
     /// The repository root (where `migrations/`, `examples/` and `.build/` are).
     public static let repositoryRoot = URL(filePath: #filePath).deletingLastPathComponent()
@@ -60,7 +62,8 @@ public struct ScratchDatabase: Sendable {
         let database = ScratchDatabase(name: name, url: components.string!)
         if migrate {
             try await database.withStore { store in
-                try await MigrationRunner(directory: TestStack.migrations).migrate(store.client, logger: TestStack.logger)
+                try await MigrationRunner(directory: TestStack.migrations).migrate(
+                    store.client, logger: TestStack.logger)
             }
         }
         return database
@@ -78,7 +81,8 @@ public struct ScratchDatabase: Sendable {
     static func withClient<Result: Sendable>(
         _ configuration: DatabaseConfiguration, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let client = PostgresClient(configuration: configuration.makeClientConfiguration(), backgroundLogger: TestStack.logger)
+        let client = PostgresClient(
+            configuration: configuration.makeClientConfiguration(), backgroundLogger: TestStack.logger)
         return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
