@@ -433,6 +433,6 @@ def test_asyncapi_dead_letter_headers_match_the_engine(asyncapi):
 
 
 def test_asyncapi_run_keys_are_lower_case_uuids(asyncapi):
-    key = asyncapi["components"]["schemas"]["runKey"]
+    key = asyncapi["components"]["messageTraits"]["keyedByRun"]["bindings"]["kafka"]["key"]
     pattern = re.compile(key["pattern"])
     assert pattern.search(LOWER_ID) and not pattern.search(UPPER_ID)
