@@ -37,7 +37,12 @@ public struct Coordinator: Service {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await consumer.run() }
-            group.addTask { try await loop.run { message in try await handle(message) } }
+            group.addTask {
+                try await loop.run { message in
+                    try await handle(message)
+                    return nil
+                }
+            }
         }
     }
 

@@ -10,7 +10,8 @@ public struct EngineConfiguration: Sendable {
     public var topics = EventTopics()
     /// Prefix of consumer group ids (`<prefix>.coordinator`, `<prefix>.worker.<pool>`). Default: `baton`.
     public var groupPrefix = "baton"
-    /// Pools this process's stage workers serve. Default: `["default", "cpu", "gpu"]`.
+    /// Pools this process's stage workers serve, one consumer group (`<prefix>.worker.<pool>`) each,
+    /// so every pool scales on its own lag. Default: `["default", "cpu", "gpu"]`.
     public var pools = ["default", "cpu", "gpu"]
     /// Partitions of topics Baton creates. Default: 8.
     public var partitions: Int32 = 8
@@ -53,7 +54,8 @@ public struct EngineConfiguration: Sendable {
         configuration.sessionTimeout = sessionTimeout
         configuration.heartbeatInterval = sessionTimeout / 5
         configuration.maxPollInterval = maxPollInterval
-        configuration.extra = kafkaProperties
+        // Baton's hops are latency-bound: do not let an empty fetch sit for librdkafka's 500 ms default.
+        configuration.extra = ["fetch.wait.max.ms": "50"].merging(kafkaProperties) { $1 }
         return configuration
     }
 

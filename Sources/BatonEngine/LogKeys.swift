@@ -12,4 +12,5 @@ enum LogKeys {
     static let error = "error"
     static let count = "count"
     static let role = "role"
+    static let pool = "pool"
 }

@@ -5,56 +5,108 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Consumes a consumer's messages one by one: handle, then commit the offset.
+/// Consumes a consumer's messages: one lane per partition, in order within a lane, lanes in parallel.
 ///
-/// The offset is committed only after the handler returned, that is after its database
-/// transaction committed. Poison messages go to the dead-letter queue at once; messages whose
-/// handling the database refused are retried with backoff, then dead-lettered; while the
-/// database or broker cannot be reached the loop keeps retrying, so nothing is lost.
+/// Within a lane a message is handled, then its offset committed, so the offset is committed
+/// only after the handler's database transaction committed, and commits of a partition stay in
+/// order. Poison messages go to the dead-letter queue at once; messages whose handling the
+/// database refused are retried with backoff, then dead-lettered; while the database or broker
+/// cannot be reached the lane keeps retrying, so nothing is lost.
+///
+/// A handler may return follow-up work (a worker's execution of a claimed attempt): it runs
+/// after the commit, concurrently, bounded by `followUpLimit`, and never holds the partition.
 struct MessageLoop: Sendable {
+    /// Work to run after a message's offset is committed.
+    typealias FollowUp = @Sendable () async -> Void
+
     let consumer: KafkaConsumer
     let consumerName: String
     let deadLetters: DeadLetterQueue
     let maxAttempts: Int
     let logger: Logger
+    /// Most messages taken from the consumer but not yet handled, over all lanes.
+    var maxInFlight = 256
+    /// Most follow-ups running at once, over all lanes.
+    var followUpLimit = 32
 
-    func run(_ handle: (KafkaConsumerMessage) async throws -> Void) async throws {
-        for try await message in consumer.messages {
-            await process(message, handle)
-            do {
-                try await consumer.commit(message)
-            } catch {
-                // The partition moved to another member (which re-reads the message and dedupes),
-                // or the consumer is shutting down.
-                logger.warning(
-                    "offset commit failed",
-                    metadata: [
-                        LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)",
-                        LogKeys.error: "\(error)",
-                    ])
+    func run(_ handle: @escaping @Sendable (KafkaConsumerMessage) async throws -> FollowUp?) async throws {
+        let inFlight = ConcurrencyLimit(maxInFlight)
+        let followUps = ConcurrencyLimit(followUpLimit)
+        try await withThrowingDiscardingTaskGroup { group in
+            var lanes: [KafkaTopicPartition: AsyncStream<KafkaConsumerMessage>.Continuation] = [:]
+            defer { for lane in lanes.values { lane.finish() } }
+            for try await message in consumer.messages {
+                await inFlight.acquire()
+                if let lane = lanes[message.topicPartition] {
+                    lane.yield(message)
+                    continue
+                }
+                let (stream, lane) = AsyncStream.makeStream(of: KafkaConsumerMessage.self)
+                lanes[message.topicPartition] = lane
+                lane.yield(message)
+                group.addTask {
+                    await runLane(stream, handle: handle, inFlight: inFlight, followUps: followUps)
+                }
             }
         }
     }
 
-    private func process(_ message: KafkaConsumerMessage, _ handle: (KafkaConsumerMessage) async throws -> Void) async {
+    private func runLane(
+        _ stream: AsyncStream<KafkaConsumerMessage>,
+        handle: @Sendable (KafkaConsumerMessage) async throws -> FollowUp?,
+        inFlight: ConcurrencyLimit, followUps: ConcurrencyLimit
+    ) async {
+        await withDiscardingTaskGroup { running in
+            for await message in stream {
+                let followUp = await process(message, handle)
+                await commit(message)
+                inFlight.release()
+                if let followUp {
+                    await followUps.acquire()
+                    running.addTask {
+                        await followUp()
+                        followUps.release()
+                    }
+                }
+            }
+        }
+    }
+
+    private func commit(_ message: KafkaConsumerMessage) async {
+        do {
+            try await consumer.commit(message)
+        } catch {
+            // The partition moved to another member (which re-reads the message and dedupes),
+            // or the consumer is shutting down.
+            logger.warning(
+                "offset commit failed",
+                metadata: [
+                    LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)", LogKeys.error: "\(error)",
+                ])
+        }
+    }
+
+    private func process(
+        _ message: KafkaConsumerMessage, _ handle: (KafkaConsumerMessage) async throws -> FollowUp?
+    ) async -> FollowUp? {
         var refusals = 0
         var backoff: Duration = .milliseconds(100)
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
-                try await handle(message)
+                let followUp = try await handle(message)
                 EngineMetrics.handlingLatency(
                     consumer: consumerName, seconds: (ContinuousClock.now - started).secondsDouble)
-                return
+                return followUp
             } catch let poison as PoisonMessage {
                 await deadLetter(message, error: poison.reason, attempts: 1)
-                return
+                return nil
             } catch {
                 // A server-side refusal counts toward dead-lettering; an unreachable database does not.
                 if Self.isRefusal(error) { refusals += 1 }
                 if refusals >= maxAttempts {
                     await deadLetter(message, error: describeError(error), attempts: refusals)
-                    return
+                    return nil
                 }
                 logger.warning(
                     "handling failed; retrying",
@@ -66,6 +118,7 @@ struct MessageLoop: Sendable {
                 backoff = min(backoff * 2, .seconds(10))
             }
         }
+        return nil
     }
 
     private func deadLetter(_ message: KafkaConsumerMessage, error: String, attempts: Int) async {

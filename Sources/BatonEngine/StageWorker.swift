@@ -5,8 +5,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The stage worker role for a set of pools: consumes `stage.ready`, claims the attempt,
-/// commits the offset, then executes the attempt under its lease.
+/// The stage worker role for one pool: consumes the pool's `stage.ready` topic in the pool's own
+/// consumer group, claims the attempt, commits the offset, then executes the attempt under its lease.
 ///
 /// A message is never held for the length of a stage: once the claim is in PostgreSQL the
 /// offset is committed, and a crash from then on is recovered by the lease (the sweeper marks
@@ -19,34 +19,34 @@ public struct StageWorker: Service {
     private let configuration: EngineConfiguration
     private let logger: Logger
 
-    public init(configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger) throws {
+    public init(
+        pool: String, configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+    ) throws {
         let consumerConfiguration = configuration.consumerConfiguration(
-            group: "worker", topics: configuration.pools.map(configuration.topics.stageReady(pool:)))
+            group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)])
         var logger = logger
         logger[metadataKey: LogKeys.role] = "worker"
+        logger[metadataKey: LogKeys.pool] = "\(pool)"
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        loop = MessageLoop(
+        var loop = MessageLoop(
             consumer: consumer, consumerName: "worker",
             deadLetters: DeadLetterQueue(
                 store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger),
             maxAttempts: configuration.maxHandlingAttempts, logger: logger)
+        loop.followUpLimit = configuration.workerConcurrency
+        self.loop = loop
         self.store = store
         self.configuration = configuration
         self.logger = logger
     }
 
     public func run() async throws {
-        let slots = ConcurrencyLimit(configuration.workerConcurrency)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await consumer.run() }
-            try await withThrowingDiscardingTaskGroup { executions in
+            group.addTask {
                 try await loop.run { message in
-                    guard let (claim, stage) = try await claim(message) else { return }
-                    await slots.acquire()
-                    executions.addTask {
-                        defer { slots.release() }
-                        await execute(claim, stage: stage)
-                    }
+                    guard let (claim, stage) = try await claim(message) else { return nil }
+                    return { await execute(claim, stage: stage) }
                 }
             }
         }

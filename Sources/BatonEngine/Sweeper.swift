@@ -42,7 +42,7 @@ public struct Sweeper: Service {
             } catch {
                 logger.warning("sweep failed", metadata: [LogKeys.error: "\(describeError(error))"])
             }
-            try? await Task.sleep(for: configuration.sweepInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.sweepInterval) }
         }
     }
 }

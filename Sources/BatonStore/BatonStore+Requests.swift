@@ -47,14 +47,14 @@ extension BatonStore {
                     return .duplicate(runID: runID)
                 }
             }
-            let runID = request.runId ?? UUID()
             let resolved: (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue])
             do {
                 resolved = try await resolve(request, on: connection)
             } catch let error as RequestRejection {
                 return try await reject(
-                    consumer: consumer, event: event, runID: runID, reason: error.reason, on: connection)
+                    consumer: consumer, event: event, runID: request.runId, reason: error.reason, on: connection)
             }
+            let runID = request.runId ?? UUID()
             if try await runExists(runID, on: connection) {
                 return try await reject(
                     consumer: consumer, event: event, runID: nil, reason: "run id \(runID.lowercased) is already used",

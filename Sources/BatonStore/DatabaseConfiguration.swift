@@ -15,8 +15,8 @@ public struct DatabaseConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// The longest any statement may run before PostgreSQL cancels it. Default: 30 s.
     public var statementTimeout: Duration = .seconds(30)
-    /// The most connections in the pool. Default: 10.
-    public var maximumConnections = 10
+    /// The most connections in the pool. Default: 20.
+    public var maximumConnections = 20
 
     /// Reads `postgres://user:password@host:port/database[?sslmode=require]`.
     ///

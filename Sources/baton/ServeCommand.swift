@@ -75,8 +75,11 @@ struct ServeCommand: AsyncParsableCommand {
                 try Coordinator(configuration: configuration, store: store, producer: producer, logger: logger))
         }
         if selected.contains(.worker) {
-            services.append(
-                try StageWorker(configuration: configuration, store: store, producer: producer, logger: logger))
+            for pool in configuration.pools {
+                services.append(
+                    try StageWorker(
+                        pool: pool, configuration: configuration, store: store, producer: producer, logger: logger))
+            }
         }
         if selected.contains(.sweeper) {
             services.append(Sweeper(configuration: configuration, store: store, logger: logger))
