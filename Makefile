@@ -29,9 +29,12 @@ stack-status:
 build: setup
 	$(ENV) swift build
 
-test: stack-up
+# Lint first (seconds), then the Swift suites (which use the real PostgreSQL and broker),
+# then the Python suites.
+test: stack-up lint
 	$(ENV) swift build --build-tests
 	$(ENV) swift test --skip-build
+	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
 
 demo: stack-up build
 	$(ENV) scripts/demo
