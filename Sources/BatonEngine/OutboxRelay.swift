@@ -50,14 +50,17 @@ public struct OutboxRelay: Service {
         while !Task.isCancelled {
             do {
                 let count = try await store.publishOutbox(limit: configuration.relayBatchSize) { events in
-                    try await withThrowingTaskGroup { sends in
-                        for outbox in events {
+                    // One key (one run) is sent in outbox order, keys in parallel: a run's events keep
+                    // their order, and a batch costs about one round trip per event of its busiest run.
+                    try await withThrowingDiscardingTaskGroup { sends in
+                        for (_, sameKey) in Dictionary(grouping: events, by: { $0.key ?? "" }) {
                             sends.addTask {
-                                _ = try await producer.send(
-                                    KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key))
+                                for outbox in sameKey {
+                                    _ = try await producer.send(
+                                        KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key))
+                                }
                             }
                         }
-                        try await sends.waitForAll()
                     }
                 }
                 EngineMetrics.published(count)

@@ -146,6 +146,14 @@ struct EndToEndTests {
         #expect(deadLetters.first?.2 == poison.offset)
         #expect(deadLetters.first?.3 == "event body is not JSON")
         #expect(deadLetters.first?.4 == 1)
+        // The dead-letter topic carries the original bytes and where they came from.
+        let letter = try #require(try await fixture.firstRecord(on: fixture.topics.deadLetters))
+        #expect(letter.value == Array("this is not JSON".utf8))
+        #expect(letter.header("baton_dlq_topic")?.stringValue == fixture.topics.requested)
+        #expect(letter.header("baton_dlq_partition")?.stringValue == String(poison.partition))
+        #expect(letter.header("baton_dlq_offset")?.stringValue == String(poison.offset))
+        #expect(letter.header("baton_dlq_error")?.stringValue == "event body is not JSON")
+        #expect(letter.header("baton_dlq_attempts")?.stringValue == "1")
         await serve.stop()
     }
 }

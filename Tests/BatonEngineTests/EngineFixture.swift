@@ -87,6 +87,32 @@ struct EngineFixture: Sendable {
         return try KafkaProducer(configuration: configuration, logger: TestStack.logger)
     }
 
+    /// The first record on `topic`, read with a fresh consumer group from the earliest offset.
+    func firstRecord(on topic: String, timeout: Duration = .seconds(30)) async throws -> KafkaConsumerMessage? {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: try TestStack.brokers(), groupID: "check-\(TestStack.uniqueSuffix())", topics: [topic])
+        configuration.sessionTimeout = .seconds(6)
+        configuration.heartbeatInterval = .seconds(1)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: TestStack.logger)
+        return try await withThrowingTaskGroup(of: KafkaConsumerMessage?.self) { group in
+            group.addTask {
+                try await consumer.run()
+                return nil
+            }
+            group.addTask {
+                for try await message in consumer.messages { return message }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
     struct RunsDidNotFinish: Error, CustomStringConvertible {
         var count: Int
         var description: String { "not all of \(count) runs reached a terminal state in time" }
