@@ -27,6 +27,15 @@ public struct EventTopics: Sendable, Hashable {
 
     public init() {}
 
+    /// Topic names under another prefix: `<prefix>.pipeline.requested`, `<prefix>.run.events`,
+    /// `<prefix>.dlq` and `<prefix>.stage.ready.<pool>`.
+    public init(prefix: String) {
+        requested = "\(prefix).pipeline.requested"
+        runEvents = "\(prefix).run.events"
+        deadLetters = "\(prefix).dlq"
+        stageReadyPrefix = "\(prefix).stage.ready."
+    }
+
     /// The `stage.ready` topic of a pool.
     public func stageReady(pool: String) -> String { stageReadyPrefix + pool }
 }

@@ -20,6 +20,18 @@ public indirect enum Expression: Sendable, Hashable {
         case lessOrEqual = "<="
         case greater = ">"
         case greaterOrEqual = ">="
+
+        /// Whether `lhs <op> rhs` holds for two values of one ordered type.
+        func holds<T: Comparable>(_ lhs: T, _ rhs: T) -> Bool {
+            switch self {
+            case .equal: lhs == rhs
+            case .notEqual: lhs != rhs
+            case .less: lhs < rhs
+            case .lessOrEqual: lhs <= rhs
+            case .greater: lhs > rhs
+            case .greaterOrEqual: lhs >= rhs
+            }
+        }
     }
 
     /// Every reference path in the expression, in source order, with its column.
@@ -86,26 +98,8 @@ public indirect enum Expression: Sendable, Hashable {
     private static func compare(
         _ op: ComparisonOperator, _ lhs: JSONValue, _ rhs: JSONValue, column: Int
     ) throws(ExpressionError) -> Bool {
-        if let left = lhs.numberValue, let right = rhs.numberValue {
-            switch op {
-            case .equal: return left == right
-            case .notEqual: return left != right
-            case .less: return left < right
-            case .lessOrEqual: return left <= right
-            case .greater: return left > right
-            case .greaterOrEqual: return left >= right
-            }
-        }
-        if case .string(let left) = lhs, case .string(let right) = rhs {
-            switch op {
-            case .equal: return left == right
-            case .notEqual: return left != right
-            case .less: return left < right
-            case .lessOrEqual: return left <= right
-            case .greater: return left > right
-            case .greaterOrEqual: return left >= right
-            }
-        }
+        if let left = lhs.numberValue, let right = rhs.numberValue { return op.holds(left, right) }
+        if case .string(let left) = lhs, case .string(let right) = rhs { return op.holds(left, right) }
         switch op {
         case .equal: return lhs == rhs
         case .notEqual: return lhs != rhs

@@ -10,7 +10,6 @@ import ServiceLifecycle
 /// outcomes from the run events topic. Each event is handled in one PostgreSQL transaction
 /// (inbox dedupe included) before its offset is committed.
 public struct Coordinator: Service {
-    private let consumer: KafkaConsumer
     private let loop: MessageLoop
     private let store: BatonStore
     private let topics: EventTopics
@@ -19,30 +18,21 @@ public struct Coordinator: Service {
     public init(
         configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
     ) throws {
-        let consumerConfiguration = configuration.consumerConfiguration(
-            group: "coordinator", topics: [configuration.topics.requested, configuration.topics.runEvents])
         var logger = logger
         logger[metadataKey: LogKeys.role] = "coordinator"
-        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        loop = MessageLoop(
-            consumer: consumer, consumerName: EngineConfiguration.coordinatorConsumer,
-            deadLetters: DeadLetterQueue(
-                store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger),
-            maxAttempts: configuration.maxHandlingAttempts, logger: logger)
+        loop = try MessageLoop(
+            group: "coordinator", topics: [configuration.topics.requested, configuration.topics.runEvents],
+            consumerName: EngineConfiguration.coordinatorConsumer, configuration: configuration, store: store,
+            producer: producer, logger: logger)
         self.store = store
         self.topics = configuration.topics
         self.logger = logger
     }
 
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await consumer.run() }
-            group.addTask {
-                try await loop.run { message in
-                    try await handle(message)
-                    return nil
-                }
-            }
+        try await loop.run { message in
+            try await handle(message)
+            return nil
         }
     }
 

@@ -19,17 +19,43 @@ struct MessageLoop: Sendable {
     /// Work to run after a message's offset is committed.
     typealias FollowUp = @Sendable () async -> Void
 
-    let consumer: KafkaConsumer
-    let consumerName: String
-    let deadLetters: DeadLetterQueue
-    let maxAttempts: Int
-    let logger: Logger
+    private let consumer: KafkaConsumer
+    /// The inbox and dead-letter name of this consumer.
+    private let consumerName: String
+    private let deadLetters: DeadLetterQueue
+    private let maxAttempts: Int
+    private let logger: Logger
     /// Most messages taken from the consumer but not yet handled, over all lanes.
-    var maxInFlight = 256
+    private let maxInFlight = 256
     /// Most follow-ups running at once, over all lanes.
-    var followUpLimit = 32
+    private let followUpLimit: Int
 
+    /// Creates the consumer of group `<prefix>.<group>` for `topics`.
+    init(
+        group: String, topics: [String], consumerName: String, followUpLimit: Int = 1,
+        configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+    ) throws {
+        consumer = try KafkaConsumer(
+            configuration: configuration.consumerConfiguration(group: group, topics: topics), logger: logger)
+        deadLetters = DeadLetterQueue(
+            store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger)
+        self.consumerName = consumerName
+        self.maxAttempts = configuration.maxHandlingAttempts
+        self.followUpLimit = followUpLimit
+        self.logger = logger
+    }
+
+    /// Runs the consumer and handles its messages until graceful shutdown.
     func run(_ handle: @escaping @Sendable (KafkaConsumerMessage) async throws -> FollowUp?) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await consumer.run() }
+            group.addTask { try await handleMessages(handle) }
+        }
+    }
+
+    private func handleMessages(
+        _ handle: @escaping @Sendable (KafkaConsumerMessage) async throws -> FollowUp?
+    ) async throws {
         let inFlight = ConcurrencyLimit(maxInFlight)
         let followUps = ConcurrencyLimit(followUpLimit)
         try await withThrowingDiscardingTaskGroup { group in

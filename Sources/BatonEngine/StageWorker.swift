@@ -13,7 +13,6 @@ import ServiceLifecycle
 /// the attempt lost and the coordinator queues a new one). A redelivered `stage.ready` finds
 /// the attempt already claimed and does nothing, so no attempt executes twice.
 public struct StageWorker: Service {
-    private let consumer: KafkaConsumer
     private let loop: MessageLoop
     private let store: BatonStore
     private let configuration: EngineConfiguration
@@ -22,33 +21,22 @@ public struct StageWorker: Service {
     public init(
         pool: String, configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
     ) throws {
-        let consumerConfiguration = configuration.consumerConfiguration(
-            group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)])
         var logger = logger
         logger[metadataKey: LogKeys.role] = "worker"
         logger[metadataKey: LogKeys.pool] = "\(pool)"
-        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        var loop = MessageLoop(
-            consumer: consumer, consumerName: "worker",
-            deadLetters: DeadLetterQueue(
-                store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger),
-            maxAttempts: configuration.maxHandlingAttempts, logger: logger)
-        loop.followUpLimit = configuration.workerConcurrency
-        self.loop = loop
+        loop = try MessageLoop(
+            group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)], consumerName: "worker",
+            followUpLimit: configuration.workerConcurrency, configuration: configuration, store: store,
+            producer: producer, logger: logger)
         self.store = store
         self.configuration = configuration
         self.logger = logger
     }
 
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await consumer.run() }
-            group.addTask {
-                try await loop.run { message in
-                    guard let (claim, stage) = try await claim(message) else { return nil }
-                    return { await execute(claim, stage: stage) }
-                }
-            }
+        try await loop.run { message in
+            guard let (claim, stage) = try await claim(message) else { return nil }
+            return { await execute(claim, stage: stage) }
         }
     }
 

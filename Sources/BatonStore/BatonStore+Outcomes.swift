@@ -9,17 +9,7 @@ extension BatonStore {
     /// - Returns: whether the outcome changed the run (false for redeliveries and stale outcomes).
     @discardableResult
     public func handleOutcome(consumer: String, event: CloudEvent, outcome: StageOutcome) async throws -> Bool {
-        try await transaction { connection in
-            guard
-                try await claimInbox(
-                    consumer: consumer, eventID: event.id, eventType: event.type, runID: outcome.runId, on: connection)
-            else { return false }
-            guard let run = try await lockRun(outcome.runId, on: connection), run.state == .running else {
-                try await markInbox(
-                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
-                    runID: nil, on: connection)
-                return false
-            }
+        try await withRunningRun(outcome.runId, consumer: consumer, event: event) { run, connection in
             // Trust the database, not the event: the attempt must have ended in the state the event says,
             // and be the stage's latest attempt.
             let attemptRows = try await connection.query(
@@ -64,17 +54,7 @@ extension BatonStore {
     /// - Returns: whether the run was running and is now cancelled.
     @discardableResult
     public func handleCancel(consumer: String, event: CloudEvent, cancel: RunCancel) async throws -> Bool {
-        try await transaction { connection in
-            guard
-                try await claimInbox(
-                    consumer: consumer, eventID: event.id, eventType: event.type, runID: cancel.runId, on: connection)
-            else { return false }
-            guard let run = try await lockRun(cancel.runId, on: connection), run.state == .running else {
-                try await markInbox(
-                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
-                    runID: nil, on: connection)
-                return false
-            }
+        try await withRunningRun(cancel.runId, consumer: consumer, event: event) { _, connection in
             let who = cancel.requestedBy.map { " by \($0)" } ?? ""
             let reason = "cancelled\(who)" + (cancel.reason.map { ": \($0)" } ?? "")
             try await apply(RunPlanner.cancel(reason: reason), runID: cancel.runId, spec: nil, on: connection)
@@ -83,6 +63,29 @@ extension BatonStore {
     }
 
     // MARK: - Loading
+
+    /// Runs `body` in one transaction for a new event about a running run, with the run locked.
+    ///
+    /// - Returns: `false` without calling `body` when the event was handled before, or the run
+    ///   is unknown or has ended (the event is recorded as ignored).
+    private func withRunningRun(
+        _ runID: UUID, consumer: String, event: CloudEvent,
+        _ body: (LockedRun, PostgresConnection) async throws -> Bool
+    ) async throws -> Bool {
+        try await transaction { connection in
+            guard
+                try await claimInbox(
+                    consumer: consumer, eventID: event.id, eventType: event.type, runID: runID, on: connection)
+            else { return false }
+            guard let run = try await lockRun(runID, on: connection), run.state == .running else {
+                try await markInbox(
+                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
+                    runID: nil, on: connection)
+                return false
+            }
+            return try await body(run, connection)
+        }
+    }
 
     struct LockedRun {
         var state: RunState

@@ -59,13 +59,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func topics() -> EventTopics {
-        let prefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
-        var topics = EventTopics()
-        topics.requested = "\(prefix).pipeline.requested"
-        topics.runEvents = "\(prefix).run.events"
-        topics.deadLetters = "\(prefix).dlq"
-        topics.stageReadyPrefix = "\(prefix).stage.ready."
-        return topics
+        EventTopics(prefix: topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton")
     }
 
     func engineConfiguration() throws -> EngineConfiguration {

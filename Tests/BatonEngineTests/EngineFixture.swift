@@ -26,14 +26,7 @@ struct EngineFixture: Sendable {
         ]
     }
 
-    var topics: EventTopics {
-        var topics = EventTopics()
-        topics.requested = "\(prefix).pipeline.requested"
-        topics.runEvents = "\(prefix).run.events"
-        topics.deadLetters = "\(prefix).dlq"
-        topics.stageReadyPrefix = "\(prefix).stage.ready."
-        return topics
-    }
+    var topics: EventTopics { EventTopics(prefix: prefix) }
 
     /// Starts `baton serve` with all roles.
     func serve(_ name: String) throws -> BatonProcess {
