@@ -26,7 +26,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
     var topicPrefix: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error (env BATON_LOG_LEVEL; default info).")
+    @Option(
+        help:
+            "Log level: trace, debug, info, notice, warning, error (env BATON_LOG_LEVEL; default info for serve, warning otherwise)."
+    )
     var logLevel: String?
 
     static let environment = ProcessInfo.processInfo.environment

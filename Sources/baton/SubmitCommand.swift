@@ -27,7 +27,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object with run_id and state.")
     var json = false
 
-    @Option(help: "With --wait, give up after this many seconds (default 3600).")
+    @Option(help: "With --wait, give up after this many seconds.")
     var timeout: Double = 3600
 
     func run() async throws {
