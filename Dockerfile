@@ -1,0 +1,74 @@
+# syntax=docker/dockerfile:1
+#
+# Baton container image: one binary, every role (`baton serve --roles ...`), plus the SQL
+# migrations (`baton migrate`) and the example pipelines (`baton submit /app/examples/...`).
+#
+#   docker build -t baton:local .
+#
+# Two stages: the Swift toolchain (about 3 GB) stays in the build stage; the runtime stage is
+# plain Ubuntu with librdkafka, the one shared library Baton links that the static Swift
+# standard library does not cover.
+
+# Package.swift declares swift-tools-version 6.2, so any 6.2+ toolchain builds it; 6.3 matches
+# the toolchain the project develops and tests with. Both are Ubuntu 24.04 (noble) images.
+ARG SWIFT_IMAGE=swift:6.3-noble
+ARG RUNTIME_IMAGE=ubuntu:24.04
+
+# ---------------------------------------------------------------------------------------------
+FROM ${SWIFT_IMAGE} AS build
+
+# librdkafka >= 2.3 is required (older versions mis-parse some brokers' ApiVersions replies);
+# noble ships 2.3.0. pkg-config is how SwiftPM finds it (the CRdKafka system library target).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends librdkafka-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /build
+
+# The manifest names the test targets too, and SwiftPM checks their folders exist when it loads
+# the package, so Tests/ comes along even though only the `baton` product is built.
+# Package.resolved is left out on purpose (.dockerignore): SwiftPM resolves the manifest's
+# version ranges afresh against the real repositories.
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+
+# The cache mount keeps dependency checkouts and object files between image builds (BuildKit);
+# it is not part of the layer, so the binary is copied out in the same step.
+# --static-swift-stdlib links the Swift runtime and Foundation into the binary, so the runtime
+# image needs no Swift toolchain.
+RUN --mount=type=cache,target=/build/.build \
+    swift build -c release --product baton --static-swift-stdlib \
+ && mkdir -p /out \
+ && cp "$(swift build -c release --show-bin-path)/baton" /out/baton
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUNTIME_IMAGE} AS runtime
+
+# librdkafka1: the matching run-time library (2.3.0 on noble; pulls in libssl, libsasl2, zstd,
+# lz4). ca-certificates: TLS to PostgreSQL (`?sslmode=require`) and to Kafka (SASL_SSL).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends librdkafka1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup
+# (deploy/ sets runAsUser: 10001 to match).
+RUN groupadd --system --gid 10001 baton \
+ && useradd --system --uid 10001 --gid baton --home-dir /app --no-create-home --shell /usr/sbin/nologin baton
+
+COPY --from=build /out/baton /usr/local/bin/baton
+# Read-only data: owned by root, so the baton user cannot modify what it executes.
+COPY migrations /app/migrations
+COPY examples /app/examples
+
+WORKDIR /app
+# `baton migrate` reads its folder from here (default ./migrations would also work from /app,
+# but an absolute path survives a changed working directory).
+ENV BATON_MIGRATIONS_DIR=/app/migrations
+
+USER 10001:10001
+
+# SIGTERM starts a graceful shutdown: consumers leave their groups and in-flight work drains.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["baton"]
+CMD ["serve"]
