@@ -13,7 +13,12 @@ enum Runtime {
         _ options: GlobalOptions, logger: Logger, _ body: @Sendable (BatonStore) async throws -> Result
     ) async throws -> Result {
         let configuration = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
-        let client = PostgresClient(configuration: configuration.makeClientConfiguration(), backgroundLogger: logger)
+        // A one-shot command reports failures as thrown errors; the pool's own chatter (such as a
+        // lease requested a moment before the pool's run() started) would only clutter the terminal.
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        let client = PostgresClient(
+            configuration: configuration.makeClientConfiguration(), backgroundLogger: poolLogger)
         let store = BatonStore(client: client, topics: options.topics(), source: "baton/cli", logger: logger)
         return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { await client.run() }
