@@ -1,10 +1,13 @@
 import ArgumentParser
 import BatonEngine
+import BatonHTTP
 import BatonKafka
 import BatonStore
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -35,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Most attempts executed at once by this worker (env BATON_WORKER_CONCURRENCY; default 32).")
     var workerConcurrency: Int?
+
+    @Option(
+        help: "host:port for /metrics, /healthz, /readyz, or 'off' (env BATON_METRICS_ADDRESS; default 127.0.0.1:9464)."
+    )
+    var metricsAddress: String?
 
     func run() async throws {
         options.bootstrapLogging(defaultLevel: .info)
@@ -67,6 +75,16 @@ struct ServeCommand: AsyncParsableCommand {
         try await TopicProvisioner.provision(configuration, logger: logger)
 
         var services: [any Service] = [client, ProducerService(producer: producer)]
+        let metricsAddress = metricsAddress ?? environment["BATON_METRICS_ADDRESS"] ?? "127.0.0.1:9464"
+        if metricsAddress != "off" {
+            let (host, port) = try Self.parseAddress(metricsAddress)
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            services.append(
+                ObservabilityServer(
+                    host: host, port: port, registry: registry,
+                    isReady: { (try? await client.query("SELECT 1", logger: logger)) != nil }, logger: logger))
+        }
         if selected.contains(.relay) {
             services.append(OutboxRelay(configuration: configuration, store: store, producer: producer, logger: logger))
         }
@@ -93,6 +111,15 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    private static func parseAddress(_ address: String) throws -> (host: String, port: Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (1...65535).contains(port), colon != address.startIndex
+        else {
+            throw ValidationError("metrics address '\(address.prefix(80))' must be host:port or 'off'")
+        }
+        return (String(address[..<colon]), port)
     }
 
     private static func parseRole(_ name: String) throws -> Role {

@@ -43,6 +43,14 @@ struct EndToEndTests {
         #expect(run.stages?.allSatisfy { $0.state == "succeeded" && $0.attempts == 1 } == true)
         let listed = try await fixture.baton("runs", "list")
         #expect(listed.output.contains(result.runID))
+        // Operators see the same through Prometheus and the probes.
+        let metrics = try await fixture.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains(#"baton_stage_attempts_total{state="succeeded"} 8"#))
+        let requests = #"baton_events_handled_total{consumer="coordinator",type="pipeline.requested"} 1"#
+        #expect(metrics.body.contains(requests))
+        #expect(try await fixture.get("/readyz").status == 200)
+        #expect(try await fixture.get("/healthz").body == "ok\n")
         await serve.stop()
     }
 

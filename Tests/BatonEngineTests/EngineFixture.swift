@@ -3,6 +3,7 @@ import BatonKafka
 import BatonStore
 import BatonTestSupport
 import Foundation
+import FoundationNetworking
 import Logging
 import PostgresNIO
 
@@ -11,6 +12,8 @@ struct EngineFixture: Sendable {
     let database: ScratchDatabase
     let prefix: String
     let environment: [String: String]
+    /// Where `baton serve` of this fixture serves /metrics, /healthz and /readyz.
+    let metricsPort = Int.random(in: 20_000...40_000)
 
     init() async throws {
         database = try await ScratchDatabase.create()
@@ -23,10 +26,18 @@ struct EngineFixture: Sendable {
             "BATON_SWEEP_SECONDS": "0.5",
             "BATON_REDRIVE_SECONDS": "5",
             "BATON_LOG_LEVEL": "info",
+            "BATON_METRICS_ADDRESS": "127.0.0.1:\(metricsPort)",
         ]
     }
 
     var topics: EventTopics { EventTopics(prefix: prefix) }
+
+    /// GETs a path of the serve process's observability endpoint.
+    func get(_ path: String) async throws -> (status: Int, body: String) {
+        let url = URL(string: "http://127.0.0.1:\(metricsPort)\(path)")!
+        let (data, response) = try await URLSession.shared.data(from: url)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
 
     /// Starts `baton serve` with all roles.
     func serve(_ name: String) throws -> BatonProcess {
