@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test demo lint
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -31,10 +31,15 @@ build: setup
 
 # Lint first (seconds), then the Swift suites (which use the real PostgreSQL and broker),
 # then the Python suites.
-test: stack-up lint
+test: stack-up lint test-clean
 	$(ENV) swift build --build-tests
 	$(ENV) swift test --skip-build
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
+
+# Each test makes throwaway databases (baton_test_*); drop the last run's before the next.
+test-clean: stack-up
+	$(ENV) for db in $$(psql "$$BATON_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'baton\_test\_%'"); do \
+		psql "$$BATON_DATABASE_URL" -qc "DROP DATABASE $$db"; done
 
 demo: stack-up build
 	$(ENV) scripts/demo

@@ -143,6 +143,7 @@ CREATE TABLE outbox (
     published_at timestamptz
 );
 CREATE INDEX outbox_pending ON outbox (available_at, id) WHERE published_at IS NULL;
+CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
 
 CREATE FUNCTION baton_outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -166,6 +167,7 @@ CREATE TABLE inbox (
     PRIMARY KEY (consumer, event_id)
 );
 CREATE INDEX inbox_run ON inbox (run_id);
+CREATE INDEX inbox_processed_at ON inbox (processed_at);
 
 -- Messages no consumer could handle, with where they came from.
 CREATE TABLE dead_letters (

@@ -33,6 +33,9 @@ public struct EngineConfiguration: Sendable {
     public var maxHandlingAttempts = 5
     /// How long published outbox rows are kept. Default: 1 day.
     public var outboxRetention: Duration = .seconds(86_400)
+    /// How long handled event ids are remembered for dedupe; longer than the topics' retention.
+    /// Default: 14 days.
+    public var inboxRetention: Duration = .seconds(14 * 86_400)
     /// Kafka consumer group session timeout: how soon a dead member's partitions move. Tansu answers a
     /// JoinGroup after about half of it, so it also bounds how long a rebalance takes. Default: 6 s.
     public var sessionTimeout: Duration = .seconds(6)

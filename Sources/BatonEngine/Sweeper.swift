@@ -36,7 +36,8 @@ public struct Sweeper: Service {
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
-                    try await store.pruneOutbox(olderThan: configuration.outboxRetention)
+                    try await store.pruneHistory(
+                        outboxAge: configuration.outboxRetention, inboxAge: configuration.inboxRetention)
                     lastPrune = .now
                 }
             } catch {

@@ -55,11 +55,16 @@ extension BatonStore {
         return nil
     }
 
-    /// Deletes published outbox rows older than `age`.
-    public func pruneOutbox(olderThan age: Duration) async throws {
+    /// Deletes published outbox rows older than `outboxAge` and inbox rows older than `inboxAge`.
+    ///
+    /// The inbox age is the dedupe window: keep it longer than the topics' retention, so a
+    /// redelivered event is always recognised.
+    public func pruneHistory(outboxAge: Duration, inboxAge: Duration) async throws {
         try await client.query(
-            """
-            DELETE FROM outbox WHERE published_at < now() - make_interval(secs => \(age.secondsDouble))
-            """, logger: logger)
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => \(outboxAge.secondsDouble))",
+            logger: logger)
+        try await client.query(
+            "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => \(inboxAge.secondsDouble))",
+            logger: logger)
     }
 }

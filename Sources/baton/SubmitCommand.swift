@@ -95,7 +95,12 @@ struct SubmitCommand: AsyncParsableCommand {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw ValidationError("--param '\(pair.prefix(40))' must be name=value")
             }
-            params[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
+            let text = String(pair[pair.index(after: equals)...])
+            // Objects and arrays are given as JSON; everything else as text, typed by the pipeline's declaration.
+            let json =
+                text.first == "{" || text.first == "["
+                ? try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) : nil
+            params[String(pair[..<equals])] = json ?? .string(text)
         }
         return params
     }
