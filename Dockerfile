@@ -68,6 +68,10 @@ ENV BATON_MIGRATIONS_DIR=/app/migrations
 
 USER 10001:10001
 
+# `baton serve`'s /metrics, /healthz and /readyz, when BATON_METRICS_ADDRESS binds 0.0.0.0:9464
+# (compose/ and deploy/ set that; the binary's default is loopback only).
+EXPOSE 9464
+
 # SIGTERM starts a graceful shutdown: consumers leave their groups and in-flight work drains.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["baton"]

@@ -350,6 +350,37 @@ def test_baton_pods_are_hardened():
             assert pod.get("terminationGracePeriodSeconds") == 45, f"{where}: graceful shutdown needs 45 s"
 
 
+def metrics_address_port(address, where):
+    host, _, port = address.rpartition(":")
+    assert host and port.isdigit(), f"{where}: BATON_METRICS_ADDRESS {address!r} is not host:port"
+    assert host not in ("127.0.0.1", "localhost", "::1", "[::1]"), (
+        f"{where}: BATON_METRICS_ADDRESS binds loopback; probes and Prometheus cannot reach it"
+    )
+    return int(port)
+
+
+def test_serve_pods_probe_the_metrics_port():
+    port = metrics_address_port(config_map().get("BATON_METRICS_ADDRESS", "127.0.0.1:9464"), "configmap.yaml")
+    for path, obj in workloads():
+        for container in baton_containers(obj):
+            if container_argv(container)[:1] != ["serve"]:
+                continue
+            where = f"{path.relative_to(ROOT)}: {obj['metadata']['name']}"
+            ports = {p.get("name", p["containerPort"]): p["containerPort"] for p in container.get("ports", [])}
+            for probe, path_ in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                get = container.get(probe, {}).get("httpGet")
+                assert get, f"{where} has no {probe}"
+                assert get["path"] == path_, f"{where}: {probe} should GET {path_}"
+                assert ports.get(get["port"], get["port"]) == port, f"{where}: {probe} misses port {port}"
+
+
+def test_compose_metrics_address_is_reachable():
+    for name, service in compose_file()["services"].items():
+        env = service.get("environment") or {}
+        if "BATON_METRICS_ADDRESS" in env and as_argv(service.get("command"))[:1] == ["serve"]:
+            metrics_address_port(env["BATON_METRICS_ADDRESS"], f"compose service {name}")
+
+
 def test_coordinator_has_a_disruption_budget():
     deployments = {o["metadata"]["name"]: o for _, o in k8s_objects() if o["kind"] == "Deployment"}
     coordinator = deployments["baton-coordinator"]
