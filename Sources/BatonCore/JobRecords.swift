@@ -1,0 +1,99 @@
+import Foundation
+
+/// An output a job reported: `::baton::output {"name":..,"uri":..,"md5":..,"size":..,"nfiles":..}`.
+public struct JobOutput: Sendable, Hashable, Codable {
+    public var name: String
+    public var uri: String
+    public var md5: String?
+    public var size: Int64?
+    public var nfiles: Int?
+
+    public init(name: String, uri: String, md5: String? = nil, size: Int64? = nil, nfiles: Int? = nil) {
+        self.name = name
+        self.uri = uri
+        self.md5 = md5
+        self.size = size
+        self.nfiles = nfiles
+    }
+}
+
+/// A metric a job reported: `::baton::metric {"key":..,"value":..,"step":..}`.
+public struct JobMetric: Sendable, Hashable, Codable {
+    public var key: String
+    public var value: Double
+    public var step: Int64
+
+    public init(key: String, value: Double, step: Int64 = 0) {
+        self.key = key
+        self.value = value
+        self.step = step
+    }
+
+    enum CodingKeys: String, CodingKey { case key, value, step }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(String.self, forKey: .key)
+        value = try container.decode(Double.self, forKey: .value)
+        step = try container.decodeIfPresent(Int64.self, forKey: .step) ?? 0
+    }
+}
+
+/// The `::baton::` records in a job's log, and the lines that could not be read.
+public struct JobRecords: Sendable, Hashable {
+    public var outputs: [JobOutput] = []
+    public var metrics: [JobMetric] = []
+    /// Malformed record lines, with why, so a broken job helper is visible rather than silent.
+    public var problems: [String] = []
+
+    /// The most records read from one log (a runaway job cannot flood the database).
+    public static let maxRecords = 100_000
+
+    public init() {}
+
+    /// Reads every `::baton::output` and `::baton::metric` line of a job log.
+    ///
+    /// A later output with the same name replaces an earlier one; metrics keep every step.
+    public init(log: String) {
+        var outputs: [String: JobOutput] = [:]
+        var order: [String] = []
+        var count = 0
+        for line in log.split(whereSeparator: \.isNewline) {
+            guard let start = line.range(of: "::baton::") else { continue }
+            count += 1
+            guard count <= Self.maxRecords else {
+                problems.append("more than \(Self.maxRecords) records; the rest were ignored")
+                break
+            }
+            let record = line[start.upperBound...]
+            let parts = record.split(separator: " ", maxSplits: 1)
+            let kind = parts.first.map(String.init) ?? ""
+            let json = parts.count > 1 ? String(parts[1]) : ""
+            let decoder = JSONDecoder()
+            do {
+                switch kind {
+                case "output":
+                    let output = try decoder.decode(JobOutput.self, from: Data(json.utf8))
+                    guard !output.name.isEmpty, output.name.utf8.count <= 200, output.uri.utf8.count <= 4096 else {
+                        problems.append("output record with an empty or oversize name or uri")
+                        continue
+                    }
+                    if outputs[output.name] == nil { order.append(output.name) }
+                    outputs[output.name] = output
+                case "metric":
+                    let metric = try decoder.decode(JobMetric.self, from: Data(json.utf8))
+                    guard !metric.key.isEmpty, metric.key.utf8.count <= 250, metric.value.isFinite else {
+                        problems.append("metric record with an empty key or a non-finite value")
+                        continue
+                    }
+                    metrics.append(metric)
+                default:
+                    problems.append("unknown record kind '\(kind.prefix(40))'")
+                }
+            } catch {
+                problems.append("unreadable \(kind.prefix(40)) record: \(json.prefix(120))")
+            }
+        }
+        self.outputs = order.compactMap { outputs[$0] }
+    }
+}

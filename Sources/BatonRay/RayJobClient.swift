@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import BatonCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A client of the Ray Jobs REST API on a Ray head's dashboard port.
+///
+/// Every call has a timeout; errors carry Ray's message. Submission is idempotent: the
+/// submission id is Baton's attempt id, and Ray's "already exists" answer to a repeated
+/// submission is treated as success.
+public struct RayJobClient: Sendable {
+    /// Where Ray is and how to reach it.
+    public struct Configuration: Sendable {
+        /// The dashboard address, e.g. `http://127.0.0.1:8265`.
+        public var address: String
+        /// A bearer token, sent as `Authorization` and `X-Ray-Authorization`. Default: none.
+        public var token: String?
+        /// The longest one call may take. Default: 10 s.
+        public var requestTimeout: Duration = .seconds(10)
+        /// The most bytes of job log read. Default: 16 MiB.
+        public var maxLogBytes = 16 << 20
+
+        public init(address: String, token: String? = nil) {
+            self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
+            self.token = token
+        }
+    }
+
+    public let configuration: Configuration
+    private let httpClient: HTTPClient
+    private let logger: Logger
+
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    // MARK: - API
+
+    /// `GET /api/version`.
+    public func version() async throws(RayError) -> RayServerVersion {
+        try decode(RayServerVersion.self, from: try await call(.GET, "/api/version"))
+    }
+
+    /// Submits a job; if Ray already has a job with this submission id, returns that job.
+    ///
+    /// - Parameter server: the server's version, so that only fields it knows are sent.
+    public func submit(_ submission: RayJobSubmission, server: RayServerVersion) async throws(RayError) -> RayJobDetails {
+        let body = submission.body(for: server)
+        do {
+            _ = try await call(.POST, "/api/jobs/", body: try? CloudEvent.encode(body), expect: [200])
+        } catch where error.status == 500 && Self.isDuplicate(error.reason) {
+            logger.info("ray job already submitted", metadata: ["submission_id": "\(submission.submissionID)"])
+        }
+        return try await job(submission.submissionID)
+    }
+
+    /// `GET /api/jobs/{submission_id}`.
+    public func job(_ submissionID: String) async throws(RayError) -> RayJobDetails {
+        try decode(RayJobDetails.self, from: try await call(.GET, "/api/jobs/\(Self.escape(submissionID))"))
+    }
+
+    /// Every job Ray knows (`GET /api/jobs/`).
+    public func list() async throws(RayError) -> [RayJobDetails] {
+        try decode([RayJobDetails].self, from: try await call(.GET, "/api/jobs/"))
+    }
+
+    /// The job's driver log (`GET /api/jobs/{submission_id}/logs`).
+    public func logs(_ submissionID: String) async throws(RayError) -> String {
+        struct Logs: Decodable { var logs: String }
+        return try decode(Logs.self, from: try await call(.GET, "/api/jobs/\(Self.escape(submissionID))/logs")).logs
+    }
+
+    /// Asks Ray to stop the job; `false` when it had already ended.
+    public func stop(_ submissionID: String) async throws(RayError) -> Bool {
+        struct Stopped: Decodable { var stopped: Bool }
+        return try decode(Stopped.self, from: try await call(.POST, "/api/jobs/\(Self.escape(submissionID))/stop"))
+            .stopped
+    }
+
+    /// Deletes an ended job's record and logs from Ray.
+    public func delete(_ submissionID: String) async throws(RayError) -> Bool {
+        struct Deleted: Decodable { var deleted: Bool }
+        return try decode(Deleted.self, from: try await call(.DELETE, "/api/jobs/\(Self.escape(submissionID))"))
+            .deleted
+    }
+
+    // MARK: - HTTP
+
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, expect: Set<Int> = [200]
+    ) async throws(RayError) -> [UInt8] {
+        var request = HTTPClientRequest(url: configuration.address + path)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token = configuration.token {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let status: Int
+        let bytes: [UInt8]
+        do {
+            let timeout = TimeAmount.milliseconds(configuration.requestTimeout.milliseconds)
+            let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
+            status = Int(response.status.code)
+            bytes = Array(buffer: try await response.body.collect(upTo: configuration.maxLogBytes))
+        } catch {
+            throw .unavailable("Ray at \(configuration.address) did not answer \(method) \(path): \(error)")
+        }
+        guard expect.contains(status) else {
+            let message = String(decoding: bytes.prefix(4096), as: UTF8.self)
+            throw .rejected("Ray refused \(method) \(path): \(message)", status: status)
+        }
+        return bytes
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RayError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw .badResponse("Ray's answer is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))", status: 200)
+        }
+    }
+
+    private static func isDuplicate(_ message: String) -> Bool {
+        message.contains("already exists") || message.contains("Please use a different submission_id")
+    }
+
+    private static func escape(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id
+    }
+}
