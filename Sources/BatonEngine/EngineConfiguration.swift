@@ -1,5 +1,6 @@
 import BatonCore
 import BatonKafka
+import BatonRay
 import Foundation
 
 /// Settings shared by Baton's roles. Required values in `init`; the rest have documented defaults.
@@ -42,6 +43,20 @@ public struct EngineConfiguration: Sendable {
     /// Kafka consumer group rebalance bound (`max.poll.interval.ms`); Baton never holds a message
     /// for long, so this can be short, which also keeps rebalances short. Default: 30 s.
     public var maxPollInterval: Duration = .seconds(30)
+    /// The Ray Jobs API that `ray` stages run on; `nil` fails them with a clear error. Default: nil.
+    public var ray: RayJobClient.Configuration?
+    /// The first wait between two polls of a running Ray job; it doubles up to `rayMaxPollInterval`.
+    /// Default: 250 ms.
+    public var rayPollInterval: Duration = .milliseconds(250)
+    /// The longest wait between two polls of a running Ray job. Default: 2 s.
+    public var rayMaxPollInterval: Duration = .seconds(2)
+    /// How long to wait for Ray to confirm a stopped job. Default: 30 s.
+    public var rayStopTimeout: Duration = .seconds(30)
+    /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.
+    public var artifactRoot = "file:///tmp/baton-artifacts"
+    /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the
+    /// current directory.
+    public var jobsRoot = URL(filePath: FileManager.default.currentDirectoryPath)
     /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
     public var kafkaProperties: [String: String] = [:]
 

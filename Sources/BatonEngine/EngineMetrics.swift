@@ -23,6 +23,10 @@ enum EngineMetrics {
         Counter(label: "baton_sweeper_actions_total", dimensions: [("action", kind)]).increment(by: count)
     }
 
+    static func raySubmitted(seconds: Double) {
+        Timer(label: "baton_ray_submit_seconds").recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     static func handlingLatency(consumer: String, seconds: Double) {
         Timer(label: "baton_event_handling_seconds", dimensions: [("consumer", consumer)])
             .recordNanoseconds(Int64(seconds * 1e9))

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonKafka
+import BatonRay
 import BatonStore
 import Foundation
 import Logging
@@ -14,6 +15,7 @@ import ServiceLifecycle
 /// the attempt already claimed and does nothing, so no attempt executes twice.
 public struct StageWorker: Service {
     private let loop: MessageLoop
+    private let rayExecutor: RayStageExecutor?
     private let store: BatonStore
     private let configuration: EngineConfiguration
     private let logger: Logger
@@ -28,6 +30,11 @@ public struct StageWorker: Service {
             group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)], consumerName: "worker",
             followUpLimit: configuration.workerConcurrency, configuration: configuration, store: store,
             producer: producer, logger: logger)
+        self.rayExecutor = configuration.ray.map {
+            RayStageExecutor(
+                store: store, ray: RayJobClient(configuration: $0, logger: logger), configuration: configuration,
+                logger: logger)
+        }
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -36,7 +43,23 @@ public struct StageWorker: Service {
     public func run() async throws {
         try await loop.run { message in
             guard let (claim, stage) = try await claim(message) else { return nil }
-            return { await execute(claim, stage: stage) }
+            guard stage.kind == .ray else { return { await execute(claim, stage: stage) } }
+            guard let rayExecutor else {
+                _ = try await store.finishAttempt(
+                    claim, state: .failed, error: "no Ray address is configured (set BATON_RAY_ADDRESS)",
+                    errorType: "ray_unconfigured")
+                return nil
+            }
+            do {
+                guard let submitted = try await rayExecutor.submit(claim, stage: stage) else { return nil }
+                return { await rayExecutor.watch(submitted, stage: stage) }
+            } catch let error as RayError where !error.isRetriable {
+                _ = try await store.finishAttempt(
+                    claim, state: .failed, error: "Ray refused the job: \(error.reason)", errorType: "submit_rejected")
+                return nil
+            }
+            // Other failures (Ray unreachable) leave the attempt running: its lease runs out and a
+            // watcher adopts it and submits again under the same submission id.
         }
     }
 
@@ -82,7 +105,7 @@ public struct StageWorker: Service {
             case .noop:
                 try await NoopExecutor(store: store, leaseDuration: configuration.leaseDuration, logger: logger)
                     .execute(claim, stage: stage)
-            case .ray, .gate, .register, .rollout:
+            case .gate, .register, .rollout, .ray:
                 _ = try await store.finishAttempt(
                     claim, state: .failed,
                     error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",

@@ -48,11 +48,12 @@ public struct RayJobClient: Sendable {
     /// Submits a job; if Ray already has a job with this submission id, returns that job.
     ///
     /// - Parameter server: the server's version, so that only fields it knows are sent.
-    public func submit(_ submission: RayJobSubmission, server: RayServerVersion) async throws(RayError) -> RayJobDetails {
+    public func submit(_ submission: RayJobSubmission, server: RayServerVersion) async throws(RayError) -> RayJobDetails
+    {
         let body = submission.body(for: server)
         do {
             _ = try await call(.POST, "/api/jobs/", body: try? CloudEvent.encode(body), expect: [200])
-        } catch where error.status == 500 && Self.isDuplicate(error.reason) {
+        } catch  where error.status == 500 && Self.isDuplicate(error.reason) {
             logger.info("ray job already submitted", metadata: ["submission_id": "\(submission.submissionID)"])
         }
         return try await job(submission.submissionID)
@@ -125,7 +126,8 @@ public struct RayJobClient: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {
-            throw .badResponse("Ray's answer is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))", status: 200)
+            throw .badResponse(
+                "Ray's answer is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))", status: 200)
         }
     }
 
@@ -134,6 +136,7 @@ public struct RayJobClient: Sendable {
     }
 
     private static func escape(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+            ?? id
     }
 }

@@ -20,7 +20,8 @@ public struct RayJobSubmission: Sendable, Hashable {
     public var entrypointResources: [String: Double]
 
     public init(
-        entrypoint: String, submissionID: String, runtimeEnv: [String: JSONValue] = [:], metadata: [String: String] = [:],
+        entrypoint: String, submissionID: String, runtimeEnv: [String: JSONValue] = [:],
+        metadata: [String: String] = [:],
         entrypointNumCPUs: Double? = nil, entrypointNumGPUs: Double? = nil, entrypointMemory: Int64? = nil,
         entrypointResources: [String: Double] = [:]
     ) {
@@ -67,7 +68,9 @@ public struct RayServerVersion: Sendable, Hashable, Codable {
         self.rayVersion = rayVersion
     }
 
-    private var numbers: [Int] { rayVersion.split(separator: ".").prefix(3).map { Int($0.prefix { $0.isNumber }) ?? 0 } }
+    private var numbers: [Int] {
+        rayVersion.split(separator: ".").prefix(3).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+    }
 
     private func atLeast(_ minimum: [Int]) -> Bool { numbers.lexicographicallyPrecedes(minimum) == false }
 

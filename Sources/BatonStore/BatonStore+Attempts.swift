@@ -16,6 +16,28 @@ public struct ClaimedAttempt: Sendable, Hashable {
     public var specYAML: String
     /// The run's resolved params.
     public var params: [String: JSONValue]
+    /// The Ray submission id, once Ray accepted the attempt's job.
+    public var raySubmissionID: String?
+}
+
+/// What a job reported, recorded with its attempt's outcome.
+public struct AttemptReport: Sendable, Hashable {
+    public var rayStatus: String?
+    public var rayMessage: String?
+    public var rayErrorType: String?
+    public var driverExitCode: Int?
+    public var records: JobRecords
+
+    public init(
+        rayStatus: String? = nil, rayMessage: String? = nil, rayErrorType: String? = nil, driverExitCode: Int? = nil,
+        records: JobRecords = JobRecords()
+    ) {
+        self.rayStatus = rayStatus
+        self.rayMessage = rayMessage
+        self.rayErrorType = rayErrorType
+        self.driverExitCode = driverExitCode
+        self.records = records
+    }
 }
 
 extension BatonStore {
@@ -57,7 +79,7 @@ extension BatonStore {
                 on: connection)
             return ClaimedAttempt(
                 id: attemptID, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,
-                specYAML: specYAML, params: params)
+                specYAML: specYAML, params: params, raySubmissionID: nil)
         }
     }
 
@@ -85,24 +107,31 @@ extension BatonStore {
         return false
     }
 
-    /// Ends an attempt and writes its outcome event, in one transaction fenced by the epoch.
+    /// Ends an attempt, records what its job reported, and writes its outcome event, in one
+    /// transaction fenced by the epoch.
     ///
     /// - Returns: `false` when the write was fenced out (the lease was lost or the attempt was
     ///   cancelled or timed out meanwhile); nothing was written then.
     public func finishAttempt(
-        _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil
+        _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
+        report: AttemptReport? = nil
     ) async throws -> Bool {
         precondition(state.isTerminal, "finishAttempt needs a terminal state")
         return try await transaction { connection in
             let rows = try await connection.query(
                 """
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),
-                    error_type = \(errorType)
+                    error_type = \(errorType), ray_status = coalesce(\(report?.rayStatus), ray_status),
+                    ray_message = \(report?.rayMessage), ray_error_type = \(report?.rayErrorType),
+                    driver_exit_code = \(report?.driverExitCode)
                 WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
                 """, logger: logger)
             var updated = false
             for try await _ in rows { updated = true }
             guard updated else { return false }
+            if let records = report?.records {
+                try await insert(records, attemptID: claim.id, on: connection)
+            }
             let outcome = StageOutcome(
                 runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
                 error: error, errorType: errorType)
@@ -111,5 +140,31 @@ extension BatonStore {
                 payload: outcome, on: connection)
             return true
         }
+    }
+
+    private func insert(_ records: JobRecords, attemptID: UUID, on connection: PostgresConnection) async throws {
+        for output in records.outputs {
+            try await connection.query(
+                """
+                INSERT INTO attempt_outputs (attempt_id, name, uri, md5, size, nfiles)
+                VALUES (\(attemptID), \(output.name), \(output.uri), \(output.md5), \(output.size), \(output.nfiles))
+                ON CONFLICT (attempt_id, name) DO UPDATE SET uri = excluded.uri, md5 = excluded.md5,
+                    size = excluded.size, nfiles = excluded.nfiles
+                """, logger: logger)
+        }
+        // One statement for all metrics: a training job reports thousands of points. A point
+        // reported twice keeps its last value (one statement may not write a row twice).
+        var latest: [String: JobMetric] = [:]
+        for metric in records.metrics { latest["\(metric.key)\u{0}\(metric.step)"] = metric }
+        let metrics = Array(latest.values)
+        guard !metrics.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO attempt_metrics (attempt_id, key, step, value)
+            SELECT \(attemptID), key, step, value
+            FROM unnest(\(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[],
+                        \(metrics.map(\.value))::float8[]) AS m(key, step, value)
+            ON CONFLICT (attempt_id, key, step) DO UPDATE SET value = excluded.value
+            """, logger: logger)
     }
 }

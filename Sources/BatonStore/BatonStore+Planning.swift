@@ -74,8 +74,8 @@ extension BatonStore {
             """, logger: logger)
         try await connection.query(
             """
-            INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, available_at)
-            VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'queued', \(stage.pool),
+            INSERT INTO stage_attempts (id, run_id, stage, attempt, state, kind, pool, timeout_ms, available_at)
+            VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'queued', \(stage.kind.rawValue), \(stage.pool),
                     \(stage.timeout.milliseconds), now() + make_interval(secs => \(delay.secondsDouble)))
             """, logger: logger)
         let ready = StageReady(

@@ -38,7 +38,8 @@ extension BatonStore {
     }
 
     /// Ends running attempts past their deadline (`byDeadline`) or lease, bumping the epoch so
-    /// their worker is fenced out, and writes their outcome.
+    /// their worker is fenced out, and writes their outcome. Ray attempts are not ended here:
+    /// their job outlives the worker, so a watcher adopts them and enforces their deadline.
     private func endRunningAttempts(
         byDeadline: Bool, state: AttemptState, errorType: String, error: String, limit: Int
     ) async throws -> Int {
@@ -50,7 +51,7 @@ extension BatonStore {
                     error_type = \(errorType)
                 WHERE a.id IN (
                     SELECT id FROM stage_attempts
-                    WHERE state = 'running'
+                    WHERE state = 'running' AND kind <> 'ray'
                       AND CASE WHEN \(byDeadline) THEN deadline_at < now() ELSE lease_expires_at < now() END
                     ORDER BY started_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
                 RETURNING a.id, a.run_id, a.stage, a.attempt, a.error

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
 import BatonEngine
+import BatonRay
 import BatonStore
 import Foundation
 import Logging
@@ -22,6 +23,9 @@ struct GlobalOptions: ParsableArguments {
             "librdkafka property key=value for SASL/TLS and tuning; repeatable (env BATON_KAFKA_PROPERTIES, comma-separated)."
     )
     var kafkaProperties: [String] = []
+
+    @Option(help: "Ray Jobs API address, e.g. http://127.0.0.1:8265 (env BATON_RAY_ADDRESS; token: BATON_RAY_TOKEN).")
+    var rayAddress: String?
 
     @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
     var topicPrefix: String?
@@ -70,6 +74,11 @@ struct GlobalOptions: ParsableArguments {
         configuration.topics = topics()
         configuration.kafkaProperties = try resolvedKafkaProperties()
         configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
+        if let address = rayAddress ?? Self.environment["BATON_RAY_ADDRESS"] {
+            configuration.ray = RayJobClient.Configuration(address: address, token: Self.environment["BATON_RAY_TOKEN"])
+        }
+        if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
+        if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
         return configuration
     }
 

@@ -16,12 +16,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve", abstract: "Run Baton's roles until SIGTERM/SIGINT.")
 
     enum Role: String, CaseIterable, ExpressibleByArgument {
-        case coordinator, relay, worker, sweeper
+        case coordinator, relay, worker, watcher, sweeper
     }
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Comma-separated roles: coordinator, relay, worker, sweeper (env BATON_ROLES; default all).")
+    @Option(help: "Comma-separated roles: coordinator, relay, worker, watcher, sweeper (env BATON_ROLES; default all).")
     var roles: String?
 
     @Option(help: "Comma-separated worker pools (env BATON_POOLS; default default,cpu,gpu).")
@@ -98,6 +98,9 @@ struct ServeCommand: AsyncParsableCommand {
                     try StageWorker(
                         pool: pool, configuration: configuration, store: store, producer: producer, logger: logger))
             }
+        }
+        if selected.contains(.watcher), let ray = configuration.ray {
+            services.append(JobWatcher(configuration: configuration, ray: ray, store: store, logger: logger))
         }
         if selected.contains(.sweeper) {
             services.append(Sweeper(configuration: configuration, store: store, logger: logger))

@@ -17,7 +17,8 @@ struct JobRecordsTests {
             ::baton::thing {}
             """
         let records = JobRecords(log: log)
-        #expect(records.outputs == [JobOutput(name: "model", uri: "file:///b/model", md5: "def.dir", size: 12, nfiles: 2)])
+        #expect(
+            records.outputs == [JobOutput(name: "model", uri: "file:///b/model", md5: "def.dir", size: 12, nfiles: 2)])
         #expect(
             records.metrics == [
                 JobMetric(key: "loss", value: 2.5, step: 0), JobMetric(key: "loss", value: 1.25, step: 1),

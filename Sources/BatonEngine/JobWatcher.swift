@@ -1,0 +1,69 @@
+import BatonCore
+import BatonRay
+import BatonStore
+import Logging
+import ServiceLifecycle
+
+/// The job watcher role: adopts Ray attempts whose watcher vanished and stops the Ray jobs of
+/// attempts that ended without them (cancelled or timed out while nobody watched).
+///
+/// The worker that submits a job watches it first; this role is what makes a crash of that
+/// worker harmless: once its lease expires, a watcher here takes the attempt over (the epoch
+/// moves on, fencing the old one out) and follows the same Ray job — it never submits a second.
+public struct JobWatcher: Service {
+    private let store: BatonStore
+    private let executor: RayStageExecutor
+    private let configuration: EngineConfiguration
+    private let logger: Logger
+
+    public init(configuration: EngineConfiguration, ray: RayJobClient.Configuration, store: BatonStore, logger: Logger)
+    {
+        var logger = logger
+        logger[metadataKey: LogKeys.role] = "watcher"
+        self.store = store
+        self.executor = RayStageExecutor(
+            store: store, ray: RayJobClient(configuration: ray, logger: logger), configuration: configuration,
+            logger: logger)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { watches in
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                do {
+                    let adopted = try await store.adoptRayAttempts(
+                        owner: configuration.instanceID, lease: configuration.leaseDuration, limit: 50)
+                    for claim in adopted {
+                        guard let stage = try? PipelineSpecParser.parse(claim.specYAML).stage(named: claim.stage) else {
+                            continue
+                        }
+                        logger.info(
+                            "adopted ray attempt",
+                            metadata: [
+                                LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.stage: "\(claim.stage)",
+                                "submitted": "\(claim.raySubmissionID != nil)",
+                            ])
+                        watches.addTask { await executor.watch(claim, stage: stage) }
+                    }
+                    try await stopOrphanedJobs()
+                } catch {
+                    logger.warning("watcher pass failed", metadata: [LogKeys.error: "\(describeError(error))"])
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.sweepInterval) }
+            }
+        }
+    }
+
+    private func stopOrphanedJobs() async throws {
+        for (attemptID, submissionID) in try await store.rayJobsToStop(limit: 50) {
+            do {
+                let status = try await executor.stopJob(submissionID)
+                try await store.markRayStopped(attemptID, status: status)
+                logger.info("stopped the ray job of an ended attempt", metadata: [LogKeys.attemptID: "\(submissionID)"])
+            } catch let error as RayError where error.code == .notFound {
+                try await store.markRayStopped(attemptID, status: "UNKNOWN")
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import BatonCore
+import BatonRay
+import BatonStore
+import Foundation
+import Logging
+
+/// Runs `ray` stages: submits one Ray job per attempt and follows it to its end.
+///
+/// The submission id is the attempt id, so however often a submission is retried (a
+/// redelivered event, a crash between submit and commit, an adopting watcher) Ray runs one job.
+/// Every write is fenced by the lease epoch; a watcher that lost its lease stops writing and, if
+/// the attempt was cancelled or timed out, stops the job.
+struct RayStageExecutor: Sendable {
+    let store: BatonStore
+    let ray: RayJobClient
+    let configuration: EngineConfiguration
+    let logger: Logger
+
+    // MARK: - Submit
+
+    /// Submits the attempt's job (idempotent) and records the submission.
+    ///
+    /// - Returns: the claim with its submission id, or `nil` when the lease was lost.
+    func submit(_ claim: ClaimedAttempt, stage: StageSpec) async throws -> ClaimedAttempt? {
+        guard let spec = stage.ray else { throw RayStageError("stage \(stage.name) has no ray settings") }
+        let submissionID = claim.id.lowercased
+        let contract = JobContract(
+            runID: claim.runID.lowercased, stage: claim.stage, attemptID: submissionID,
+            params: claim.params.merging(stage.params) { $1 },
+            inputs: try await inputs(of: stage, claim: claim),
+            outputURI: "\(configuration.artifactRoot)/\(claim.runID.lowercased)/\(claim.stage)/\(claim.attempt)")
+        var runtimeEnv = spec.runtimeEnv
+        var environment: [String: JSONValue] = [:]
+        if case .object(let declared) = runtimeEnv["env_vars"] { environment = declared }
+        for (key, value) in try contract.environment() { environment[key] = .string(value) }
+        runtimeEnv["env_vars"] = .object(environment)
+        if case .string(let directory) = runtimeEnv["working_dir"], !directory.contains("://"),
+            !directory.hasPrefix("/")
+        {
+            runtimeEnv["working_dir"] = .string(configuration.jobsRoot.appending(path: directory).path)
+        }
+        let submission = RayJobSubmission(
+            entrypoint: spec.entrypoint, submissionID: submissionID, runtimeEnv: runtimeEnv,
+            metadata: [
+                "baton_run_id": contract.runID, "baton_stage": claim.stage, "baton_attempt": "\(claim.attempt)",
+            ],
+            entrypointNumCPUs: spec.resources.cpus, entrypointNumGPUs: spec.resources.gpus,
+            entrypointMemory: spec.resources.memory, entrypointResources: spec.resources.custom)
+        let started = ContinuousClock.now
+        let job = try await ray.submit(submission, server: try await ray.version())
+        EngineMetrics.raySubmitted(seconds: (ContinuousClock.now - started).secondsDouble)
+        guard try await store.recordRaySubmission(claim, submissionID: submissionID) else { return nil }
+        logger.info(
+            "ray job submitted",
+            metadata: [
+                LogKeys.attemptID: "\(submissionID)", LogKeys.stage: "\(claim.stage)", "ray_status": "\(job.status)",
+            ])
+        var submitted = claim
+        submitted.raySubmissionID = submissionID
+        return submitted
+    }
+
+    private func inputs(of stage: StageSpec, claim: ClaimedAttempt) async throws -> [String: JSONValue] {
+        var inputs = try await store.resolveInputs(stage, runID: claim.runID)
+        for (name, reference) in stage.inputs where reference.hasPrefix("params.") {
+            if let value = claim.params[String(reference.dropFirst("params.".count))] {
+                inputs[name] = .object(["uri": .string(value.plainText)])
+            }
+        }
+        return inputs
+    }
+
+    // MARK: - Watch
+
+    /// Follows the job to its end, renewing the lease; records the outcome, or stops the job
+    /// when the attempt ran out of time or was cancelled.
+    func watch(_ claim: ClaimedAttempt, stage: StageSpec) async {
+        var claim = claim
+        do {
+            if claim.raySubmissionID == nil {
+                // Adopted before the submission was recorded: submitting again is safe (same id).
+                guard let submitted = try await submit(claim, stage: stage) else { return }
+                claim = submitted
+            }
+            try await follow(claim, stage: stage)
+        } catch {
+            // The lease runs out and a watcher adopts the attempt.
+            logger.error(
+                "watching ray job failed",
+                metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
+        }
+    }
+
+    private func follow(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+        let submissionID = claim.raySubmissionID ?? claim.id.lowercased
+        var delay = configuration.rayPollInterval
+        var lastStatus: RayJobDetails.Status?
+        while !Task.isCancelled {
+            if Date() >= claim.deadline {
+                try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
+                return
+            }
+            let job = try await ray.job(submissionID)
+            if job.status.isTerminal {
+                try await finish(claim, job: job, submissionID: submissionID)
+                return
+            }
+            if job.status != lastStatus {
+                try await store.recordRayStatus(claim, status: job.status.rawValue)
+                lastStatus = job.status
+            }
+            try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
+            delay = min(delay * 2, configuration.rayMaxPollInterval)
+            guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
+                try await leaseLost(claim, submissionID: submissionID)
+                return
+            }
+        }
+    }
+
+    private func finish(_ claim: ClaimedAttempt, job: RayJobDetails, submissionID: String) async throws {
+        let log = (try? await ray.logs(submissionID)) ?? ""
+        let records = JobRecords(log: log)
+        for problem in records.problems.prefix(5) {
+            logger.warning(
+                "bad job record", metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.error: "\(problem)"])
+        }
+        let report = AttemptReport(
+            rayStatus: job.status.rawValue, rayMessage: job.message, rayErrorType: job.errorType,
+            driverExitCode: job.driverExitCode, records: records)
+        let state: AttemptState
+        var error: String?
+        var errorType: String?
+        switch job.status {
+        case .succeeded:
+            state = .succeeded
+        case .stopped:
+            state = .failed
+            error = "the Ray job was stopped outside Baton: \(job.message ?? "no message")"
+            errorType = "job_stopped"
+        default:
+            state = .failed
+            let exit = job.driverExitCode.map { " (driver exit code \($0))" } ?? ""
+            error = "\(job.message ?? "the Ray job failed")\(exit)"
+            errorType = job.errorType ?? "job_failed"
+        }
+        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
+            EngineMetrics.attemptFinished(state: state.rawValue)
+        }
+    }
+
+    private func stopForTimeout(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws {
+        let status = try await stopJob(submissionID)
+        let error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout)); Ray job \(status)"
+        if try await store.finishAttempt(
+            claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
+        {
+            try await store.markRayStopped(claim.id, status: status)
+            EngineMetrics.attemptFinished(state: AttemptState.timedOut.rawValue)
+        }
+    }
+
+    private func leaseLost(_ claim: ClaimedAttempt, submissionID: String) async throws {
+        let state = try await store.attemptState(claim.id)
+        logger.info(
+            "lease lost; stopping watch",
+            metadata: [LogKeys.attemptID: "\(submissionID)", "state": "\(state?.rawValue ?? "-")"])
+        if state == .cancelled || state == .timedOut {
+            try await store.markRayStopped(claim.id, status: try await stopJob(submissionID))
+        }
+    }
+
+    /// Asks Ray to stop a job and waits (bounded) until Ray reports it ended.
+    ///
+    /// - Returns: Ray's final status, e.g. `STOPPED`.
+    func stopJob(_ submissionID: String) async throws -> String {
+        _ = try await ray.stop(submissionID)
+        let deadline = ContinuousClock.now + configuration.rayStopTimeout
+        while ContinuousClock.now < deadline {
+            let job = try await ray.job(submissionID)
+            if job.status.isTerminal { return job.status.rawValue }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw RayStageError(
+            "Ray did not stop job \(submissionID) within \(DurationParsing.format(configuration.rayStopTimeout))")
+    }
+}
+
+/// A `ray` stage that cannot run as configured.
+struct RayStageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
