@@ -41,21 +41,27 @@ extension BatonStore {
                 createdAt: createdAt, finishedAt: finishedAt, stages: [])
         }
         guard var view else { return nil }
+        let outputs = try await attemptOutputs(runID)
+        let metrics = try await attemptMetrics(runID)
         var attempts: [String: [AttemptView]] = [:]
         let attemptRows = try await client.query(
             """
-            SELECT stage, id, attempt, state, lease_owner, executions, started_at, finished_at, error, error_type
+            SELECT stage, id, attempt, state, lease_owner, executions, started_at, finished_at, error, error_type,
+                   ray_status
             FROM stage_attempts WHERE run_id = \(runID) ORDER BY stage, attempt
             """, logger: logger)
-        for try await (stage, id, attempt, state, worker, executions, startedAt, finishedAt, error, errorType)
-            in attemptRows.decode((String, UUID, Int, String, String?, Int, Date?, Date?, String?, String?).self)
+        for try await (
+            stage, id, attempt, state, worker, executions, startedAt, finishedAt, error, errorType, rayStatus
+        )
+            in attemptRows.decode(
+                (String, UUID, Int, String, String?, Int, Date?, Date?, String?, String?, String?).self)
         {
             attempts[stage, default: []].append(
                 AttemptView(
                     attemptId: id.lowercased, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed,
-                    worker: worker,
-                    executions: executions, startedAt: startedAt, finishedAt: finishedAt,
-                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType))
+                    worker: worker, executions: executions, startedAt: startedAt, finishedAt: finishedAt,
+                    durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType,
+                    rayStatus: rayStatus, outputs: outputs[id] ?? [], metrics: metrics[id] ?? [:]))
         }
         let stageRows = try await client.query(
             """
@@ -74,6 +80,37 @@ extension BatonStore {
                 ))
         }
         return view
+    }
+
+    private func attemptOutputs(_ runID: UUID) async throws -> [UUID: [JobOutput]] {
+        var outputs: [UUID: [JobOutput]] = [:]
+        let rows = try await client.query(
+            """
+            SELECT o.attempt_id, o.name, o.uri, o.md5, o.size, o.nfiles
+            FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
+            WHERE a.run_id = \(runID) ORDER BY o.name
+            """, logger: logger)
+        for try await (attemptID, name, uri, md5, size, nfiles) in rows.decode(
+            (UUID, String, String, String?, Int64?, Int?).self)
+        {
+            outputs[attemptID, default: []].append(
+                JobOutput(name: name, uri: uri, md5: md5, size: size, nfiles: nfiles))
+        }
+        return outputs
+    }
+
+    private func attemptMetrics(_ runID: UUID) async throws -> [UUID: [String: Double]] {
+        var metrics: [UUID: [String: Double]] = [:]
+        let rows = try await client.query(
+            """
+            SELECT DISTINCT ON (m.attempt_id, m.key) m.attempt_id, m.key, m.value
+            FROM attempt_metrics m JOIN stage_attempts a ON a.id = m.attempt_id
+            WHERE a.run_id = \(runID) ORDER BY m.attempt_id, m.key, m.step DESC
+            """, logger: logger)
+        for try await (attemptID, key, value) in rows.decode((UUID, String, Double).self) {
+            metrics[attemptID, default: [:]][key] = value
+        }
+        return metrics
     }
 
     private static func seconds(from start: Date?, to end: Date?) -> Double? {

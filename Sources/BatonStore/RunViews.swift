@@ -32,9 +32,16 @@ public struct AttemptView: Sendable, Hashable, Codable {
     public var durationSeconds: Double?
     public var error: String?
     public var errorType: String?
+    /// The Ray job's last status, for `ray` stages.
+    public var rayStatus: String?
+    /// Outputs the job reported.
+    public var outputs: [JobOutput]
+    /// Each metric's value at its last step.
+    public var metrics: [String: Double]
 
     enum CodingKeys: String, CodingKey {
-        case attempt, state, worker, executions, error
+        case attempt, state, worker, executions, error, outputs, metrics
+        case rayStatus = "ray_status"
         case attemptId = "attempt_id"
         case startedAt = "started_at"
         case finishedAt = "finished_at"

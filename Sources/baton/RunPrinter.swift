@@ -40,6 +40,18 @@ enum RunPrinter {
             ])
         }
         lines.append(align(rows))
+        for stage in run.stages {
+            guard let last = stage.attemptHistory.last, !last.outputs.isEmpty || !last.metrics.isEmpty else { continue }
+            lines.append("")
+            lines.append("\(stage.name) (attempt \(last.attempt)\(last.rayStatus.map { ", Ray \($0)" } ?? ""))")
+            for output in last.outputs {
+                lines.append(
+                    "  output \(output.name)  \(output.uri)  md5 \(output.md5 ?? "-")  \(output.size ?? 0) bytes")
+            }
+            for key in last.metrics.keys.sorted() {
+                lines.append("  metric \(key) = \(last.metrics[key]!)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
