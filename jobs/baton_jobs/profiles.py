@@ -1,0 +1,189 @@
+"""The two profiles (``tiny`` and ``full``) and how params override them.
+
+Pure Python, no heavy imports.
+
+How a stage's settings are chosen, later wins:
+
+1. ``PROFILES[profile]["common"]`` then ``PROFILES[profile][stage]``;
+2. the run's generic params (``learning_rate``, ``lora_rank``, ``base_model``, ``max_steps``,
+   ``num_workers``, ...). In the ``tiny`` profile the three params the reference pipeline
+   gives defaults for a 7B model (``learning_rate``, ``lora_rank``, ``base_model``) are
+   ignored: a 1M-parameter model trained for a few dozen steps needs its own values;
+3. stage-scoped params ``<stage>_<setting>`` (``cpt_max_steps``, ``sft_learning_rate``,
+   ``rlhf_beta``, ``evaluate_max_new_tokens``, ...), which apply in every profile.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        # A ~1M-parameter Llama initialised from a config; the tokenizer is a byte-level BPE
+        # trained by the cpt stage on the preprocessed corpus. CPU, seconds per stage.
+        "common": {
+            "seed": 42,
+            "max_length": 128,
+            "model": {
+                "hidden_size": 128,
+                "intermediate_size": 352,
+                "num_hidden_layers": 4,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "max_position_embeddings": 512,
+                "rope_theta": 10000.0,
+                "tie_word_embeddings": True,
+            },
+            "vocab_size": 2048,
+            "load_in_4bit": False,
+            "bf16": False,
+            "gradient_checkpointing": False,
+            "lora_alpha_ratio": 2.0,
+            "lora_dropout": 0.0,
+            "lora_targets": LORA_TARGETS,
+            "num_workers": 1,
+            "use_ray_train": "auto",
+            "logging_steps": 1,
+            "grad_accum": 1,
+            "warmup_steps": 2,
+            "lr_scheduler": "cosine",
+            "dataloader_workers": 0,
+        },
+        "cpt": {
+            # Random init: there is nothing to adapt, so tiny cpt trains every weight.
+            "full_finetune": True,
+            "max_steps": 60,
+            "learning_rate": 3e-3,
+            "batch_size": 8,
+            "packing": True,
+        },
+        "sft": {"full_finetune": False, "lora_rank": 16, "max_steps": 40, "learning_rate": 3e-3, "batch_size": 8},
+        "rlhf": {
+            "full_finetune": False,
+            "lora_rank": 16,
+            "max_steps": 30,
+            "learning_rate": 2e-3,
+            "beta": 0.1,
+            "batch_size": 8,
+            "eval_fraction": 0.2,
+            # Ray Tune (ASHA) over learning rate and beta
+            "tune_samples": 3,
+            "tune_steps": 8,
+            "tune_eval_every": 2,
+            "tune_lr_min": 3e-4,
+            "tune_lr_max": 5e-3,
+            "tune_beta_min": 0.05,
+            "tune_beta_max": 0.5,
+            "tune_max_concurrent": 2,
+            "tune_cpus_per_trial": 1,
+            "tune_gpus_per_trial": 0,
+        },
+        "evaluate": {"max_new_tokens": 24, "batch_size": 8, "load_in_4bit": False},
+    },
+    "full": {
+        # A 4-bit Qwen2.5-7B with LoRA r=64 on GPUs (QLoRA). Unsloth when installed and a
+        # GPU is present and the stage runs on one worker; transformers + PEFT otherwise.
+        "common": {
+            "seed": 42,
+            "base_model": "Qwen/Qwen2.5-7B",
+            "max_length": 2048,
+            "load_in_4bit": True,
+            "bf16": True,
+            "gradient_checkpointing": True,
+            "lora_rank": 64,
+            "lora_alpha_ratio": 1.0,
+            "lora_dropout": 0.05,
+            "lora_targets": LORA_TARGETS,
+            "num_workers": 1,
+            "use_ray_train": "auto",
+            "logging_steps": 10,
+            "grad_accum": 8,
+            "warmup_steps": 50,
+            "lr_scheduler": "cosine",
+            "dataloader_workers": 2,
+            "merge": True,
+        },
+        "cpt": {
+            "full_finetune": False,
+            # Continued pre-training often also trains the embeddings and LM head
+            # (Unsloth's recipe); costs ~1B extra trainable parameters on Qwen2.5-7B.
+            "train_embeddings": False,
+            "max_steps": -1,
+            "epochs": 1,
+            "learning_rate": 2e-4,
+            "batch_size": 4,
+            "packing": True,
+        },
+        "sft": {"full_finetune": False, "max_steps": -1, "epochs": 2, "learning_rate": 2e-4, "batch_size": 4, "grad_accum": 4},
+        "rlhf": {
+            "full_finetune": False,
+            "max_steps": -1,
+            "epochs": 1,
+            "learning_rate": 5e-6,
+            "beta": 0.1,
+            "batch_size": 2,
+            "grad_accum": 8,
+            "max_length": 1536,
+            "eval_fraction": 0.05,
+            "tune_samples": 8,
+            "tune_steps": 200,
+            "tune_eval_every": 50,
+            "tune_lr_min": 1e-6,
+            "tune_lr_max": 5e-5,
+            "tune_beta_min": 0.05,
+            "tune_beta_max": 0.5,
+            "tune_max_concurrent": 0,  # 0: as many as the GPUs allow
+            "tune_cpus_per_trial": 4,
+            "tune_gpus_per_trial": 1,
+        },
+        "evaluate": {"max_new_tokens": 64, "batch_size": 8, "load_in_4bit": True},
+    },
+}
+
+# Params that configure the full profile only (the reference pipeline has 7B defaults for them).
+FULL_ONLY_PARAMS = {"learning_rate", "lora_rank", "base_model"}
+GENERIC_PARAMS = {
+    "learning_rate",
+    "lora_rank",
+    "base_model",
+    "max_steps",
+    "num_workers",
+    "use_ray_train",
+    "seed",
+    "max_length",
+    "batch_size",
+    "epochs",
+    "use_unsloth",
+}
+
+
+def profile_name(params: Mapping[str, Any]) -> str:
+    name = str(params.get("profile", "tiny"))
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: use one of {', '.join(sorted(PROFILES))}")
+    return name
+
+
+def stage_settings(stage: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of `stage` for the run's params (see the module docstring)."""
+    name = profile_name(params)
+    profile = PROFILES[name]
+    if stage not in profile:
+        raise ValueError(f"profile {name!r} has no settings for stage {stage!r}")
+    settings = copy.deepcopy(profile["common"])
+    settings.update(copy.deepcopy(profile[stage]))
+    for key in GENERIC_PARAMS:
+        if key in params and params[key] is not None:
+            if name == "tiny" and key in FULL_ONLY_PARAMS:
+                continue
+            settings[key] = params[key]
+    prefix = f"{stage}_"
+    for key, value in params.items():
+        if key.startswith(prefix) and value is not None:
+            settings[key[len(prefix):]] = value
+    settings["profile"] = name
+    settings["stage"] = stage
+    return settings
