@@ -163,7 +163,8 @@ let package = Package(
         .testTarget(
             name: "BatonEngineTests",
             dependencies: [
-                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonTestSupport",
+                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -81,8 +81,11 @@ public struct ScratchDatabase: Sendable {
     static func withClient<Result: Sendable>(
         _ configuration: DatabaseConfiguration, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
+        // Pool chatter (a lease asked for a moment before run() started) is noise in test output.
+        var poolLogger = TestStack.logger
+        poolLogger.logLevel = .error
         let client = PostgresClient(
-            configuration: configuration.makeClientConfiguration(), backgroundLogger: TestStack.logger)
+            configuration: configuration.makeClientConfiguration(), backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

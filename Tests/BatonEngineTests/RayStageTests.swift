@@ -1,0 +1,160 @@
+import BatonCore
+import BatonRay
+import BatonStore
+import BatonTestSupport
+import Crypto
+import Foundation
+import PostgresNIO
+import Testing
+
+/// `ray` stages through `baton serve` and the real local Ray head.
+@Suite("Ray stages (real Ray head)", .serialized)
+struct RayStageTests {
+    /// A stage program: concatenates its inputs, appends its stage name, reports the result as
+    /// output `data` and a `lines` metric; fails with exit code 7 when `fail_stage` names it;
+    /// sleeps `sleep_seconds` first.
+    static let program = #"""
+        import hashlib, json, os, pathlib, sys, time
+        params = json.loads(os.environ["BATON_PARAMS"])
+        inputs = json.loads(os.environ["BATON_INPUTS"])
+        stage = os.environ["BATON_STAGE"]
+        time.sleep(float(params.get("sleep_seconds", 0)) if params.get("sleep_stage", stage) == stage else 0)
+        if params.get("fail_stage") == stage:
+            print("stage " + stage + " is broken on purpose", file=sys.stderr)
+            sys.exit(7)
+        text = "".join(pathlib.Path(v["uri"][len("file://"):]).read_text() for _, v in sorted(inputs.items()))
+        text += stage + "\n"
+        out = pathlib.Path(os.environ["BATON_OUTPUT_URI"][len("file://"):])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "data.txt").write_text(text)
+        digest = hashlib.md5(text.encode()).hexdigest()
+        print("::baton::output " + json.dumps({"name": "data", "uri": "file://" + str(out / "data.txt"), "md5": digest, "size": len(text)}))
+        print("::baton::metric " + json.dumps({"key": "lines", "value": text.count("\n"), "step": 0}))
+        """#
+
+    static func spec(name: String, timeout: String = "5m", retries: String = "0") throws -> String {
+        let script = FileManager.default.temporaryDirectory.appending(
+            path: "baton-stage-\(TestStack.uniqueSuffix()).py")
+        try program.write(to: script, atomically: true, encoding: .utf8)
+        return """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: \(name)}
+            params:
+              fail_stage: {type: string, default: none}
+              sleep_seconds: {type: number, default: 0}
+              sleep_stage: {type: string, default: b}
+            defaults: {pool: cpu, timeout: \(timeout), retries: {limit: \(retries), backoff: 1s, factor: 2}}
+            stages:
+              - name: a
+                outputs: [data]
+                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+              - name: b
+                needs: [a]
+                inputs: {upstream: stages.a.outputs.data}
+                outputs: [data]
+                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+              - name: c
+                needs: [b]
+                inputs: {upstream: stages.b.outputs.data}
+                outputs: [data]
+                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+            """
+    }
+
+    func submit(_ fixture: EngineFixture, _ yaml: String, _ params: [String] = []) async throws -> UUID {
+        let result = try await BatonProcess.run(
+            ["submit", try fixture.specFile(yaml)] + params.flatMap { ["--param", $0] },
+            environment: fixture.environment)
+        return try #require(UUID(uuidString: result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    func rayClient() throws -> RayJobClient {
+        RayJobClient(
+            configuration: .init(address: try TestStack.variable("BATON_RAY_ADDRESS")), logger: TestStack.logger)
+    }
+
+    /// Ray jobs Baton submitted for a run, by attempt id.
+    func rayJobs(of runID: UUID) async throws -> [RayJobDetails] {
+        try await rayClient().list().filter { $0.metadata?["baton_run_id"] == runID.lowercased }
+    }
+
+    @Test("Three Ray jobs pass files and metrics downstream; a failing job is retried, then fails the run")
+    func pipeline() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("ray-pipeline")
+        let good = try await submit(fixture, try Self.spec(name: "ray-three"))
+        let bad = try await submit(fixture, try Self.spec(name: "ray-broken", retries: "1"), ["fail_stage=b"])
+        let views = try await fixture.waitForRuns([good, bad], timeout: .seconds(240))
+        let byID = Dictionary(uniqueKeysWithValues: views.map { ($0.runId, $0) })
+
+        let run = try #require(byID[good.lowercased])
+        #expect(run.state == .succeeded, "\(run.reason ?? "")")
+        let last = try #require(run.stages.last?.attemptHistory.last)
+        #expect(last.rayStatus == "SUCCEEDED")
+        #expect(last.metrics["lines"] == 3)
+        let output = try #require(last.outputs.first)
+        let text = try String(contentsOf: URL(string: output.uri)!, encoding: .utf8)
+        #expect(text == "a\nb\nc\n")
+        #expect(output.md5 == md5Hex(text))
+        let shown = try await fixture.baton("runs", "show", good.lowercased)
+        #expect(shown.output.contains("output data"))
+        #expect(shown.output.contains("metric lines = 3.0"))
+        #expect(try await rayJobs(of: good).count == 3)
+
+        let broken = try #require(byID[bad.lowercased])
+        #expect(broken.state == .failed)
+        let attempts = broken.stages[1].attemptHistory
+        #expect(attempts.map(\.state) == [.failed, .failed])
+        #expect(attempts.allSatisfy { $0.rayStatus == "FAILED" })
+        #expect(broken.reason?.contains("driver exit code 7") == true, "\(broken.reason ?? "")")
+        let gap = (attempts[1].startedAt ?? .distantPast).timeIntervalSince(attempts[0].finishedAt ?? .distantFuture)
+        #expect(gap >= 0.95, "retry backoff \(gap)s")
+        #expect(try await rayJobs(of: bad).count == 3)  // a, and two attempts of b
+        await serve.stop()
+    }
+
+    @Test("A stage past its timeout has its Ray job stopped")
+    func timeout() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("ray-timeout")
+        let runID = try await submit(
+            fixture, try Self.spec(name: "ray-slow", timeout: "4s"), ["sleep_stage=a", "sleep_seconds=120"])
+        let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(120)).first)
+        #expect(view.state == .failed)
+        let attempt = try #require(view.stages.first?.attemptHistory.first)
+        #expect(attempt.state == .timedOut)
+        #expect(attempt.rayStatus == "STOPPED")
+        #expect(try await rayJobs(of: runID).map(\.status) == [.stopped])
+        await serve.stop()
+    }
+
+    @Test("kill -9 while a Ray job runs: after a restart the watcher adopts it; one Ray job per attempt")
+    func adoption() async throws {
+        let fixture = try await EngineFixture()
+        let first = try fixture.serve("ray-adopt-1")
+        let runID = try await submit(fixture, try Self.spec(name: "ray-adopt"), ["sleep_stage=b", "sleep_seconds=8"])
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let submitted = try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE stage = 'b' AND ray_submission_id IS NOT NULL")
+            if submitted == 1 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        await first.kill9()
+        let second = try fixture.serve("ray-adopt-2")
+        let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(180)).first)
+        #expect(view.state == .succeeded, "\(view.reason ?? "")")
+        #expect(view.stages.allSatisfy { $0.attempts == 1 })
+        #expect(second.log.contains("adopted ray attempt"))
+        let jobs = try await rayJobs(of: runID)
+        #expect(jobs.count == 3)
+        #expect(Set(jobs.compactMap(\.submissionID)).count == 3)
+        await second.stop()
+    }
+}
+
+/// The md5 hex digest, as DVC and the job helper compute it.
+func md5Hex(_ text: String) -> String {
+    Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+}
