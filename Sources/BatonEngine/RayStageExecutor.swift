@@ -100,7 +100,19 @@ struct RayStageExecutor: Sendable {
                 try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
                 return
             }
-            let job = try await ray.job(submissionID)
+            let job: RayJobDetails
+            do {
+                job = try await ray.job(submissionID)
+            } catch let error as RayError where error.code == .notFound {
+                // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
+                if try await store.finishAttempt(
+                    claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
+                    errorType: "ray_job_lost")
+                {
+                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                }
+                return
+            }
             if job.status.isTerminal {
                 try await finish(claim, job: job, submissionID: submissionID)
                 return
@@ -177,7 +189,19 @@ struct RayStageExecutor: Sendable {
         _ = try await ray.stop(submissionID)
         let deadline = ContinuousClock.now + configuration.rayStopTimeout
         while ContinuousClock.now < deadline {
-            let job = try await ray.job(submissionID)
+            let job: RayJobDetails
+            do {
+                job = try await ray.job(submissionID)
+            } catch let error as RayError where error.code == .notFound {
+                // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
+                if try await store.finishAttempt(
+                    claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
+                    errorType: "ray_job_lost")
+                {
+                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                }
+                return
+            }
             if job.status.isTerminal { return job.status.rawValue }
             try await Task.sleep(for: .milliseconds(250))
         }
