@@ -56,8 +56,9 @@ def data_path(contract: Optional[baton_job.Contract], name: str, params: Optiona
     raise FileNotFoundError(f"no input, param or shipped default for data set {name!r}")
 
 
-def data_files(path: Path, suffixes: tuple[str, ...] = (".jsonl", ".json", ".txt")) -> list[Path]:
-    """The data files of a file or a folder (sorted, hidden files and markers skipped)."""
+def data_files(path: Path, suffixes: tuple[str, ...] = (".jsonl", ".txt")) -> list[Path]:
+    """The data files of a file or a folder: JSONL and text files (sorted; hidden files,
+    ``_`` markers and side files such as ``stats.json`` skipped)."""
     if path.is_file():
         return [path]
     if not path.is_dir():

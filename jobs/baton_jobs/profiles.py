@@ -60,7 +60,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 8,
             "packing": True,
         },
-        "sft": {"full_finetune": False, "lora_rank": 16, "max_steps": 40, "learning_rate": 3e-3, "batch_size": 8},
+        "sft": {"full_finetune": False, "lora_rank": 16, "max_steps": 40, "learning_rate": 5e-3, "batch_size": 8},
         "rlhf": {
             "full_finetune": False,
             "lora_rank": 16,

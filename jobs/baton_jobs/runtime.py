@@ -80,6 +80,21 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded in the tiny profile
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+    except Exception:
+        pass
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except Exception:
+        pass
     for name in ("transformers", "datasets", "trl", "peft", "accelerate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

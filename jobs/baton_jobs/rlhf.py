@@ -1,0 +1,287 @@
+"""rlhf: preference tuning with DPO (TRL's DPOTrainer, LoRA via PEFT), after a Ray Tune
+search (ASHA) over the learning rate and beta.
+
+    python -m baton_jobs.rlhf        (inputs: model [, preferences]; outputs: model)
+
+Preference pairs ``{"prompt", "chosen", "rejected"}`` (input ``preferences``, else param
+``preferences``, else the shipped ``data/preferences.jsonl``) are split deterministically
+into train and held-out pairs (``eval_fraction``).
+
+The search: ``tune_samples`` trials draw a learning rate (log-uniform in
+[``tune_lr_min``, ``tune_lr_max``]) and beta (uniform in [``tune_beta_min``,
+``tune_beta_max``]), each trains ``tune_steps`` DPO steps and is evaluated on the held-out
+pairs every ``tune_eval_every`` steps; ASHA stops the weak ones early. Trials are ranked
+on the held-out *beta-normalised* preference margin, mean(log-ratio(chosen) -
+log-ratio(rejected)) = ``eval_rewards/margins`` / beta: the DPO loss itself depends on
+beta, so comparing it across betas would favour large betas rather than better models.
+The best configuration is then trained for the stage's full ``max_steps``. ``tune_samples:
+0`` skips the search and uses ``learning_rate``/``beta``.
+
+The reference model is the input model itself (LoRA adapters disabled), as TRL does for
+PEFT models, so only one copy of the weights is in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import baton_job
+
+from . import prompts
+from .data import data_path, read_records, resolve_path
+from .profiles import stage_settings
+from .runtime import ensure_ray, log, stage_main
+from .train import TrainSpec, run_training, work_dir
+
+STAGE = "rlhf"
+OBJECTIVE = "pref_margin"
+
+
+def split_pairs(records: list[dict[str, Any]], eval_fraction: float) -> tuple[list[dict], list[dict]]:
+    """Deterministic train/held-out split by a hash of each pair's prompt (stable under
+    reordering; at least one pair on each side when there are two or more)."""
+    def key(r: dict[str, Any]) -> str:
+        return hashlib.md5((r.get("prompt", "") + "\x00" + r.get("chosen", "")).encode("utf-8")).hexdigest()
+
+    ordered = sorted(records, key=key)
+    n_eval = int(round(len(ordered) * eval_fraction))
+    if len(ordered) >= 2:
+        n_eval = min(max(n_eval, 1), len(ordered) - 1)
+    else:
+        n_eval = 0
+    return ordered[n_eval:], ordered[:n_eval]
+
+
+def build_trainer(config: dict[str, Any], callbacks: list):
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from .train import prepare_model, training_args
+
+    settings = config["settings"]
+    prepared = prepare_model(config["model_ref"], settings, world_size=int(config.get("world_size", 1)))
+    train_records, eval_records = split_pairs(read_records(Path(config["preferences"])), float(settings.get("eval_fraction", 0.2)))
+    train_ds = Dataset.from_list([prompts.preference_example(r) for r in train_records])
+    eval_ds = Dataset.from_list([prompts.preference_example(r) for r in eval_records]) if eval_records else None
+    eval_every = int(config.get("eval_every") or 0)
+    extra: dict[str, Any] = {}
+    if eval_ds is not None and eval_every > 0:
+        extra.update(eval_strategy="steps", eval_steps=eval_every)
+    args = DPOConfig(
+        **training_args(settings, str(Path(config["work_dir"]) / "trainer"), **extra),
+        beta=float(settings["beta"]),
+        max_length=int(settings["max_length"]),
+    )
+    return DPOTrainer(
+        model=prepared.model,
+        ref_model=None,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=prepared.tokenizer,
+        peft_config=prepared.peft_config,
+        callbacks=callbacks,
+    )
+
+
+# --------------------------------------------------------------------------- Ray Tune
+
+
+def objective_from(metrics: dict[str, Any], beta: float) -> Optional[float]:
+    margin = metrics.get("eval_rewards/margins")
+    if margin is None or beta <= 0:
+        return None
+    return float(margin) / beta
+
+
+def tune_trial(trial_config: dict[str, Any]) -> None:
+    """A Ray Tune function trainable: one DPO run, reporting after each evaluation."""
+    import torch
+    from ray import tune
+    from transformers import TrainerCallback
+
+    from .runtime import quiet_libraries
+
+    quiet_libraries()
+    base = trial_config["base"]
+    threads = int(base.get("threads") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    settings = dict(base["settings"])
+    settings.update(
+        learning_rate=float(trial_config["learning_rate"]),
+        beta=float(trial_config["beta"]),
+        max_steps=int(settings["tune_steps"]),
+        warmup_steps=min(int(settings.get("warmup_steps", 0)), max(0, int(settings["tune_steps"]) // 4)),
+    )
+    beta = settings["beta"]
+
+    class Report(TrainerCallback):
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ARG002
+            if not state.is_world_process_zero or not metrics:
+                return
+            value = objective_from(metrics, beta)
+            if value is None:
+                return
+            tune.report(
+                {
+                    OBJECTIVE: value,
+                    "eval_loss": float(metrics.get("eval_loss", float("nan"))),
+                    "eval_reward_accuracy": float(metrics.get("eval_rewards/accuracies", float("nan"))),
+                    "step": int(state.global_step),
+                }
+            )
+
+    trial_dir = tempfile.mkdtemp(prefix="trial-", dir=base["work_dir"])
+    config = dict(base, settings=settings, work_dir=trial_dir, eval_every=int(settings["tune_eval_every"]))
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = build_trainer(config, [Report()])
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    shutil.rmtree(trial_dir, ignore_errors=True)
+
+
+def search(base: dict[str, Any], settings: dict[str, Any], *, emit: bool = True) -> dict[str, Any]:
+    """Run the ASHA search; returns {"learning_rate", "beta", "trials": [...]}."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    ray = ensure_ray()
+    samples = int(settings["tune_samples"])
+    steps, every = int(settings["tune_steps"]), max(1, int(settings["tune_eval_every"]))
+    rungs = max(1, steps // every)
+    cpus = float(settings.get("tune_cpus_per_trial", 1))
+    gpus = float(settings.get("tune_gpus_per_trial", 0))
+    available = ray.available_resources()
+    if gpus and available.get("GPU", 0) < gpus:
+        raise RuntimeError(
+            f"the Tune search needs {gpus:g} free GPU(s) per trial and the cluster has "
+            f"{available.get('GPU', 0):g}; submit the rlhf entrypoint without GPUs or add GPUs"
+        )
+    if available.get("CPU", 0) < cpus:
+        log(STAGE, f"only {available.get('CPU', 0):g} free CPU(s): trials run without a CPU reservation")
+        cpus = 0.0
+    resources = {"cpu": cpus, "gpu": gpus} if gpus else {"cpu": cpus}
+    base = dict(base, threads=int(cpus) if cpus >= 1 else 1)
+    concurrent = int(settings.get("tune_max_concurrent", 0)) or None
+
+    tuner = tune.Tuner(
+        tune.with_resources(tune_trial, resources),
+        param_space={
+            "base": base,
+            "learning_rate": tune.loguniform(float(settings["tune_lr_min"]), float(settings["tune_lr_max"])),
+            "beta": tune.uniform(float(settings["tune_beta_min"]), float(settings["tune_beta_max"])),
+        },
+        tune_config=tune.TuneConfig(
+            metric=OBJECTIVE,
+            mode="max",
+            num_samples=samples,
+            max_concurrent_trials=concurrent,
+            search_alg=BasicVariantGenerator(random_state=int(settings.get("seed", 42))),
+            scheduler=ASHAScheduler(time_attr="training_iteration", max_t=rungs, grace_period=1, reduction_factor=2),
+        ),
+        run_config=tune.RunConfig(
+            name="dpo-asha",
+            storage_path=str(Path(base["work_dir"]) / "tune"),
+            verbose=0,
+        ),
+    )
+    grid = tuner.fit()
+    trials = []
+    for i, result in enumerate(grid):
+        cfg = result.config or {}
+        metrics = result.metrics or {}
+        trials.append(
+            {
+                "trial": i,
+                "learning_rate": float(cfg.get("learning_rate", float("nan"))),
+                "beta": float(cfg.get("beta", float("nan"))),
+                OBJECTIVE: metrics.get(OBJECTIVE),
+                "eval_loss": metrics.get("eval_loss"),
+                "iterations": int(metrics.get("training_iteration", 0) or 0),
+                "error": _last_line(result.error) if result.error else None,
+            }
+        )
+    finished = [t for t in trials if t[OBJECTIVE] is not None and not t["error"]]
+    if not finished:
+        errors = "; ".join(t["error"] or "no result" for t in trials)
+        raise RuntimeError(f"every Tune trial failed: {errors}")
+    best = grid.get_best_result(metric=OBJECTIVE, mode="max", scope="last")
+    chosen = {"learning_rate": float(best.config["learning_rate"]), "beta": float(best.config["beta"]), "trials": trials}
+    stopped = sum(1 for t in finished if t["iterations"] < rungs)
+    if emit:
+        for t in finished:
+            baton_job.emit_metrics({f"tune/{OBJECTIVE}": t[OBJECTIVE], "tune/learning_rate": t["learning_rate"],
+                                    "tune/beta": t["beta"], "tune/iterations": t["iterations"]}, step=t["trial"])
+        baton_job.emit_metrics(
+            {
+                "tune_trials": len(trials),
+                "tune_trials_failed": len(trials) - len(finished),
+                "tune_trials_stopped_early": stopped,
+                "best_learning_rate": chosen["learning_rate"],
+                "best_beta": chosen["beta"],
+                f"best_{OBJECTIVE}": float(best.metrics[OBJECTIVE]),
+            }
+        )
+    log(STAGE, f"ASHA: {len(finished)}/{len(trials)} trials, {stopped} stopped early; best lr={chosen['learning_rate']:.3g} beta={chosen['beta']:.3g}")
+    return chosen
+
+
+def _last_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def train(model_dir: Path, preferences: Path, out_root: Path, params: dict[str, Any], *, emit: bool = True,
+          model_md5: Optional[str] = None):
+    settings = stage_settings(STAGE, params)
+    model_dir, preferences, out_root = model_dir.resolve(), preferences.resolve(), out_root.resolve()
+    records = read_records(preferences)
+    for r in records:  # validate before spending any compute
+        prompts.preference_example(r)
+    train_records, eval_records = split_pairs(records, float(settings.get("eval_fraction", 0.2)))
+    if not train_records:
+        raise ValueError(f"no preference pairs in {preferences}")
+    scratch = work_dir(out_root, STAGE)
+    base = {"settings": settings, "model_ref": str(model_dir), "preferences": str(preferences), "work_dir": str(scratch)}
+    manifest: dict[str, Any] = {"base_model": str(model_dir), "inputs": {"model": model_md5},
+                                "pairs": {"train": len(train_records), "eval": len(eval_records)}}
+    try:
+        if int(settings.get("tune_samples", 0)) > 0 and eval_records:
+            chosen = search(base, settings, emit=emit)
+            settings = dict(settings, learning_rate=chosen["learning_rate"], beta=chosen["beta"])
+            manifest["tune"] = chosen
+        config = dict(base, settings=settings, eval_every=int(settings["max_steps"]) if int(settings["max_steps"]) > 0 else 0)
+        return run_training(TrainSpec(STAGE, "baton_jobs.rlhf:build_trainer", config, manifest), out_root / "model", emit=emit)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(contract: baton_job.Contract):
+    model = contract.input("model")
+    outcome = train(
+        resolve_path(model.uri),
+        data_path(contract, "preferences"),
+        contract.output_root,
+        contract.params,
+        model_md5=model.md5,
+    )
+    baton_job.emit_output("model", outcome.out_dir)
+    return outcome
+
+
+def main() -> int:
+    return stage_main(STAGE, run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
