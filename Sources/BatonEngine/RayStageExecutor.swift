@@ -100,10 +100,7 @@ struct RayStageExecutor: Sendable {
                 try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
                 return
             }
-            let job: RayJobDetails
-            do {
-                job = try await ray.job(submissionID)
-            } catch let error as RayError where error.code == .notFound {
+            guard let job = try await lookUp(submissionID) else {
                 // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
                 if try await store.finishAttempt(
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
@@ -127,6 +124,15 @@ struct RayStageExecutor: Sendable {
                 try await leaseLost(claim, submissionID: submissionID)
                 return
             }
+        }
+    }
+
+    /// The job, or `nil` when Ray does not know it.
+    private func lookUp(_ submissionID: String) async throws(RayError) -> RayJobDetails? {
+        do {
+            return try await ray.job(submissionID)
+        } catch  where error.code == .notFound {
+            return nil
         }
     }
 
@@ -189,19 +195,7 @@ struct RayStageExecutor: Sendable {
         _ = try await ray.stop(submissionID)
         let deadline = ContinuousClock.now + configuration.rayStopTimeout
         while ContinuousClock.now < deadline {
-            let job: RayJobDetails
-            do {
-                job = try await ray.job(submissionID)
-            } catch let error as RayError where error.code == .notFound {
-                // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
-                if try await store.finishAttempt(
-                    claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
-                    errorType: "ray_job_lost")
-                {
-                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
-                }
-                return
-            }
+            let job = try await ray.job(submissionID)
             if job.status.isTerminal { return job.status.rawValue }
             try await Task.sleep(for: .milliseconds(250))
         }
