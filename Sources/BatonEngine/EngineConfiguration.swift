@@ -43,8 +43,9 @@ public struct EngineConfiguration: Sendable {
     /// Kafka consumer group rebalance bound (`max.poll.interval.ms`); Baton never holds a message
     /// for long, so this can be short, which also keeps rebalances short. Default: 30 s.
     public var maxPollInterval: Duration = .seconds(30)
-    /// The Ray Jobs API that `ray` stages run on; `nil` fails them with a clear error. Default: nil.
-    public var ray: RayJobClient.Configuration?
+    /// What runs `ray` stages (the Ray Jobs API of a cluster, or KubeRay); `nil` fails them with
+    /// a clear error. Default: nil.
+    public var rayLauncher: (any RayJobLauncher)?
     /// The first wait between two polls of a running Ray job; it doubles up to `rayMaxPollInterval`.
     /// Default: 250 ms.
     public var rayPollInterval: Duration = .milliseconds(250)

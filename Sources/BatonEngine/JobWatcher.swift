@@ -16,13 +16,12 @@ public struct JobWatcher: Service {
     private let configuration: EngineConfiguration
     private let logger: Logger
 
-    public init(configuration: EngineConfiguration, ray: RayJobClient.Configuration, store: BatonStore, logger: Logger)
-    {
+    public init(configuration: EngineConfiguration, launcher: any RayJobLauncher, store: BatonStore, logger: Logger) {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "watcher"
         self.store = store
         self.executor = RayStageExecutor(
-            store: store, ray: RayJobClient(configuration: ray, logger: logger), configuration: configuration,
+            store: store, ray: launcher, configuration: configuration,
             logger: logger)
         self.configuration = configuration
         self.logger = logger

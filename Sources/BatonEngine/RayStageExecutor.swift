@@ -12,7 +12,7 @@ import Logging
 /// the attempt was cancelled or timed out, stops the job.
 struct RayStageExecutor: Sendable {
     let store: BatonStore
-    let ray: RayJobClient
+    let ray: any RayJobLauncher
     let configuration: EngineConfiguration
     let logger: Logger
 

@@ -30,9 +30,9 @@ public struct StageWorker: Service {
             group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)], consumerName: "worker",
             followUpLimit: configuration.workerConcurrency, configuration: configuration, store: store,
             producer: producer, logger: logger)
-        self.rayExecutor = configuration.ray.map {
+        self.rayExecutor = configuration.rayLauncher.map {
             RayStageExecutor(
-                store: store, ray: RayJobClient(configuration: $0, logger: logger), configuration: configuration,
+                store: store, ray: $0, configuration: configuration,
                 logger: logger)
         }
         self.store = store

@@ -75,7 +75,9 @@ struct GlobalOptions: ParsableArguments {
         configuration.kafkaProperties = try resolvedKafkaProperties()
         configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
         if let address = rayAddress ?? Self.environment["BATON_RAY_ADDRESS"] {
-            configuration.ray = RayJobClient.Configuration(address: address, token: Self.environment["BATON_RAY_TOKEN"])
+            configuration.rayLauncher = RayJobClient(
+                configuration: .init(address: address, token: Self.environment["BATON_RAY_TOKEN"]),
+                logger: Logger(label: "baton.ray"))
         }
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }

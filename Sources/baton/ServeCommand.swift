@@ -99,8 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
                         pool: pool, configuration: configuration, store: store, producer: producer, logger: logger))
             }
         }
-        if selected.contains(.watcher), let ray = configuration.ray {
-            services.append(JobWatcher(configuration: configuration, ray: ray, store: store, logger: logger))
+        if selected.contains(.watcher), let launcher = configuration.rayLauncher {
+            services.append(JobWatcher(configuration: configuration, launcher: launcher, store: store, logger: logger))
         }
         if selected.contains(.sweeper) {
             services.append(Sweeper(configuration: configuration, store: store, logger: logger))
