@@ -47,10 +47,11 @@ public struct EngineConfiguration: Sendable {
     /// a clear error. Default: nil.
     public var rayLauncher: (any RayJobLauncher)?
     /// The first wait between two polls of a running Ray job; it doubles up to `rayMaxPollInterval`.
-    /// Default: 250 ms.
-    public var rayPollInterval: Duration = .milliseconds(250)
-    /// The longest wait between two polls of a running Ray job. Default: 2 s.
-    public var rayMaxPollInterval: Duration = .seconds(2)
+    /// Default: 100 ms.
+    public var rayPollInterval: Duration = .milliseconds(100)
+    /// The longest wait between two polls of a running Ray job: it bounds how late Baton sees a
+    /// job end. Default: 500 ms.
+    public var rayMaxPollInterval: Duration = .milliseconds(500)
     /// How long to wait for Ray to confirm a stopped job. Default: 30 s.
     public var rayStopTimeout: Duration = .seconds(30)
     /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.

@@ -15,6 +15,14 @@ struct RayStageExecutor: Sendable {
     let ray: any RayJobLauncher
     let configuration: EngineConfiguration
     let logger: Logger
+    private let serverVersion = RayServerVersionCache()
+
+    init(store: BatonStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
+        self.store = store
+        self.ray = ray
+        self.configuration = configuration
+        self.logger = logger
+    }
 
     // MARK: - Submit
 
@@ -47,7 +55,7 @@ struct RayStageExecutor: Sendable {
             entrypointNumCPUs: spec.resources.cpus, entrypointNumGPUs: spec.resources.gpus,
             entrypointMemory: spec.resources.memory, entrypointResources: spec.resources.custom)
         let started = ContinuousClock.now
-        let job = try await ray.submit(submission, server: try await ray.version())
+        let job = try await ray.submit(submission, server: try await serverVersion.version(from: ray))
         EngineMetrics.raySubmitted(seconds: (ContinuousClock.now - started).secondsDouble)
         guard try await store.recordRaySubmission(claim, submissionID: submissionID) else { return nil }
         logger.info(
@@ -145,7 +153,9 @@ struct RayStageExecutor: Sendable {
         }
         let report = AttemptReport(
             rayStatus: job.status.rawValue, rayMessage: job.message, rayErrorType: job.errorType,
-            driverExitCode: job.driverExitCode, records: records)
+            driverExitCode: job.driverExitCode,
+            rayStartedAt: job.startTime.map { Date(timeIntervalSince1970: Double($0) / 1000) },
+            rayEndedAt: job.endTime.map { Date(timeIntervalSince1970: Double($0) / 1000) }, records: records)
         let state: AttemptState
         var error: String?
         var errorType: String?

@@ -26,12 +26,17 @@ public struct AttemptReport: Sendable, Hashable {
     public var rayMessage: String?
     public var rayErrorType: String?
     public var driverExitCode: Int?
+    /// When Ray started and ended the job, by Ray's clock.
+    public var rayStartedAt: Date?
+    public var rayEndedAt: Date?
     public var records: JobRecords
 
     public init(
         rayStatus: String? = nil, rayMessage: String? = nil, rayErrorType: String? = nil, driverExitCode: Int? = nil,
-        records: JobRecords = JobRecords()
+        rayStartedAt: Date? = nil, rayEndedAt: Date? = nil, records: JobRecords = JobRecords()
     ) {
+        self.rayStartedAt = rayStartedAt
+        self.rayEndedAt = rayEndedAt
         self.rayStatus = rayStatus
         self.rayMessage = rayMessage
         self.rayErrorType = rayErrorType
@@ -123,7 +128,8 @@ extension BatonStore {
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),
                     error_type = \(errorType), ray_status = coalesce(\(report?.rayStatus), ray_status),
                     ray_message = \(report?.rayMessage), ray_error_type = \(report?.rayErrorType),
-                    driver_exit_code = \(report?.driverExitCode)
+                    driver_exit_code = \(report?.driverExitCode), ray_started_at = \(report?.rayStartedAt),
+                    ray_ended_at = \(report?.rayEndedAt)
                 WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
                 """, logger: logger)
             var updated = false

@@ -15,6 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "The spec file to run.") var pipeline = "examples/korean-llm-noop.yaml"
     @Option(help: "How many runs.") var runs = 50
+    @Option(help: "Runs in flight at once: submitted in waves of this many (default: all at once).") var concurrency:
+        Int?
     @Option(help: "Give up after this many seconds.") var timeout: Double = 600
 
     func run() async throws {
@@ -26,21 +28,27 @@ struct BenchCommand: AsyncParsableCommand {
         let topic = options.topics().requested
         let started = Date()
         let runIDs = (0..<max(1, min(runs, 10_000))).map { _ in UUID() }
-        try await withThrowingTaskGroup { group in
-            for runID in runIDs {
-                group.addTask {
-                    let request = PipelineRequested(spec: yaml, runId: runID, requestedBy: "bench")
-                    let event = try CloudEvent(source: "baton/bench", type: .pipelineRequested, payload: request)
-                    _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: runID.lowercased))
+        let wave = max(1, concurrency ?? runIDs.count)
+        let (views, ray) = try await Runtime.withStore(options, logger: logger) { store in
+            var views: [RunView] = []
+            for start in stride(from: 0, to: runIDs.count, by: wave) {
+                let batch = Array(runIDs[start..<min(start + wave, runIDs.count)])
+                try await withThrowingTaskGroup { group in
+                    for runID in batch {
+                        group.addTask {
+                            let request = PipelineRequested(spec: yaml, runId: runID, requestedBy: "bench")
+                            let event = try CloudEvent(
+                                source: "baton/bench", type: .pipelineRequested, payload: request)
+                            _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: runID.lowercased))
+                        }
+                    }
+                    try await group.waitForAll()
                 }
+                views += try await Self.waitForAll(batch, store: store, timeout: .seconds(timeout))
             }
-            try await group.waitForAll()
+            return (views, try await store.rayStageFigures(runIDs: runIDs))
         }
         await producer.shutdown()
-        let submitted = Date()
-        let views = try await Runtime.withStore(options, logger: logger) { store in
-            try await Self.waitForAll(runIDs, store: store, timeout: .seconds(timeout))
-        }
         let finished = views.compactMap(\.finishedAt).max() ?? Date()
         var handoffs: [Double] = []
         var firstStage: [Double] = []
@@ -56,12 +64,11 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
         }
-        let report: [String: JSONValue] = [
+        var report: [String: JSONValue] = [
             "pipeline": .string(spec.name),
             "stages_per_run": .int(Int64(spec.stages.count)),
             "runs": .int(Int64(views.count)),
             "succeeded": .int(Int64(views.filter { $0.state == .succeeded }.count)),
-            "submit_seconds": .double(submitted.timeIntervalSince(started)),
             "wall_seconds": .double(finished.timeIntervalSince(started)),
             "runs_per_second": .double(Double(views.count) / max(finished.timeIntervalSince(started), 0.001)),
             "run_makespan_seconds": Self.percentiles(
@@ -69,6 +76,16 @@ struct BenchCommand: AsyncParsableCommand {
             "request_to_first_stage_start_seconds": Self.percentiles(firstStage),
             "stage_handoff_seconds": Self.percentiles(handoffs),
         ]
+        if !ray.readyToSubmitted.isEmpty {
+            report["ray"] = .object([
+                "stage_ready_to_submission_accepted_seconds": Self.percentiles(ray.readyToSubmitted),
+                "stage_ready_to_attempt_claimed_seconds": Self.percentiles(ray.readyToClaimed),
+                "ray_terminal_to_next_submission_seconds": Self.percentiles(ray.endedToNextSubmitted),
+                "ray_startup_seconds": Self.percentiles(ray.rayStartup),
+                "ray_job_run_seconds": Self.percentiles(ray.rayRun),
+                "ray_terminal_to_outcome_recorded_seconds": Self.percentiles(ray.endedToRecorded),
+            ])
+        }
         print(try RunPrinter.json(report))
     }
 
