@@ -7,8 +7,10 @@ ALTER TABLE stage_attempts ADD COLUMN kind text NOT NULL DEFAULT 'noop'
 -- the stage.ready event is committed.
 ALTER TABLE stage_attempts ADD COLUMN ray_submission_id text UNIQUE;
 ALTER TABLE stage_attempts ADD COLUMN submitted_at timestamptz;
--- Ray's last word on the job.
+-- Ray's last word on the job, and Ray's own start and end times of it.
 ALTER TABLE stage_attempts ADD COLUMN ray_status text;
+ALTER TABLE stage_attempts ADD COLUMN ray_started_at timestamptz;
+ALTER TABLE stage_attempts ADD COLUMN ray_ended_at timestamptz;
 ALTER TABLE stage_attempts ADD COLUMN ray_message text;
 ALTER TABLE stage_attempts ADD COLUMN ray_error_type text;
 ALTER TABLE stage_attempts ADD COLUMN driver_exit_code integer;
