@@ -51,8 +51,10 @@ def percentile(values: list[float], q: float) -> float:
 def load_for_inference(model_dir: Path, settings: dict[str, Any]):
     import torch
 
+    from .runtime import set_torch_threads
     from .train import load_model, load_tokenizer, stop_token_ids
 
+    set_torch_threads(settings)
     tokenizer = load_tokenizer(str(model_dir))
     model = load_model(str(model_dir), settings, quantize=bool(settings.get("load_in_4bit")) and cuda_available())
     if cuda_available() and not getattr(model, "is_loaded_in_4bit", False):

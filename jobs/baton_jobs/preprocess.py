@@ -10,7 +10,7 @@ Output ``dataset``: ``part-00000.jsonl`` ... (``{"id", "source", "text"}``, UTF-
 
 Params (all optional): ``mask_pii`` (true), ``keep_hanja`` (false), ``drop_urls`` (true),
 ``min_chars`` (10), ``max_chars`` (2000), ``min_hangul_ratio`` (0.5: share of words with
-Hangul), ``dedup_near`` (true), ``near_threshold`` (0.7), ``minhash_perm`` (64),
+Hangul), ``max_repetition`` (0.5: share of repeated words), ``dedup_near`` (true), ``near_threshold`` (0.7), ``minhash_perm`` (64),
 ``minhash_bands`` (16), ``shingle`` (5), ``num_shards`` (2), ``preprocess_num_cpus``.
 
 The cleaning rules are the pure functions of ``baton_jobs.text``; this module maps them
@@ -33,7 +33,7 @@ from .data import data_path, data_files, write_json
 from .runtime import ensure_ray, log, stage_main
 
 STAGE = "preprocess"
-DROP_REASONS = ("empty", "short", "long", "not_korean")
+DROP_REASONS = ("empty", "short", "long", "not_korean", "repetitive")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class PreprocessConfig:
     min_chars: int = 10
     max_chars: int = 2000
     min_hangul_ratio: float = 0.5
+    max_repetition: float = 0.5
     dedup_near: bool = True
     near_threshold: float = 0.7
     minhash_perm: int = 64
@@ -56,6 +57,7 @@ class PreprocessConfig:
             min_chars=int(params.get("min_chars", 10)),
             max_chars=int(params.get("max_chars", 2000)),
             min_hangul_ratio=float(params.get("min_hangul_ratio", 0.5)),
+            max_repetition=float(params.get("max_repetition", 0.5)),
             dedup_near=bool(params.get("dedup_near", True)),
             near_threshold=float(params.get("near_threshold", 0.7)),
             minhash_perm=int(params.get("minhash_perm", 64)),
@@ -91,6 +93,8 @@ def clean_batch(batch, *, config: PreprocessConfig):
             reason = "long"
         elif T.hangul_word_ratio(cleaned) < config.min_hangul_ratio:
             reason = "not_korean"
+        elif T.repetition_ratio(cleaned) > config.max_repetition:
+            reason = "repetitive"
         else:
             reason = ""
         out["id"].append(doc_id)
@@ -194,6 +198,7 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
     params = params or {}
     config = PreprocessConfig.from_params(params)
     ray = ensure_ray(params.get("preprocess_num_cpus"))
+    from ray.data.expressions import col
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     partitions = int(params.get("shuffle_partitions", max(2, min(cpus, 64))))
@@ -222,7 +227,7 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
     n_kept = stats["docs_in"] - sum(stats[f"dropped_{r}"] for r in DROP_REASONS)
 
     # 3. exact duplicates: one document per md5 of the cleaned text
-    kept = cleaned.filter(lambda row: row["reason"] == "")
+    kept = cleaned.filter(expr=col("reason") == "")
     unique = (
         kept.groupby("md5", num_partitions=partitions).map_groups(first_of_group, batch_format="pandas").materialize()
         if n_kept
@@ -251,7 +256,7 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
     # 5. the survivors, in corpus order (sorted by id) so equal data gives equal shards
     dropped_keys = set(dropped)
     final = (
-        unique.filter(lambda row: row["md5"] not in dropped_keys)
+        (unique.filter(expr=col("md5").not_in(sorted(dropped_keys))) if dropped_keys else unique)
         .select_columns(["id", "source", "text", "length"])
         .sort("id")
         .materialize()
@@ -285,7 +290,7 @@ def _config_dict(config: PreprocessConfig) -> dict[str, Any]:
 
 
 METRIC_KEYS = (
-    "docs_in", "dropped_empty", "dropped_short", "dropped_long", "dropped_not_korean",
+    "docs_in", "dropped_empty", "dropped_short", "dropped_long", "dropped_not_korean", "dropped_repetitive",
     "exact_duplicates", "near_duplicates", "docs_out", "emails_masked", "phones_masked",
     "chars_in", "chars_out", "shards",
 )

@@ -51,6 +51,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "warmup_steps": 2,
             "lr_scheduler": "cosine",
             "dataloader_workers": 0,
+            "torch_threads": 1,
         },
         "cpt": {
             # Random init: there is nothing to adapt, so tiny cpt trains every weight.
@@ -104,6 +105,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "warmup_steps": 50,
             "lr_scheduler": "cosine",
             "dataloader_workers": 2,
+            "torch_threads": 0,  # torch's default
             "merge": True,
         },
         "cpt": {

@@ -108,10 +108,10 @@ def tune_trial(trial_config: dict[str, Any]) -> None:
 
     quiet_libraries()
     base = trial_config["base"]
-    threads = int(base.get("threads") or 0)
+    settings = dict(base["settings"])
+    threads = int(settings.get("torch_threads") or base.get("threads") or 0)
     if threads > 0:
         torch.set_num_threads(threads)
-    settings = dict(base["settings"])
     settings.update(
         learning_rate=float(trial_config["learning_rate"]),
         beta=float(trial_config["beta"]),

@@ -25,6 +25,7 @@ def ensure_ray(num_cpus: int | None = None):
         else:
             pythonpath = os.pathsep.join(p for p in (str(JOBS_ROOT), os.environ.get("PYTHONPATH", "")) if p)
             ray.init(
+                address="local",  # a new local instance, never some other cluster on this host
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 log_to_driver=True,
@@ -72,6 +73,16 @@ def unsloth_available() -> bool:
         return False
 
 
+def set_torch_threads(settings: dict) -> None:
+    """Intra-op threads for torch: the tiny profile uses 1 (its matrices are too small to
+    gain from more, and on a busy host spinning threads make it several times slower)."""
+    threads = int(settings.get("torch_threads", 0) or 0)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def log(stage: str, message: str) -> None:
     print(f"[{stage}] {message}", file=sys.stderr, flush=True)
 
@@ -95,6 +106,9 @@ def quiet_libraries() -> None:
         datasets.disable_progress_bars()
     except Exception:
         pass
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices
     for name in ("transformers", "datasets", "trl", "peft", "accelerate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -29,7 +29,8 @@ Cleaning order (``clean_text``), each step a function of its own:
                         punctuation, no empty brackets.
 
 Filters: ``length_ok`` (characters), ``hangul_word_ratio`` (share of words that contain
-Hangul, robust to Latin words being longer than Hangul ones).
+Hangul, robust to Latin words being longer than Hangul ones), ``repetition_ratio`` (share
+of repeated words: spam such as "광고 광고 광고 ...").
 
 Deduplication: exact (md5 of the cleaned text) and near-duplicate: MinHash over character
 shingles of the text with whitespace removed (so Korean spacing variants collide), LSH
@@ -370,6 +371,15 @@ def hangul_word_ratio(text: str) -> float:
     if not words:
         return 0.0
     return sum(1 for w in words if any(is_hangul(c) for c in w)) / len(words)
+
+
+def repetition_ratio(text: str, min_words: int = 8) -> float:
+    """Share of the words that repeat an earlier word (0 for texts shorter than min_words):
+    "광고 광고 광고 ..." -> close to 1, ordinary prose -> small."""
+    words = text.split()
+    if len(words) < min_words:
+        return 0.0
+    return 1.0 - len(set(words)) / len(words)
 
 
 # --------------------------------------------------------------------------- dedup

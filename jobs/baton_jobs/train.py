@@ -443,6 +443,9 @@ def _ray_train_loop(config: dict[str, Any]) -> None:
 def _train_once_with(builder: Callable, spec: TrainSpec, callbacks: list, world_size: int):
     from transformers.trainer_callback import PrinterCallback
 
+    from .runtime import set_torch_threads
+
+    set_torch_threads(spec.config["settings"])
     config = dict(spec.config)
     config["world_size"] = world_size
     trainer = builder(config, callbacks)
@@ -495,6 +498,9 @@ def _run_ray_train(spec: TrainSpec, out_dir: Path) -> TrainOutcome:
 
     from .runtime import ensure_ray
 
+    # Ray Train's print patch defeats libraries that capture stdout (dill disassembles
+    # functions into a captured stdout while datasets fingerprints them): leave print alone.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     ray = ensure_ray()
     settings = spec.config["settings"]
     workers = resolve_num_workers(settings)

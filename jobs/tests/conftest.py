@@ -1,0 +1,89 @@
+"""Shared fixtures: import paths, one local Ray instance, small trained models.
+
+Everything runs on the CPU; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+JOBS = Path(__file__).resolve().parent.parent
+if str(JOBS) not in sys.path:
+    sys.path.insert(0, str(JOBS))
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+os.environ.pop("RAY_ADDRESS", None)  # tests always use their own local Ray
+
+
+@pytest.fixture(scope="session")
+def jobs_root() -> Path:
+    return JOBS
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance for the whole session (2 CPUs, no dashboard)."""
+    import ray
+
+    from baton_jobs.runtime import ensure_ray
+
+    ensure_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def quiet():
+    from baton_jobs.runtime import quiet_libraries
+
+    quiet_libraries()
+
+
+# Few steps keep the suite fast; the loss must still go down over them.
+TINY = {"profile": "tiny", "cpt_max_steps": 24, "sft_max_steps": 20, "rlhf_max_steps": 16, "rlhf_tune_samples": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_params() -> dict:
+    return dict(TINY)
+
+
+@pytest.fixture(scope="session")
+def corpus_dataset(tmp_path_factory, jobs_root) -> Path:
+    """The shipped corpus cleaned with the pure functions (no Ray), as a dataset folder."""
+    import json
+
+    from baton_jobs import text as T
+
+    out = tmp_path_factory.mktemp("dataset")
+    seen = set()
+    rows = []
+    for line in (jobs_root / "data" / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        cleaned = T.clean_text(json.loads(line)["text"]).text
+        if T.length_ok(cleaned) and T.hangul_word_ratio(cleaned) >= 0.5 and T.repetition_ratio(cleaned) <= 0.5 and cleaned not in seen:
+            seen.add(cleaned)
+            rows.append({"text": cleaned})
+    (out / "part-00000.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def cpt_outcome(tmp_path_factory, corpus_dataset, tiny_params, quiet):
+    from baton_jobs import cpt
+
+    root = tmp_path_factory.mktemp("cpt")
+    return cpt.train(corpus_dataset, root, tiny_params, emit=False)
+
+
+@pytest.fixture(scope="session")
+def sft_outcome(tmp_path_factory, cpt_outcome, tiny_params, jobs_root, quiet):
+    from baton_jobs import sft
+
+    root = tmp_path_factory.mktemp("sft")
+    return sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", root, tiny_params, emit=False)

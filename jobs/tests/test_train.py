@@ -1,0 +1,130 @@
+"""Tiny training runs per trainer: the loss must go down. CPU only, a few dozen steps."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from statistics import mean
+
+import baton_job
+from baton_jobs import evaluate, rlhf, sft
+from baton_jobs.train import MANIFEST, losses_of
+
+
+def assert_loss_goes_down(history, k=3, margin=0.02):
+    losses = [loss for _, loss in losses_of(history)]
+    assert len(losses) >= 2 * k, losses
+    assert all(math.isfinite(x) for x in losses), losses
+    first, last = mean(losses[:k]), mean(losses[-k:])
+    assert last < first - margin, f"loss did not go down: first {first:.4f}, last {last:.4f}: {losses}"
+    return first, last
+
+
+def test_cpt_tiny_trains_a_llama_from_scratch(cpt_outcome):
+    first, last = assert_loss_goes_down(cpt_outcome.history)
+    assert first > 6.0  # ~ln(vocab) at random init
+    out = cpt_outcome.out_dir
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja", MANIFEST):
+        assert (out / name).exists(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "llama"
+    total = cpt_outcome.summary["total_params"]
+    assert 500_000 < total < 2_000_000  # "about a million parameters"
+    assert cpt_outcome.summary["trainable_params"] == total  # random init: full training
+    assert cpt_outcome.mode == "direct"
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["stage"] == "cpt" and manifest["base_model"] == "llama-from-config"
+
+
+def test_sft_with_lora_loss_goes_down(sft_outcome):
+    assert_loss_goes_down(sft_outcome.history)
+    s = sft_outcome.summary
+    assert 0 < s["trainable_params"] < s["total_params"] / 2  # LoRA adapters only
+    out = sft_outcome.out_dir
+    assert (out / "adapter" / "adapter_config.json").exists()
+    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 16
+    assert (out / "model.safetensors").exists()  # merged: the next stage loads it directly
+
+
+def test_merged_weights_changed(cpt_outcome, sft_outcome):
+    from safetensors.torch import load_file
+
+    before = load_file(str(cpt_outcome.out_dir / "model.safetensors"))
+    after = load_file(str(sft_outcome.out_dir / "model.safetensors"))
+    changed = [k for k in before if "proj" in k and not (before[k] == after[k]).all()]
+    assert changed, "LoRA merge left every projection unchanged"
+
+
+def test_dpo_loss_goes_down(sft_outcome, tmp_path, tiny_params, jobs_root):
+    outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, tiny_params, emit=False)
+    first, last = assert_loss_goes_down(outcome.history)
+    assert abs(outcome.history[0]["loss"] - math.log(2)) < 0.05  # DPO starts at ln 2 (policy == reference)
+    assert any("eval_rewards/accuracies" in h for h in outcome.history)  # held-out pairs evaluated
+    assert (outcome.out_dir / "model.safetensors").exists()
+
+
+def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, tmp_path, tiny_params, jobs_root, capsys):
+    params = dict(tiny_params, rlhf_tune_samples=2, rlhf_tune_steps=4, rlhf_tune_eval_every=2, rlhf_max_steps=8)
+    outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, params)
+    manifest = json.loads((outcome.out_dir / MANIFEST).read_text())
+    trials = manifest["tune"]["trials"]
+    assert len(trials) == 2 and all(t["error"] is None for t in trials)
+    assert manifest["settings"]["learning_rate"] == manifest["tune"]["learning_rate"]
+    assert manifest["settings"]["beta"] == manifest["tune"]["beta"]
+    assert 3e-4 <= manifest["tune"]["learning_rate"] <= 5e-3 and 0.05 <= manifest["tune"]["beta"] <= 0.5
+    keys = {json.loads(line.split(" ", 1)[1])["key"] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("::baton::metric")}
+    assert {"tune_trials", "best_learning_rate", "best_beta", "loss", "final_loss"} <= keys
+    assert outcome.summary["final_loss"] < outcome.summary["initial_loss"]
+
+
+def test_ray_train_path_with_two_ddp_workers(ray_local, cpt_outcome, tmp_path, tiny_params, jobs_root):
+    params = dict(tiny_params, num_workers=2, sft_max_steps=8)
+    outcome = sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", tmp_path, params, emit=False)
+    assert outcome.mode == "ray_train"
+    assert_loss_goes_down(outcome.history, k=2)
+    assert (outcome.out_dir / "model.safetensors").exists() and (outcome.out_dir / "adapter").is_dir()
+    assert not (tmp_path / ".ray_train").exists()  # the Ray Train storage is cleaned up
+
+
+def test_evaluate_reports_accuracy_perplexity_latency(sft_outcome, tmp_path, tiny_params, jobs_root):
+    metrics = evaluate.evaluate(sft_outcome.out_dir, jobs_root / "data" / "testset.jsonl",
+                                jobs_root / "data" / "heldout.jsonl", tmp_path / "report", tiny_params, emit=False)
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["exact_match"] <= metrics["accuracy"]
+    assert {"accuracy_seen", "accuracy_unseen"} <= set(metrics)
+    assert 1.0 < metrics["perplexity"] < 5000 and metrics["heldout_tokens"] > 100
+    assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert len(report["items"]) == metrics["examples"] == 30
+
+
+def test_percentile_matches_numpy():
+    import numpy as np
+
+    values = [5.0, 1.0, 3.0, 2.0, 4.0, 10.0]
+    for q in (0, 50, 95, 100):
+        assert abs(evaluate.percentile(values, q) - float(np.percentile(values, q))) < 1e-9
+
+
+def test_evaluate_stage_through_the_job_contract(sft_outcome, tmp_path, jobs_root):
+    """The stage as Baton runs it: a process with BATON_* variables, records on stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env.update(
+        BATON_RUN_ID="run-7", BATON_STAGE="evaluate", BATON_ATTEMPT_ID="run-7-evaluate-1",
+        BATON_PARAMS=json.dumps({"profile": "tiny", "evaluate_max_new_tokens": 8}),
+        BATON_INPUTS=json.dumps({"model": {"uri": sft_outcome.out_dir.as_uri(), "md5": "x.dir"}}),
+        BATON_OUTPUT_URI=tmp_path.as_uri(),
+    )
+    proc = subprocess.run([sys.executable, "-m", "baton_jobs.evaluate"], cwd=jobs_root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [line for line in proc.stdout.splitlines() if line.startswith("::baton::")]
+    metrics = {json.loads(r.split(" ", 1)[1])["key"] for r in records if r.startswith("::baton::metric")}
+    assert {"accuracy", "exact_match", "perplexity", "latency_p50_ms", "latency_p95_ms", "stage_seconds"} <= metrics
+    outputs = [json.loads(r.split(" ", 1)[1]) for r in records if r.startswith("::baton::output")]
+    assert [o["name"] for o in outputs] == ["report"]
+    assert outputs[0]["md5"] == baton_job.dir_md5(tmp_path / "report")
+    assert outputs[0]["uri"] == (tmp_path / "report").as_uri()
