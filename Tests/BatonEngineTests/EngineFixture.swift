@@ -78,6 +78,28 @@ struct EngineFixture: Sendable {
         }
     }
 
+    /// Polls `condition` until it holds; fails the test with `description` when time runs out.
+    func waitUntil(
+        _ description: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw ConditionNotMet(description: description)
+    }
+
+    struct ConditionNotMet: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Whether stage `stage`'s Ray job was submitted.
+    func raySubmitted(stage: String) async throws -> Bool {
+        try await count(
+            "SELECT count(*)::int FROM stage_attempts WHERE stage = \(stage) AND ray_submission_id IS NOT NULL") == 1
+    }
+
     /// One integer from a SQL query on this installation's database.
     func count(_ query: PostgresQuery) async throws -> Int {
         try await withStore { store in

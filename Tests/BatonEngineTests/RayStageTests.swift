@@ -4,6 +4,7 @@ import BatonStore
 import BatonTestSupport
 import Crypto
 import Foundation
+import Glibc
 import PostgresNIO
 import Testing
 
@@ -134,13 +135,7 @@ struct RayStageTests {
         let fixture = try await EngineFixture()
         let first = try fixture.serve("ray-adopt-1")
         let runID = try await submit(fixture, try Self.spec(name: "ray-adopt"), ["sleep_stage=b", "sleep_seconds=8"])
-        let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            let submitted = try await fixture.count(
-                "SELECT count(*)::int FROM stage_attempts WHERE stage = 'b' AND ray_submission_id IS NOT NULL")
-            if submitted == 1 { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try await fixture.waitUntil("stage b's Ray job is submitted") { try await fixture.raySubmitted(stage: "b") }
         await first.kill9()
         let second = try fixture.serve("ray-adopt-2")
         let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(180)).first)
@@ -151,6 +146,59 @@ struct RayStageTests {
         #expect(jobs.count == 3)
         #expect(Set(jobs.compactMap(\.submissionID)).count == 3)
         await second.stop()
+    }
+
+    @Test("A watcher stopped (SIGSTOP) past its lease is fenced out when it resumes; the run stays consistent")
+    func stalledWatcher() async throws {
+        let fixture = try await EngineFixture()
+        let stalled = try fixture.serve("ray-stall-1")
+        let runID = try await submit(fixture, try Self.spec(name: "ray-stall"), ["sleep_stage=b", "sleep_seconds=8"])
+        try await fixture.waitUntil("stage b's Ray job is submitted") { try await fixture.raySubmitted(stage: "b") }
+        kill(stalled.pid, SIGSTOP)
+        // Another process's watcher adopts the attempt once the stalled lease (3 s) expires.
+        let adopter = try BatonProcess(
+            ["serve", "--roles", "watcher"],
+            environment: fixture.environment.merging(["BATON_METRICS_ADDRESS": "off"]) { $1 },
+            logName: "\(fixture.prefix)-ray-stall-2")
+        try await fixture.waitUntil("the watcher adopts the attempt") { adopter.log.contains("adopted ray attempt") }
+        // Let the adopter see the job end and record the outcome, then wake the stalled process.
+        try await fixture.waitUntil("the adopter records stage b's outcome") {
+            try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE stage = 'b' AND state = 'succeeded'") == 1
+        }
+        kill(stalled.pid, SIGCONT)
+        let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(180)).first)
+        #expect(view.state == .succeeded, "\(view.reason ?? "")")
+        #expect(view.stages.map(\.attempts) == [1, 1, 1])
+        let b = try #require(view.stages[1].attemptHistory.first)
+        #expect(b.state == .succeeded)
+        #expect(b.worker?.hasSuffix("-\(adopter.pid)") == true, "the adopter owns the attempt: \(b.worker ?? "-")")
+        #expect(stalled.log.contains("lease lost; stopping watch"), "the resumed watcher must notice it was fenced out")
+        #expect(try await rayJobs(of: runID).count == 3)
+        // The epoch moved on exactly once for the adoption.
+        #expect(
+            try await fixture.count("SELECT lease_epoch::int FROM stage_attempts WHERE stage = 'b'") == 2)
+        await adopter.stop()
+        await stalled.stop()
+    }
+
+    @Test("Cancelling a run stops its running Ray job")
+    func cancellation() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("ray-cancel")
+        let runID = try await submit(
+            fixture, try Self.spec(name: "ray-cancel"), ["sleep_stage=a", "sleep_seconds=120"])
+        try await fixture.waitUntil("the Ray job runs") {
+            try await rayJobs(of: runID).contains { $0.status == .running }
+        }
+        #expect(try await fixture.baton("runs", "cancel", runID.lowercased).status == 0)
+        let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(60)).first)
+        #expect(view.state == .cancelled)
+        try await fixture.waitUntil("Ray ends the job") {
+            try await rayJobs(of: runID).allSatisfy { $0.status.isTerminal }
+        }
+        #expect(try await rayJobs(of: runID).map(\.status) == [.stopped])
+        await serve.stop()
     }
 }
 
