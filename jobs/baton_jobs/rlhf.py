@@ -100,6 +100,9 @@ def objective_from(metrics: dict[str, Any], beta: float) -> Optional[float]:
 
 def tune_trial(trial_config: dict[str, Any]) -> None:
     """A Ray Tune function trainable: one DPO run, reporting after each evaluation."""
+    from .train import maybe_import_unsloth
+
+    maybe_import_unsloth(trial_config["base"]["settings"])
     import torch
     from ray import tune
     from transformers import TrainerCallback
@@ -182,8 +185,7 @@ def search(base: dict[str, Any], settings: dict[str, Any], *, emit: bool = True)
             metric=OBJECTIVE,
             mode="max",
             num_samples=samples,
-            max_concurrent_trials=concurrent,
-            search_alg=BasicVariantGenerator(random_state=int(settings.get("seed", 42))),
+            search_alg=BasicVariantGenerator(random_state=int(settings.get("seed", 42)), max_concurrent=concurrent or 0),
             scheduler=ASHAScheduler(time_attr="training_iteration", max_t=rungs, grace_period=1, reduction_factor=2),
         ),
         run_config=tune.RunConfig(

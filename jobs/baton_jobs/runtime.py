@@ -88,27 +88,31 @@ def log(stage: str, message: str) -> None:
 
 
 def quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded in the tiny profile
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import transformers
+    """Keep job logs readable: no progress bars, no advisory warnings.
 
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
-    except Exception:
-        pass
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-    except Exception:
-        pass
+    Works through environment variables read at import time, and touches only libraries
+    already imported, so it imports nothing itself (Unsloth must be imported before
+    transformers when it is used).
+    """
     import warnings
 
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices
+    if "transformers" in sys.modules:
+        try:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
+            sys.modules["transformers"].utils.logging.set_verbosity_error()
+        except Exception:
+            pass
+    if "datasets" in sys.modules:
+        try:
+            sys.modules["datasets"].disable_progress_bars()
+        except Exception:
+            pass
     for name in ("transformers", "datasets", "trl", "peft", "accelerate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -126,6 +130,8 @@ def stage_main(stage: str, run: Callable[[baton_job.Contract], Any]) -> int:
         return 2
     if contract.stage != stage:
         log(stage, f"note: BATON_STAGE is {contract.stage!r}; running the {stage} job")
+    if str(contract.params.get("profile", "tiny")) == "tiny":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny profile downloads nothing
     quiet_libraries()
     started = time.monotonic()
     log(stage, f"run {contract.run_id} attempt {contract.attempt_id} -> {contract.output_uri}")

@@ -145,12 +145,27 @@ def load_model(ref: str, settings: dict[str, Any], *, quantize: Optional[bool] =
     if quantize and cuda_available():
         kwargs["quantization_config"] = _bnb_config()
         kwargs["dtype"] = torch.bfloat16
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+        kwargs["device_map"] = {"": current_device()}
     elif settings.get("bf16") and cuda_available():
         kwargs["dtype"] = torch.bfloat16
     else:
         kwargs["dtype"] = torch.float32
     return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+
+
+def current_device() -> str:
+    """This process's GPU: Ray Train sets ACCELERATE_TORCH_DEVICE per worker (its index is
+    relative to CUDA_VISIBLE_DEVICES, not LOCAL_RANK); torchrun sets LOCAL_RANK."""
+    device = os.environ.get("ACCELERATE_TORCH_DEVICE")
+    if device and device.startswith("cuda"):
+        return device
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+
+
+def maybe_import_unsloth(settings: dict[str, Any], world_size: int = 1) -> None:
+    """Unsloth patches transformers/TRL when it is imported, so it must come first."""
+    if not settings.get("full_finetune") and use_unsloth(settings, world_size):
+        import unsloth  # noqa: F401
 
 
 def lora_config(settings: dict[str, Any], *, train_embeddings: bool = False):
@@ -415,6 +430,7 @@ def _ray_train_loop(config: dict[str, Any]) -> None:
     spec = TrainSpec(**config["spec"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    maybe_import_unsloth(spec.config["settings"], world)
     recorder = make_recorder(emit=False)
     original = _builder(spec.builder)
 
@@ -476,6 +492,7 @@ def run_training(spec: TrainSpec, out_dir: Path, *, emit: bool = True) -> TrainO
                 step = int(entry["step"])
                 baton_job.emit_metrics({k: v for k, v in entry.items() if k != "step"}, step=step)
     else:
+        maybe_import_unsloth(settings)
         recorder = make_recorder(emit=emit)
         trainer, summary = _train_once_with(_builder(spec.builder), spec, [recorder], 1)
         backend = "unsloth" if use_unsloth(settings) and not settings.get("full_finetune") else "transformers"
