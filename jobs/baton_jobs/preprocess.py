@@ -253,12 +253,12 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
         dropped = T.clusters_from_pairs(((row["a"], row["b"]) for row in edges), lengths)
     stats["near_duplicates"] = len(dropped)
 
-    # 5. the survivors, in corpus order (sorted by id) so equal data gives equal shards
+    # 5. the survivors, in corpus order (sorted by id, then md5) so equal data gives equal shards
     dropped_keys = set(dropped)
     final = (
         (unique.filter(expr=col("md5").not_in(sorted(dropped_keys))) if dropped_keys else unique)
-        .select_columns(["id", "source", "text", "length"])
-        .sort("id")
+        .select_columns(["id", "source", "text", "length", "md5"])
+        .sort(["id", "md5"])  # md5 breaks ties when the corpus has no ids
         .materialize()
     )
     totals = column_sums(final, ["length"])
@@ -271,7 +271,7 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
     shards = min(config.num_shards, max(1, stats["docs_out"]))
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
-        final.drop_columns(["length"]).repartition(shards).write_json(
+        final.drop_columns(["length", "md5"]).repartition(shards).write_json(
             str(staging), filename_provider=shard_names(), force_ascii=False
         )
         for f in sorted(staging.glob("*.jsonl")):

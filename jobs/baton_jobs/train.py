@@ -403,6 +403,10 @@ def resolve_num_workers(settings: dict[str, Any]) -> int:
     return max(1, int(value))
 
 
+def _backend(settings: dict[str, Any], world_size: int) -> str:
+    return "unsloth" if not settings.get("full_finetune") and use_unsloth(settings, world_size) else "transformers"
+
+
 def _manifest(spec: TrainSpec, trainer, summary: dict[str, Any], backend: str) -> dict[str, Any]:
     manifest = dict(spec.manifest)
     manifest.update(
@@ -442,7 +446,7 @@ def _ray_train_loop(config: dict[str, Any]) -> None:
     metrics = {"history": recorder.history, "summary": summary, "world_size": world}
     if rank == 0:
         with tempfile.TemporaryDirectory() as tmp:
-            backend = "unsloth" if use_unsloth(spec.config["settings"], world) else "transformers"
+            backend = _backend(spec.config["settings"], world)
             save_model(
                 trainer.model,
                 trainer.processing_class,
@@ -495,7 +499,7 @@ def run_training(spec: TrainSpec, out_dir: Path, *, emit: bool = True) -> TrainO
         maybe_import_unsloth(settings)
         recorder = make_recorder(emit=emit)
         trainer, summary = _train_once_with(_builder(spec.builder), spec, [recorder], 1)
-        backend = "unsloth" if use_unsloth(settings) and not settings.get("full_finetune") else "transformers"
+        backend = _backend(settings, 1)
         save_model(trainer.model, trainer.processing_class, out_dir, settings,
                    _manifest(spec, trainer, summary, backend), spec.config["model_ref"])
         outcome = TrainOutcome(recorder.history, summary, out_dir, "direct")
