@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
 import BatonEngine
+import BatonKubeRay
 import BatonRay
 import BatonStore
 import Foundation
@@ -26,6 +27,12 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(help: "Ray Jobs API address, e.g. http://127.0.0.1:8265 (env BATON_RAY_ADDRESS; token: BATON_RAY_TOKEN).")
     var rayAddress: String?
+
+    @Option(
+        help:
+            "Ray launcher: jobs (the Ray Jobs API at --ray-address) or kuberay (a KubeRay RayJob per attempt, settings in BATON_KUBERAY_*) (env BATON_RAY_LAUNCHER; default jobs)."
+    )
+    var rayLauncher: String?
 
     @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
     var topicPrefix: String?
@@ -74,14 +81,55 @@ struct GlobalOptions: ParsableArguments {
         configuration.topics = topics()
         configuration.kafkaProperties = try resolvedKafkaProperties()
         configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
-        if let address = rayAddress ?? Self.environment["BATON_RAY_ADDRESS"] {
-            configuration.rayLauncher = RayJobClient(
-                configuration: .init(address: address, token: Self.environment["BATON_RAY_TOKEN"]),
-                logger: Logger(label: "baton.ray"))
+        switch rayLauncher ?? Self.environment["BATON_RAY_LAUNCHER"] ?? "jobs" {
+        case "jobs":
+            if let address = rayAddress ?? Self.environment["BATON_RAY_ADDRESS"] {
+                configuration.rayLauncher = RayJobClient(
+                    configuration: .init(address: address, token: Self.environment["BATON_RAY_TOKEN"]),
+                    logger: Logger(label: "baton.ray"))
+            }
+        case "kuberay": configuration.rayLauncher = try kubeRayLauncher()
+        case let other: throw ValidationError("--ray-launcher must be jobs or kuberay, not '\(other.prefix(40))'")
         }
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
         return configuration
+    }
+
+    /// The KubeRay launcher: the API server from BATON_KUBECONFIG (else the pod's service account),
+    /// the cluster from BATON_KUBERAY_CLUSTER_SPEC or BATON_KUBERAY_CLUSTER_SELECTOR.
+    func kubeRayLauncher() throws -> KubeRayLauncher {
+        let environment = Self.environment
+        var kubernetes =
+            try environment["BATON_KUBECONFIG"].map {
+                try KubernetesConfiguration.kubeconfig(at: $0, context: environment["BATON_KUBE_CONTEXT"])
+            } ?? KubernetesConfiguration.inCluster(environment: environment)
+        if let namespace = environment["BATON_KUBERAY_NAMESPACE"] { kubernetes.namespace = namespace }
+        let cluster: KubeRayLauncher.Configuration.Cluster
+        if let path = environment["BATON_KUBERAY_CLUSTER_SPEC"] {
+            cluster = try .templateFile(at: path)
+        } else if let selector = environment["BATON_KUBERAY_CLUSTER_SELECTOR"] {
+            let pairs = selector.split(separator: ",").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+            guard !pairs.isEmpty, pairs.allSatisfy({ $0.count == 2 }) else {
+                throw ValidationError("BATON_KUBERAY_CLUSTER_SELECTOR must be label=value pairs, comma-separated")
+            }
+            cluster = .selector(Dictionary(pairs.map { ($0[0], $0[1]) }) { $1 })
+        } else {
+            throw ValidationError(
+                "set BATON_KUBERAY_CLUSTER_SPEC (a rayClusterSpec file) or BATON_KUBERAY_CLUSTER_SELECTOR (labels)")
+        }
+        var configuration = KubeRayLauncher.Configuration(kubernetes: kubernetes, cluster: cluster)
+        func seconds(_ name: String) throws -> Int64? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int64(text), value >= 0 else { throw ValidationError("\(name) must be whole seconds") }
+            return value
+        }
+        if let deadline = try seconds("BATON_KUBERAY_ACTIVE_DEADLINE_SECONDS") {
+            configuration.activeDeadline = deadline > 0 ? .seconds(deadline) : nil
+        }
+        if let ttl = try seconds("BATON_KUBERAY_TTL_SECONDS") { configuration.ttlAfterFinished = .seconds(ttl) }
+        if let version = environment["BATON_KUBERAY_RAY_VERSION"] { configuration.rayVersion = version }
+        return try KubeRayLauncher(configuration: configuration, logger: Logger(label: "baton.kuberay"))
     }
 
     /// Sets up swift-log once for the process.
