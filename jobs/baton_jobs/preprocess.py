@@ -30,7 +30,7 @@ import baton_job
 
 from . import text as T
 from .data import data_path, data_files, write_json
-from .runtime import ensure_ray, log, stage_main
+from .runtime import ensure_ray, log, stage_main, warn_if_no_free_cpu
 
 STAGE = "preprocess"
 DROP_REASONS = ("empty", "short", "long", "not_korean", "repetitive")
@@ -198,6 +198,7 @@ def preprocess(corpus: Path, out_dir: Path, params: Optional[dict[str, Any]] = N
     params = params or {}
     config = PreprocessConfig.from_params(params)
     ray = ensure_ray(params.get("preprocess_num_cpus"))
+    warn_if_no_free_cpu(STAGE)
     from ray.data.expressions import col
 
     cpus = int(ray.cluster_resources().get("CPU", 1))

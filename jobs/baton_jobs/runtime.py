@@ -40,6 +40,23 @@ def ensure_ray(num_cpus: int | None = None):
     return ray
 
 
+def warn_if_no_free_cpu(stage: str, needed: float = 1.0) -> None:
+    """Ray tasks/actors of this stage need CPUs the entrypoint does not hold. When none are
+    free they wait forever; say so in the log, since the usual cause is an entrypoint that
+    reserves all of a small cluster's CPUs (e.g. resources: {cpus: 2} on a 2-CPU head)."""
+    try:
+        import ray
+
+        free = float(ray.available_resources().get("CPU", 0.0))
+        total = float(ray.cluster_resources().get("CPU", 0.0))
+    except Exception:
+        return
+    if free < needed:
+        log(stage, f"warning: {free:g} of {total:g} CPUs are free in the Ray cluster and this stage's Ray "
+                   f"tasks need {needed:g}; they wait until CPUs free up. If this job's entrypoint reserves "
+                   "the cluster's CPUs, give the stage fewer (resources: {cpus: 0.5}).")
+
+
 def cuda_available() -> bool:
     try:
         import torch

@@ -528,6 +528,9 @@ def _run_ray_train(spec: TrainSpec, out_dir: Path) -> TrainOutcome:
     gpus = int(ray.cluster_resources().get("GPU", 0))
     use_gpu = gpus > 0 and settings.get("profile") != "tiny" or bool(settings.get("ray_train_use_gpu", False))
     per_worker = {"CPU": float(settings.get("cpus_per_worker", 1))}
+    from .runtime import warn_if_no_free_cpu
+
+    warn_if_no_free_cpu(spec.stage, per_worker["CPU"] * workers)
     if use_gpu:
         free = int(ray.available_resources().get("GPU", 0))
         if free < workers:
