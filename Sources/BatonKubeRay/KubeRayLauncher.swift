@@ -245,7 +245,7 @@ public struct KubeRayLauncher: RayJobLauncher {
             }
             return try await kubernetes.text(
                 "/api/v1/namespaces/\(namespace)/pods/\(KubernetesClient.segment(pod.metadata.name))/log",
-                query: ["limitBytes": "\(configuration.maxLogBytes)"])
+                query: ["limitBytes": "\(configuration.maxLogBytes)"], maxBytes: configuration.maxLogBytes + 4096)
         } catch let error as RayError {
             throw error
         } catch let error as KubernetesError {

@@ -70,15 +70,20 @@ public struct KubernetesClient: Sendable {
     }
 
     /// The text at `path`, e.g. a pod's log (`/api/v1/namespaces/{ns}/pods/{pod}/log`).
-    public func text(_ path: String, query: [String: String] = [:]) async throws(KubernetesError) -> String {
-        String(decoding: try await call(.GET, path, query: query, accept: "text/plain, */*"), as: UTF8.self)
+    ///
+    /// - Parameter maxBytes: the most bytes read. Default: `configuration.maxResponseBytes`.
+    public func text(_ path: String, query: [String: String] = [:], maxBytes: Int? = nil)
+        async throws(KubernetesError) -> String
+    {
+        let bytes = try await call(.GET, path, query: query, accept: "text/plain, */*", maxBytes: maxBytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: - HTTP
 
     private func call(
         _ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
-        expect: Set<Int> = [200], accept: String = "application/json"
+        expect: Set<Int> = [200], accept: String = "application/json", maxBytes: Int? = nil
     ) async throws(KubernetesError) -> [UInt8] {
         var request = HTTPClientRequest(url: configuration.server + path + Self.queryString(query))
         request.method = method
@@ -92,7 +97,8 @@ public struct KubernetesClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let (status, bytes) = try await exchange(request, method: method, path: path)
+        let (status, bytes) = try await exchange(
+            request, method: method, path: path, limit: maxBytes ?? configuration.maxResponseBytes)
         logger.debug("kubernetes call", metadata: ["method": "\(method)", "path": "\(path)", "status": "\(status)"])
         guard expect.contains(status) else {
             let answer = Self.statusAnswer(bytes)
@@ -104,11 +110,10 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Sends the request and reads the answer, all within `requestTimeout`.
-    private func exchange(_ request: HTTPClientRequest, method: HTTPMethod, path: String) async throws(KubernetesError)
-        -> (Int, [UInt8])
+    private func exchange(_ request: HTTPClientRequest, method: HTTPMethod, path: String, limit: Int)
+        async throws(KubernetesError) -> (Int, [UInt8])
     {
         let timeout = configuration.requestTimeout
-        let limit = configuration.maxResponseBytes
         let httpClient = httpClient
         let logger = logger
         do {
