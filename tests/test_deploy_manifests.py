@@ -30,7 +30,7 @@ SERVE_COMMAND = ROOT / "Sources" / "baton" / "ServeCommand.swift"
 ENGINE_ROLES = {"coordinator", "relay", "worker", "sweeper"}
 # Set on Baton's services for the Ray and MLflow integrations of later issues; today's binary
 # ignores them, so the README does not document them yet.
-RESERVED_VARIABLES = {"BATON_RAY_ADDRESS", "BATON_MLFLOW_URI"}
+RESERVED_VARIABLES = {"BATON_MLFLOW_URI"}
 # Secret values that are obviously not real.
 PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|CHANGEME|<[^<>]+>|\$\{[^{}]+\}|\.\.\.)$")
 # Template files (Secrets with placeholder values) stay out of the kustomization on purpose.
