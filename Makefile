@@ -29,12 +29,14 @@ stack-status:
 build: setup
 	$(ENV) swift build
 
-# Lint first (seconds), then the Swift suites (which use the real PostgreSQL and broker),
-# then the Python suites.
+# Lint first (seconds), then the Swift suites (which use the real PostgreSQL, broker and Ray
+# head), then the Python suites: the repo's checks with the tools venv, the jobs' own suite
+# (tiny training runs) with the Ray venv the jobs run in.
 test: stack-up lint test-clean
 	$(ENV) swift build --build-tests
 	$(ENV) swift test --skip-build
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
+	$(ENV) cd jobs && "$$BATON_RAY_PYTHON" -m pytest -q
 
 # Each test makes throwaway databases (baton_test_*); drop the last run's before the next.
 test-clean: stack-up
