@@ -108,7 +108,11 @@ struct RayStageExecutor: Sendable {
                 try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
                 return
             }
-            guard let job = try await lookUp(submissionID) else {
+            let job: RayJobDetails
+            switch await lookUp(submissionID) {
+            case .found(let details):
+                job = details
+            case .missing:
                 // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
                 if try await store.finishAttempt(
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
@@ -117,6 +121,19 @@ struct RayStageExecutor: Sendable {
                     EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
                 }
                 return
+            case .unavailable(let error) where !error.isRetriable:
+                throw error
+            case .unavailable(let error):
+                // A hiccup of the dashboard: keep the lease and ask again, rather than wait for adoption.
+                logger.warning(
+                    "ray did not answer; polling on",
+                    metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.error: "\(error)"])
+                try await Task.sleep(for: configuration.rayMaxPollInterval)
+                guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
+                    try await leaseLost(claim, submissionID: submissionID)
+                    return
+                }
+                continue
             }
             if job.status.isTerminal {
                 try await finish(claim, job: job, submissionID: submissionID)
@@ -135,12 +152,21 @@ struct RayStageExecutor: Sendable {
         }
     }
 
-    /// The job, or `nil` when Ray does not know it.
-    private func lookUp(_ submissionID: String) async throws(RayError) -> RayJobDetails? {
+    private enum Lookup {
+        case found(RayJobDetails)
+        /// Ray does not know the job.
+        case missing
+        /// Ray could not say, for now.
+        case unavailable(RayError)
+    }
+
+    private func lookUp(_ submissionID: String) async -> Lookup {
         do {
-            return try await ray.job(submissionID)
+            return .found(try await ray.job(submissionID))
         } catch  where error.code == .notFound {
-            return nil
+            return .missing
+        } catch {
+            return .unavailable(error)
         }
     }
 
