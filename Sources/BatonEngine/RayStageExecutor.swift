@@ -42,10 +42,11 @@ struct RayStageExecutor: Sendable {
         if case .object(let declared) = runtimeEnv["env_vars"] { environment = declared }
         for (key, value) in try contract.environment() { environment[key] = .string(value) }
         runtimeEnv["env_vars"] = .object(environment)
-        if case .string(let directory) = runtimeEnv["working_dir"], !directory.contains("://"),
-            !directory.hasPrefix("/")
-        {
-            runtimeEnv["working_dir"] = .string(configuration.jobsRoot.appending(path: directory).path)
+        if case .string(let directory) = runtimeEnv["working_dir"], !directory.contains("://") {
+            // A local folder (relative to the jobs root): packaged and uploaded, as Ray's SDK does.
+            let folder =
+                directory.hasPrefix("/") ? URL(filePath: directory) : configuration.jobsRoot.appending(path: directory)
+            runtimeEnv["working_dir"] = .string(try await ray.workingDirectory(for: folder))
         }
         let submission = RayJobSubmission(
             entrypoint: spec.entrypoint, submissionID: submissionID, runtimeEnv: runtimeEnv,

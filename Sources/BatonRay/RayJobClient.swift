@@ -89,10 +89,26 @@ public struct RayJobClient: Sendable {
             .deleted
     }
 
+    /// Uploads a local folder to the cluster's package store (once per content) and returns its
+    /// `gcs://` URI, as Ray's job SDK does for a local `working_dir`.
+    public func workingDirectory(for folder: URL) async throws(RayError) -> String {
+        let package = RayWorkingDirectory(folder: folder)
+        let name = try package.packageName()
+        let path = "/api/packages/gcs/\(name)"
+        do {
+            _ = try await call(.GET, path)
+        } catch  where error.code == .notFound {
+            _ = try await call(.PUT, path, body: Array(try package.zip()), contentType: "application/zip")
+            logger.info("uploaded working_dir", metadata: ["folder": "\(folder.path)", "package": "\(name)"])
+        }
+        return "gcs://\(name)"
+    }
+
     // MARK: - HTTP
 
     private func call(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, expect: Set<Int> = [200]
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
+        expect: Set<Int> = [200]
     ) async throws(RayError) -> [UInt8] {
         var request = HTTPClientRequest(url: configuration.address + path)
         request.method = method
@@ -102,7 +118,7 @@ public struct RayJobClient: Sendable {
             request.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
         }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let status: Int

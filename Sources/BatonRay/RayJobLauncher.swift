@@ -1,3 +1,5 @@
+import Foundation
+
 /// Something that runs one Ray job per stage attempt: the Ray Jobs API on a long-lived
 /// cluster (`RayJobClient`), or a KubeRay `RayJob` per attempt.
 ///
@@ -14,6 +16,13 @@ public protocol RayJobLauncher: Sendable {
     func logs(_ submissionID: String) async throws(RayError) -> String
     /// Asks for the job to stop; `false` when it had already ended.
     func stop(_ submissionID: String) async throws(RayError) -> Bool
+    /// The `runtime_env.working_dir` value that makes a local folder available to the job.
+    func workingDirectory(for folder: URL) async throws(RayError) -> String
+}
+
+extension RayJobLauncher {
+    /// By default the folder's path, which must then exist where the job's driver runs.
+    public func workingDirectory(for folder: URL) async throws(RayError) -> String { folder.path }
 }
 
 extension RayJobClient: RayJobLauncher {}

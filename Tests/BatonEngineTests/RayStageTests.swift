@@ -34,9 +34,11 @@ struct RayStageTests {
         """#
 
     static func spec(name: String, timeout: String = "5m", retries: String = "0") throws -> String {
-        let script = FileManager.default.temporaryDirectory.appending(
-            path: "baton-stage-\(TestStack.uniqueSuffix()).py")
-        try program.write(to: script, atomically: true, encoding: .utf8)
+        // The program travels as the stages' working_dir, packaged and uploaded by Baton.
+        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
+        let ray = "{entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}"
         return """
             apiVersion: baton/v1
             kind: Pipeline
@@ -49,17 +51,17 @@ struct RayStageTests {
             stages:
               - name: a
                 outputs: [data]
-                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+                ray: \(ray)
               - name: b
                 needs: [a]
                 inputs: {upstream: stages.a.outputs.data}
                 outputs: [data]
-                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+                ray: \(ray)
               - name: c
                 needs: [b]
                 inputs: {upstream: stages.b.outputs.data}
                 outputs: [data]
-                ray: {entrypoint: python3 \(script.path), resources: {cpus: 0.1}}
+                ray: \(ray)
             """
     }
 
