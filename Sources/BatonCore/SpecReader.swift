@@ -94,11 +94,11 @@ struct SpecReader {
             var spec = ParamSpec(type: type)
             spec.description = fields["description"].flatMap { string($0, path: "\(path).description") }
             if let allowedNode = fields["enum"] {
-                spec.allowed = allowedNode.sequence.map { $0.map(Self.json) } ?? []
+                spec.allowed = (allowedNode.sequence.map(Array.init) ?? []).map { json($0, path: "\(path).enum") }
                 if spec.allowed.isEmpty { issue(allowedNode, "\(path).enum", "must be a non-empty list") }
             }
             if let defaultNode = fields["default"] {
-                let value = Self.json(defaultNode)
+                let value = json(defaultNode, path: "\(path).default")
                 do {
                     spec.defaultValue = try ParamResolver.coerce(value, to: spec, name: name)
                 } catch {
@@ -192,7 +192,9 @@ struct SpecReader {
         }
         if let paramsNode = map["params"] {
             if case .mapping(let paramMap) = paramsNode {
-                for (key, value) in paramMap { stage.params[key.scalar?.string ?? ""] = Self.json(value) }
+                for (key, value) in paramMap {
+                    stage.params[key.scalar?.string ?? ""] = json(value, path: "\(path).params")
+                }
             } else {
                 issue(paramsNode, "\(path).params", "must be a mapping")
             }
@@ -213,7 +215,7 @@ struct SpecReader {
             issue(node, "\(path).ray", "is required for kind 'ray' (at least ray.entrypoint)")
         }
         for builtIn in ["gate", "register", "rollout", "cache"] {
-            if let configNode = map[builtIn] { stage.config[builtIn] = Self.json(configNode) }
+            if let configNode = map[builtIn] { stage.config[builtIn] = json(configNode, path: "\(path).\(builtIn)") }
         }
         return stage
     }
@@ -278,7 +280,7 @@ struct SpecReader {
         }
         var runtimeEnv: [String: JSONValue] = [:]
         if let envNode = map["runtime_env"] {
-            if case .object(let object) = Self.json(envNode) {
+            if case .object(let object) = json(envNode, path: "\(path).runtime_env") {
                 runtimeEnv = object
             } else {
                 issue(envNode, "\(path).runtime_env", "must be a mapping")
@@ -428,22 +430,12 @@ struct SpecReader {
         }
     }
 
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            if scalar.style != .plain { return .string(scalar.string) }
-            if node.null != nil { return .null }
-            if let value = node.bool { return .bool(value) }
-            if let value = node.int { return .int(Int64(value)) }
-            if let value = node.float { return .double(value) }
-            return .string(scalar.string)
-        case .sequence(let sequence):
-            return .array(sequence.map(json))
-        case .mapping(let mapping):
-            var object: [String: JSONValue] = [:]
-            for (key, value) in mapping { object[key.scalar?.string ?? ""] = json(value) }
-            return .object(object)
-        case .alias:
+    /// The JSON value of a node; an alias or a non-string key becomes an issue (and `null`).
+    private mutating func json(_ node: Node, path: String) -> JSONValue {
+        do {
+            return try JSONValue(yaml: node)
+        } catch {
+            issue(node, path, error.message)
             return .null
         }
     }

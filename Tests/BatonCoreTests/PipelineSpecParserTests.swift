@@ -86,6 +86,20 @@ struct PipelineSpecParserTests {
         #expect(throws: SpecError.self) { try PipelineSpecParser.parse(badName) }
     }
 
+    @Test("A YAML alias reads as the value of its anchor")
+    func aliases() throws {
+        let yaml = """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: aliased}
+            stages:
+              - {name: a, kind: noop, params: {lr: &rate 0.1}}
+              - {name: b, kind: noop, params: {lr: *rate}}
+            """
+        let spec = try PipelineSpecParser.parse(yaml)
+        #expect(spec.stage(named: "b")?.params["lr"] == .double(0.1))
+    }
+
     @Test("when is parsed and checked against declared params, with the column of the error")
     func whenChecked() {
         let yaml = """
