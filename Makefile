@@ -32,9 +32,11 @@ build: setup
 # Lint first (seconds), then the Swift suites (which use the real PostgreSQL, broker and Ray
 # head), then the Python suites: the repo's checks with the tools venv, the jobs' own suite
 # (tiny training runs) with the Ray venv the jobs run in.
+# Every suite that talks to a server has a per-test time limit; the `timeout` is the last
+# guard, so that a hang fails the run with its output instead of eating CI's 90 minutes.
 test: stack-up lint test-clean
 	$(ENV) swift build --build-tests
-	$(ENV) swift test --skip-build
+	$(ENV) timeout --kill-after=30 1800 swift test --skip-build
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
 	$(ENV) cd jobs && "$$BATON_RAY_PYTHON" -m pytest -q
 

@@ -36,7 +36,10 @@ public struct ObservabilityServer: Service {
             logger: logger)
     }
 
+    /// Serves until the enclosing service group shuts down gracefully. (`runService()` would
+    /// install its own signal handlers and end on SIGTERM ahead of the group, which the group
+    /// reads as a failure and answers by cancelling every other role mid-write.)
     public func run() async throws {
-        try await application.runService()
+        try await application.run()
     }
 }

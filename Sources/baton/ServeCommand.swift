@@ -44,6 +44,15 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var metricsAddress: String?
 
+    @Option(
+        help: "Seconds a graceful shutdown may take before the roles are cancelled (env BATON_SHUTDOWN_SECONDS; default 25)."
+    )
+    var shutdownSeconds: Double?
+
+    /// How long cancelled roles get to end before the process aborts: a role that ignores
+    /// cancellation must not keep a terminating pod (or a CI job) alive forever.
+    static let maximumCancellation = Duration.seconds(10)
+
     func run() async throws {
         options.bootstrapLogging(defaultLevel: .info)
         let logger = Logger(label: "baton")
@@ -111,9 +120,12 @@ struct ServeCommand: AsyncParsableCommand {
                 "roles": "\(selected.map(\.rawValue).joined(separator: ","))",
                 "pools": "\(configuration.pools.joined(separator: ","))", "instance": "\(configuration.instanceID)",
             ])
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let shutdownSeconds = shutdownSeconds ?? environment["BATON_SHUTDOWN_SECONDS"].flatMap(Double.init) ?? 25
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownSeconds * 1000))
+        groupConfiguration.maximumCancellationDuration = Self.maximumCancellation
+        try await ServiceGroup(configuration: groupConfiguration).run()
     }
 
     private static func parseAddress(_ address: String) throws -> (host: String, port: Int) {

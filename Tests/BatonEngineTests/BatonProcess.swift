@@ -1,6 +1,7 @@
 import BatonTestSupport
 import Foundation
 import Glibc
+import Testing
 
 /// The `baton` executable run as a separate process, as a user or an operator runs it.
 final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; access is confined to the test.
@@ -35,18 +36,34 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
     /// `kill -9`: no shutdown, no offset commits, leases left behind.
     func kill9() async {
         kill(process.processIdentifier, SIGKILL)
-        await waitForExit()
+        _ = await waitForExit(within: .seconds(10))
     }
 
-    /// SIGTERM, then wait for the graceful shutdown.
-    func stop() async {
+    /// SIGTERM, then wait for the graceful shutdown. A process still running after `limit`
+    /// (serve's 25 s graceful shutdown, 10 s of cancellation, and some slack) fails the test
+    /// and is killed, so a shutdown bug is reported instead of hanging the suite.
+    func stop(within limit: Duration = .seconds(45)) async {
         process.terminate()
-        await waitForExit()
+        if await !waitForExit(within: limit) {
+            Issue.record("baton \(process.arguments?.joined(separator: " ") ?? "") did not exit within \(limit) of SIGTERM")
+            kill(process.processIdentifier, SIGKILL)
+            _ = await waitForExit(within: .seconds(10))
+        } else if process.terminationReason == .exit, process.terminationStatus != 0 {
+            Issue.record(
+                "baton exited with status \(process.terminationStatus) after SIGTERM: \(log.suffix(600))")
+        }
     }
 
-    func waitForExit() async {
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+    /// Whether the process ended within `limit`. Polls on, even when the test is cancelled,
+    /// up to `limit`: the process must not outlive the test unnoticed.
+    func waitForExit(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { return false }
         LeftoverProcesses.unregister(process.processIdentifier)
+        return true
     }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }

@@ -6,7 +6,7 @@ import PostgresNIO
 import Testing
 
 /// kill -9 of `baton serve` in the middle of 20 runs, then a restart.
-@Suite("Crash recovery", .serialized)
+@Suite("Crash recovery", .serialized, .timeLimit(.minutes(5)))
 struct CrashRecoveryTests {
     static let spec = """
         apiVersion: baton/v1

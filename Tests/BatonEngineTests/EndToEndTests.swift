@@ -7,7 +7,7 @@ import PostgresNIO
 import Testing
 
 /// The engine end to end: `baton serve` as a process, the real broker and the real database.
-@Suite("Engine end to end", .serialized)
+@Suite("Engine end to end", .serialized, .timeLimit(.minutes(5)))
 struct EndToEndTests {
     struct RunJSON: Decodable {
         struct Stage: Decodable {

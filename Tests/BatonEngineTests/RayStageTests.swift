@@ -9,7 +9,7 @@ import PostgresNIO
 import Testing
 
 /// `ray` stages through `baton serve` and the real local Ray head.
-@Suite("Ray stages (real Ray head)", .serialized)
+@Suite("Ray stages (real Ray head)", .serialized, .timeLimit(.minutes(8)))
 struct RayStageTests {
     /// A stage program: concatenates its inputs, appends its stage name, reports the result as
     /// output `data` and a `lines` metric; fails with exit code 7 when `fail_stage` names it;

@@ -6,7 +6,7 @@ import PostgresNIO
 import Testing
 
 /// Retries with backoff, timeouts, cancellation and `when`, through a running `baton serve`.
-@Suite("Stage behaviour", .serialized)
+@Suite("Stage behaviour", .serialized, .timeLimit(.minutes(5)))
 struct StageBehaviourTests {
     static func spec(name: String, stage: String, params: String = "{}") -> String {
         """

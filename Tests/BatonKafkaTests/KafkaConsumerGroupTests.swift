@@ -14,7 +14,7 @@ enum RebalanceProtocol: String, CaseIterable, Sendable {
     }
 }
 
-@Suite("Kafka consumer groups (real broker)")
+@Suite("Kafka consumer groups (real broker)", .timeLimit(.minutes(3)))
 struct KafkaConsumerGroupTests {
     @Test(
         "two members of one group share a 4-partition topic, each record consumed once",

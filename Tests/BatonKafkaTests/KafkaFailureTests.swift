@@ -2,7 +2,7 @@ import BatonKafka
 import Logging
 import Testing
 
-@Suite("Kafka topic creation and failures (real broker)")
+@Suite("Kafka topic creation and failures (real broker)", .timeLimit(.minutes(3)))
 struct KafkaFailureTests {
     @Test("creating a topic twice succeeds")
     func topicCreationIsIdempotent() async throws {

@@ -1,7 +1,7 @@
 import BatonKafka
 import Testing
 
-@Suite("Kafka produce and consume (real broker)")
+@Suite("Kafka produce and consume (real broker)", .timeLimit(.minutes(3)))
 struct KafkaRoundTripTests {
     @Test("key, value and headers (nil, empty, binary, repeated) round-trip")
     func roundTrip() async throws {

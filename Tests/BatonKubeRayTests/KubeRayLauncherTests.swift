@@ -12,7 +12,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-@Suite("KubeRay launcher against a fake Kubernetes API server")
+@Suite("KubeRay launcher against a fake Kubernetes API server", .timeLimit(.minutes(2)))
 struct KubeRayLauncherTests {
     static let attemptID = "0f8e3c52-9a1b-4c7d-8e2f-123456789abc"
     static let rayJobName = "baton-0f8e3c52-9a1b-4c7d-8e2f-123456789abc"

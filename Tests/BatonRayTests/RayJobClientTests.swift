@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The Ray Jobs client against the real local Ray head (`BATON_RAY_ADDRESS`).
-@Suite("Ray Jobs client (real Ray head)", .serialized)
+@Suite("Ray Jobs client (real Ray head)", .serialized, .timeLimit(.minutes(4)))
 struct RayJobClientTests {
     let client: RayJobClient
 

@@ -4,7 +4,7 @@ import Foundation
 import PostgresNIO
 import Testing
 
-@Suite("Migrations (real PostgreSQL)", .serialized)
+@Suite("Migrations (real PostgreSQL)", .serialized, .timeLimit(.minutes(3)))
 struct MigrationRunnerTests {
     /// A copy of the repository's migrations in a temporary folder, to edit freely.
     func copyOfMigrations() throws -> URL {

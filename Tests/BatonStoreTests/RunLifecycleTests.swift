@@ -6,7 +6,7 @@ import PostgresNIO
 import Testing
 
 /// The coordinator's and worker's transactions, driven directly against a real database.
-@Suite("Run lifecycle in PostgreSQL", .serialized)
+@Suite("Run lifecycle in PostgreSQL", .serialized, .timeLimit(.minutes(3)))
 struct RunLifecycleTests {
     static let spec = """
         apiVersion: baton/v1
