@@ -45,7 +45,8 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
     func stop(within limit: Duration = .seconds(45)) async {
         process.terminate()
         if await !waitForExit(within: limit) {
-            Issue.record("baton \(process.arguments?.joined(separator: " ") ?? "") did not exit within \(limit) of SIGTERM")
+            let command = process.arguments?.joined(separator: " ") ?? ""
+            Issue.record("baton \(command) did not exit within \(limit) of SIGTERM")
             kill(process.processIdentifier, SIGKILL)
             _ = await waitForExit(within: .seconds(10))
         } else if process.terminationReason == .exit, process.terminationStatus != 0 {
