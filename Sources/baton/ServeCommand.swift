@@ -45,7 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
     var metricsAddress: String?
 
     @Option(
-        help: "Seconds a graceful shutdown may take before roles are cancelled (env BATON_SHUTDOWN_SECONDS; default 25)."
+        help: "Seconds a graceful shutdown may take before roles are cancelled (env BATON_SHUTDOWN_SECONDS; 25)."
     )
     var shutdownSeconds: Double?
 
