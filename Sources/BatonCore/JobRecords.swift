@@ -7,13 +7,31 @@ public struct JobOutput: Sendable, Hashable, Codable {
     public var md5: String?
     public var size: Int64?
     public var nfiles: Int?
+    /// What the artifact is (`dataset`, `model`, ...), as the job declared it; `nil` for a
+    /// plain file or folder.
+    public var kind: String?
 
-    public init(name: String, uri: String, md5: String? = nil, size: Int64? = nil, nfiles: Int? = nil) {
+    public init(
+        name: String, uri: String, md5: String? = nil, size: Int64? = nil, nfiles: Int? = nil, kind: String? = nil
+    ) {
         self.name = name
         self.uri = uri
         self.md5 = md5
         self.size = size
         self.nfiles = nfiles
+        self.kind = kind
+    }
+
+    /// The artifact kind recorded in lineage: the declared one, else `directory` for a folder
+    /// (a `.dir` hash or a file count) and `file` otherwise.
+    public var artifactKind: String {
+        kind ?? (md5?.hasSuffix(".dir") == true || nfiles != nil ? "directory" : "file")
+    }
+
+    /// Whether a declared kind is a short lowercase word, as the lineage tables require.
+    static func isValidKind(_ kind: String) -> Bool {
+        kind.utf8.count <= 32 && kind.first.map { $0.isASCII && $0.isLowercase } == true
+            && kind.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" || $0 == "-" }
     }
 }
 
@@ -76,6 +94,10 @@ public struct JobRecords: Sendable, Hashable {
                     let output = try decoder.decode(JobOutput.self, from: Data(json.utf8))
                     guard !output.name.isEmpty, output.name.utf8.count <= 200, output.uri.utf8.count <= 4096 else {
                         problems.append("output record with an empty or oversize name or uri")
+                        continue
+                    }
+                    if let declared = output.kind, !JobOutput.isValidKind(declared) {
+                        problems.append("output '\(output.name)' has a kind that is not a short lowercase word")
                         continue
                     }
                     if outputs[output.name] == nil { order.append(output.name) }

@@ -152,10 +152,16 @@ extension BatonStore {
         for output in records.outputs {
             try await connection.query(
                 """
-                INSERT INTO attempt_outputs (attempt_id, name, uri, md5, size, nfiles)
-                VALUES (\(attemptID), \(output.name), \(output.uri), \(output.md5), \(output.size), \(output.nfiles))
-                ON CONFLICT (attempt_id, name) DO UPDATE SET uri = excluded.uri, md5 = excluded.md5,
-                    size = excluded.size, nfiles = excluded.nfiles
+                WITH artifact AS (
+                    INSERT INTO artifacts (uri, md5, size, nfiles, kind)
+                    VALUES (\(output.uri), \(output.md5), \(output.size), \(output.nfiles), \(output.artifactKind))
+                    ON CONFLICT (uri, md5) DO UPDATE SET size = coalesce(excluded.size, artifacts.size),
+                        nfiles = coalesce(excluded.nfiles, artifacts.nfiles), kind = excluded.kind
+                    RETURNING id
+                )
+                INSERT INTO attempt_outputs (attempt_id, name, artifact_id)
+                SELECT \(attemptID), \(output.name), id FROM artifact
+                ON CONFLICT (attempt_id, name) DO UPDATE SET artifact_id = excluded.artifact_id
                 """, logger: logger)
         }
         // One statement for all metrics: a training job reports thousands of points. A point

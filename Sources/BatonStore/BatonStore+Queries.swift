@@ -86,8 +86,9 @@ extension BatonStore {
         var outputs: [UUID: [JobOutput]] = [:]
         let rows = try await client.query(
             """
-            SELECT o.attempt_id, o.name, o.uri, o.md5, o.size, o.nfiles
+            SELECT o.attempt_id, o.name, f.uri, f.md5, f.size, f.nfiles
             FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
+            JOIN artifacts f ON f.id = o.artifact_id
             WHERE a.run_id = \(runID) ORDER BY o.name
             """, logger: logger)
         for try await (attemptID, name, uri, md5, size, nfiles) in rows.decode(

@@ -94,7 +94,8 @@ extension BatonStore {
             guard parts.count == 4, parts[0] == "stages" else { continue }
             let rows = try await client.query(
                 """
-                SELECT o.uri, o.md5 FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
+                SELECT f.uri, f.md5 FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
+                JOIN artifacts f ON f.id = o.artifact_id
                 WHERE a.run_id = \(runID) AND a.stage = \(parts[1]) AND a.state = 'succeeded' AND o.name = \(parts[3])
                 """, logger: logger)
             for try await (uri, md5) in rows.decode((String, String?).self) {
