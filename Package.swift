@@ -73,6 +73,7 @@ let package = Package(
                 "BatonStore",
                 "BatonKafka",
                 "BatonRay",
+                "BatonMLflow",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +91,19 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - MLflow
+        .target(
+            name: "BatonMLflow",
+            dependencies: [
+                "BatonCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -175,6 +189,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BatonMLflowTests",
+            dependencies: [
+                "BatonMLflow", "BatonTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BatonKubeRayTests",
             dependencies: [
                 "BatonKubeRay", "BatonRay", "BatonCore",
@@ -196,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "BatonEngineTests",
             dependencies: [
-                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonTestSupport",
+                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonMLflow", "BatonTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,0 +1,64 @@
+/// An error from an MLflow tracking server, carrying MLflow's own `error_code` and message.
+///
+/// MLflow answers most refusals with HTTP 400 whatever their cause (an experiment that already
+/// exists is `RESOURCE_ALREADY_EXISTS` with status 400), so callers match on ``code``, never on
+/// ``status``.
+public struct MLflowError: Error, Sendable, CustomStringConvertible {
+    /// A class of error: MLflow's `error_code` when MLflow answered, or one of Baton's own
+    /// (``unreachable``, ``badResponse``) when it did not answer usefully.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code as MLflow spells it, e.g. `RESOURCE_ALREADY_EXISTS`.
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The name (experiment, param) is taken.
+        public static let resourceAlreadyExists = Code(rawValue: "RESOURCE_ALREADY_EXISTS")
+        /// No such experiment or run.
+        public static let resourceDoesNotExist = Code(rawValue: "RESOURCE_DOES_NOT_EXIST")
+        /// A value MLflow refuses (too long, a changed param, a bad filter ...).
+        public static let invalidParameterValue = Code(rawValue: "INVALID_PARAMETER_VALUE")
+        /// The caller is not authenticated.
+        public static let unauthenticated = Code(rawValue: "UNAUTHENTICATED")
+        /// The caller may not do this.
+        public static let permissionDenied = Code(rawValue: "PERMISSION_DENIED")
+        /// MLflow failed on its side.
+        public static let internalError = Code(rawValue: "INTERNAL_ERROR")
+        /// MLflow could not be reached, or did not answer in time (Baton's code).
+        public static let unreachable = Code(rawValue: "BATON_UNREACHABLE")
+        /// MLflow answered something that is not the documented JSON (Baton's code).
+        public static let badResponse = Code(rawValue: "BATON_BAD_RESPONSE")
+    }
+
+    /// What kind of error.
+    public var code: Code
+    /// MLflow's message, or what went wrong on the way to it.
+    public var message: String
+    /// The HTTP status MLflow answered with, if it answered.
+    public var status: Int?
+    /// Whether trying again later may succeed (MLflow unreachable, overloaded or failing).
+    public var isRetriable: Bool
+    public var file: String
+    public var line: Int
+
+    public var description: String {
+        "\(message) [\(code)\(status.map { ", HTTP \($0)" } ?? "")]"
+    }
+
+    static func unreachable(_ message: String, file: String = #fileID, line: Int = #line) -> MLflowError {
+        MLflowError(code: .unreachable, message: message, status: nil, isRetriable: true, file: file, line: line)
+    }
+
+    static func answered(
+        _ code: Code, message: String, status: Int, file: String = #fileID, line: Int = #line
+    ) -> MLflowError {
+        let retriable =
+            status >= 500 || status == 429 || code == Code(rawValue: "TEMPORARILY_UNAVAILABLE")
+            || code == Code(rawValue: "REQUEST_LIMIT_EXCEEDED")
+        return MLflowError(code: code, message: message, status: status, isRetriable: retriable, file: file, line: line)
+    }
+
+    static func badResponse(_ message: String, status: Int?, file: String = #fileID, line: Int = #line) -> MLflowError {
+        MLflowError(code: .badResponse, message: message, status: status, isRetriable: true, file: file, line: line)
+    }
+}
