@@ -61,6 +61,8 @@ ALTER TABLE stage_attempts ADD COLUMN num_cpus double precision NOT NULL DEFAULT
 ALTER TABLE stage_attempts ADD COLUMN num_gpus double precision NOT NULL DEFAULT 0;
 ALTER TABLE stage_attempts ADD COLUMN fingerprint_ingredients jsonb;
 ALTER TABLE stage_attempts ADD COLUMN cached_from uuid REFERENCES stage_attempts (id);
+-- Why the cache did or did not serve the attempt, in words, as decided at the time.
+ALTER TABLE stage_attempts ADD COLUMN cache_decision text;
 -- The cache lookup: the newest original (not itself cached) success with a fingerprint.
 CREATE INDEX stage_attempts_cache ON stage_attempts (fingerprint, finished_at DESC)
     WHERE state = 'succeeded' AND cached_from IS NULL AND fingerprint IS NOT NULL;

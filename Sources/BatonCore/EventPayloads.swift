@@ -96,10 +96,12 @@ public struct StageOutcome: Sendable, Hashable, Codable {
     public var error: String?
     /// A machine-readable class of failure, e.g. `timeout`, `worker_lost`, `job_failed`.
     public var errorType: String?
+    /// For `stage.cached`: the earlier attempt whose outputs this attempt reused.
+    public var cachedFrom: UUID?
 
     public init(
         runId: UUID, stage: String, attemptId: UUID, attempt: Int, state: AttemptState, error: String? = nil,
-        errorType: String? = nil
+        errorType: String? = nil, cachedFrom: UUID? = nil
     ) {
         self.runId = runId
         self.stage = stage
@@ -108,6 +110,7 @@ public struct StageOutcome: Sendable, Hashable, Codable {
         self.state = state
         self.error = error
         self.errorType = errorType
+        self.cachedFrom = cachedFrom
     }
 
     enum CodingKeys: String, CodingKey {
@@ -115,6 +118,7 @@ public struct StageOutcome: Sendable, Hashable, Codable {
         case runId = "run_id"
         case attemptId = "attempt_id"
         case errorType = "error_type"
+        case cachedFrom = "cached_from"
     }
 }
 

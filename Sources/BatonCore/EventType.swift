@@ -10,8 +10,16 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case stageReady = "stage.ready"
     case stageStarted = "stage.started"
     case stageSucceeded = "stage.succeeded"
+    /// An attempt succeeded without running: a cache hit reused an earlier attempt's outputs.
+    case stageCached = "stage.cached"
     case stageFailed = "stage.failed"
     case stageSkipped = "stage.skipped"
+
+    /// The event that reports an ended attempt: `stage.cached` for a cache hit,
+    /// `stage.succeeded`, or `stage.failed` (for failed, timed-out and lost attempts).
+    public static func outcome(of state: AttemptState, cached: Bool) -> EventType {
+        state == .succeeded ? (cached ? .stageCached : .stageSucceeded) : .stageFailed
+    }
 }
 
 /// Topic names, configurable as a whole. Defaults follow the design document.

@@ -84,6 +84,19 @@ public struct StageSpec: Sendable, Hashable {
     public var noop: NoopStageSpec
     /// Kind-specific settings of the built-in kinds (gate, register, rollout), kept as written.
     public var config: [String: JSONValue]
+    /// Whether a succeeded attempt with the same fingerprint may stand in for running the stage
+    /// (`cache:`; default on for `ray` stages; the other kinds are never cached).
+    public var cache: Bool
+    /// The run params the stage reads (`uses:`); `nil` means all of them. Only these reach the
+    /// job and enter its fingerprint, so changing another param does not re-run the stage.
+    public var uses: [String]?
+
+    /// The params the stage's job receives: the run's (those in `uses`, when given) with the
+    /// stage's own params over them.
+    public func jobParams(run: [String: JSONValue]) -> [String: JSONValue] {
+        let visible = uses.map { names in run.filter { names.contains($0.key) } } ?? run
+        return visible.merging(params) { $1 }
+    }
 }
 
 /// Ray settings of a stage.

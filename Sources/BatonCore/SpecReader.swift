@@ -116,11 +116,13 @@ struct SpecReader {
         var pool = "default"
         var retry = RetryPolicy()
         var timeout: Duration = .seconds(6 * 3600)
+        /// `defaults.cache`, for the stages that can be cached.
+        var cache: Bool?
     }
 
     private mutating func readDefaults(_ node: Node) -> StageDefaults {
         var defaults = StageDefaults()
-        guard let map = mapping(node, path: "defaults", allowed: ["pool", "retries", "timeout"]) else {
+        guard let map = mapping(node, path: "defaults", allowed: ["pool", "retries", "timeout", "cache"]) else {
             return defaults
         }
         if let pool = map["pool"].flatMap({ string($0, path: "defaults.pool") }) {
@@ -133,6 +135,7 @@ struct SpecReader {
         if let timeout = map["timeout"], let value = duration(timeout, path: "defaults.timeout") {
             defaults.timeout = value
         }
+        if let cache = map["cache"] { defaults.cache = bool(cache, path: "defaults.cache") }
         return defaults
     }
 
@@ -141,7 +144,7 @@ struct SpecReader {
     ) -> StageSpec? {
         let allowed: Set<String> = [
             "name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "ray", "noop",
-            "gate", "register", "rollout", "cache",
+            "gate", "register", "rollout", "cache", "uses",
         ]
         let declaredName = node.mapping?["name"]?.scalar?.string
         let path = declaredName.map { "stages[\(index)] (\($0))" } ?? "stages[\(index)]"
@@ -163,7 +166,7 @@ struct SpecReader {
         var stage = StageSpec(
             name: name, kind: kind, needs: [], pool: defaults.pool, retry: defaults.retry, timeout: defaults.timeout,
             when: nil, whenSource: nil, params: [:], inputs: [:], outputs: [], ray: nil, noop: NoopStageSpec(),
-            config: [:])
+            config: [:], cache: false, uses: nil)
         if let needs = map["needs"] { stage.needs = stringList(needs, path: "\(path).needs") }
         if let pool = map["pool"].flatMap({ string($0, path: "\(path).pool") }) {
             checkName(pool, node: map["pool"]!, path: "\(path).pool")
@@ -214,10 +217,35 @@ struct SpecReader {
         if kind == .ray, stage.ray == nil, map["ray"] == nil {
             issue(node, "\(path).ray", "is required for kind 'ray' (at least ray.entrypoint)")
         }
-        for builtIn in ["gate", "register", "rollout", "cache"] {
+        for builtIn in ["gate", "register", "rollout"] {
             if let configNode = map[builtIn] { stage.config[builtIn] = json(configNode, path: "\(path).\(builtIn)") }
         }
+        readCaching(map, into: &stage, defaults: defaults, params: params, path: path)
         return stage
+    }
+
+    /// `cache` (default on for `ray` stages; refused for the other kinds) and `uses`
+    /// (declared run params only).
+    private mutating func readCaching(
+        _ map: [String: Node], into stage: inout StageSpec, defaults: StageDefaults, params: [String: ParamSpec],
+        path: String
+    ) {
+        let cacheable = stage.kind == .ray
+        if let node = map["cache"], let cache = bool(node, path: "\(path).cache") {
+            if cache, !cacheable {
+                issue(node, "\(path).cache", "only ray stages can be cached, not a \(stage.kind.rawValue) stage")
+            }
+            stage.cache = cache && cacheable
+        } else {
+            stage.cache = cacheable && (defaults.cache ?? (stage.kind == .ray))
+        }
+        if let node = map["uses"] {
+            let names = stringList(node, path: "\(path).uses")
+            for name in names where params[name] == nil {
+                issue(node, "\(path).uses", "'\(name)' is not a declared param")
+            }
+            stage.uses = names
+        }
     }
 
     private func isKnownWhenReference(_ path: [String], params: [String: ParamSpec]) -> Bool {
@@ -381,6 +409,14 @@ struct SpecReader {
             return nil
         }
         return scalar.string
+    }
+
+    private mutating func bool(_ node: Node, path: String) -> Bool? {
+        guard let value = node.bool else {
+            issue(node, path, "must be true or false")
+            return nil
+        }
+        return value
     }
 
     private mutating func number(_ node: Node, path: String) -> Double? {

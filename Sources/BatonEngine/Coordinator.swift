@@ -65,7 +65,7 @@ public struct Coordinator: Service {
                 logger.info(
                     "run cancelled", metadata: metadata.merging([LogKeys.runID: "\(cancel.runId.lowercased)"]) { $1 })
             }
-        case .stageSucceeded, .stageFailed:
+        case .stageSucceeded, .stageCached, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)
             try await store.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
         case .none:

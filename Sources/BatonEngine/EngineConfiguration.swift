@@ -59,6 +59,9 @@ public struct EngineConfiguration: Sendable {
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the
     /// current directory.
     public var jobsRoot = URL(filePath: FileManager.default.currentDirectoryPath)
+    /// How the cache checks that an earlier attempt's outputs still exist, by URI scheme
+    /// (`file://` built in; add e.g. an `s3` check). Outputs of other schemes are never reused.
+    public var artifactPresence = ArtifactPresenceChecks()
     /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
     public var kafkaProperties: [String: String] = [:]
 

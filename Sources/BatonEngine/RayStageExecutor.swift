@@ -16,36 +16,76 @@ struct RayStageExecutor: Sendable {
     let configuration: EngineConfiguration
     let logger: Logger
     private let serverVersion = RayServerVersionCache()
+    private let cache: StageCache
 
     init(store: BatonStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
         self.store = store
         self.ray = ray
         self.configuration = configuration
         self.logger = logger
+        self.cache = StageCache(store: store, presence: configuration.artifactPresence)
     }
 
     // MARK: - Submit
 
-    /// Submits the attempt's job (idempotent) and records the submission.
+    /// Serves the attempt from the cache, or records its launch and submits its job
+    /// (idempotent) and the submission.
     ///
-    /// - Returns: the claim with its submission id, or `nil` when the lease was lost.
+    /// - Returns: the claim with its submission id; `nil` when there is nothing to watch (a
+    ///   cache hit) or the lease was lost.
     func submit(_ claim: ClaimedAttempt, stage: StageSpec) async throws -> ClaimedAttempt? {
         guard let spec = stage.ray else { throw RayStageError("stage \(stage.name) has no ray settings") }
         let submissionID = claim.id.lowercased
-        let contract = JobContract(
-            runID: claim.runID.lowercased, stage: claim.stage, attemptID: submissionID,
-            params: claim.params.merging(stage.params) { $1 },
-            inputs: try await inputs(of: stage, claim: claim),
-            outputURI: "\(configuration.artifactRoot)/\(claim.runID.lowercased)/\(claim.stage)/\(claim.attempt)")
+        let params = stage.jobParams(run: claim.params)
+        let inputs = try await store.resolveInputs(stage, runID: claim.runID, params: claim.params)
         var runtimeEnv = spec.runtimeEnv
+        var folder: URL?
+        var code: String?
+        if case .string(let directory) = runtimeEnv["working_dir"] {
+            if directory.contains("://") {
+                code = directory
+            } else {
+                // A local folder (relative to the jobs root): packaged and uploaded, as Ray's SDK does.
+                let local =
+                    directory.hasPrefix("/")
+                    ? URL(filePath: directory) : configuration.jobsRoot.appending(path: directory)
+                code = "sha256:" + (try RayWorkingDirectory(folder: local).digest())
+                folder = local
+            }
+        }
+        let launch = AttemptLaunch(
+            fingerprint: StageFingerprint(
+                entrypoint: spec.entrypoint, code: code, runtimeEnv: spec.runtimeEnv, params: params,
+                inputs: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.md5 ?? $0.uri) }),
+                outputs: stage.outputs),
+            inputs: inputs, cpus: spec.resources.cpus ?? 0, gpus: spec.resources.gpus ?? 0)
+        switch try await cache.decide(claim, stage: stage, fingerprint: launch.fingerprint) {
+        case .hit(let source, let reason):
+            if try await store.finishFromCache(claim, launch, source: source, cacheDecision: "hit: \(reason)") {
+                EngineMetrics.attemptFinished(state: "cached")
+                logger.info(
+                    "stage served from the cache",
+                    metadata: [
+                        LogKeys.attemptID: "\(submissionID)", LogKeys.stage: "\(claim.stage)",
+                        "cached_from": "\(source.attemptID.lowercased)",
+                    ])
+            }
+            return nil
+        case .miss(let reason):
+            guard try await store.recordLaunch(claim, launch, cacheDecision: "miss: \(reason)") else { return nil }
+        }
+        let contract = JobContract(
+            runID: claim.runID.lowercased, stage: claim.stage, attemptID: submissionID, params: params,
+            inputs: Dictionary(
+                uniqueKeysWithValues: inputs.map {
+                    ($0.name, JSONValue.object(["uri": .string($0.uri), "md5": $0.md5.map(JSONValue.string) ?? .null]))
+                }),
+            outputURI: "\(configuration.artifactRoot)/\(claim.runID.lowercased)/\(claim.stage)/\(claim.attempt)")
         var environment: [String: JSONValue] = [:]
         if case .object(let declared) = runtimeEnv["env_vars"] { environment = declared }
         for (key, value) in try contract.environment() { environment[key] = .string(value) }
         runtimeEnv["env_vars"] = .object(environment)
-        if case .string(let directory) = runtimeEnv["working_dir"], !directory.contains("://") {
-            // A local folder (relative to the jobs root): packaged and uploaded, as Ray's SDK does.
-            let folder =
-                directory.hasPrefix("/") ? URL(filePath: directory) : configuration.jobsRoot.appending(path: directory)
+        if let folder {
             runtimeEnv["working_dir"] = .string(try await ray.workingDirectory(for: folder))
         }
         let submission = RayJobSubmission(
@@ -67,16 +107,6 @@ struct RayStageExecutor: Sendable {
         var submitted = claim
         submitted.raySubmissionID = submissionID
         return submitted
-    }
-
-    private func inputs(of stage: StageSpec, claim: ClaimedAttempt) async throws -> [String: JSONValue] {
-        var inputs = try await store.resolveInputs(stage, runID: claim.runID)
-        for (name, reference) in stage.inputs where reference.hasPrefix("params.") {
-            if let value = claim.params[String(reference.dropFirst("params.".count))] {
-                inputs[name] = .object(["uri": .string(value.plainText)])
-            }
-        }
-        return inputs
     }
 
     // MARK: - Watch

@@ -8,14 +8,24 @@ import ZIPFoundation
 /// to the cluster's package store (`PUT /api/packages/gcs/_ray_pkg_<hash>.zip`) and passes
 /// `gcs://_ray_pkg_<hash>.zip`. The name is a hash of the folder's files, so an unchanged folder
 /// is uploaded once and every job of it shares the package.
-struct RayWorkingDirectory {
+public struct RayWorkingDirectory: Sendable {
     /// The largest folder packaged, in bytes (Ray's own limit for uploads is about 500 MiB).
     static let maxBytes = 256 << 20
 
     let folder: URL
 
-    /// `_ray_pkg_<sha256 prefix>.zip`, from every file's relative path and contents.
+    public init(folder: URL) {
+        self.folder = folder
+    }
+
+    /// `_ray_pkg_<sha256 prefix>.zip`, named after the folder's digest.
     func packageName() throws(RayError) -> String {
+        "_ray_pkg_\(try digest().prefix(32)).zip"
+    }
+
+    /// SHA-256 (hex) of every file's relative path and contents: the code a job runs, for
+    /// lineage and for the cache fingerprint.
+    public func digest() throws(RayError) -> String {
         var hash = SHA256()
         var total = 0
         for file in try files() {
@@ -37,8 +47,7 @@ struct RayWorkingDirectory {
             hash.update(data: Data([0]))
             hash.update(data: data)
         }
-        let digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
-        return "_ray_pkg_\(digest.prefix(32)).zip"
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// The zipped folder (files at the archive's root, as Ray expects).

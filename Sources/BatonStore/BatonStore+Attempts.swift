@@ -142,7 +142,7 @@ extension BatonStore {
                 runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
                 error: error, errorType: errorType)
             try await enqueueRunEvent(
-                state == .succeeded ? .stageSucceeded : .stageFailed, runID: claim.runID, stage: claim.stage,
+                EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
                 payload: outcome, on: connection)
             return true
         }

@@ -85,21 +85,27 @@ extension BatonStore {
             logger: logger)
     }
 
-    /// The inputs of a stage as `name -> {"uri":..,"md5":..}`, from the outputs of the
-    /// succeeded upstream attempts of the same run.
-    public func resolveInputs(_ stage: StageSpec, runID: UUID) async throws -> [String: JSONValue] {
-        var inputs: [String: JSONValue] = [:]
-        for (name, reference) in stage.inputs {
+    /// The inputs of a stage: upstream outputs from the succeeded attempts of the same run, and
+    /// paths given by params (recorded as `dataset` artifacts, with no content hash).
+    public func resolveInputs(_ stage: StageSpec, runID: UUID, params: [String: JSONValue]) async throws
+        -> [AttemptInput]
+    {
+        var inputs: [AttemptInput] = []
+        for (name, reference) in stage.inputs.sorted(by: { $0.key < $1.key }) {
             let parts = reference.split(separator: ".").map(String.init)
+            if parts.count == 2, parts[0] == "params", let value = params[parts[1]] {
+                inputs.append(AttemptInput(name: name, uri: value.plainText, md5: nil, kind: "dataset"))
+                continue
+            }
             guard parts.count == 4, parts[0] == "stages" else { continue }
             let rows = try await client.query(
                 """
-                SELECT f.uri, f.md5 FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
+                SELECT f.uri, f.md5, f.kind FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
                 JOIN artifacts f ON f.id = o.artifact_id
                 WHERE a.run_id = \(runID) AND a.stage = \(parts[1]) AND a.state = 'succeeded' AND o.name = \(parts[3])
                 """, logger: logger)
-            for try await (uri, md5) in rows.decode((String, String?).self) {
-                inputs[name] = .object(["uri": .string(uri), "md5": md5.map(JSONValue.string) ?? .null])
+            for try await (uri, md5, kind) in rows.decode((String, String?, String).self) {
+                inputs.append(AttemptInput(name: name, uri: uri, md5: md5, kind: kind))
             }
         }
         return inputs

@@ -114,18 +114,18 @@ extension BatonStore {
                       AND coalesce(a.redriven_at, a.finished_at) < now() - make_interval(secs => \(after.secondsDouble))
                     LIMIT \(limit) FOR UPDATE OF a SKIP LOCKED)
                 UPDATE stage_attempts a SET redriven_at = now() FROM stuck WHERE a.id = stuck.id
-                RETURNING a.id, a.run_id, a.stage, a.attempt, a.state, a.error, a.error_type
+                RETURNING a.id, a.run_id, a.stage, a.attempt, a.state, a.error, a.error_type, a.cached_from
                 """, logger: logger)
             var count = 0
-            for try await (id, runID, stage, attempt, state, error, errorType) in rows.decode(
-                (UUID, UUID, String, Int, String, String?, String?).self)
+            for try await (id, runID, stage, attempt, state, error, errorType, cachedFrom) in rows.decode(
+                (UUID, UUID, String, Int, String, String?, String?, UUID?).self)
             {
                 let attemptState = AttemptState(rawValue: state) ?? .failed
                 let outcome = StageOutcome(
                     runId: runID, stage: stage, attemptId: id, attempt: attempt, state: attemptState, error: error,
-                    errorType: errorType)
+                    errorType: errorType, cachedFrom: cachedFrom)
                 try await enqueueRunEvent(
-                    attemptState == .succeeded ? .stageSucceeded : .stageFailed, runID: runID, stage: stage,
+                    EventType.outcome(of: attemptState, cached: cachedFrom != nil), runID: runID, stage: stage,
                     payload: outcome, on: connection)
                 count += 1
             }

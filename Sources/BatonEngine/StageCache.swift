@@ -1,0 +1,52 @@
+import BatonCore
+import BatonStore
+import Foundation
+
+/// Decides whether an attempt runs or reuses the outputs of an earlier one.
+///
+/// A hit needs a succeeded attempt with the same fingerprint (or the attempt `runs retry
+/// --from` pinned) whose outputs all still exist. Every decision comes with its reason in
+/// words, stored with the attempt for `baton cache explain`.
+struct StageCache: Sendable {
+    let store: BatonStore
+    let presence: ArtifactPresenceChecks
+
+    enum Decision {
+        case hit(CacheCandidate, reason: String)
+        case miss(reason: String)
+    }
+
+    func decide(_ claim: ClaimedAttempt, stage: StageSpec, fingerprint: StageFingerprint) async throws -> Decision {
+        switch try await store.cachePolicy(runID: claim.runID, stage: claim.stage) {
+        case .reuse(let attemptID):
+            guard let source = try await store.reusableAttempt(attemptID) else {
+                return .miss(reason: "attempt \(attemptID.lowercased) to reuse did not succeed")
+            }
+            if let missing = await presence.firstMissing(source.outputs.map(\.uri)) {
+                return .miss(reason: "an output of attempt \(attemptID.lowercased) to reuse is missing: \(missing)")
+            }
+            return .hit(source, reason: "reused attempt \(Self.describe(source)) as runs retry --from asked")
+        case .disabled:
+            return .miss(reason: "the cache is off for this stage of this run (--no-cache, or runs retry --from)")
+        case .lookUp:
+            guard stage.cache else { return .miss(reason: "the stage says cache: false") }
+            let candidates = try await store.cacheCandidates(fingerprint: fingerprint.digest)
+            guard !candidates.isEmpty else {
+                return .miss(reason: "no succeeded attempt has fingerprint \(fingerprint.digest.prefix(19))...")
+            }
+            var gone: [String] = []
+            for candidate in candidates {
+                guard let missing = await presence.firstMissing(candidate.outputs.map(\.uri)) else {
+                    return .hit(candidate, reason: "same fingerprint as attempt \(Self.describe(candidate))")
+                }
+                gone.append("attempt \(candidate.attemptID.lowercased): \(missing)")
+            }
+            return .miss(
+                reason: "attempts with the same fingerprint lost outputs: \(gone.joined(separator: "; "))")
+        }
+    }
+
+    private static func describe(_ candidate: CacheCandidate) -> String {
+        "\(candidate.attemptID.lowercased) of run \(candidate.runID.lowercased)"
+    }
+}
