@@ -15,10 +15,18 @@ public struct PipelineRequested: Sendable, Hashable, Codable {
     public var runId: UUID?
     public var labels: [String: String]?
     public var requestedBy: String?
+    /// Run every stage, whatever the cache holds.
+    public var noCache: Bool?
+    /// Re-run this run (its spec and params) from `retryFrom`: the stages upstream of it reuse
+    /// this run's outputs, it and everything downstream run again.
+    public var retryOf: UUID?
+    /// The stage a retry starts from; required with `retryOf`.
+    public var retryFrom: String?
 
     public init(
         pipeline: String? = nil, version: Int? = nil, spec: String? = nil, params: [String: JSONValue]? = nil,
-        idempotencyKey: String? = nil, runId: UUID? = nil, labels: [String: String]? = nil, requestedBy: String? = nil
+        idempotencyKey: String? = nil, runId: UUID? = nil, labels: [String: String]? = nil, requestedBy: String? = nil,
+        noCache: Bool? = nil, retryOf: UUID? = nil, retryFrom: String? = nil
     ) {
         self.pipeline = pipeline
         self.version = version
@@ -28,6 +36,9 @@ public struct PipelineRequested: Sendable, Hashable, Codable {
         self.runId = runId
         self.labels = labels
         self.requestedBy = requestedBy
+        self.noCache = noCache
+        self.retryOf = retryOf
+        self.retryFrom = retryFrom
     }
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +46,9 @@ public struct PipelineRequested: Sendable, Hashable, Codable {
         case idempotencyKey = "idempotency_key"
         case runId = "run_id"
         case requestedBy = "requested_by"
+        case noCache = "no_cache"
+        case retryOf = "retry_of"
+        case retryFrom = "retry_from"
     }
 }
 

@@ -89,6 +89,7 @@ extension BatonStore {
     private func resolve(
         _ request: PipelineRequested, on connection: PostgresConnection
     ) async throws -> (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue]) {
+        if let original = request.retryOf { return try await resolveRetry(of: original, request, on: connection) }
         let yaml: String
         var version: Int?
         switch (request.spec, request.pipeline) {
@@ -121,6 +122,68 @@ extension BatonStore {
         }
     }
 
+    /// A retry runs the original run's spec (as stored with it) and params.
+    private func resolveRetry(
+        of original: UUID, _ request: PipelineRequested, on connection: PostgresConnection
+    ) async throws -> (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue]) {
+        guard request.spec == nil, request.pipeline == nil, request.params == nil else {
+            throw RequestRejection(
+                reason:
+                    "a retry takes the spec and params of run \(original.lowercased); submit a new run to change them")
+        }
+        let rows = try await connection.query(
+            "SELECT spec_yaml, pipeline_version, params::text, state FROM runs WHERE id = \(original)", logger: logger)
+        for try await (yaml, version, paramsJSON, state) in rows.decode((String, Int?, String, String).self) {
+            guard state != RunState.running.rawValue else {
+                throw RequestRejection(reason: "run \(original.lowercased) is still running; retry it once it ended")
+            }
+            let spec: PipelineSpec
+            do {
+                spec = try PipelineSpecParser.parse(yaml)
+            } catch {
+                throw RequestRejection(reason: "the spec of run \(original.lowercased) no longer parses: \(error)")
+            }
+            guard let from = request.retryFrom, spec.stage(named: from) != nil else {
+                throw RequestRejection(
+                    reason: "retry_from must name a stage of \(spec.name): "
+                        + spec.stages.map(\.name).joined(separator: ", "))
+            }
+            let params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
+            return (spec, yaml, version, params)
+        }
+        throw RequestRejection(reason: "unknown run \(original.lowercased) to retry")
+    }
+
+    /// Marks which stages of a new run may not use the cache, and which reuse an attempt of the
+    /// run it retries.
+    private func setCachePolicies(
+        _ runID: UUID, request: PipelineRequested, spec: PipelineSpec, on connection: PostgresConnection
+    ) async throws {
+        if request.noCache == true {
+            try await connection.query(
+                "UPDATE stages SET cache_disabled = true WHERE run_id = \(runID)", logger: logger)
+        }
+        guard let original = request.retryOf, let from = request.retryFrom else { return }
+        var rerun: Set<String> = [from]
+        for name in spec.graph.order where spec.graph.needs[name]?.contains(where: rerun.contains) == true {
+            rerun.insert(name)
+        }
+        let reused = spec.stages.map(\.name).filter { !rerun.contains($0) }
+        try await connection.query(
+            "UPDATE stages SET cache_disabled = true WHERE run_id = \(runID) AND name = ANY(\(Array(rerun)))",
+            logger: logger)
+        try await connection.query(
+            """
+            UPDATE stages s SET reuse_attempt_id = (
+                SELECT a.id FROM stage_attempts a
+                WHERE a.run_id = \(original) AND a.stage = s.name AND a.state = 'succeeded'
+                ORDER BY a.attempt DESC LIMIT 1)
+            WHERE s.run_id = \(runID) AND s.name = ANY(\(reused))
+            """, logger: logger)
+        try await connection.query(
+            "UPDATE runs SET retry_of = \(original), retry_from = \(from) WHERE id = \(runID)", logger: logger)
+    }
+
     private func runExists(_ runID: UUID, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query("SELECT 1 FROM runs WHERE id = \(runID)", logger: logger)
         for try await _ in rows { return true }
@@ -148,6 +211,7 @@ extension BatonStore {
                 VALUES (\(runID), \(stage.name), \(position), \(stage.kind.rawValue), \(stage.pool), \(stage.needs), 'pending')
                 """, logger: logger)
         }
+        try await setCachePolicies(runID, request: request, spec: resolved.spec, on: connection)
         try await enqueueRunEvent(
             .runStarted, runID: runID,
             payload: RunNotice(runId: runID, state: RunState.running.rawValue, pipeline: resolved.spec.name),

@@ -8,6 +8,6 @@ struct Baton: AsyncParsableCommand {
         abstract: "Event-driven engine for ML training pipelines (Kafka + PostgreSQL + Ray).",
         subcommands: [
             MigrateCommand.self, ServeCommand.self, SubmitCommand.self, RunsCommand.self, PipelinesCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, CacheCommand.self,
         ])
 }

@@ -6,8 +6,8 @@ import Logging
 
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, show and cancel runs.",
-        subcommands: [List.self, Show.self, Cancel.self])
+        commandName: "runs", abstract: "List, show, cancel and retry runs.",
+        subcommands: [List.self, Show.self, Cancel.self, Retry.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The most recent runs, newest first.")
@@ -74,6 +74,29 @@ struct RunsCommand: AsyncParsableCommand {
                 event, topic: options.topics().runEvents, key: id.lowercased, options: options,
                 logger: Logger(label: "baton.runs"))
             print("cancel requested for \(id.lowercased)")
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-run an ended run from a stage: the stages upstream of it reuse the run's outputs.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The run id.") var runID: String
+        @Option(help: "The stage to re-run; it and everything downstream of it run again.") var from: String
+        @Flag(help: "Wait for the new run to end; exit 0 only if it succeeded.") var wait = false
+        @Flag(help: "Print one JSON object with run_id and state.") var json = false
+        @Option(help: "With --wait, give up after this many seconds.") var timeout: Double = 3600
+
+        func run() async throws {
+            options.bootstrapLogging()
+            guard let id = UUID(uuidString: runID) else {
+                throw ValidationError("'\(runID.prefix(64))' is not a run id")
+            }
+            let request = PipelineRequested(
+                runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli", retryOf: id,
+                retryFrom: from)
+            try await SubmitCommand.send(request, wait: wait, json: json, timeout: timeout, options: options)
         }
     }
 }

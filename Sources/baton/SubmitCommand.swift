@@ -30,9 +30,11 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "With --wait, give up after this many seconds.")
     var timeout: Double = 3600
 
+    @Flag(help: "Run every stage, even those a succeeded attempt with the same fingerprint could serve.")
+    var noCache = false
+
     func run() async throws {
         options.bootstrapLogging()
-        let logger = Logger(label: "baton.submit")
         var request = PipelineRequested(runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli")
         if FileManager.default.fileExists(atPath: pipeline) {
             let attributes = try FileManager.default.attributesOfItem(atPath: pipeline)
@@ -46,7 +48,19 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         request.params = try Self.parseParams(params)
         request.idempotencyKey = idempotencyKey
-        let runID = request.runId!
+        request.noCache = noCache ? true : nil
+        try await Self.send(request, wait: wait, json: json, timeout: timeout, options: options)
+    }
+
+    /// Produces the request; with `wait`, follows the run to its end and exits non-zero unless
+    /// it succeeded.
+    static func send(
+        _ request: PipelineRequested, wait: Bool, json: Bool, timeout: Double, options: GlobalOptions
+    ) async throws {
+        let logger = Logger(label: "baton.submit")
+        let runID = request.runId ?? UUID()
+        var request = request
+        request.runId = runID
         let topics = options.topics()
         let event = try CloudEvent(
             source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)

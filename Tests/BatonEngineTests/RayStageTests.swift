@@ -65,29 +65,12 @@ struct RayStageTests {
             """
     }
 
-    func submit(_ fixture: EngineFixture, _ yaml: String, _ params: [String] = []) async throws -> UUID {
-        let result = try await BatonProcess.run(
-            ["submit", try fixture.specFile(yaml)] + params.flatMap { ["--param", $0] },
-            environment: fixture.environment)
-        return try #require(UUID(uuidString: result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
-    }
-
-    func rayClient() throws -> RayJobClient {
-        RayJobClient(
-            configuration: .init(address: try TestStack.variable("BATON_RAY_ADDRESS")), logger: TestStack.logger)
-    }
-
-    /// Ray jobs Baton submitted for a run, by attempt id.
-    func rayJobs(of runID: UUID) async throws -> [RayJobDetails] {
-        try await rayClient().list().filter { $0.metadata?["baton_run_id"] == runID.lowercased }
-    }
-
     @Test("Three Ray jobs pass files and metrics downstream; a failing job is retried, then fails the run")
     func pipeline() async throws {
         let fixture = try await EngineFixture()
         let serve = try fixture.serve("ray-pipeline")
-        let good = try await submit(fixture, try Self.spec(name: "ray-three"))
-        let bad = try await submit(fixture, try Self.spec(name: "ray-broken", retries: "1"), ["fail_stage=b"])
+        let good = try await fixture.submit(try Self.spec(name: "ray-three"))
+        let bad = try await fixture.submit(try Self.spec(name: "ray-broken", retries: "1"), ["fail_stage=b"])
         let views = try await fixture.waitForRuns([good, bad], timeout: .seconds(240))
         let byID = Dictionary(uniqueKeysWithValues: views.map { ($0.runId, $0) })
 
@@ -103,7 +86,7 @@ struct RayStageTests {
         let shown = try await fixture.baton("runs", "show", good.lowercased)
         #expect(shown.output.contains("output data"))
         #expect(shown.output.contains("metric lines = 3.0"))
-        #expect(try await rayJobs(of: good).count == 3)
+        #expect(try await fixture.rayJobs(of: good).count == 3)
 
         let broken = try #require(byID[bad.lowercased])
         #expect(broken.state == .failed)
@@ -113,7 +96,7 @@ struct RayStageTests {
         #expect(broken.reason?.contains("driver exit code 7") == true, "\(broken.reason ?? "")")
         let gap = (attempts[1].startedAt ?? .distantPast).timeIntervalSince(attempts[0].finishedAt ?? .distantFuture)
         #expect(gap >= 0.95, "retry backoff \(gap)s")
-        #expect(try await rayJobs(of: bad).count == 3)  // a, and two attempts of b
+        #expect(try await fixture.rayJobs(of: bad).count == 3)  // a, and two attempts of b
         await serve.stop()
     }
 
@@ -121,14 +104,14 @@ struct RayStageTests {
     func timeout() async throws {
         let fixture = try await EngineFixture()
         let serve = try fixture.serve("ray-timeout")
-        let runID = try await submit(
-            fixture, try Self.spec(name: "ray-slow", timeout: "4s"), ["sleep_stage=a", "sleep_seconds=120"])
+        let runID = try await fixture.submit(
+            try Self.spec(name: "ray-slow", timeout: "4s"), ["sleep_stage=a", "sleep_seconds=120"])
         let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(120)).first)
         #expect(view.state == .failed)
         let attempt = try #require(view.stages.first?.attemptHistory.first)
         #expect(attempt.state == .timedOut)
         #expect(attempt.rayStatus == "STOPPED")
-        #expect(try await rayJobs(of: runID).map(\.status) == [.stopped])
+        #expect(try await fixture.rayJobs(of: runID).map(\.status) == [.stopped])
         await serve.stop()
     }
 
@@ -136,7 +119,7 @@ struct RayStageTests {
     func adoption() async throws {
         let fixture = try await EngineFixture()
         let first = try fixture.serve("ray-adopt-1")
-        let runID = try await submit(fixture, try Self.spec(name: "ray-adopt"), ["sleep_stage=b", "sleep_seconds=8"])
+        let runID = try await fixture.submit(try Self.spec(name: "ray-adopt"), ["sleep_stage=b", "sleep_seconds=8"])
         try await fixture.waitUntil("stage b's Ray job is submitted") { try await fixture.raySubmitted(stage: "b") }
         await first.kill9()
         let second = try fixture.serve("ray-adopt-2")
@@ -144,7 +127,7 @@ struct RayStageTests {
         #expect(view.state == .succeeded, "\(view.reason ?? "")")
         #expect(view.stages.allSatisfy { $0.attempts == 1 })
         #expect(second.log.contains("adopted ray attempt"))
-        let jobs = try await rayJobs(of: runID)
+        let jobs = try await fixture.rayJobs(of: runID)
         #expect(jobs.count == 3)
         #expect(Set(jobs.compactMap(\.submissionID)).count == 3)
         await second.stop()
@@ -154,7 +137,7 @@ struct RayStageTests {
     func stalledWatcher() async throws {
         let fixture = try await EngineFixture()
         let stalled = try fixture.serve("ray-stall-1")
-        let runID = try await submit(fixture, try Self.spec(name: "ray-stall"), ["sleep_stage=b", "sleep_seconds=8"])
+        let runID = try await fixture.submit(try Self.spec(name: "ray-stall"), ["sleep_stage=b", "sleep_seconds=8"])
         try await fixture.waitUntil("stage b's Ray job is submitted") { try await fixture.raySubmitted(stage: "b") }
         kill(stalled.pid, SIGSTOP)
         // Another process's watcher adopts the attempt once the stalled lease (3 s) expires.
@@ -176,7 +159,7 @@ struct RayStageTests {
         #expect(b.state == .succeeded)
         #expect(b.worker?.hasSuffix("-\(adopter.pid)") == true, "the adopter owns the attempt: \(b.worker ?? "-")")
         #expect(stalled.log.contains("lease lost; stopping watch"), "the resumed watcher must notice it was fenced out")
-        #expect(try await rayJobs(of: runID).count == 3)
+        #expect(try await fixture.rayJobs(of: runID).count == 3)
         // The epoch moved on exactly once for the adoption.
         #expect(
             try await fixture.count("SELECT lease_epoch::int FROM stage_attempts WHERE stage = 'b'") == 2)
@@ -188,18 +171,17 @@ struct RayStageTests {
     func cancellation() async throws {
         let fixture = try await EngineFixture()
         let serve = try fixture.serve("ray-cancel")
-        let runID = try await submit(
-            fixture, try Self.spec(name: "ray-cancel"), ["sleep_stage=a", "sleep_seconds=120"])
+        let runID = try await fixture.submit(try Self.spec(name: "ray-cancel"), ["sleep_stage=a", "sleep_seconds=120"])
         try await fixture.waitUntil("the Ray job runs") {
-            try await rayJobs(of: runID).contains { $0.status == .running }
+            try await fixture.rayJobs(of: runID).contains { $0.status == .running }
         }
         #expect(try await fixture.baton("runs", "cancel", runID.lowercased).status == 0)
         let view = try #require(try await fixture.waitForRuns([runID], timeout: .seconds(60)).first)
         #expect(view.state == .cancelled)
         try await fixture.waitUntil("Ray ends the job") {
-            try await rayJobs(of: runID).allSatisfy { $0.status.isTerminal }
+            try await fixture.rayJobs(of: runID).allSatisfy { $0.status.isTerminal }
         }
-        #expect(try await rayJobs(of: runID).map(\.status) == [.stopped])
+        #expect(try await fixture.rayJobs(of: runID).map(\.status) == [.stopped])
         await serve.stop()
     }
 }
