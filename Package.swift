@@ -152,6 +152,7 @@ let package = Package(
                 "BatonHTTP",
                 "BatonRay",
                 "BatonKubeRay",
+                "BatonMLflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

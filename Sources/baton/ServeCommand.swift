@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonEngine
 import BatonHTTP
 import BatonKafka
+import BatonMLflow
 import BatonStore
 import Foundation
 import Logging
@@ -16,12 +17,15 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve", abstract: "Run Baton's roles until SIGTERM/SIGINT.")
 
     enum Role: String, CaseIterable, ExpressibleByArgument {
-        case coordinator, relay, worker, watcher, sweeper
+        case coordinator, relay, worker, watcher, sweeper, mirror
     }
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Comma-separated roles: coordinator, relay, worker, watcher, sweeper (env BATON_ROLES; default all).")
+    @Option(
+        help:
+            "Comma-separated roles: coordinator, relay, worker, watcher, sweeper, mirror (env BATON_ROLES; default all)."
+    )
     var roles: String?
 
     @Option(help: "Comma-separated worker pools (env BATON_POOLS; default default,cpu,gpu).")
@@ -114,6 +118,9 @@ struct ServeCommand: AsyncParsableCommand {
         if selected.contains(.sweeper) {
             services.append(Sweeper(configuration: configuration, store: store, logger: logger))
         }
+        if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
+            services.append(MLflowMirror(configuration: mirror, store: store, logger: logger))
+        }
         logger.info(
             "baton serving",
             metadata: [
@@ -126,6 +133,32 @@ struct ServeCommand: AsyncParsableCommand {
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownSeconds * 1000))
         groupConfiguration.maximumCancellationDuration = Self.maximumCancellation
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The mirror's settings from `BATON_MLFLOW_*` and MLflow's own `MLFLOW_TRACKING_*` variables;
+    /// `nil` (no mirror) without `BATON_MLFLOW_URI`, which is an error only if the role was asked for.
+    private static func mirrorConfiguration(
+        _ environment: [String: String], explicit roles: [String]?
+    ) throws -> MLflowMirror.Configuration? {
+        guard let uri = environment["BATON_MLFLOW_URI"], !uri.isEmpty else {
+            if roles != nil { throw ValidationError("the mirror role needs BATON_MLFLOW_URI (the MLflow server)") }
+            return nil
+        }
+        var authorization: MLflowClient.Authorization?
+        if let token = environment["MLFLOW_TRACKING_TOKEN"], !token.isEmpty {
+            authorization = .bearer(token)
+        } else if let username = environment["MLFLOW_TRACKING_USERNAME"],
+            let password = environment["MLFLOW_TRACKING_PASSWORD"]
+        {
+            authorization = .basic(username: username, password: password)
+        }
+        var configuration = MLflowMirror.Configuration(
+            client: MLflowClient.Configuration(trackingURI: uri, authorization: authorization))
+        if let seconds = environment["BATON_MLFLOW_POLL_SECONDS"].flatMap(Double.init) {
+            configuration.pollInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let prefix = environment["BATON_MLFLOW_EXPERIMENT_PREFIX"] { configuration.experimentPrefix = prefix }
+        return configuration
     }
 
     private static func parseAddress(_ address: String) throws -> (host: String, port: Int) {

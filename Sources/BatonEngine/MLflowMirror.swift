@@ -1,0 +1,298 @@
+import BatonCore
+import BatonMLflow
+import BatonStore
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The mirror role: brings an MLflow tracking server in step with PostgreSQL, the source of truth.
+///
+/// An experiment per pipeline (`<prefix><pipeline>`), a parent MLflow run per Baton run, a
+/// nested run per stage attempt (`mlflow.parentRunId`), tags carrying Baton's ids, params and
+/// metric points through `runs/log-batch`, outputs as tags, statuses and times kept in step.
+///
+/// Triggers queue every change of a run in PostgreSQL (`migrations/0005_mlflow_mirror.sql`); the
+/// mirror polls the queue, replays the run into MLflow and deletes what it replayed. MLflow's
+/// ids are stored as soon as MLflow makes them, and when one is missing (a crash between the
+/// two) the run is looked up by its Baton tag before one is made, so restarts and replays never
+/// duplicate a run. MLflow being down or failing never touches a pipeline: changes stay queued,
+/// the mirror says so once in the log and in `baton_mlflow_mirror_failures_total`, and catches
+/// up when MLflow answers again. One mirror at a time works (a lease in PostgreSQL).
+public struct MLflowMirror: Service {
+    /// How the mirror works.
+    public struct Configuration: Sendable {
+        /// The MLflow server.
+        public var client: MLflowClient.Configuration
+        /// How often the queue is polled. Default: 2 s.
+        public var pollInterval: Duration = .seconds(2)
+        /// The longest wait between tries while MLflow fails. Default: 30 s.
+        public var maxRetryInterval: Duration = .seconds(30)
+        /// Experiment names are this prefix and the pipeline's name. Default: `baton/`.
+        public var experimentPrefix = "baton/"
+        /// Runs replayed per poll. Default: 50.
+        public var batchSize = 50
+        /// Metric points read per attempt per poll; more are sent on the next. Default: 20 000.
+        public var metricsPerPoll = 20_000
+        /// How long the mirror's lease lasts without renewal. Default: 15 s.
+        public var leaseDuration: Duration = .seconds(15)
+        /// This mirror's name in the lease. Default: `<host>-<pid>`.
+        public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+
+        public init(client: MLflowClient.Configuration) {
+            self.client = client
+        }
+    }
+
+    private let configuration: Configuration
+    private let client: MLflowClient
+    private let store: BatonStore
+    private let logger: Logger
+
+    public init(configuration: Configuration, store: BatonStore, logger: Logger) {
+        var logger = logger
+        logger[metadataKey: LogKeys.role] = "mirror"
+        self.configuration = configuration
+        self.client = MLflowClient(configuration: configuration.client, logger: logger)
+        self.store = store
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var failures = 0
+        var experiments: [String: String] = [:]
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                if try await store.enableMLflowMirror() {
+                    logger.info("mlflow mirror switched on: queued every existing run")
+                }
+                if try await store.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
+                {
+                    try await pass(experiments: &experiments)
+                }
+                if failures > 0 {
+                    logger.notice(
+                        "mlflow mirror caught up with MLflow again", metadata: ["failed_polls": "\(failures)"])
+                }
+                failures = 0
+            } catch {
+                failures += 1
+                Counter(label: "baton_mlflow_mirror_failures_total").increment()
+                let next = retryInterval(failures: failures)
+                let metadata: Logger.Metadata = [LogKeys.error: "\(error)", "retry_in": "\(next)"]
+                // One line per outage, not one per poll.
+                if failures == 1 {
+                    logger.warning(
+                        "mlflow mirror failed; runs stay queued in PostgreSQL, will retry", metadata: metadata)
+                } else {
+                    logger.debug("mlflow mirror failed again", metadata: metadata)
+                }
+            }
+            if let backlog = try? await store.mlflowMirrorBacklog() {
+                Gauge(label: "baton_mlflow_mirror_runs_behind").record(backlog)
+            }
+            let wait = failures == 0 ? configuration.pollInterval : retryInterval(failures: failures)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+        }
+        try? await store.releaseMLflowMirror(owner: configuration.instanceID)
+    }
+
+    private func retryInterval(failures: Int) -> Duration {
+        min(configuration.pollInterval * (1 << min(failures, 10)), configuration.maxRetryInterval)
+    }
+
+    /// Replays the runs with queued changes, oldest first, until the queue is empty, the
+    /// service is stopping, or MLflow fails.
+    private func pass(experiments: inout [String: String]) async throws {
+        while !Task.isShuttingDownGracefully {
+            let changes = try await store.mlflowMirrorChanges(limit: configuration.batchSize * 20)
+            guard !changes.isEmpty else { return }
+            for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
+                guard !Task.isShuttingDownGracefully else { return }
+                let complete = try await mirror(runID, experiments: &experiments)
+                // Changes made meanwhile have their own rows and stay queued.
+                if complete { try await store.deleteMLflowMirrorChanges(changeIDs) }
+            }
+        }
+    }
+
+    // MARK: - One run
+
+    /// Brings the MLflow runs of Baton run `runID` in step; `false` when metric points are left
+    /// for the next poll.
+    private func mirror(_ runID: UUID, experiments: inout [String: String]) async throws -> Bool {
+        guard let run = try await store.mlflowMirrorRun(runID, metricLimit: configuration.metricsPerPoll) else {
+            return true  // deleted
+        }
+        let parent: MLflowMirrorRun.Mirrored
+        if let mirrored = run.mirrored {
+            parent = mirrored
+        } else {
+            let experimentID = try await experiment(for: run.pipelineName, cache: &experiments)
+            parent = try await makeParent(run, experimentID: experimentID)
+        }
+        if !parent.paramsLogged, !run.params.isEmpty {
+            try await client.logBatch(
+                parent.mlflowRunID, params: run.params.map { MLflowParam(key: $0.key, value: $0.value) })
+            try await store.updateMLflowRun(runID, status: parent.status, paramsLogged: true)
+        }
+        var complete = true
+        for attempt in run.attempts {
+            complete = try await mirror(attempt, of: run, parent: parent) && complete
+        }
+        let status = Self.status(ofRun: run.state)
+        if status.rawValue != parent.status {
+            try await client.updateRun(
+                parent.mlflowRunID, status: status, endTime: status.isTerminal ? run.finishedAt.map(Self.millis) : nil)
+            try await store.updateMLflowRun(runID, status: status.rawValue, paramsLogged: true)
+            logger.debug(
+                "mirrored run", metadata: [LogKeys.runID: "\(runID)", "mlflow_run_id": "\(parent.mlflowRunID)"])
+        }
+        return complete
+    }
+
+    private func experiment(for pipeline: String, cache: inout [String: String]) async throws -> String {
+        let name = configuration.experimentPrefix + pipeline
+        if let id = cache[name] { return id }
+        let id: String
+        if let stored = try await store.mlflowExperimentID(name) {
+            id = stored
+        } else {
+            id = try await client.ensureExperiment(named: name)
+            try await store.recordMLflowExperiment(name, id: id)
+        }
+        cache[name] = id
+        return id
+    }
+
+    /// The parent MLflow run: found by its Baton tag if an earlier try made it, else made now.
+    private func makeParent(_ run: MLflowMirrorRun, experimentID: String) async throws -> MLflowMirrorRun.Mirrored {
+        let filter =
+            MLflowClient.tagFilter("baton.run_id", equals: run.id.lowercased) + " and "
+            + MLflowClient.tagFilter("baton.kind", equals: "run")
+        let existing = try await client.searchRuns(experimentIDs: [experimentID], filter: filter).first
+        let made: MLflowRun
+        if let existing {
+            made = existing
+        } else {
+            made = try await client.createRun(
+                experimentID: experimentID, runName: "\(run.pipelineName)-\(run.id.lowercased.prefix(8))",
+                startTime: Self.millis(run.createdAt),
+                tags: [
+                    MLflowTag(key: "baton.kind", value: "run"),
+                    MLflowTag(key: "baton.run_id", value: run.id.lowercased),
+                    MLflowTag(key: "baton.pipeline", value: run.pipelineName),
+                ])
+        }
+        // A run made now is RUNNING; one found may have been told more since.
+        let status = existing == nil ? MLflowRunStatus.running.rawValue : nil
+        try await store.recordMLflowRun(
+            run.id, experimentID: experimentID, mlflowRunID: made.info.runID, status: status)
+        return .init(experimentID: experimentID, mlflowRunID: made.info.runID, status: status, paramsLogged: false)
+    }
+
+    /// Brings the nested MLflow run of one attempt in step; `false` when metric points are left.
+    private func mirror(
+        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored
+    ) async throws -> Bool {
+        let mirrored: MLflowMirrorRun.MirroredAttempt
+        if let existing = attempt.mirrored {
+            mirrored = existing
+        } else {
+            mirrored = try await makeChild(attempt, of: run, parent: parent)
+        }
+        let runID = mirrored.mlflowRunID
+        var params = mirrored.paramsLogged
+        var outputs = mirrored.outputsLogged
+        if attempt.params.count > params {
+            try await client.logBatch(runID, params: attempt.params.map { MLflowParam(key: $0.key, value: $0.value) })
+            params = attempt.params.count
+        }
+        if attempt.outputs.count > outputs {
+            let tags = attempt.outputs.flatMap { output in
+                [MLflowTag(key: "baton.output.\(output.name).uri", value: output.uri)]
+                    + (output.md5.map { [MLflowTag(key: "baton.output.\(output.name).md5", value: $0)] } ?? [])
+            }
+            try await client.logBatch(runID, tags: tags)
+            outputs = attempt.outputs.count
+        }
+        if !attempt.pendingMetrics.isEmpty {
+            let points = attempt.pendingMetrics.map {
+                MLflowMetric(key: $0.key, value: $0.value, timestamp: Self.millis($0.recordedAt), step: $0.step)
+            }
+            try await client.logBatch(runID, metrics: points)
+            try await store.deleteMLflowPendingMetrics(attempt.pendingMetrics.map(\.id))
+        }
+        let status = Self.status(ofAttempt: attempt.state)
+        if status.rawValue != mirrored.status {
+            if status.isTerminal {
+                var tags = [MLflowTag(key: "baton.state", value: attempt.state.rawValue)]
+                if let error = attempt.error { tags.append(MLflowTag(key: "baton.error", value: error)) }
+                try await client.logBatch(runID, tags: tags)
+            }
+            try await client.updateRun(
+                runID, status: status, endTime: status.isTerminal ? attempt.finishedAt.map(Self.millis) : nil)
+        }
+        if status.rawValue != mirrored.status || params != mirrored.paramsLogged || outputs != mirrored.outputsLogged {
+            try await store.updateMLflowAttempt(
+                attempt.id, status: status.rawValue, paramsLogged: params, outputsLogged: outputs)
+        }
+        return attempt.pendingMetrics.count < configuration.metricsPerPoll
+    }
+
+    /// The nested MLflow run of an attempt: found by its Baton tag if an earlier try made it.
+    private func makeChild(
+        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored
+    ) async throws -> MLflowMirrorRun.MirroredAttempt {
+        let filter = MLflowClient.tagFilter("baton.attempt_id", equals: attempt.id.lowercased)
+        let existing = try await client.searchRuns(experimentIDs: [parent.experimentID], filter: filter).first
+        let made: MLflowRun
+        if let existing {
+            made = existing
+        } else {
+            var tags = [
+                MLflowTag(key: "mlflow.parentRunId", value: parent.mlflowRunID),
+                MLflowTag(key: "baton.kind", value: "attempt"),
+                MLflowTag(key: "baton.run_id", value: run.id.lowercased),
+                MLflowTag(key: "baton.attempt_id", value: attempt.id.lowercased),
+                MLflowTag(key: "baton.stage", value: attempt.stage),
+                MLflowTag(key: "baton.attempt", value: "\(attempt.attempt)"),
+                MLflowTag(key: "baton.stage_kind", value: attempt.kind),
+                MLflowTag(key: "baton.pool", value: attempt.pool),
+                MLflowTag(key: "baton.pipeline", value: run.pipelineName),
+            ]
+            if let cachedFrom = attempt.cachedFrom {
+                tags.append(MLflowTag(key: "baton.cached_from", value: cachedFrom.lowercased))
+            }
+            made = try await client.createRun(
+                experimentID: parent.experimentID, runName: "\(attempt.stage)-\(attempt.attempt)",
+                startTime: Self.millis(attempt.startedAt ?? attempt.queuedAt), tags: tags)
+        }
+        let status = existing == nil ? MLflowRunStatus.running.rawValue : nil
+        try await store.recordMLflowAttempt(attempt.id, mlflowRunID: made.info.runID, status: status)
+        return .init(mlflowRunID: made.info.runID, status: status, paramsLogged: 0, outputsLogged: 0)
+    }
+
+    // MARK: - Mapping
+
+    static func status(ofRun state: RunState) -> MLflowRunStatus {
+        switch state {
+        case .running: .running
+        case .succeeded: .finished
+        case .failed: .failed
+        case .cancelled: .killed
+        }
+    }
+
+    static func status(ofAttempt state: AttemptState) -> MLflowRunStatus {
+        switch state {
+        case .queued: .scheduled
+        case .running: .running
+        case .succeeded: .finished
+        case .failed: .failed
+        case .cancelled, .timedOut, .lost: .killed
+        }
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,195 @@
+import BatonCore
+import BatonMLflow
+import BatonStore
+import BatonTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The mirror role of `baton serve` against the real MLflow server and the real engine.
+@Suite("MLflow mirror", .serialized, .timeLimit(.minutes(8)))
+struct MLflowMirrorTests {
+    static let spec = """
+        apiVersion: baton/v1
+        kind: Pipeline
+        metadata: {name: mirror-me}
+        params:
+          profile: {type: string, default: tiny}
+          learning_rate: {type: number, default: 0.0002}
+        defaults: {pool: default, timeout: 2m, retries: {limit: 2, backoff: 200ms}}
+        stages:
+          - {name: preprocess, kind: noop, noop: {sleep: 300ms}}
+          - {name: train, kind: noop, needs: [preprocess], noop: {sleep: 1500ms, fail_attempts: 1}}
+          - {name: evaluate, kind: noop, needs: [train], noop: {sleep: 300ms}}
+        """
+
+    let mlflow: MLflowClient
+    let uri: String
+    let prefix = "baton-test-\(TestStack.uniqueSuffix())/"
+
+    init() throws {
+        uri = try TestStack.variable("BATON_MLFLOW_URI")
+        mlflow = MLflowClient(configuration: .init(trackingURI: uri), logger: TestStack.logger)
+    }
+
+    func serve(_ fixture: EngineFixture, _ name: String, uri: String? = nil) throws -> BatonProcess {
+        let extra = [
+            "BATON_MLFLOW_URI": uri ?? self.uri, "BATON_MLFLOW_EXPERIMENT_PREFIX": prefix,
+            "BATON_MLFLOW_POLL_SECONDS": "0.3",
+        ]
+        return try BatonProcess(
+            ["serve"], environment: fixture.environment.merging(extra) { $1 }, logName: "\(fixture.prefix)-\(name)")
+    }
+
+    func submit(_ fixture: EngineFixture) async throws -> UUID {
+        let result = try await fixture.baton("submit", try fixture.specFile(Self.spec), "--param", "profile=full")
+        return try #require(UUID(uuidString: result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    /// The MLflow runs of Baton run `runID`: the parent, and the children by Baton attempt id.
+    func mlflowTree(_ runID: UUID) async throws -> (parents: [MLflowRun], children: [MLflowRun]) {
+        guard let experiment = try await mlflow.experiment(named: prefix + "mirror-me") else { return ([], []) }
+        let runs = try await mlflow.searchRuns(
+            experimentIDs: [experiment.experimentID],
+            filter: MLflowClient.tagFilter("baton.run_id", equals: runID.uuidString.lowercased()))
+        return (runs.filter { $0.tags["baton.kind"] == "run" }, runs.filter { $0.tags["baton.kind"] == "attempt" })
+    }
+
+    /// Waits until MLflow shows the whole run as PostgreSQL has it, ended; returns the tree.
+    func waitForMirror(
+        _ fixture: EngineFixture, _ runID: UUID, timeout: Duration = .seconds(90)
+    ) async throws -> (parent: MLflowRun, children: [MLflowRun]) {
+        let attempts = try await fixture.count(
+            "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND finished_at IS NOT NULL")
+        var result: (parent: MLflowRun, children: [MLflowRun])?
+        try await fixture.waitUntil("MLflow shows run \(runID) ended with \(attempts) attempts", timeout: timeout) {
+            let tree = try await mlflowTree(runID)
+            guard let parent = tree.parents.first, parent.info.status.isTerminal,
+                tree.children.count >= attempts, tree.children.allSatisfy(\.info.status.isTerminal)
+            else { return false }
+            result = (parent, tree.children)
+            return true
+        }
+        return try #require(result)
+    }
+
+    @Test("A run made by the engine appears as a parent run with a nested run per attempt, params, metrics, statuses")
+    func buildsTree() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try serve(fixture, "mirror-tree")
+        let runID = try await submit(fixture)
+        let finished = try await fixture.waitForRuns([runID]).first
+        let runEnded = ContinuousClock.now
+        #expect(finished?.state == .succeeded)
+        var (parent, children) = try await waitForMirror(fixture, runID)
+        print("mirror lag from run end to MLflow showing it ended: \(ContinuousClock.now - runEnded)")
+        #expect(parent.info.status == .finished)
+        #expect(parent.params["profile"] == "full")
+        #expect(parent.params["learning_rate"] == "0.0002")
+        #expect(parent.info.endTime != nil)
+        #expect(children.count == 4)  // train failed once
+        #expect(children.allSatisfy { $0.tags["mlflow.parentRunId"] == parent.info.runID })
+        let train = children.filter { $0.tags["baton.stage"] == "train" }.sorted {
+            $0.tags["baton.attempt"]! < $1.tags["baton.attempt"]!
+        }
+        #expect(train.map(\.info.status) == [.failed, .finished])
+        #expect(train.first?.tags["baton.error"] != nil)
+        #expect(children.allSatisfy { $0.info.startTime != nil && $0.info.endTime != nil })
+
+        // Params, outputs and 2500 metric points written to the evaluate attempt (as the watcher
+        // would) reach its MLflow run.
+        let evaluate = try #require(children.first { $0.tags["baton.stage"] == "evaluate" })
+        let attemptTag = try #require(evaluate.tags["baton.attempt_id"])
+        let attemptID = try #require(UUID(uuidString: attemptTag))
+        let written = ContinuousClock.now
+        try await fixture.withStore { store in
+            try await store.client.query(
+                """
+                INSERT INTO attempt_params (attempt_id, key, value)
+                VALUES (\(attemptID), 'threshold', '0.85'::jsonb), (\(attemptID), 'dataset', '"ko-eval"'::jsonb)
+                """, logger: TestStack.logger)
+            try await store.client.query(
+                """
+                WITH a AS (INSERT INTO artifacts (uri, md5) VALUES ('file:///tmp/report.json', 'abc123') RETURNING id)
+                INSERT INTO attempt_outputs (attempt_id, name, artifact_id) SELECT \(attemptID), 'report', id FROM a
+                """, logger: TestStack.logger)
+            try await store.client.query(
+                """
+                INSERT INTO attempt_metrics (attempt_id, key, step, value)
+                SELECT \(attemptID), 'm' || i, 0, i / 10.0 FROM generate_series(0, 2499) i
+                """, logger: TestStack.logger)
+        }
+        try await fixture.waitUntil("MLflow has 2500 metrics on evaluate", timeout: .seconds(60)) {
+            try await mlflow.run(evaluate.info.runID).data.metrics.count == 2500
+        }
+        print("time to mirror 2500 metric points, 2 params, 1 output: \(ContinuousClock.now - written)")
+        let logged = try await mlflow.run(evaluate.info.runID)
+        #expect(logged.params == ["threshold": "0.85", "dataset": "ko-eval"])
+        #expect(logged.tags["baton.output.report.uri"] == "file:///tmp/report.json")
+        #expect(logged.tags["baton.output.report.md5"] == "abc123")
+        #expect(logged.data.metrics.first { $0.key == "m42" }?.value == 4.2)
+        #expect(try await fixture.count("SELECT count(*)::int FROM mlflow_mirror_pending_metrics") == 0)
+        (parent, children) = try await waitForMirror(fixture, runID)
+        #expect(children.count == 4)
+
+        let metrics = try await fixture.get("/metrics").body
+        #expect(metrics.contains("baton_mlflow_mirror_runs_behind 0"))
+        #expect(!metrics.contains("baton_mlflow_mirror_failures_total"))
+        await serve.stop()
+    }
+
+    @Test("kill -9 of serve mid-run, with MLflow ids lost as in a crash before they were stored: no duplicates")
+    func restart() async throws {
+        let fixture = try await EngineFixture()
+        let first = try serve(fixture, "mirror-crash-1")
+        let runID = try await submit(fixture)
+        try await fixture.waitUntil("MLflow has the parent and a child", timeout: .seconds(60)) {
+            let tree = try await mlflowTree(runID)
+            return tree.parents.count == 1 && !tree.children.isEmpty
+        }
+        await first.kill9()
+        #expect(try await fixture.count("SELECT count(*)::int FROM runs WHERE state = 'running'") == 1)
+        // As if the process had died between MLflow's answer and storing its ids.
+        try await fixture.withStore { store in
+            try await store.client.query("DELETE FROM mlflow_attempts", logger: TestStack.logger)
+            try await store.client.query("DELETE FROM mlflow_runs", logger: TestStack.logger)
+            try await store.client.query(
+                "INSERT INTO mlflow_mirror_changes (run_id) VALUES (\(runID))", logger: TestStack.logger)
+        }
+        let second = try serve(fixture, "mirror-crash-2")
+        let views = try await fixture.waitForRuns([runID])
+        #expect(views.first?.state == .succeeded)
+        let (parent, children) = try await waitForMirror(fixture, runID)
+        let tree = try await mlflowTree(runID)
+        #expect(tree.parents.count == 1)
+        #expect(tree.parents.first?.info.runID == parent.info.runID)
+        let attempts = try await fixture.count("SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID)")
+        #expect(tree.children.count == attempts)
+        #expect(Set(children.compactMap { $0.tags["baton.attempt_id"] }).count == attempts)
+        #expect(try await fixture.count("SELECT count(*)::int FROM mlflow_attempts") == attempts)
+        await second.stop()
+    }
+
+    @Test("MLflow unreachable: the pipeline still succeeds, failures are counted, and the run appears once it answers")
+    func unreachable() async throws {
+        let fixture = try await EngineFixture()
+        let down = try serve(fixture, "mirror-down", uri: "http://127.0.0.1:9")
+        let runID = try await submit(fixture)
+        let views = try await fixture.waitForRuns([runID], timeout: .seconds(60))
+        #expect(views.first?.state == .succeeded)
+        try await fixture.waitUntil("the failure metric counts", timeout: .seconds(30)) {
+            let metrics = try await fixture.get("/metrics").body
+            return metrics.contains("baton_mlflow_mirror_failures_total")
+                && metrics.contains("baton_mlflow_mirror_runs_behind 1")
+        }
+        #expect(try await mlflowTree(runID).parents.isEmpty)
+        await down.stop()
+        #expect(down.log.components(separatedBy: "will retry").count - 1 == 1, "one log line per outage")
+
+        let up = try serve(fixture, "mirror-up")
+        let (parent, children) = try await waitForMirror(fixture, runID)
+        #expect(parent.info.status == .finished)
+        #expect(children.count == 4)
+        await up.stop()
+    }
+}
