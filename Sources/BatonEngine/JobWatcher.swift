@@ -34,7 +34,8 @@ public struct JobWatcher: Service {
                     let adopted = try await store.adoptRayAttempts(
                         owner: configuration.instanceID, lease: configuration.leaseDuration, limit: 50)
                     for claim in adopted {
-                        guard let stage = try? PipelineSpecParser.parse(claim.specYAML).stage(named: claim.stage) else {
+                        guard let stage = try? PipelineSpecCache.shared.spec(claim.specYAML).stage(named: claim.stage)
+                        else {
                             continue
                         }
                         logger.info(

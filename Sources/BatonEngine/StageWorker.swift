@@ -85,7 +85,7 @@ public struct StageWorker: Service {
                 metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
             return nil
         }
-        guard let stage = try PipelineSpecParser.parse(claim.specYAML).stage(named: claim.stage) else {
+        guard let stage = try PipelineSpecCache.shared.spec(claim.specYAML).stage(named: claim.stage) else {
             _ = try await store.finishAttempt(
                 claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
             return nil

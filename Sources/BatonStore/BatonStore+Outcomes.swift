@@ -40,7 +40,7 @@ extension BatonStore {
                 counted = countedRows
                 lost = lostRows
             }
-            let spec = try PipelineSpecParser.parse(run.specYAML)
+            let spec = try PipelineSpecCache.shared.spec(run.specYAML)
             let planner = RunPlanner(spec: spec, params: run.params)
             let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
             try await apply(actions, runID: outcome.runId, spec: spec, on: connection)

@@ -107,7 +107,7 @@ extension BatonStore {
         }
         let spec: PipelineSpec
         do {
-            spec = try PipelineSpecParser.parse(yaml)
+            spec = try PipelineSpecCache.shared.spec(yaml)
         } catch {
             throw RequestRejection(reason: error.description)
         }

@@ -36,7 +36,8 @@ struct BenchCommand: AsyncParsableCommand {
                 try await withThrowingTaskGroup { group in
                     for runID in batch {
                         group.addTask {
-                            let request = PipelineRequested(spec: yaml, runId: runID, requestedBy: "bench")
+                            let request = PipelineRequested(
+                                spec: yaml, runId: runID, requestedBy: "bench", noCache: true)
                             let event = try CloudEvent(
                                 source: "baton/bench", type: .pipelineRequested, payload: request)
                             _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: runID.lowercased))
