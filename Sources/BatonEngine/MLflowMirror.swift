@@ -60,11 +60,15 @@ public struct MLflowMirror: Service {
 
     public func run() async throws {
         var failures = 0
+        var enabled = false
         var experiments: [String: String] = [:]
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                if try await store.enableMLflowMirror() {
-                    logger.info("mlflow mirror switched on: queued every existing run")
+                if !enabled {
+                    if try await store.enableMLflowMirror() {
+                        logger.info("mlflow mirror switched on: queued every existing run")
+                    }
+                    enabled = true
                 }
                 if try await store.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
                 {
