@@ -37,7 +37,7 @@ struct RayStageExecutor: Sendable {
         guard let spec = stage.ray else { throw RayStageError("stage \(stage.name) has no ray settings") }
         let submissionID = claim.id.lowercased
         let params = stage.jobParams(run: claim.params)
-        let inputs = try await store.resolveInputs(stage, runID: claim.runID, params: claim.params)
+        var inputs = try await store.resolveInputs(stage, runID: claim.runID, params: claim.params)
         var runtimeEnv = spec.runtimeEnv
         var folder: URL?
         var code: String?
@@ -52,6 +52,11 @@ struct RayStageExecutor: Sendable {
                 code = "sha256:" + (try RayWorkingDirectory(folder: local).digest())
                 folder = local
             }
+        }
+        for index in inputs.indices where inputs[index].md5 == nil {
+            // A dataset named by a param: hashed here when it is local, so lineage and the cache
+            // know its content and not just its name.
+            inputs[index].md5 = Self.localFile(inputs[index].uri, workingDirectory: folder).flatMap(DVCHash.of)
         }
         let launch = AttemptLaunch(
             fingerprint: StageFingerprint(
@@ -107,6 +112,15 @@ struct RayStageExecutor: Sendable {
         var submitted = claim
         submitted.raySubmissionID = submissionID
         return submitted
+    }
+
+    /// Where an input URI lies on this machine: `file://` URIs, absolute paths, and paths
+    /// relative to a local working_dir (as the job resolves them); `nil` for anything remote.
+    static func localFile(_ uri: String, workingDirectory: URL?) -> URL? {
+        if uri.hasPrefix("file://") { return URL(string: uri).map { URL(filePath: $0.path) } }
+        if uri.contains("://") { return nil }
+        if uri.hasPrefix("/") { return URL(filePath: uri) }
+        return workingDirectory?.appending(path: uri)
     }
 
     // MARK: - Watch
