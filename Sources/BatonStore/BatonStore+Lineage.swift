@@ -205,6 +205,13 @@ extension BatonStore {
         return steps
     }
 
+    /// The spec a run was planned from (its stages' commands); `nil` when there is no such run.
+    public func specYAML(ofRun runID: UUID) async throws -> String? {
+        let rows = try await client.query("SELECT spec_yaml FROM runs WHERE id = \(runID)", logger: logger)
+        for try await yaml in rows.decode(String.self) { return yaml }
+        return nil
+    }
+
     // MARK: - Helpers
 
     private func requireRun(_ runID: UUID) async throws {

@@ -9,5 +9,6 @@ struct Baton: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, ServeCommand.self, SubmitCommand.self, RunsCommand.self, PipelinesCommand.self,
             BenchCommand.self, CacheCommand.self,
+            LineageCommand.self, ExportCommand.self,
         ])
 }

@@ -9,6 +9,32 @@ import Testing
 struct LineageFixture {
     let store: BatonStore
 
+    /// A diamond: dataset D read by stages a and b (outputs X and Y), both read by c (output M).
+    struct Diamond {
+        var run: UUID
+        var dataset: Int64, x: Int64, y: Int64, model: Int64
+        var a: UUID, b: UUID, c: UUID
+    }
+
+    func diamond() async throws -> Diamond {
+        let run = try await self.run(stages: ["a", "b", "c"])
+        let dataset = try await self.artifact("file:///data/corpus", md5: "d0d0.dir", kind: "dataset", nfiles: 3)
+        let x = try await self.artifact("file:///art/x", md5: "aaaa")
+        let y = try await self.artifact("file:///art/y", md5: "bbbb")
+        let model = try await self.artifact("file:///art/model", md5: "cccc.dir", kind: "model", nfiles: 2)
+        let a = try await self.attempt(run: run, stage: "a", codeDigest: "sha256:a")
+        let b = try await self.attempt(run: run, stage: "b", codeDigest: "sha256:b")
+        let c = try await self.attempt(run: run, stage: "c", codeDigest: "sha256:c")
+        try await reads(a, "corpus", dataset)
+        try await writes(a, "x", x)
+        try await reads(b, "corpus", dataset)
+        try await writes(b, "y", y)
+        try await reads(c, "left", x)
+        try await reads(c, "right", y)
+        try await writes(c, "model", model)
+        return Diamond(run: run, dataset: dataset, x: x, y: y, model: model, a: a, b: b, c: c)
+    }
+
     /// A succeeded run with one `ray` stage row per name (its spec runs each stage's name as
     /// the entrypoint `python <stage>.py`).
     func run(_ pipeline: String = "train", stages: [String], createdSecondsAgo: Double = 0) async throws -> UUID {

@@ -8,37 +8,11 @@ import Testing
 /// The SQL lineage API (migrations/0004_lineage_api.sql) and its Swift face, on graphs built with SQL.
 @Suite("Lineage SQL API", .timeLimit(.minutes(5)))
 struct LineageTests {
-    /// A diamond: dataset D read by stages a and b (outputs X and Y), both read by c (output M).
-    struct Diamond {
-        var run: UUID
-        var dataset: Int64, x: Int64, y: Int64, model: Int64
-        var a: UUID, b: UUID, c: UUID
-    }
-
-    func diamond(_ fixture: LineageFixture) async throws -> Diamond {
-        let run = try await fixture.run(stages: ["a", "b", "c"])
-        let dataset = try await fixture.artifact("file:///data/corpus", md5: "d0d0.dir", kind: "dataset", nfiles: 3)
-        let x = try await fixture.artifact("file:///art/x", md5: "aaaa")
-        let y = try await fixture.artifact("file:///art/y", md5: "bbbb")
-        let model = try await fixture.artifact("file:///art/model", md5: "cccc.dir", kind: "model", nfiles: 2)
-        let a = try await fixture.attempt(run: run, stage: "a", codeDigest: "sha256:a")
-        let b = try await fixture.attempt(run: run, stage: "b", codeDigest: "sha256:b")
-        let c = try await fixture.attempt(run: run, stage: "c", codeDigest: "sha256:c")
-        try await fixture.reads(a, "corpus", dataset)
-        try await fixture.writes(a, "x", x)
-        try await fixture.reads(b, "corpus", dataset)
-        try await fixture.writes(b, "y", y)
-        try await fixture.reads(c, "left", x)
-        try await fixture.reads(c, "right", y)
-        try await fixture.writes(c, "model", model)
-        return Diamond(run: run, dataset: dataset, x: x, y: y, model: model, a: a, b: b, c: c)
-    }
-
     @Test("A diamond's closures list each artifact once at its least depth, both ways")
     func diamondClosures() async throws {
         try await ScratchDatabase.create().withStore { store in
             let fixture = LineageFixture(store: store)
-            let d = try await diamond(fixture)
+            let d = try await fixture.diamond()
             #expect(try await fixture.closure(.upstream, of: d.model) == [d.model: 0, d.x: 1, d.y: 1, d.dataset: 2])
             #expect(
                 try await fixture.closure(.downstream, of: d.dataset) == [d.dataset: 0, d.x: 1, d.y: 1, d.model: 2])
@@ -52,7 +26,7 @@ struct LineageTests {
     func caps() async throws {
         try await ScratchDatabase.create().withStore { store in
             let fixture = LineageFixture(store: store)
-            let d = try await diamond(fixture)
+            let d = try await fixture.diamond()
             #expect(try await fixture.closure(.upstream, of: d.model, depth: 0) == [d.model: 0])
             #expect(try await fixture.closure(.upstream, of: d.model, depth: 1) == [d.model: 0, d.x: 1, d.y: 1])
             // The cut within a level keeps the lowest ids.
@@ -113,7 +87,7 @@ struct LineageTests {
     func graph() async throws {
         try await ScratchDatabase.create().withStore { store in
             let fixture = LineageFixture(store: store)
-            let d = try await diamond(fixture)
+            let d = try await fixture.diamond()
             #expect(try await store.artifact(uri: "file:///art/model")?.id == d.model)
             #expect(try await store.artifact(uri: "file:///nowhere") == nil)
             #expect(try await store.finalOutputs(ofRun: d.run).map(\.id) == [d.model])
@@ -211,7 +185,7 @@ struct LineageTests {
         #expect(sql.contains(":'run_id'"))
         try await ScratchDatabase.create().withStore { store in
             let fixture = LineageFixture(store: store)
-            let d = try await diamond(fixture)
+            let d = try await fixture.diamond()
             try await fixture.param(d.a, "lr", json: "0.1")
             try await fixture.metric(d.c, "accuracy", step: 0, 0.5)
             try await fixture.metric(d.c, "accuracy", step: 1, 0.8)

@@ -1,0 +1,48 @@
+import ArgumentParser
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Export a run to other tools.", subcommands: [DVC.self])
+
+    struct DVC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dvc",
+            abstract: "Write dvc.yaml and dvc.lock (schema 2.0, md5 hashes) for a run.",
+            discussion: """
+                One DVC stage per executed stage: cmd (its entrypoint), deps (its inputs), outs (its \
+                outputs). file:// paths become relative to the run's artifact root (the deepest folder \
+                holding all of them); other URIs map to _external/<scheme>/<host>/<path>. See docs/lineage.md.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The run id.") var runID: String
+        @Option(help: "The folder to write dvc.yaml and dvc.lock into (created if missing).") var out: String
+
+        func run() async throws {
+            options.bootstrapLogging()
+            guard let id = UUID(uuidString: runID) else {
+                throw ValidationError("'\(runID.prefix(64))' is not a run id")
+            }
+            let export = try await Runtime.withStore(options, logger: Logger(label: "baton.export")) {
+                store -> (yaml: String, steps: [RunStep])? in
+                guard let yaml = try await store.specYAML(ofRun: id) else { return nil }
+                return (yaml, try await store.steps(ofRun: id))
+            }
+            guard let (yaml, steps) = export else {
+                print("no run \(id.lowercased)")
+                throw ExitCode(1)
+            }
+            let project = try ExportDVCProject(steps: steps, spec: try PipelineSpecParser.parse(yaml))
+            let folder = URL(filePath: out)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try project.dvcYAML.write(to: folder.appending(path: "dvc.yaml"), atomically: true, encoding: .utf8)
+            try project.dvcLock.write(to: folder.appending(path: "dvc.lock"), atomically: true, encoding: .utf8)
+            print("wrote \(folder.appending(path: "dvc.yaml").path) and dvc.lock: \(steps.count) stages")
+            if let root = project.artifactRoot { print("file:// paths are relative to \(root)") }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import BatonCore
+import BatonStore
+import Foundation
+
+/// A run as a DVC pipeline: `dvc.yaml` (stages with `cmd`, `deps`, `outs`) and `dvc.lock`
+/// (schema '2.0': every dep and out with DVC 3's md5, size and, for folders, nfiles).
+///
+/// DVC wants paths inside the project, so URIs are mapped: `file://` paths relative to the
+/// deepest folder that holds every `file://` artifact of the run (the artifact root), and any
+/// other URI (`s3://bucket/key`) to `_external/<scheme>/<host>/<path>`. Copy or link the
+/// artifact root's contents into the export folder and `dvc status` checks the real files.
+struct ExportDVCProject {
+    /// The stages' files, by name.
+    var dvcYAML: String
+    var dvcLock: String
+    /// The folder `file://` paths are relative to; `nil` when the run has no `file://` artifact.
+    var artifactRoot: String?
+
+    /// Builds the files from a run's steps and its spec (for each stage's command).
+    ///
+    /// - Throws: `ValidationError` when two stages would write the same path.
+    init(steps: [RunStep], spec: PipelineSpec) throws {
+        let uris = steps.flatMap { ($0.inputs + $0.outputs).map(\.artifact.uri) }
+        let root = Self.commonFolder(of: uris.compactMap(Self.filePath))
+        artifactRoot = root
+        let stagesByName = Dictionary(spec.stages.map { ($0.name, $0) }) { first, _ in first }
+        var producedBy: [String: String] = [:]
+        var yaml = ["stages:"]
+        var lock = ["schema: '2.0'", "stages:"]
+        for step in steps {
+            let command = Self.command(stagesByName[step.stage], name: step.stage)
+            let deps = step.inputs.map { Self.projectPath($0.artifact.uri, root: root) }
+            let outs = step.outputs.map { Self.projectPath($0.artifact.uri, root: root) }
+            for path in outs {
+                if let other = producedBy.updateValue(step.stage, forKey: path) {
+                    throw ValidationError("stages \(other) and \(step.stage) both write \(path); DVC needs one writer")
+                }
+            }
+            let name = Self.quoted(step.stage)
+            yaml += ["  \(name):", "    cmd: \(Self.quoted(command))"]
+            lock += ["  \(name):", "    cmd: \(Self.quoted(command))"]
+            for (key, paths, ports) in [("deps", deps, step.inputs), ("outs", outs, step.outputs)] where !ports.isEmpty
+            {
+                yaml.append("    \(key):")
+                yaml += paths.map { "    - \(Self.quoted($0))" }
+                lock.append("    \(key):")
+                for (path, port) in zip(paths, ports) { lock += Self.lockEntry(path: path, artifact: port.artifact) }
+            }
+        }
+        dvcYAML = (steps.isEmpty ? ["stages: {}"] : yaml).joined(separator: "\n") + "\n"
+        dvcLock = (steps.isEmpty ? ["schema: '2.0'", "stages: {}"] : lock).joined(separator: "\n") + "\n"
+    }
+
+    /// A dep or out of `dvc.lock`: path, then the hash (when the job reported one), size, nfiles.
+    private static func lockEntry(path: String, artifact: ArtifactView) -> [String] {
+        var entry = ["    - path: \(quoted(path))"]
+        if let md5 = artifact.md5 {
+            entry += ["      hash: md5", "      md5: \(quoted(md5))"]
+        }
+        if let size = artifact.size { entry.append("      size: \(size)") }
+        if let nfiles = artifact.nfiles, artifact.md5?.hasSuffix(".dir") ?? true {
+            entry.append("      nfiles: \(nfiles)")
+        }
+        return entry
+    }
+
+    /// The stage's command: a Ray stage's entrypoint; built-in stages say what runs them.
+    private static func command(_ stage: StageSpec?, name: String) -> String {
+        if let entrypoint = stage?.ray?.entrypoint { return entrypoint }
+        return "echo 'baton: \(stage?.kind.rawValue ?? "unknown") stage \(name) runs in the engine'"
+    }
+
+    /// The local path of a `file://` URI.
+    static func filePath(_ uri: String) -> String? {
+        guard let url = URL(string: uri), url.scheme == "file" else { return nil }
+        return url.path
+    }
+
+    /// The deepest folder that holds every path (a path's own folder when there is one).
+    static func commonFolder(of paths: [String]) -> String? {
+        let folders = paths.map { path in path.split(separator: "/").dropLast().map(String.init) }
+        guard var common = folders.first else { return nil }
+        for folder in folders.dropFirst() {
+            common = Array(zip(common, folder).prefix { $0 == $1 }.map(\.0))
+        }
+        return "/" + common.joined(separator: "/")
+    }
+
+    /// Where an artifact lives in the DVC project (see the type's documentation).
+    static func projectPath(_ uri: String, root: String?) -> String {
+        if let path = filePath(uri), let root {
+            return String(path.dropFirst(root.count).drop { $0 == "/" })
+        }
+        guard let url = URL(string: uri), let scheme = url.scheme else { return "_external/" + uri }
+        let path = url.path.drop { $0 == "/" }
+        return "_external/\(scheme)/\(url.host ?? "_")" + (path.isEmpty ? "" : "/\(path)")
+    }
+
+    /// A YAML double-quoted scalar (JSON's string syntax, which YAML reads the same).
+    private static func quoted(_ text: String) -> String {
+        let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Encodes strings without escaping slashes, for readable paths.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+}
