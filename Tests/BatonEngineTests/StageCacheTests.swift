@@ -7,7 +7,7 @@ import PostgresNIO
 import Testing
 
 /// The content-addressed cache through `baton serve` and the real local Ray head.
-@Suite("Stage cache and retry (real Ray head)", .serialized, .timeLimit(.minutes(8)))
+@Suite("Cache, retry and lineage of Ray runs (real Ray head)", .serialized, .timeLimit(.minutes(8)))
 struct StageCacheTests {
     /// Writes its inputs, its stage name and the params it sees to output `data`, so a param a
     /// stage uses changes its output, and so the inputs of the stages after it.
@@ -25,11 +25,12 @@ struct StageCacheTests {
         print("::baton::metric " + json.dumps({"key": "lines", "value": text.count("\n"), "step": 0}))
         """#
 
-    /// a -> b -> c, where only b uses the param `scale`.
+    /// a -> b -> c, where only b uses the param `scale`, and a reads the dataset `corpus` names.
     static func spec() throws -> String {
         let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
+        try corpus.write(to: folder.appending(path: "corpus.txt"), atomically: true, encoding: .utf8)
         let ray = "{entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}"
         return """
             apiVersion: baton/v1
@@ -37,10 +38,12 @@ struct StageCacheTests {
             metadata: {name: cached}
             params:
               scale: {type: integer, default: 1}
+              corpus: {type: string, default: "file://\(folder.path)/corpus.txt"}
             defaults: {pool: cpu, timeout: 5m, retries: {limit: 0, backoff: 1s, factor: 2}}
             stages:
               - name: a
                 uses: []
+                inputs: {corpus: params.corpus}
                 outputs: [data]
                 ray: \(ray)
               - name: b
@@ -57,6 +60,8 @@ struct StageCacheTests {
                 ray: \(ray)
             """
     }
+
+    static let corpus = "안녕하세요\n"
 
     struct AttemptRow: Hashable {
         var id: UUID
@@ -170,5 +175,44 @@ struct StageCacheTests {
         #expect(bad.output.contains("retry_from must name a stage of cached: a, b, c"), "\(bad.output)")
         #expect(try await fixture.count("SELECT count(*)::int FROM runs") == 3)
         await serve.stop()
+    }
+
+    @Test("One documented SQL query returns the dataset, params and metrics behind a run's final output")
+    func lineageOfARun() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("lineage")
+        let run = try await runToEnd(fixture, try Self.spec(), ["scale=3"])
+        await serve.stop()
+
+        let rows = try await fixture.withStore { store in
+            var binds = PostgresBindings()
+            binds.append(run)
+            let query = try DocumentedQuery.lineage("final-output-provenance")
+            let rows = try await store.client.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT q.stage, q.datasets::text, q.stages::text FROM (\(query)) q", binds: binds))
+            var result: [(stage: String, datasets: String, stages: String)] = []
+            for try await (stage, datasets, stages) in rows.decode((String, String, String).self) {
+                result.append((stage, datasets, stages))
+            }
+            return result
+        }
+        // The run's final output is c's; behind it: the corpus (by content hash), and a, b and c.
+        #expect(rows.map(\.stage) == ["c"])
+        let row = try #require(rows.first)
+        let datasets = try JSONDecoder().decode([[String: JSONValue]].self, from: Data(row.datasets.utf8))
+        #expect(datasets.count == 1)
+        #expect(datasets.first?["md5"] == .string(md5Hex(Self.corpus)))
+        #expect(datasets.first?["uri"]?.plainText.hasSuffix("/corpus.txt") == true)
+        let stages = try JSONDecoder().decode([[String: JSONValue]].self, from: Data(row.stages.utf8))
+        let byStage = Dictionary(uniqueKeysWithValues: stages.map { ($0["stage"]?.plainText ?? "", $0) })
+        #expect(byStage.keys.sorted() == ["a", "b", "c"])
+        #expect(byStage["b"]?["params"] == .object(["scale": .int(3)]))
+        #expect(byStage["a"]?["params"] == .object([:]) || byStage["a"]?["params"] == .null)
+        #expect(
+            byStage["c"]?["metrics"] == .object(["lines": .int(4)])
+                || byStage["c"]?["metrics"] == .object(["lines": .double(4)]))
+        #expect(byStage["a"]?["code_digest"]?.plainText.hasPrefix("sha256:") == true)
+        #expect(byStage["a"]?["code_digest"] == byStage["c"]?["code_digest"])
     }
 }
