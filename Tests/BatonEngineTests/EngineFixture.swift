@@ -27,6 +27,8 @@ struct EngineFixture: Sendable {
             "BATON_REDRIVE_SECONDS": "5",
             "BATON_LOG_LEVEL": "info",
             "BATON_METRICS_ADDRESS": "127.0.0.1:\(metricsPort)",
+            // The MLflow mirror only where a test asks for it (MLflowMirrorTests).
+            "BATON_MLFLOW_URI": "",
             "BATON_ARTIFACT_ROOT": "file://"
                 + FileManager.default.temporaryDirectory.appending(path: "artifacts-\(prefix)").path,
         ]
