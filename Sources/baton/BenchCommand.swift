@@ -9,7 +9,8 @@ import Logging
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Submit many runs to a running `baton serve` and print latency figures as JSON.")
+        abstract: "Submit many runs to a running `baton serve` and print latency figures as JSON.",
+        subcommands: [BenchLineageCommand.self])
 
     @OptionGroup var options: GlobalOptions
 
