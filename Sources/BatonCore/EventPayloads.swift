@@ -165,3 +165,89 @@ public struct RunNotice: Sendable, Hashable, Codable {
         case requestId = "request_id"
     }
 }
+
+/// Data of `model.registered`: a `register` stage made a version of a model from an upstream
+/// stage's output.
+public struct ModelRegistered: Sendable, Hashable, Codable {
+    public var model: String
+    /// The version number, from 1 per model, without gaps.
+    public var version: Int
+    public var runId: UUID
+    /// The `register` stage and its attempt that made the version.
+    public var stage: String
+    public var attemptId: UUID
+    /// The registered artifact.
+    public var artifactUri: String
+    public var artifactMd5: String?
+    /// The alias the registration moved to the version.
+    public var alias: String
+
+    public init(
+        model: String, version: Int, runId: UUID, stage: String, attemptId: UUID, artifactUri: String,
+        artifactMd5: String?, alias: String
+    ) {
+        self.model = model
+        self.version = version
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.artifactUri = artifactUri
+        self.artifactMd5 = artifactMd5
+        self.alias = alias
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, version, stage, alias
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+        case artifactUri = "artifact_uri"
+        case artifactMd5 = "artifact_md5"
+    }
+}
+
+/// How a model alias moved.
+public enum ModelAliasMove: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A `register` stage pointed the alias at the version it made.
+    case register
+    /// Someone (or a rollout) pointed the alias at a chosen version.
+    case promote
+    /// The alias went back to where it pointed before the move being undone (or was removed).
+    case rollback
+}
+
+/// Data of `model.promoted`: a model alias moved, with who moved it and why.
+public struct ModelPromoted: Sendable, Hashable, Codable {
+    public var model: String
+    public var alias: String
+    /// Where the alias pointed before; `nil` when it is new.
+    public var fromVersion: Int?
+    /// Where it points now; `nil` when a rollback removed it.
+    public var toVersion: Int?
+    public var move: ModelAliasMove
+    /// Who moved it: `baton/<run id>` for the engine, a user name for the CLI.
+    public var actor: String
+    public var reason: String?
+    /// The run that moved it, for moves made by the engine.
+    public var runId: UUID?
+
+    public init(
+        model: String, alias: String, fromVersion: Int?, toVersion: Int?, move: ModelAliasMove, actor: String,
+        reason: String?, runId: UUID?
+    ) {
+        self.model = model
+        self.alias = alias
+        self.fromVersion = fromVersion
+        self.toVersion = toVersion
+        self.move = move
+        self.actor = actor
+        self.reason = reason
+        self.runId = runId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, alias, move, actor, reason
+        case fromVersion = "from_version"
+        case toVersion = "to_version"
+        case runId = "run_id"
+    }
+}

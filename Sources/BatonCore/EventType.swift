@@ -14,6 +14,10 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case stageCached = "stage.cached"
     case stageFailed = "stage.failed"
     case stageSkipped = "stage.skipped"
+    /// A `register` stage made a model version.
+    case modelRegistered = "model.registered"
+    /// A model alias moved: by a registration, `baton models promote|rollback`, or a rollout.
+    case modelPromoted = "model.promoted"
 
     /// The event that reports an ended attempt: `stage.cached` for a cache hit,
     /// `stage.succeeded`, or `stage.failed` (for failed, timed-out and lost attempts).

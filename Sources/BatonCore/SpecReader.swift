@@ -382,6 +382,44 @@ struct SpecReader {
                 }
             }
         }
+        checkRegisterStages(stages, byName: byName, ancestors: ancestors, nodes: nodes)
+    }
+
+    /// `register:` of each `register` stage: model, artifact (an upstream stage's declared
+    /// output), alias; and no `register:` on another kind.
+    private mutating func checkRegisterStages(
+        _ stages: [StageSpec], byName: [String: StageSpec], ancestors: [String: Set<String>], nodes: [String: Node]
+    ) {
+        for stage in stages {
+            let node = nodes[stage.name]!
+            let configNode = node.mapping?["register"] ?? node
+            let path = "stage \(stage.name).register"
+            guard stage.kind == .register else {
+                if stage.config["register"] != nil {
+                    issue(configNode, path, "is only for kind 'register', not \(stage.kind.rawValue)")
+                }
+                continue
+            }
+            switch RegisterSpec.read(stage.config["register"]) {
+            case .failure(let problems):
+                for problem in problems.issues {
+                    issue(configNode, problem.field.isEmpty ? path : "\(path).\(problem.field)", problem.message)
+                }
+            case .success(let register):
+                guard let upstream = byName[register.stage], ancestors[stage.name]?.contains(register.stage) == true
+                else {
+                    issue(
+                        configNode, "\(path).artifact",
+                        "'\(register.stage)' is not an upstream stage (add it to needs)")
+                    continue
+                }
+                if !upstream.outputs.contains(register.output) {
+                    issue(
+                        configNode, "\(path).artifact",
+                        "stage '\(register.stage)' declares no output '\(register.output)'")
+                }
+            }
+        }
     }
 
     // MARK: - Scalars

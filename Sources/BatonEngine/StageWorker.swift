@@ -105,7 +105,9 @@ public struct StageWorker: Service {
             case .noop:
                 try await NoopExecutor(store: store, leaseDuration: configuration.leaseDuration, logger: logger)
                     .execute(claim, stage: stage)
-            case .gate, .register, .rollout, .ray:
+            case .register:
+                try await RegisterExecutor(store: store, logger: logger).execute(claim, stage: stage)
+            case .gate, .rollout, .ray:
                 _ = try await store.finishAttempt(
                     claim, state: .failed,
                     error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",

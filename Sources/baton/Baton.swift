@@ -10,5 +10,6 @@ struct Baton: AsyncParsableCommand {
             MigrateCommand.self, ServeCommand.self, SubmitCommand.self, RunsCommand.self, PipelinesCommand.self,
             BenchCommand.self, CacheCommand.self,
             LineageCommand.self, ExportCommand.self,
+            ModelsCommand.self,
         ])
 }

@@ -76,6 +76,8 @@ struct EventSchemaContractTests {
         "StageReady": PayloadType(StageReady.self),
         "StageOutcome": PayloadType(StageOutcome.self),
         "RunNotice": PayloadType(RunNotice.self),
+        "ModelRegistered": PayloadType(ModelRegistered.self),
+        "ModelPromoted": PayloadType(ModelPromoted.self),
     ]
 
     private static func payloadType(of type: EventType) throws -> PayloadType? {
