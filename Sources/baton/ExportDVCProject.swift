@@ -30,9 +30,9 @@ struct ExportDVCProject {
         var lock = ["schema: '2.0'", "stages:"]
         for step in steps {
             let command = Self.command(stagesByName[step.stage], name: step.stage)
-            let deps = step.inputs.map { Self.projectPath($0.artifact.uri, root: root) }
-            let outs = step.outputs.map { Self.projectPath($0.artifact.uri, root: root) }
-            for path in outs {
+            let deps = Self.entries(step.inputs, root: root)
+            let outs = Self.entries(step.outputs, root: root)
+            for (path, _) in outs {
                 if let other = producedBy.updateValue(step.stage, forKey: path) {
                     throw ValidationError("stages \(other) and \(step.stage) both write \(path); DVC needs one writer")
                 }
@@ -40,16 +40,22 @@ struct ExportDVCProject {
             let name = Self.quoted(step.stage)
             yaml += ["  \(name):", "    cmd: \(Self.quoted(command))"]
             lock += ["  \(name):", "    cmd: \(Self.quoted(command))"]
-            for (key, paths, ports) in [("deps", deps, step.inputs), ("outs", outs, step.outputs)] where !ports.isEmpty
-            {
+            for (key, entries) in [("deps", deps), ("outs", outs)] where !entries.isEmpty {
                 yaml.append("    \(key):")
-                yaml += paths.map { "    - \(Self.quoted($0))" }
+                yaml += entries.map { "    - \(Self.quoted($0.path))" }
                 lock.append("    \(key):")
-                for (path, port) in zip(paths, ports) { lock += Self.lockEntry(path: path, artifact: port.artifact) }
+                for entry in entries { lock += Self.lockEntry(path: entry.path, artifact: entry.artifact) }
             }
         }
         dvcYAML = (steps.isEmpty ? ["stages: {}"] : yaml).joined(separator: "\n") + "\n"
         dvcLock = (steps.isEmpty ? ["schema: '2.0'", "stages: {}"] : lock).joined(separator: "\n") + "\n"
+    }
+
+    /// Ports as DVC lists them: by path, each path once.
+    private static func entries(_ ports: [RunStepPort], root: String?) -> [(path: String, artifact: ArtifactView)] {
+        var byPath: [String: ArtifactView] = [:]
+        for port in ports { byPath[projectPath(port.artifact.uri, root: root)] = port.artifact }
+        return byPath.keys.sorted().map { ($0, byPath[$0]!) }
     }
 
     /// A dep or out of `dvc.lock`: path, then the hash (when the job reported one), size, nfiles.
