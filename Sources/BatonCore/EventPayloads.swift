@@ -136,8 +136,51 @@ public struct StageOutcome: Sendable, Hashable, Codable {
     }
 }
 
+/// Data of `gate.passed` and `gate.failed`: a gate's decision with every value it read.
+public struct GateDecided: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var stage: String
+    public var attemptId: UUID
+    public var attempt: Int
+    /// The condition as written.
+    public var condition: String
+    public var passed: Bool
+    /// Every reference of the condition -> its value (`null` when it had none).
+    public var observed: [String: JSONValue]
+    /// For `gate.failed`: the clauses that made the condition false, with their values.
+    public var failedClause: String?
+    /// The model whose `champion` the condition compared against, when it reads one.
+    public var model: String?
+    /// That champion's version; `nil` when the model had no champion.
+    public var championVersion: Int?
+
+    public init(
+        runId: UUID, stage: String, attemptId: UUID, attempt: Int, condition: String, passed: Bool,
+        observed: [String: JSONValue], failedClause: String? = nil, model: String? = nil, championVersion: Int? = nil
+    ) {
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.attempt = attempt
+        self.condition = condition
+        self.passed = passed
+        self.observed = observed
+        self.failedClause = failedClause
+        self.model = model
+        self.championVersion = championVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, attempt, condition, passed, observed, model
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+        case failedClause = "failed_clause"
+        case championVersion = "champion_version"
+    }
+}
+
 /// Data of the run-level events (`run.started`, `run.succeeded`, `run.failed`, `run.cancelled`,
-/// `run.rejected`) and of `stage.skipped`.
+/// `run.rejected_by_gate`, `run.rejected`) and of `stage.skipped`.
 public struct RunNotice: Sendable, Hashable, Codable {
     public var runId: UUID?
     public var state: String

@@ -7,6 +7,8 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case runSucceeded = "run.succeeded"
     case runFailed = "run.failed"
     case runCancelled = "run.cancelled"
+    /// A gate's condition was false: the run ended `rejected_by_gate` (not a failure).
+    case runRejectedByGate = "run.rejected_by_gate"
     case stageReady = "stage.ready"
     case stageStarted = "stage.started"
     case stageSucceeded = "stage.succeeded"
@@ -14,13 +16,18 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case stageCached = "stage.cached"
     case stageFailed = "stage.failed"
     case stageSkipped = "stage.skipped"
+    /// A gate's condition held; the data has every value it read.
+    case gatePassed = "gate.passed"
+    /// A gate's condition was false; the data names the failing clause with its values.
+    case gateFailed = "gate.failed"
     /// A `register` stage made a model version.
     case modelRegistered = "model.registered"
     /// A model alias moved: by a registration, `baton models promote|rollback`, or a rollout.
     case modelPromoted = "model.promoted"
 
     /// The event that reports an ended attempt: `stage.cached` for a cache hit,
-    /// `stage.succeeded`, or `stage.failed` (for failed, timed-out and lost attempts).
+    /// `stage.succeeded`, or `stage.failed` (for failed, timed-out, lost and rejected attempts;
+    /// the `state` field tells them apart).
     public static func outcome(of state: AttemptState, cached: Bool) -> EventType {
         state == .succeeded ? (cached ? .stageCached : .stageSucceeded) : .stageFailed
     }

@@ -1,16 +1,29 @@
-/// A parsed boolean expression, as written in a stage's `when` (and later in gates).
+/// A parsed expression, as written in a stage's `when` and in a gate's `condition`.
 ///
 /// The language is small on purpose: numbers, strings, `true`/`false`/`null`, dotted
-/// references such as `params.profile`, comparisons (`== != < <= > >=`), `&&`, `||`, `!`
-/// and parentheses. A reference to a value that is missing is an error at evaluation, never
-/// a silent `false`.
+/// references such as `params.profile`, arithmetic on numbers (`+ - * /`, unary `-`),
+/// comparisons (`== != < <= > >=`), `&&`, `||`, `!`, parentheses, and two explicit rules for
+/// values that may be missing:
+///
+/// - `a ?? b` is `b` when `a` is missing, else `a`;
+/// - `has(ref)` is `true` when the reference has a value (`has(champion)`: the model has one).
+///
+/// A missing value makes every expression that needs it missing; an expression that ends up
+/// missing is an error at evaluation, never a silent `false`. Every node carries the 1-based
+/// column where it starts (or, for operators, where the operator is), so errors point at it.
 public indirect enum Expression: Sendable, Hashable {
-    case literal(JSONValue)
+    case literal(JSONValue, column: Int)
     case reference(path: [String], column: Int)
-    case not(Expression)
+    /// `has(path)`: whether the reference has a value.
+    case has(path: [String], column: Int)
+    case not(Expression, column: Int)
+    case negate(Expression, column: Int)
     case and(Expression, Expression)
     case or(Expression, Expression)
     case compare(ComparisonOperator, Expression, Expression, column: Int)
+    case arithmetic(ArithmeticOperator, Expression, Expression, column: Int)
+    /// `lhs ?? rhs`: `rhs` when `lhs` is missing.
+    case coalesce(Expression, Expression, column: Int)
 
     /// A comparison operator.
     public enum ComparisonOperator: String, Sendable, Hashable {
@@ -34,13 +47,35 @@ public indirect enum Expression: Sendable, Hashable {
         }
     }
 
-    /// Every reference path in the expression, in source order, with its column.
+    /// An arithmetic operator on numbers.
+    public enum ArithmeticOperator: String, Sendable, Hashable {
+        case add = "+"
+        case subtract = "-"
+        case multiply = "*"
+        case divide = "/"
+    }
+
+    /// The 1-based column where the expression's text starts.
+    public var column: Int {
+        switch self {
+        case .literal(_, let column), .reference(_, let column), .has(_, let column), .not(_, let column),
+            .negate(_, let column):
+            column
+        case .and(let lhs, _), .or(let lhs, _), .compare(_, let lhs, _, _), .arithmetic(_, let lhs, _, _),
+            .coalesce(let lhs, _, _):
+            lhs.column
+        }
+    }
+
+    /// Every reference path in the expression (including those inside `has(...)`), in source
+    /// order, with its column.
     public var references: [(path: [String], column: Int)] {
         switch self {
         case .literal: []
-        case .reference(let path, let column): [(path, column)]
-        case .not(let inner): inner.references
-        case .and(let lhs, let rhs), .or(let lhs, let rhs), .compare(_, let lhs, let rhs, _):
+        case .reference(let path, let column), .has(let path, let column): [(path, column)]
+        case .not(let inner, _), .negate(let inner, _): inner.references
+        case .and(let lhs, let rhs), .or(let lhs, let rhs), .compare(_, let lhs, let rhs, _),
+            .arithmetic(_, let lhs, let rhs, _), .coalesce(let lhs, let rhs, _):
             lhs.references + rhs.references
         }
     }
@@ -52,65 +87,9 @@ public indirect enum Expression: Sendable, Hashable {
         var parser = ExpressionParser(text: text)
         return try parser.parseAll()
     }
-
-    /// Evaluates the expression to a boolean.
-    ///
-    /// - Parameter lookup: resolves a reference path to its value, or `nil` when it is missing.
-    /// - Throws: `ExpressionError` when a reference is missing or operand types do not fit.
-    public func evaluate(_ lookup: ([String]) -> JSONValue?) throws(ExpressionError) -> Bool {
-        let value = try value(lookup)
-        guard case .bool(let result) = value else {
-            throw ExpressionError(column: 1, message: "expression yields \(value.description), not true or false")
-        }
-        return result
-    }
-
-    private func value(_ lookup: ([String]) -> JSONValue?) throws(ExpressionError) -> JSONValue {
-        switch self {
-        case .literal(let value):
-            return value
-        case .reference(let path, let column):
-            guard let value = lookup(path) else {
-                throw ExpressionError(column: column, message: "'\(path.joined(separator: "."))' has no value")
-            }
-            return value
-        case .not(let inner):
-            return .bool(!(try inner.boolean(lookup)))
-        case .and(let lhs, let rhs):
-            guard try lhs.boolean(lookup) else { return .bool(false) }
-            return .bool(try rhs.boolean(lookup))
-        case .or(let lhs, let rhs):
-            if try lhs.boolean(lookup) { return .bool(true) }
-            return .bool(try rhs.boolean(lookup))
-        case .compare(let op, let lhs, let rhs, let column):
-            return .bool(try Self.compare(op, lhs.value(lookup), rhs.value(lookup), column: column))
-        }
-    }
-
-    private func boolean(_ lookup: ([String]) -> JSONValue?) throws(ExpressionError) -> Bool {
-        let value = try value(lookup)
-        guard case .bool(let result) = value else {
-            throw ExpressionError(column: 1, message: "\(value.description) is not true or false")
-        }
-        return result
-    }
-
-    private static func compare(
-        _ op: ComparisonOperator, _ lhs: JSONValue, _ rhs: JSONValue, column: Int
-    ) throws(ExpressionError) -> Bool {
-        if let left = lhs.numberValue, let right = rhs.numberValue { return op.holds(left, right) }
-        if case .string(let left) = lhs, case .string(let right) = rhs { return op.holds(left, right) }
-        switch op {
-        case .equal: return lhs == rhs
-        case .notEqual: return lhs != rhs
-        default:
-            throw ExpressionError(
-                column: column, message: "cannot order \(lhs.description) and \(rhs.description) with \(op.rawValue)")
-        }
-    }
 }
 
-/// A syntax or evaluation error in an expression, pointing at a 1-based column.
+/// A syntax, type or evaluation error in an expression, pointing at a 1-based column.
 public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The 1-based column in the expression text.
     public var column: Int

@@ -1,4 +1,8 @@
-/// A recursive-descent parser for `Expression` (precedence: `||` < `&&` < `!` < comparison).
+/// A recursive-descent parser for `Expression`.
+///
+/// Precedence, loosest first: `||`, `&&`, `!`, comparison, `??`, `+ -`, `* /`, unary `-`.
+/// `??` next to arithmetic without parentheses is refused (`a ?? b - c` could mean either
+/// `(a ?? b) - c` or `a ?? (b - c)`, and a gate must not depend on a guess).
 struct ExpressionParser {
     private enum Token: Equatable {
         case number(JSONValue)
@@ -50,20 +54,72 @@ struct ExpressionParser {
 
     private mutating func parseNot() throws(ExpressionError) -> Expression {
         if current == .symbol("!") {
+            let column = currentColumn
             try advance()
-            return .not(try parseNot())
+            return .not(try parseNot(), column: column)
         }
         return try parseComparison()
     }
 
     private mutating func parseComparison() throws(ExpressionError) -> Expression {
-        let lhs = try parsePrimary()
+        let lhs = try parseCoalesce()
         if case .symbol(let symbol) = current, let op = Expression.ComparisonOperator(rawValue: symbol) {
             let column = currentColumn
             try advance()
-            return .compare(op, lhs, try parsePrimary(), column: column)
+            return .compare(op, lhs, try parseCoalesce(), column: column)
         }
         return lhs
+    }
+
+    private mutating func parseCoalesce() throws(ExpressionError) -> Expression {
+        let first = try parseArithmetic(level: 0)
+        var result = first.expression
+        var isBare = first.isBareArithmetic
+        while current == .symbol("??") {
+            let column = currentColumn
+            try advance()
+            let next = try parseArithmetic(level: 0)
+            guard !isBare, !next.isBareArithmetic else {
+                throw ExpressionError(
+                    column: column,
+                    message: "'??' next to arithmetic needs parentheses: write (a ?? b) - c or (a - c) ?? b")
+            }
+            result = .coalesce(result, next.expression, column: column)
+            isBare = false
+        }
+        return result
+    }
+
+    /// Arithmetic at one precedence level (0: `+ -`, 1: `* /`), and whether it is arithmetic
+    /// outside parentheses.
+    private mutating func parseArithmetic(level: Int) throws(ExpressionError) -> (
+        expression: Expression, isBareArithmetic: Bool
+    ) {
+        let symbols = level == 0 ? ["+", "-"] : ["*", "/"]
+        var (lhs, isBare) = level == 0 ? try parseArithmetic(level: 1) : try parseUnary()
+        while case .symbol(let symbol) = current, symbols.contains(symbol),
+            let op = Expression.ArithmeticOperator(rawValue: symbol)
+        {
+            let column = currentColumn
+            try advance()
+            let rhs = level == 0 ? try parseArithmetic(level: 1) : try parseUnary()
+            lhs = .arithmetic(op, lhs, rhs.expression, column: column)
+            isBare = true
+        }
+        return (lhs, isBare)
+    }
+
+    /// Unary minus; a negated number literal stays a literal.
+    private mutating func parseUnary() throws(ExpressionError) -> (expression: Expression, isBareArithmetic: Bool) {
+        guard current == .symbol("-") else { return (try parsePrimary(), false) }
+        let column = currentColumn
+        try advance()
+        let operand = try parseUnary().expression
+        switch operand {
+        case .literal(.int(let value), _): return (.literal(.int(-value), column: column), false)
+        case .literal(.double(let value), _): return (.literal(.double(-value), column: column), false)
+        default: return (.negate(operand, column: column), true)
+        }
     }
 
     private mutating func parsePrimary() throws(ExpressionError) -> Expression {
@@ -71,17 +127,18 @@ struct ExpressionParser {
         switch current {
         case .number(let value):
             try advance()
-            return .literal(value)
+            return .literal(value, column: column)
         case .string(let value):
             try advance()
-            return .literal(.string(value))
+            return .literal(.string(value), column: column)
         case .identifier(let path):
             try advance()
             if path.count == 1 {
                 switch path[0] {
-                case "true": return .literal(.bool(true))
-                case "false": return .literal(.bool(false))
-                case "null": return .literal(.null)
+                case "true": return .literal(.bool(true), column: column)
+                case "false": return .literal(.bool(false), column: column)
+                case "null": return .literal(.null, column: column)
+                case "has" where current == .symbol("("): return try parseHas(column: column)
                 default: break
                 }
             }
@@ -97,6 +154,18 @@ struct ExpressionParser {
         default:
             throw unexpected()
         }
+    }
+
+    /// `has(reference)`, after the name `has`.
+    private mutating func parseHas(column: Int) throws(ExpressionError) -> Expression {
+        try advance()
+        guard case .identifier(let path) = current else {
+            throw ExpressionError(column: currentColumn, message: "has(...) takes a reference, e.g. has(champion)")
+        }
+        try advance()
+        guard current == .symbol(")") else { throw ExpressionError(column: currentColumn, message: "expected ')'") }
+        try advance()
+        return .has(path: path, column: column)
     }
 
     private func unexpected() -> ExpressionError {
@@ -117,7 +186,7 @@ struct ExpressionParser {
             return
         }
         let character = characters[position]
-        if character.isASCII, character.isNumber || (character == "-" && nextIsDigit()) {
+        if character.isASCII, character.isNumber {
             current = .number(try lexNumber())
         } else if character == "'" || character == "\"" {
             current = .string(try lexString(quote: character))
@@ -125,20 +194,16 @@ struct ExpressionParser {
             current = .identifier(try lexPath())
         } else {
             let two = position + 1 < characters.count ? String(characters[position...position + 1]) : ""
-            if ["==", "!=", "<=", ">=", "&&", "||"].contains(two) {
+            if ["==", "!=", "<=", ">=", "&&", "||", "??"].contains(two) {
                 current = .symbol(two)
                 position += 2
-            } else if ["<", ">", "!", "(", ")"].contains(String(character)) {
+            } else if ["<", ">", "!", "(", ")", "+", "-", "*", "/"].contains(String(character)) {
                 current = .symbol(String(character))
                 position += 1
             } else {
                 throw ExpressionError(column: currentColumn, message: "unexpected character '\(character)'")
             }
         }
-    }
-
-    private func nextIsDigit() -> Bool {
-        position + 1 < characters.count && characters[position + 1].isASCII && characters[position + 1].isNumber
     }
 
     private mutating func lexNumber() throws(ExpressionError) -> JSONValue {

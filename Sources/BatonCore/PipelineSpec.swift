@@ -123,15 +123,19 @@ public struct ResourceSpec: Sendable, Hashable {
     }
 }
 
-/// What a `noop` stage does: by default nothing; tests use `sleep` and `fail_attempts`.
+/// What a `noop` stage does: by default nothing; tests use `sleep`, `fail_attempts` and `metrics`.
 public struct NoopStageSpec: Sendable, Hashable {
     /// How long the stage pretends to work. Default: zero.
     public var sleep: Duration = .zero
     /// The first this-many attempts fail on purpose. Default: 0.
     public var failAttempts: Int = 0
+    /// Metrics a succeeded attempt reports (at step 0), as a job would: for dry runs of gates.
+    /// Default: none.
+    public var metrics: [String: Double] = [:]
 
-    public init(sleep: Duration = .zero, failAttempts: Int = 0) {
+    public init(sleep: Duration = .zero, failAttempts: Int = 0, metrics: [String: Double] = [:]) {
         self.sleep = sleep
         self.failAttempts = failAttempts
+        self.metrics = metrics
     }
 }

@@ -68,9 +68,27 @@ public struct RunPlanner: Sendable {
                 .cancelUnfinishedStages(reason: "run failed: \(reason)"),
                 .finishRun(state: .failed, reason: reason),
             ]
+        case .rejected:
+            return reject(stage, error: outcome.error, states: states)
         case .cancelled, .queued, .running:
             return []
         }
+    }
+
+    /// A gate said no: the gate stage is `rejected`, the stages after it are `skipped` (they
+    /// never ran: nothing is registered or rolled out), any other unfinished stage is cancelled as
+    /// for a failure, and the run ends `rejected_by_gate`. A rejection is never retried.
+    private func reject(_ stage: StageSpec, error: String?, states: [String: StageState]) -> [Action] {
+        let reason = "stage \(stage.name) rejected the run: \(error ?? "its gate condition is false")"
+        let after = spec.downstream(of: stage.name)
+        var actions: [Action] = [.finishStage(stage: stage.name, state: .rejected, error: error)]
+        for name in spec.graph.order where after.contains(name) && states[name] == .pending {
+            actions.append(.skipStage(stage: name, reason: "not run: \(reason)"))
+        }
+        return actions + [
+            .cancelUnfinishedStages(reason: "run rejected: \(reason)"),
+            .finishRun(state: .rejectedByGate, reason: reason),
+        ]
     }
 
     /// The actions that cancel a run.

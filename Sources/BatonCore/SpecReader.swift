@@ -58,8 +58,10 @@ struct SpecReader {
         do {
             let graph = try StageGraph(stages: stages.map { ($0.name, $0.needs) })
             checkInputs(stages, graph: graph, nodes: stageNodes)
+            let spec = PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
+            checkGateStages(spec, nodes: stageNodes)
             guard issues.isEmpty else { return nil }
-            return PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
+            return spec
         } catch {
             issue(
                 stageNodes[error.cycle[0]] ?? root, "stages",
@@ -182,11 +184,18 @@ struct SpecReader {
             stage.whenSource = text
             do {
                 let expression = try Expression.parse(text)
-                for reference in expression.references where !isKnownWhenReference(reference.path, params: params) {
+                let unknown = expression.references.filter { !isKnownWhenReference($0.path, params: params) }
+                for reference in unknown {
                     issue(
                         whenNode, "\(path).when",
                         "column \(reference.column): unknown reference '\(reference.path.joined(separator: "."))' "
                             + "(use params.<name> of a declared param)")
+                }
+                if unknown.isEmpty {
+                    let type = try expression.typeCheck { params[$0[1]].map { ExpressionType($0.type) } ?? .any }
+                    if type != .boolean, type != .any {
+                        issue(whenNode, "\(path).when", "column 1: yields \(type.phrase), not true or false")
+                    }
                 }
                 stage.when = expression
             } catch {
@@ -284,13 +293,27 @@ struct SpecReader {
 
     private mutating func readNoop(_ node: Node, path: String) -> NoopStageSpec {
         var noop = NoopStageSpec()
-        guard let map = mapping(node, path: path, allowed: ["sleep", "fail_attempts"]) else { return noop }
+        guard let map = mapping(node, path: path, allowed: ["sleep", "fail_attempts", "metrics"]) else { return noop }
         if let sleep = map["sleep"], let value = duration(sleep, path: "\(path).sleep") { noop.sleep = value }
         if let failNode = map["fail_attempts"] {
             if let count = failNode.int, count >= 0 {
                 noop.failAttempts = count
             } else {
                 issue(failNode, "\(path).fail_attempts", "must be a non-negative integer")
+            }
+        }
+        if let metricsNode = map["metrics"] {
+            if case .mapping(let metrics) = metricsNode, metrics.count <= 100 {
+                for (key, value) in metrics {
+                    let name = key.scalar?.string ?? ""
+                    if let number = value.float, number.isFinite, !name.isEmpty {
+                        noop.metrics[name] = number
+                    } else {
+                        issue(value, "\(path).metrics.\(name)", "must be a finite number")
+                    }
+                }
+            } else {
+                issue(metricsNode, "\(path).metrics", "must be a mapping of up to 100 metric keys to numbers")
             }
         }
         return noop
@@ -418,6 +441,30 @@ struct SpecReader {
                         configNode, "\(path).artifact",
                         "stage '\(register.stage)' declares no output '\(register.output)'")
                 }
+            }
+        }
+    }
+
+    /// `gate:` of each `gate` stage: the condition's syntax, references (declared params,
+    /// upstream metrics, the champion), types and champion guards, and the model it compares with.
+    private mutating func checkGateStages(_ spec: PipelineSpec, nodes: [String: Node]) {
+        let names = Set(spec.stages.map(\.name))
+        for stage in spec.stages where stage.kind == .gate {
+            let node = nodes[stage.name]!
+            let configNode = node.mapping?["gate"]
+            let path = "stage \(stage.name).gate"
+            let problems: [GateSpec.Issue]
+            switch GateSpec.read(stage.config["gate"]) {
+            case .failure(let failure):
+                problems = failure.issues
+            case .success(let gate):
+                problems = gate.problems(
+                    params: spec.params, stages: names, upstream: spec.upstream(of: stage.name),
+                    championModel: spec.championModel(forGate: stage))
+            }
+            for problem in problems {
+                let fieldNode = configNode?.mapping?[problem.field] ?? configNode ?? node
+                issue(fieldNode, problem.field.isEmpty ? path : "\(path).\(problem.field)", problem.message)
             }
         }
     }

@@ -1,6 +1,9 @@
 /// The state of a run. Terminal states never change again.
 public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
     case running, succeeded, failed, cancelled
+    /// A gate's condition was false: nothing broke, the model was not good enough. The stages
+    /// after the gate were skipped, so nothing was registered or rolled out.
+    case rejectedByGate = "rejected_by_gate"
 
     /// Whether the run has ended.
     public var isTerminal: Bool { self != .running }
@@ -15,9 +18,11 @@ public enum StageState: String, Sendable, Hashable, Codable, CaseIterable {
     /// An attempt is running.
     case running
     case succeeded, failed, skipped, cancelled
+    /// A gate stage whose condition was false.
+    case rejected
 
     /// Whether the stage has ended.
-    public var isTerminal: Bool { [.succeeded, .failed, .skipped, .cancelled].contains(self) }
+    public var isTerminal: Bool { [.succeeded, .failed, .skipped, .cancelled, .rejected].contains(self) }
 
     /// Whether stages that need this one may start.
     public var satisfiesDependents: Bool { self == .succeeded || self == .skipped }
@@ -27,7 +32,9 @@ public enum StageState: String, Sendable, Hashable, Codable, CaseIterable {
         switch (self, next) {
         case (.pending, .ready), (.pending, .skipped), (.pending, .cancelled): true
         case (.ready, .running), (.ready, .cancelled): true
-        case (.running, .succeeded), (.running, .failed), (.running, .ready), (.running, .cancelled): true
+        case (.running, .succeeded), (.running, .failed), (.running, .ready), (.running, .cancelled),
+            (.running, .rejected):
+            true
         default: false
         }
     }
@@ -45,6 +52,8 @@ public enum AttemptState: String, Sendable, Hashable, Codable, CaseIterable {
     case cancelled
     /// Its worker vanished (lease expired); a new attempt takes over.
     case lost
+    /// A gate attempt whose condition was false (never retried).
+    case rejected
 
     /// Whether the attempt has ended.
     public var isTerminal: Bool { self != .queued && self != .running }
@@ -54,7 +63,7 @@ public enum AttemptState: String, Sendable, Hashable, Codable, CaseIterable {
         switch (self, next) {
         case (.queued, .running), (.queued, .cancelled): true
         case (.running, .succeeded), (.running, .failed), (.running, .timedOut), (.running, .cancelled),
-            (.running, .lost):
+            (.running, .lost), (.running, .rejected):
             true
         default: false
         }

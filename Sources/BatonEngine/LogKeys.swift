@@ -13,4 +13,5 @@ enum LogKeys {
     static let count = "count"
     static let role = "role"
     static let pool = "pool"
+    static let gateClause = "gate_clause"
 }

@@ -284,7 +284,7 @@ public struct MLflowMirror: Service {
         case .running: .running
         case .succeeded: .finished
         case .failed: .failed
-        case .cancelled: .killed
+        case .cancelled, .rejectedByGate: .killed
         }
     }
 
@@ -292,7 +292,7 @@ public struct MLflowMirror: Service {
         switch state {
         case .queued: .scheduled
         case .running: .running
-        case .succeeded: .finished
+        case .succeeded, .rejected: .finished
         case .failed: .failed
         case .cancelled, .timedOut, .lost: .killed
         }

@@ -39,7 +39,11 @@ struct NoopExecutor: Sendable {
         } else {
             state = .succeeded
         }
-        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType) {
+        let metrics = state == .succeeded ? stage.noop.metrics.map { JobMetric(key: $0.key, value: $0.value) } : []
+        var records = JobRecords()
+        records.metrics = metrics
+        let report = metrics.isEmpty ? nil : AttemptReport(records: records)
+        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
             EngineMetrics.attemptFinished(state: state.rawValue)
         } else {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])

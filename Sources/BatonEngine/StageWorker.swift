@@ -107,7 +107,9 @@ public struct StageWorker: Service {
                     .execute(claim, stage: stage)
             case .register:
                 try await RegisterExecutor(store: store, logger: logger).execute(claim, stage: stage)
-            case .gate, .rollout, .ray:
+            case .gate:
+                try await GateExecutor(store: store, logger: logger).execute(claim, stage: stage)
+            case .rollout, .ray:
                 _ = try await store.finishAttempt(
                     claim, state: .failed,
                     error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",

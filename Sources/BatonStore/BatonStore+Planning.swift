@@ -52,6 +52,7 @@ extension BatonStore {
                         switch state {
                         case .succeeded: .runSucceeded
                         case .failed: .runFailed
+                        case .rejectedByGate: .runRejectedByGate
                         case .cancelled, .running: .runCancelled
                         }
                     try await enqueueRunEvent(

@@ -43,6 +43,7 @@ extension BatonStore {
         guard var view else { return nil }
         let outputs = try await attemptOutputs(runID)
         let metrics = try await attemptMetrics(runID)
+        let gates = try await gateDecisions(runID)
         var attempts: [String: [AttemptView]] = [:]
         let attemptRows = try await client.query(
             """
@@ -61,7 +62,8 @@ extension BatonStore {
                     attemptId: id.lowercased, attempt: attempt, state: AttemptState(rawValue: state) ?? .failed,
                     worker: worker, executions: executions, startedAt: startedAt, finishedAt: finishedAt,
                     durationSeconds: Self.seconds(from: startedAt, to: finishedAt), error: error, errorType: errorType,
-                    rayStatus: rayStatus, outputs: outputs[id] ?? [], metrics: metrics[id] ?? [:]))
+                    rayStatus: rayStatus, outputs: outputs[id] ?? [], metrics: metrics[id] ?? [:],
+                    gate: gates[id]))
         }
         let stageRows = try await client.query(
             """

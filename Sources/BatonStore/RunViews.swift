@@ -38,9 +38,11 @@ public struct AttemptView: Sendable, Hashable, Codable {
     public var outputs: [JobOutput]
     /// Each metric's value at its last step.
     public var metrics: [String: Double]
+    /// For a gate attempt that reached a decision: the decision with the values it saw.
+    public var gate: GateDecisionView?
 
     enum CodingKeys: String, CodingKey {
-        case attempt, state, worker, executions, error, outputs, metrics
+        case attempt, state, worker, executions, error, outputs, metrics, gate
         case rayStatus = "ray_status"
         case attemptId = "attempt_id"
         case startedAt = "started_at"

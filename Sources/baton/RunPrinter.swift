@@ -52,7 +52,28 @@ enum RunPrinter {
                 lines.append("  metric \(key) = \(last.metrics[key]!)")
             }
         }
+        for stage in run.stages {
+            for attempt in stage.attemptHistory {
+                guard let gate = attempt.gate else { continue }
+                lines += gateLines(gate, stage: stage.name, attempt: attempt.attempt)
+            }
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// A gate decision: the condition, the verdict, the failing clause and every value read.
+    private static func gateLines(_ gate: GateDecisionView, stage: String, attempt: Int) -> [String] {
+        var lines = ["", "\(stage) (gate, attempt \(attempt)): \(gate.passed ? "passed" : "REJECTED")"]
+        lines.append("  condition  \(gate.condition)")
+        if let clause = gate.failedClause { lines.append("  failed     \(clause)") }
+        for key in gate.observed.keys.sorted() {
+            let value = gate.observed[key]!
+            lines.append("  observed   \(key) = \(value == .null ? "(no value)" : value.description)")
+        }
+        if let model = gate.model {
+            lines.append("  champion   " + (gate.championVersion.map { "\(model) v\($0)" } ?? "\(model) has none yet"))
+        }
+        return lines
     }
 
     private static func duration(from start: Date, to end: Date?) -> String {

@@ -21,7 +21,10 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Requests with the same key make one run.")
     var idempotencyKey: String?
 
-    @Flag(help: "Wait for the run to end; exit 0 only if it succeeded.")
+    @Flag(
+        help:
+            "Wait for the run to end; exit 0 if it succeeded, 3 if a gate rejected it, 2 if the request was rejected, else 1."
+    )
     var wait = false
 
     @Flag(help: "Print one JSON object with run_id and state.")
@@ -53,7 +56,8 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     /// Produces the request; with `wait`, follows the run to its end and exits non-zero unless
-    /// it succeeded.
+    /// it succeeded: 3 when a gate rejected the run (`rejected_by_gate`: nothing broke, the model
+    /// was not good enough), 2 when the request itself was rejected, 1 otherwise.
     static func send(
         _ request: PipelineRequested, wait: Bool, json: Bool, timeout: Double, options: GlobalOptions
     ) async throws {
@@ -80,7 +84,12 @@ struct SubmitCommand: AsyncParsableCommand {
             print(runID.lowercased)
             print("state: \(result.state)" + (result.reason.map { " (\($0))" } ?? ""))
         }
-        guard result.state == "succeeded" else { throw ExitCode(result.state == "rejected" ? 2 : 1) }
+        switch result.state {
+        case RunState.succeeded.rawValue: return
+        case RunState.rejectedByGate.rawValue: throw ExitCode(3)
+        case "rejected": throw ExitCode(2)
+        default: throw ExitCode(1)
+        }
     }
 
     /// Polls the database until the run ends or the request is rejected.

@@ -76,6 +76,7 @@ struct EventSchemaContractTests {
         "StageReady": PayloadType(StageReady.self),
         "StageOutcome": PayloadType(StageOutcome.self),
         "RunNotice": PayloadType(RunNotice.self),
+        "GateDecided": PayloadType(GateDecided.self),
         "ModelRegistered": PayloadType(ModelRegistered.self),
         "ModelPromoted": PayloadType(ModelPromoted.self),
     ]

@@ -1,0 +1,58 @@
+import BatonCore
+import BatonStore
+import Foundation
+import Logging
+
+/// Executes a `gate` stage inside the worker: reads the values its condition needs from
+/// PostgreSQL, evaluates it, and records the decision.
+///
+/// A condition that holds succeeds the attempt (`gate.passed`); one that is false rejects it
+/// (`gate.failed`, never retried: the run ends `rejected_by_gate`). A condition that cannot be
+/// evaluated (a metric the upstream job never reported, with no `??` for it) fails the attempt
+/// with that error, like any failure. Every write is fenced by the lease epoch.
+struct GateExecutor: Sendable {
+    let store: BatonStore
+    let logger: Logger
+
+    /// Decides the attempt and records the outcome.
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+        guard try await store.recordExecution(claim) else { return }
+        let spec = try PipelineSpecCache.shared.spec(claim.specYAML)
+        guard let gate = stage.gate else {
+            try await finish(claim, failure: "the stage has no valid gate: {condition}", errorType: "invalid")
+            return
+        }
+        let model = gate.readsChampion ? spec.championModel(forGate: stage) : nil
+        let stages = Set(gate.condition.references.compactMap { $0.path.first == "stages" ? $0.path[1] : nil })
+        let inputs = try await store.gateInputs(claim, stages: stages.sorted(), model: model)
+        let decision: GateDecision
+        do {
+            decision = try gate.decide(inputs)
+        } catch {
+            try await finish(
+                claim, failure: "gate condition could not be evaluated: \(error)", errorType: "gate_error")
+            return
+        }
+        let recorded = try await store.finishGateAttempt(
+            claim, gate: gate, decision: decision, model: model, championVersion: inputs.champion?.version)
+        guard recorded else {
+            logger.info(
+                "gate decision fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
+            return
+        }
+        let state: AttemptState = decision.passed ? .succeeded : .rejected
+        EngineMetrics.attemptFinished(state: state.rawValue)
+        logger.info(
+            decision.passed ? "gate passed" : "gate rejected the run",
+            metadata: [
+                LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)",
+                LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.gateClause: "\(decision.failedClause ?? "-")",
+            ])
+    }
+
+    private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws {
+        if try await store.finishAttempt(claim, state: .failed, error: failure, errorType: errorType) {
+            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+        }
+    }
+}
