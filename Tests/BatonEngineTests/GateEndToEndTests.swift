@@ -112,6 +112,19 @@ struct GateEndToEndTests {
                     "SELECT count(*)::int FROM outbox WHERE event_type = \(type) AND key = \(run.lowercased)") == 1,
                 "\(type)")
         }
+        let documented = try await fixture.withStore { store in
+            var binds = PostgresBindings()
+            binds.append(second)
+            let query = try DocumentedQuery.lineage("gate-rejection")
+            let rows = try await store.client.query(
+                PostgresQuery(unsafeSQL: "SELECT q.state, q.failed_clause FROM (\(query)) q", binds: binds))
+            var result: [String] = []
+            for try await (state, failedClause) in rows.decode((String, String?).self) {
+                result.append("\(state): \(failedClause ?? "-")")
+            }
+            return result
+        }
+        #expect(documented == ["rejected_by_gate: \(clause)"], "the query of docs/lineage.md")
         let shown = try await fixture.baton("runs", "show", second.lowercased)
         #expect(shown.output.contains("state     rejected_by_gate — stage gate rejected the run: \(clause)"))
         #expect(shown.output.contains("gate (gate, attempt 1): REJECTED"))
