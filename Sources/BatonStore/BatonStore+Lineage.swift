@@ -69,9 +69,9 @@ extension BatonStore {
         }
         nodes.sort { ($0.depth, $0.artifact.id) < ($1.depth, $1.artifact.id) }
         let steps = try await steps(between: nodes.map(\.artifact.id), upstream: upstream, limit: bounds.maxNodes)
+        let reached = Set(nodes.map(\.artifact.id))
         return LineageGraph(
-            direction: direction, bounds: bounds, roots: roots.filter { id in nodes.contains { $0.artifact.id == id } },
-            nodes: nodes, steps: steps)
+            direction: direction, bounds: bounds, roots: roots.filter(reached.contains), nodes: nodes, steps: steps)
     }
 
     /// The attempts between the artifacts of a closure. Upstream: every producer of one of them,
