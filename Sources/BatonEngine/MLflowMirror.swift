@@ -44,10 +44,10 @@ public struct MLflowMirror: Service {
         }
     }
 
-    private let configuration: Configuration
-    private let client: MLflowClient
-    private let store: BatonStore
-    private let logger: Logger
+    let configuration: Configuration
+    let client: MLflowClient
+    let store: BatonStore
+    let logger: Logger
 
     public init(configuration: Configuration, store: BatonStore, logger: Logger) {
         var logger = logger
@@ -73,6 +73,7 @@ public struct MLflowMirror: Service {
                 if try await store.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
                 {
                     try await pass(experiments: &experiments)
+                    try await registryPass()
                 }
                 if failures > 0 {
                     logger.notice(

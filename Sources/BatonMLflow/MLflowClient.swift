@@ -199,7 +199,7 @@ public struct MLflowClient: Sendable {
 
     // MARK: - HTTP
 
-    private func call(
+    func call(
         _ method: HTTPMethod, _ endpoint: String, query: [String: String] = [:], body: some Encodable
     ) async throws(MLflowError) -> [UInt8] {
         let bytes: [UInt8]
@@ -214,7 +214,7 @@ public struct MLflowClient: Sendable {
         return try await call(method, endpoint, query: query, bytes: bytes)
     }
 
-    private func call(
+    func call(
         _ method: HTTPMethod, _ endpoint: String, query: [String: String] = [:], bytes body: [UInt8]? = nil
     ) async throws(MLflowError) -> [UInt8] {
         var components = URLComponents(string: "\(configuration.trackingURI)/api/2.0/mlflow/\(endpoint)")
@@ -269,7 +269,7 @@ public struct MLflowClient: Sendable {
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(MLflowError) -> T {
+    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(MLflowError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {

@@ -82,8 +82,8 @@ public struct MLflowMirrorRun: Sendable {
 extension BatonStore {
     // MARK: - Switching on, leadership
 
-    /// Switches change capture on. The first time, every existing run and metric point is
-    /// queued too, so a mirror enabled late catches up on history.
+    /// Switches change capture on. The first time, every existing run, metric point and
+    /// registered model is queued too, so a mirror enabled late catches up on history.
     ///
     /// - Returns: whether this call switched it on.
     public func enableMLflowMirror() async throws -> Bool {
@@ -95,6 +95,9 @@ extension BatonStore {
             guard enabled else { return false }
             try await connection.query(
                 "INSERT INTO mlflow_mirror_changes (run_id) SELECT id FROM runs ORDER BY created_at", logger: logger)
+            try await connection.query(
+                "INSERT INTO mlflow_registry_changes (model) SELECT name FROM models ORDER BY created_at",
+                logger: logger)
             try await connection.query(
                 """
                 INSERT INTO mlflow_mirror_pending_metrics (attempt_id, key, step, value, recorded_at)
