@@ -19,9 +19,7 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else {
-                throw ValidationError("'\(runID.prefix(64))' is not a run id")
-            }
+            let id = try GlobalOptions.runID(runID)
             let explanation = try await Runtime.withStore(options, logger: Logger(label: "baton.cache")) { store in
                 try await store.explainCache(runID: id, stage: stage)
             }

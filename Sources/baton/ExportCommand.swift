@@ -24,9 +24,7 @@ struct ExportCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else {
-                throw ValidationError("'\(runID.prefix(64))' is not a run id")
-            }
+            let id = try GlobalOptions.runID(runID)
             let export = try await Runtime.withStore(options, logger: Logger(label: "baton.export")) {
                 store -> (yaml: String, steps: [RunStep])? in
                 guard let yaml = try await store.specYAML(ofRun: id) else { return nil }

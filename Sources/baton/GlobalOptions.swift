@@ -45,6 +45,12 @@ struct GlobalOptions: ParsableArguments {
 
     static let environment = ProcessInfo.processInfo.environment
 
+    /// A run id given on the command line.
+    static func runID(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw ValidationError("'\(text.prefix(64))' is not a run id") }
+        return id
+    }
+
     func resolvedDatabaseURL() throws -> String {
         guard let url = databaseURL ?? Self.environment["BATON_DATABASE_URL"] else {
             throw ValidationError("set --database-url or BATON_DATABASE_URL (scripts/stack env prints it)")

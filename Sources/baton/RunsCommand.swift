@@ -38,9 +38,7 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else {
-                throw ValidationError("'\(runID.prefix(64))' is not a run id")
-            }
+            let id = try GlobalOptions.runID(runID)
             let view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
                 try await store.run(id)
             }
@@ -62,9 +60,7 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else {
-                throw ValidationError("'\(runID.prefix(64))' is not a run id")
-            }
+            let id = try GlobalOptions.runID(runID)
             let cancel = RunCancel(
                 runId: id, reason: reason.map { String($0.prefix(1000)) },
                 requestedBy: GlobalOptions.environment["USER"] ?? "cli")
@@ -90,9 +86,7 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            guard let id = UUID(uuidString: runID) else {
-                throw ValidationError("'\(runID.prefix(64))' is not a run id")
-            }
+            let id = try GlobalOptions.runID(runID)
             let request = PipelineRequested(
                 runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli", retryOf: id,
                 retryFrom: from)
