@@ -195,4 +195,58 @@ struct ModelRegistryTests {
             #expect(candidate.allSatisfy { $0.move == .register && $0.actor == "baton/\($0.runId ?? "")" })
         }
     }
+
+    @Test("The documented 'why is this model serving?' query returns the version, its moves, the gate and provenance")
+    func whyServing() async throws {
+        try await ScratchDatabase.create().withStore { store in
+            let fixture = LineageFixture(store: store)
+            let run = try await fixture.run(stages: ["train", "gate", "register"])
+            let corpus = try await fixture.artifact("s3://data/corpus", md5: "c0c0.dir", kind: "dataset")
+            let train = try await fixture.attempt(
+                run: run, stage: "train", gpus: 2, raySeconds: 30, codeDigest: "sha256:train")
+            try await fixture.reads(train, "corpus", corpus)
+            try await fixture.param(train, "learning_rate", json: "0.0002")
+            try await fixture.metric(train, "accuracy", step: 0, 0.91)
+            let weights = try await fixture.artifact("s3://models/ko/\(run.lowercased)", md5: "m0m0.dir", kind: "model")
+            try await fixture.writes(train, "model", weights)
+            let gate = try await fixture.attempt(run: run, stage: "gate")
+            try await store.client.query(
+                """
+                INSERT INTO gate_decisions (attempt_id, run_id, stage, condition, passed, observed)
+                VALUES (\(gate), \(run), 'gate', 'stages.train.metrics.accuracy >= 0.85', true,
+                        '{"stages.train.metrics.accuracy": 0.91}')
+                """)
+            let claim = try await claimRegister(store, run: run, attempt: 1)
+            let spec = RegisterSpec(model: "korean-llm", stage: "train", output: "model")
+            _ = try registered(try await store.register(claim, spec, upstreamStages: ["gate", "train"]))
+            _ = try await store.promote(
+                model: "korean-llm", alias: "champion", to: 1, actor: "alice", reason: "canary passed")
+
+            let query = try DocumentedQuery.lineage("why-serving")
+            let rows = try await store.client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT q.version, q.md5, q.run_id, q.alias_moves::text, q.gate_decisions::text,
+                               q.provenance::text FROM (\(query)) q
+                        """))
+            var found: [(Int, String?, UUID, String, String, String)] = []
+            for try await row in rows.decode((Int, String?, UUID, String, String, String).self) { found.append(row) }
+            let (version, md5, runID, moves, gates, provenance) = try #require(found.first)
+            #expect(found.count == 1)
+            #expect(version == 1 && md5 == "m0m0.dir" && runID == run)
+            let decoder = JSONDecoder()
+            let moveList = try decoder.decode([[String: JSONValue]].self, from: Data(moves.utf8))
+            #expect(moveList.map { $0["actor"] } == [.string("alice")])
+            #expect(moveList.first?["reason"] == .string("canary passed"))
+            let gateList = try decoder.decode([[String: JSONValue]].self, from: Data(gates.utf8))
+            #expect(gateList.map { $0["passed"] } == [.bool(true)])
+            let document = try decoder.decode([String: JSONValue].self, from: Data(provenance.utf8))
+            guard case .array(let datasets) = document["datasets"], case .object(let dataset) = datasets.first else {
+                Issue.record("no datasets in \(provenance)")
+                return
+            }
+            #expect(dataset["md5"] == .string("c0c0.dir"))
+            #expect(document["gpu_seconds"]?.numberValue == 60)
+        }
+    }
 }
