@@ -49,8 +49,14 @@ struct RayJobClientTests {
         #expect(log.contains(#"{"lr":0.1}"#))
         #expect(try await client.list().filter { $0.submissionID == id }.count == 1)
         #expect(try await client.delete(id))
-        let gone = await #expect(throws: RayError.self) { try await client.job(id) }
-        #expect(gone?.code == .notFound)
+        // What was submitted is gone. Under load Ray may write a placeholder record after the
+        // delete, when the job's supervisor actor exits late ("Entrypoint not found.").
+        do {
+            let placeholder = try await client.job(id)
+            #expect(placeholder.entrypoint != submission.entrypoint, "\(placeholder)")
+        } catch {
+            #expect(error.code == .notFound)
+        }
     }
 
     @Test("A failing job reports the driver's exit code and Ray's message; stop ends a running job")
