@@ -149,18 +149,30 @@ extension BatonStore {
     }
 
     private func insert(_ records: JobRecords, attemptID: UUID, on connection: PostgresConnection) async throws {
-        for output in records.outputs {
+        let outputs = records.outputs
+        if !outputs.isEmpty {
+            // One statement for all outputs; one row per distinct artifact (an upsert may not
+            // touch a row twice in one statement).
+            var artifacts: [String: JobOutput] = [:]
+            for output in outputs { artifacts["\(output.uri)\u{0}\(output.md5 ?? "")"] = output }
+            let distinct = Array(artifacts.values)
             try await connection.query(
                 """
                 WITH artifact AS (
                     INSERT INTO artifacts (uri, md5, size, nfiles, kind)
-                    VALUES (\(output.uri), \(output.md5), \(output.size), \(output.nfiles), \(output.artifactKind))
+                    SELECT a.uri, nullif(a.md5, ''), nullif(a.size, -1), nullif(a.nfiles, -1), a.kind
+                    FROM unnest(\(distinct.map(\.uri))::text[], \(distinct.map { $0.md5 ?? "" })::text[],
+                        \(distinct.map { $0.size ?? -1 })::bigint[], \(distinct.map { $0.nfiles ?? -1 })::int[],
+                        \(distinct.map(\.artifactKind))::text[]) AS a(uri, md5, size, nfiles, kind)
                     ON CONFLICT (uri, md5) DO UPDATE SET size = coalesce(excluded.size, artifacts.size),
                         nfiles = coalesce(excluded.nfiles, artifacts.nfiles), kind = excluded.kind
-                    RETURNING id
+                    RETURNING id, uri, md5
                 )
                 INSERT INTO attempt_outputs (attempt_id, name, artifact_id)
-                SELECT \(attemptID), \(output.name), id FROM artifact
+                SELECT \(attemptID), o.name, artifact.id
+                FROM unnest(\(outputs.map(\.name))::text[], \(outputs.map(\.uri))::text[],
+                    \(outputs.map { $0.md5 ?? "" })::text[]) AS o(name, uri, md5)
+                JOIN artifact ON artifact.uri = o.uri AND artifact.md5 IS NOT DISTINCT FROM nullif(o.md5, '')
                 ON CONFLICT (attempt_id, name) DO UPDATE SET artifact_id = excluded.artifact_id
                 """, logger: logger)
         }

@@ -94,15 +94,13 @@ extension BatonStore {
     }
 
     /// Records what the attempt runs with (fingerprint, code, resources, input edges, params)
-    /// and why the cache did not serve it; fenced by the epoch.
+    /// and why the cache did not serve it, in one statement fenced by the epoch.
     ///
     /// - Returns: `false` when the lease was lost; nothing was written then.
     public func recordLaunch(_ claim: ClaimedAttempt, _ launch: AttemptLaunch, cacheDecision: String) async throws
         -> Bool
     {
-        try await transaction { connection in
-            try await writeLaunch(claim, launch, cacheDecision: cacheDecision, on: connection)
-        }
+        try await writeLaunch(claim, launch, cacheDecision: cacheDecision, on: nil)
     }
 
     /// Ends the attempt as a cache hit: succeeded without running, with the source attempt's
@@ -144,46 +142,58 @@ extension BatonStore {
         }
     }
 
+    /// The launch record as one statement (one round trip): the fenced UPDATE, and only when it
+    /// matched, the inputs' artifacts, the input edges and the params.
     private func writeLaunch(
-        _ claim: ClaimedAttempt, _ launch: AttemptLaunch, cacheDecision: String, on connection: PostgresConnection
+        _ claim: ClaimedAttempt, _ launch: AttemptLaunch, cacheDecision: String, on connection: PostgresConnection?
     ) async throws -> Bool {
         let ingredients = String(decoding: launch.fingerprint.canonicalJSON(), as: UTF8.self)
-        let rows = try await connection.query(
-            """
-            UPDATE stage_attempts SET fingerprint = \(launch.fingerprint.digest),
-                fingerprint_ingredients = \(ingredients)::jsonb, code_digest = \(launch.fingerprint.code),
-                num_cpus = \(launch.cpus), num_gpus = \(launch.gpus), cache_decision = \(cacheDecision)
-            WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
-            """, logger: logger)
-        var updated = false
-        for try await _ in rows { updated = true }
-        guard updated else { return false }
-        for input in launch.inputs {
-            try await connection.query(
-                """
-                WITH artifact AS (
-                    INSERT INTO artifacts (uri, md5, kind) VALUES (\(input.uri), \(input.md5), \(input.kind))
-                    ON CONFLICT (uri, md5) DO UPDATE SET uri = excluded.uri
-                    RETURNING id
-                )
-                INSERT INTO attempt_inputs (attempt_id, name, artifact_id)
-                SELECT \(claim.id), \(input.name), id FROM artifact
-                ON CONFLICT (attempt_id, name) DO UPDATE SET artifact_id = excluded.artifact_id
-                """, logger: logger)
-        }
+        let inputs = launch.inputs
+        // One row per distinct artifact: an upsert may not touch a row twice in one statement.
+        var artifacts: [String: AttemptInput] = [:]
+        for input in inputs { artifacts["\(input.uri)\u{0}\(input.md5 ?? "")"] = input }
+        let distinct = Array(artifacts.values)
         let params = launch.fingerprint.params.sorted { $0.key < $1.key }
-        if !params.isEmpty {
-            let encoder = JSONEncoder()
-            let values = try params.map { String(decoding: try encoder.encode($0.value), as: UTF8.self) }
-            try await connection.query(
-                """
+        let encoder = JSONEncoder()
+        let values = try params.map { String(decoding: try encoder.encode($0.value), as: UTF8.self) }
+        let query: PostgresQuery = """
+            WITH launched AS (
+                UPDATE stage_attempts SET fingerprint = \(launch.fingerprint.digest),
+                    fingerprint_ingredients = \(ingredients)::jsonb, code_digest = \(launch.fingerprint.code),
+                    num_cpus = \(launch.cpus), num_gpus = \(launch.gpus), cache_decision = \(cacheDecision)
+                WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING id
+            ), artifact AS (
+                INSERT INTO artifacts (uri, md5, kind)
+                SELECT a.uri, nullif(a.md5, ''), a.kind
+                FROM unnest(\(distinct.map(\.uri))::text[], \(distinct.map { $0.md5 ?? "" })::text[],
+                    \(distinct.map(\.kind))::text[]) AS a(uri, md5, kind)
+                WHERE EXISTS (SELECT 1 FROM launched)
+                ON CONFLICT (uri, md5) DO UPDATE SET uri = excluded.uri
+                RETURNING id, uri, md5
+            ), edges AS (
+                INSERT INTO attempt_inputs (attempt_id, name, artifact_id)
+                SELECT \(claim.id), i.name, artifact.id
+                FROM unnest(\(inputs.map(\.name))::text[], \(inputs.map(\.uri))::text[],
+                    \(inputs.map { $0.md5 ?? "" })::text[]) AS i(name, uri, md5)
+                JOIN artifact ON artifact.uri = i.uri AND artifact.md5 IS NOT DISTINCT FROM nullif(i.md5, '')
+                ON CONFLICT (attempt_id, name) DO UPDATE SET artifact_id = excluded.artifact_id
+            ), recorded_params AS (
                 INSERT INTO attempt_params (attempt_id, key, value)
-                SELECT \(claim.id), key, value::jsonb FROM unnest(\(params.map(\.key))::text[], \(values)::text[])
-                    AS p(key, value)
+                SELECT \(claim.id), p.key, p.value::jsonb
+                FROM unnest(\(params.map(\.key))::text[], \(values)::text[]) AS p(key, value)
+                WHERE EXISTS (SELECT 1 FROM launched)
                 ON CONFLICT (attempt_id, key) DO UPDATE SET value = excluded.value
-                """, logger: logger)
-        }
-        return true
+            )
+            SELECT count(*)::int FROM launched
+            """
+        let rows =
+            if let connection {
+                try await connection.query(query, logger: logger)
+            } else {
+                try await client.query(query, logger: logger)
+            }
+        for try await count in rows.decode(Int.self) { return count == 1 }
+        return false
     }
 
     private func outputs(of attemptID: UUID) async throws -> [JobOutput] {
