@@ -129,6 +129,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Argo Rollouts
+        .target(
+            name: "BatonArgo",
+            dependencies: [
+                "BatonCore",
+                "BatonEngine",
+                "BatonKubeRay",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - HTTP
         .target(
             name: "BatonHTTP",
@@ -201,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "BatonKubeRayTests",
             dependencies: [
-                "BatonKubeRay", "BatonRay", "BatonCore",
+                "BatonKubeRay", "BatonRay", "BatonCore", "BatonArgo", "BatonEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

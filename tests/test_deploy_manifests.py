@@ -537,3 +537,80 @@ def test_baton_secrets_template_names_the_database_url():
 )
 def test_placeholder_rule(value, placeholder):
     assert bool(PLACEHOLDER.match(value)) is placeholder
+
+
+# --- Argo Rollouts (rollout stages with target argo) ---------------------------------------
+
+ARGO_DRIVER = ROOT / "Sources" / "BatonArgo" / "ArgoRolloutDriver.swift"
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+
+
+def argo_objects(kind):
+    return [obj for _, obj in k8s_objects() if obj.get("kind") == kind]
+
+
+def driver_environment_names():
+    """The env var names the driver sets, read from ArgoRolloutDriver.EnvironmentName."""
+    return set(re.findall(r'public static let \w+ = "(MODEL_[A-Z0-9_]+)"', ARGO_DRIVER.read_text()))
+
+
+def test_argo_objects_use_the_v1alpha1_api():
+    kinds = {"Rollout", "AnalysisTemplate"}
+    objects = [obj for _, obj in k8s_objects() if obj.get("kind") in kinds]
+    assert {obj["kind"] for obj in objects} == kinds
+    for obj in objects:
+        assert obj["apiVersion"] == ARGO_API_VERSION, f"{obj['kind']} {obj['metadata']['name']}"
+
+
+def test_rollout_steps_use_existing_analysis_templates():
+    templates = {obj["metadata"]["name"] for obj in argo_objects("AnalysisTemplate")}
+    for rollout in argo_objects("Rollout"):
+        steps = rollout["spec"]["strategy"]["canary"]["steps"]
+        kinds = {next(iter(step)) for step in steps}
+        assert {"setWeight", "pause", "analysis"} <= kinds, f"{rollout['metadata']['name']}: {kinds}"
+        weights = [step["setWeight"] for step in steps if "setWeight" in step]
+        assert weights == sorted(weights) and all(0 < w <= 100 for w in weights)
+        for step in steps:
+            for used in step.get("analysis", {}).get("templates", []):
+                assert used["templateName"] in templates, f"unknown AnalysisTemplate {used['templateName']}"
+
+
+def test_analysis_templates_query_prometheus_for_success_rate_and_latency():
+    metrics = {}
+    for template in argo_objects("AnalysisTemplate"):
+        for metric in template["spec"]["metrics"]:
+            assert "prometheus" in metric["provider"], metric["name"]
+            assert metric["provider"]["prometheus"]["query"].strip(), metric["name"]
+            assert metric.get("successCondition"), f"{metric['name']} has no successCondition"
+            metrics[metric["name"]] = metric
+    assert {"success-rate", "latency-p95"} <= set(metrics)
+    assert "histogram_quantile(0.95" in metrics["latency-p95"]["provider"]["prometheus"]["query"]
+
+
+def test_rollout_container_carries_the_drivers_env_vars():
+    names = driver_environment_names()
+    assert names == {"MODEL_URI", "MODEL_VERSION", "MODEL_MD5"}
+    for rollout in argo_objects("Rollout"):
+        containers = rollout["spec"]["template"]["spec"]["containers"]
+        server = [c for c in containers if c["name"] == "server"]
+        assert server, "the example Rollout names its model container 'server' (BATON_ARGO_CONTAINER's default)"
+        assert names <= {env["name"] for env in server[0].get("env", [])}
+
+
+def test_argo_rbac_covers_what_the_driver_calls():
+    roles = [obj for _, obj in k8s_objects() if obj["kind"] == "Role" and obj["metadata"]["name"] == "baton-argo"]
+    assert len(roles) == 1
+    granted = {}
+    for rule in roles[0]["rules"]:
+        assert rule["apiGroups"] == ["argoproj.io"]
+        for resource in rule["resources"]:
+            granted.setdefault(resource, set()).update(rule["verbs"])
+    # GET and PATCH of the Rollout, PATCH of its status (abort), GET of AnalysisRuns.
+    assert {"get", "list", "watch", "patch"} <= granted.get("rollouts", set())
+    assert "patch" in granted.get("rollouts/status", set())
+    assert "get" in granted.get("analysisruns", set())
+    assert not {"create", "delete", "update", "*"} & set().union(*granted.values()), "more than the driver needs"
+    source = ARGO_DRIVER.read_text()
+    assert '"/status"' in source and "/analysisruns/" in source and "/rollouts/" in source
+    bindings = [o for _, o in k8s_objects() if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == "baton-argo"]
+    assert bindings and bindings[0]["subjects"][0]["name"] == "baton"

@@ -7,8 +7,8 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// A small client of the Kubernetes REST API: get, create and delete objects as JSON, and read
-/// a pod's log.
+/// A small client of the Kubernetes REST API: get, create, patch and delete objects as JSON, and
+/// read a pod's log.
 ///
 /// Every call has a timeout covering the whole exchange and reads at most
 /// `configuration.maxResponseBytes`; errors carry the API server's `Status.message`. The bearer
@@ -61,6 +61,38 @@ public struct KubernetesClient: Sendable {
         return try decode(T.self, from: try await call(.POST, path, body: body, expect: [200, 201, 202]), path: path)
     }
 
+    /// How a `PATCH` body is read (its `Content-Type`).
+    ///
+    /// Custom resources (RayJobs, Argo Rollouts) accept `merge` and `json`, not strategic merge.
+    public struct PatchType: Hashable, Sendable, CustomStringConvertible {
+        /// The `Content-Type` header sent with the body.
+        public let contentType: String
+        /// RFC 7386: objects merge, lists and scalars in the body replace what is there.
+        public static let merge = PatchType(contentType: "application/merge-patch+json")
+        /// RFC 6902: a list of operations (`test`, `add`, `replace`, `remove`) on JSON pointers.
+        public static let json = PatchType(contentType: "application/json-patch+json")
+        public var description: String { contentType }
+    }
+
+    /// `PATCH path` with `body` read as `type`; returns the patched object.
+    ///
+    /// - Throws: `KubernetesError`; code `notFound` for HTTP 404, `rejected` when a JSON patch's
+    ///   `test` fails (HTTP 422) or the body is refused.
+    public func patch<T: Decodable>(
+        _ type: T.Type = T.self, _ path: String, as patchType: PatchType, body: some Encodable
+    )
+        async throws(KubernetesError) -> T
+    {
+        let bytes: [UInt8]
+        do {
+            bytes = try CloudEvent.encode(body)
+        } catch {
+            throw .badResponse("cannot encode the body of PATCH \(path): \(error)", status: nil)
+        }
+        return try decode(
+            T.self, from: try await call(.PATCH, path, body: bytes, contentType: patchType.contentType), path: path)
+    }
+
     /// `DELETE path` with a propagation policy (`Background`: dependents are deleted after the
     /// object, without waiting).
     ///
@@ -83,7 +115,8 @@ public struct KubernetesClient: Sendable {
 
     private func call(
         _ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
-        expect: Set<Int> = [200], accept: String = "application/json", maxBytes: Int? = nil
+        contentType: String = "application/json", expect: Set<Int> = [200], accept: String = "application/json",
+        maxBytes: Int? = nil
     ) async throws(KubernetesError) -> [UInt8] {
         var request = HTTPClientRequest(url: configuration.server + path + Self.queryString(query))
         request.method = method
@@ -94,7 +127,7 @@ public struct KubernetesClient: Sendable {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
         }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let (status, bytes) = try await exchange(
@@ -174,7 +207,7 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Escapes one path segment (a namespace or object name).
-    static func segment(_ value: String) -> String {
+    package static func segment(_ value: String) -> String {
         value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
             ?? value
     }

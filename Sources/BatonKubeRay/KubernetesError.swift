@@ -31,11 +31,13 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { reason + (status.map { " (HTTP \($0))" } ?? "") + " [\(code)]" }
 
-    static func unavailable(_ reason: String, file: String = #fileID, line: Int = #line) -> KubernetesError {
+    package static func unavailable(_ reason: String, file: String = #fileID, line: Int = #line) -> KubernetesError {
         KubernetesError(code: .unavailable, reason: reason, status: nil, isRetriable: true, file: file, line: line)
     }
 
-    static func rejected(_ reason: String, status: Int, apiReason: String?, file: String = #fileID, line: Int = #line)
+    package static func rejected(
+        _ reason: String, status: Int, apiReason: String?, file: String = #fileID, line: Int = #line
+    )
         -> KubernetesError
     {
         let code: Code =
@@ -49,13 +51,13 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
             line: line)
     }
 
-    static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line)
+    package static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line)
         -> KubernetesError
     {
         KubernetesError(code: .badResponse, reason: reason, status: status, isRetriable: false, file: file, line: line)
     }
 
-    static func configuration(_ reason: String, file: String = #fileID, line: Int = #line) -> KubernetesError {
+    package static func configuration(_ reason: String, file: String = #fileID, line: Int = #line) -> KubernetesError {
         KubernetesError(code: .configuration, reason: reason, status: nil, isRetriable: false, file: file, line: line)
     }
 }

@@ -179,7 +179,7 @@ final class FakeKubernetes: Sendable {
     }
 
     /// A `Status` answer, as the API server sends with every error.
-    private static func status(_ code: Int, reason: String, message: String) -> Response {
+    static func status(_ code: Int, reason: String, message: String) -> Response {
         json(
             code,
             .object([
@@ -188,7 +188,7 @@ final class FakeKubernetes: Sendable {
             ]))
     }
 
-    private static func json(_ code: Int, _ value: JSONValue) -> Response {
+    static func json(_ code: Int, _ value: JSONValue) -> Response {
         let bytes = (try? CloudEvent.encode(value)) ?? []
         return Response(
             status: .init(code: code), headers: [.contentType: "application/json"],
