@@ -294,3 +294,89 @@ public struct ModelPromoted: Sendable, Hashable, Codable {
         case runId = "run_id"
     }
 }
+
+/// Data of `rollout.step`: one step of a rollout stage, as it ran.
+public struct RolloutStepped: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var stage: String
+    public var attemptId: UUID
+    public var model: String
+    public var candidateVersion: Int
+    /// The version serving before the rollout (`champion`); `nil` for a model's first rollout.
+    public var stableVersion: Int?
+    /// The 0-based index of the step.
+    public var index: Int
+    /// `setWeight`, `pause` or `analysis`.
+    public var kind: String
+    /// The candidate's share of traffic (0-100) after the step.
+    public var weight: Int
+    /// `succeeded` or `failed`.
+    public var phase: String
+    /// For analysis: the last value of each metric measured.
+    public var measurements: [String: Double]
+    /// Why the step failed, with the failing measurement and its condition.
+    public var message: String?
+
+    public init(
+        runId: UUID, stage: String, attemptId: UUID, model: String, candidateVersion: Int, stableVersion: Int?,
+        index: Int, kind: String, weight: Int, phase: String, measurements: [String: Double], message: String?
+    ) {
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.model = model
+        self.candidateVersion = candidateVersion
+        self.stableVersion = stableVersion
+        self.index = index
+        self.kind = kind
+        self.weight = weight
+        self.phase = phase
+        self.measurements = measurements
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, model, index, kind, weight, phase, measurements, message
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+        case candidateVersion = "candidate_version"
+        case stableVersion = "stable_version"
+    }
+}
+
+/// Data of `rollout.succeeded` and `rollout.aborted`: how a rollout stage ended.
+public struct RolloutEnded: Sendable, Hashable, Codable {
+    public var runId: UUID
+    public var stage: String
+    public var attemptId: UUID
+    public var model: String
+    public var candidateVersion: Int
+    /// The version serving before the rollout; `nil` for a model's first rollout.
+    public var stableVersion: Int?
+    /// `ray-serve` or `argo-rollouts`.
+    public var target: String
+    /// For `rollout.aborted`: the failing step and measurement.
+    public var reason: String?
+
+    public init(
+        runId: UUID, stage: String, attemptId: UUID, model: String, candidateVersion: Int, stableVersion: Int?,
+        target: String, reason: String?
+    ) {
+        self.runId = runId
+        self.stage = stage
+        self.attemptId = attemptId
+        self.model = model
+        self.candidateVersion = candidateVersion
+        self.stableVersion = stableVersion
+        self.target = target
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, model, target, reason
+        case runId = "run_id"
+        case attemptId = "attempt_id"
+        case candidateVersion = "candidate_version"
+        case stableVersion = "stable_version"
+    }
+}

@@ -24,6 +24,12 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case modelRegistered = "model.registered"
     /// A model alias moved: by a registration, `baton models promote|rollback`, or a rollout.
     case modelPromoted = "model.promoted"
+    /// A rollout step ran (setWeight, pause or analysis), with the candidate's weight after it.
+    case rolloutStep = "rollout.step"
+    /// A rollout ended with the candidate serving all traffic; it is now `champion`.
+    case rolloutSucceeded = "rollout.succeeded"
+    /// A rollout failed a step: traffic is back on the stable version and the alias reverted.
+    case rolloutAborted = "rollout.aborted"
 
     /// The event that reports an ended attempt: `stage.cached` for a cache hit,
     /// `stage.succeeded`, or `stage.failed` (for failed, timed-out, lost and rejected attempts;

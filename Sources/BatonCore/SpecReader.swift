@@ -60,6 +60,7 @@ struct SpecReader {
             checkInputs(stages, graph: graph, nodes: stageNodes)
             let spec = PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
             checkGateStages(spec, nodes: stageNodes)
+            checkRolloutStages(spec, nodes: stageNodes)
             guard issues.isEmpty else { return nil }
             return spec
         } catch {
@@ -441,6 +442,37 @@ struct SpecReader {
                         configNode, "\(path).artifact",
                         "stage '\(register.stage)' declares no output '\(register.output)'")
                 }
+            }
+        }
+    }
+
+    /// `rollout:` of each `rollout` stage (target, steps, analysis templates and the templates
+    /// steps name; see ``RolloutSpec``) and the upstream `register` stage its candidate comes from.
+    private mutating func checkRolloutStages(_ spec: PipelineSpec, nodes: [String: Node]) {
+        for stage in spec.stages {
+            let node = nodes[stage.name]!
+            let configNode = node.mapping?["rollout"] ?? node
+            let path = "stage \(stage.name).rollout"
+            guard stage.kind == .rollout else {
+                if stage.config["rollout"] != nil {
+                    issue(configNode, path, "is only for kind 'rollout', not \(stage.kind.rawValue)")
+                }
+                continue
+            }
+            if case .failure(let problems) = RolloutSpec.read(stage.config["rollout"]) {
+                for problem in problems.issues {
+                    let stepNode = problem.step.flatMap { configNode.mapping?["steps"]?.sequence?[$0] }
+                    issue(
+                        stepNode ?? configNode, problem.field.isEmpty ? path : "\(path).\(problem.field)",
+                        problem.message)
+                }
+            }
+            let registers = RolloutSpec.registerStages(upstreamOf: stage.name, in: spec)
+            if registers.count != 1 {
+                issue(
+                    node, path,
+                    "needs exactly one upstream 'register' stage (its version is the candidate); found \(registers.count)"
+                )
             }
         }
     }

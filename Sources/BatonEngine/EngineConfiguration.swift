@@ -54,6 +54,9 @@ public struct EngineConfiguration: Sendable {
     public var rayMaxPollInterval: Duration = .milliseconds(500)
     /// How long to wait for Ray to confirm a stopped job. Default: 30 s.
     public var rayStopTimeout: Duration = .seconds(30)
+    /// Where `rollout` stages with target `ray-serve` deploy and measure (Ray Serve's REST API,
+    /// Prometheus); `nil` fails them with a clear error. Default: nil.
+    public var rayServeCanary: RayServeCanary.Configuration?
     /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.
     public var artifactRoot = "file:///tmp/baton-artifacts"
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the

@@ -109,7 +109,10 @@ public struct StageWorker: Service {
                 try await RegisterExecutor(store: store, logger: logger).execute(claim, stage: stage)
             case .gate:
                 try await GateExecutor(store: store, logger: logger).execute(claim, stage: stage)
-            case .rollout, .ray:
+            case .rollout:
+                try await RolloutExecutor(store: store, configuration: configuration, logger: logger)
+                    .execute(claim, stage: stage)
+            case .ray:
                 _ = try await store.finishAttempt(
                     claim, state: .failed,
                     error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",

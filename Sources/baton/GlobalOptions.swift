@@ -99,7 +99,32 @@ struct GlobalOptions: ParsableArguments {
         }
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
+        configuration.rayServeCanary = try rayServeCanary(jobsRoot: configuration.jobsRoot)
         return configuration
+    }
+
+    /// The Ray Serve canary of `rollout` stages: Serve's REST API at BATON_RAY_SERVE_ADDRESS (else
+    /// the Ray address), Prometheus at BATON_PROMETHEUS_URL, the proxy at BATON_RAY_SERVE_HTTP
+    /// (default http://127.0.0.1:8010) and the applications in BATON_RAY_SERVE_APPS (default
+    /// `<jobs root>/jobs/serve`); `nil` without a Prometheus or Ray address.
+    func rayServeCanary(jobsRoot: URL) throws -> RayServeCanary.Configuration? {
+        let environment = Self.environment
+        guard let prometheus = environment["BATON_PROMETHEUS_URL"],
+            let serve = environment["BATON_RAY_SERVE_ADDRESS"] ?? rayAddress ?? environment["BATON_RAY_ADDRESS"]
+        else { return nil }
+        let folder =
+            environment["BATON_RAY_SERVE_APPS"].map { URL(filePath: $0) }
+            ?? jobsRoot.appending(path: "jobs/serve")
+        var canary = RayServeCanary.Configuration(
+            serveAddress: serve, prometheusURL: prometheus, applicationsFolder: folder)
+        if let proxy = environment["BATON_RAY_SERVE_HTTP"] {
+            guard let url = URL(string: proxy), let host = url.host(), let port = url.port else {
+                throw ValidationError("BATON_RAY_SERVE_HTTP must be http://<host>:<port>, not '\(proxy.prefix(80))'")
+            }
+            canary.httpHost = host
+            canary.httpPort = port
+        }
+        return canary
     }
 
     /// The KubeRay launcher: the API server from BATON_KUBECONFIG (else the pod's service account),

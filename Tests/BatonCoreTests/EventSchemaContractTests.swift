@@ -79,6 +79,8 @@ struct EventSchemaContractTests {
         "GateDecided": PayloadType(GateDecided.self),
         "ModelRegistered": PayloadType(ModelRegistered.self),
         "ModelPromoted": PayloadType(ModelPromoted.self),
+        "RolloutStepped": PayloadType(RolloutStepped.self),
+        "RolloutEnded": PayloadType(RolloutEnded.self),
     ]
 
     private static func payloadType(of type: EventType) throws -> PayloadType? {

@@ -1,0 +1,140 @@
+import BatonCore
+import BatonRay
+import Foundation
+import Logging
+
+/// A ``RolloutDriver`` for Ray Serve: Baton steps the weight of the model's router application
+/// itself (`jobs/serve`), deploying through Serve's REST API, and runs each analysis step
+/// against Prometheus.
+///
+/// Every step is idempotent, so a rollout re-run after a lost lease starts again from the first
+/// step: the first deployment keeps the candidate's current weight when the router already
+/// routes to it, then each `setWeight` sets its weight again. At the end the candidate serves all
+/// traffic alone and the old stable application is removed; on a failed analysis the stable
+/// version takes all traffic back and the candidate's application is removed (the router and
+/// every version application are removed when there is no stable version).
+public struct RayServeCanary: RolloutDriver {
+    /// Where Ray Serve and Prometheus are.
+    public struct Configuration: Sendable {
+        /// The Ray dashboard that serves Serve's REST API, e.g. `http://127.0.0.1:8265`.
+        public var serveAddress: String
+        /// Prometheus' address, e.g. `http://127.0.0.1:9095`.
+        public var prometheusURL: String
+        /// The folder deployed as the applications' `working_dir` (`jobs/serve`).
+        public var applicationsFolder: URL
+        /// Serve's HTTP proxy host. Default: `127.0.0.1`.
+        public var httpHost = "127.0.0.1"
+        /// Serve's HTTP proxy port (Serve keeps the first one it started with). Default: 8010.
+        public var httpPort = 8010
+        /// The longest one REST or Prometheus call may take. Default: 10 s.
+        public var requestTimeout: Duration = .seconds(10)
+        /// How long a deployment may take to run. Default: 5 min (a model loads on first deploy).
+        public var readyTimeout: Duration = .seconds(300)
+        /// Between two status polls while deploying. Default: 500 ms.
+        public var pollInterval: Duration = .milliseconds(500)
+
+        public init(serveAddress: String, prometheusURL: String, applicationsFolder: URL) {
+            self.serveAddress = serveAddress.hasSuffix("/") ? String(serveAddress.dropLast()) : serveAddress
+            self.prometheusURL = prometheusURL.hasSuffix("/") ? String(prometheusURL.dropLast()) : prometheusURL
+            self.applicationsFolder = applicationsFolder
+        }
+    }
+
+    public let configuration: Configuration
+    /// The analysis templates the steps may name (the stage's own and the built-in ones).
+    public let templates: [String: AnalysisTemplate]
+    private let logger: Logger
+
+    public init(configuration: Configuration, templates: [String: AnalysisTemplate], logger: Logger) {
+        self.configuration = configuration
+        self.templates = templates
+        self.logger = logger
+    }
+
+    public func run(
+        candidate: RolloutModel, stable: RolloutModel?, steps: [RolloutStep],
+        report: @Sendable (RolloutStepReport) async throws -> Void
+    ) async throws -> RolloutResult {
+        let http = RayServeCanaryHTTP(timeout: configuration.requestTimeout, logger: logger)
+        let applications = RayServeCanaryApplications(http: http, configuration: configuration, logger: logger)
+        let analysis = RayServeCanaryAnalysis(http: http, prometheusURL: configuration.prometheusURL, logger: logger)
+        let ray = RayJobClient(
+            configuration: RayJobClient.Configuration(address: configuration.serveAddress), logger: logger)
+        let workingDir: String
+        do {
+            workingDir = try await ray.workingDirectory(for: configuration.applicationsFolder)
+        } catch {
+            throw RayServeCanaryError.unavailable("cannot upload \(configuration.applicationsFolder.path): \(error)")
+        }
+        let model = candidate.name
+        // Without a stable version the candidate takes all traffic from the start.
+        var weight = stable == nil ? 100 : 0
+        if let routing = applications.currentRouting(model: model, in: try await applications.applications()),
+            routing.candidate?.version == candidate.version, stable != nil
+        {
+            weight = routing.weight
+        }
+        func deploy(_ weight: Int) async throws {
+            try await applications.deploy(
+                model: model, routing: .init(stable: stable, candidate: candidate, weight: weight),
+                workingDir: workingDir)
+        }
+        try await deploy(weight)
+        for (index, step) in steps.enumerated() {
+            let started = ContinuousClock.now
+            switch step {
+            case .setWeight(let percent):
+                if stable != nil { weight = percent }
+                try await deploy(weight)
+                try await report(RolloutStepReport(index: index, kind: "setWeight", weight: weight, phase: "succeeded"))
+            case .pause(let duration):
+                try await Task.sleep(for: duration)
+                try await report(RolloutStepReport(index: index, kind: "pause", weight: weight, phase: "succeeded"))
+            case .analysis(let name):
+                guard let template = templates[name] else {
+                    throw RayServeCanaryError.badResponse("analysis template '\(name)' is not defined")
+                }
+                let outcome = try await analysis.run(
+                    template, model: model, candidate: candidate.version, stable: stable?.version)
+                logger.info(
+                    "analysis done",
+                    metadata: [
+                        "template": "\(name)", "passed": "\(outcome.passed)",
+                        "query_ms": "\(outcome.queryDurations.map(\.milliseconds))",
+                    ])
+                guard outcome.passed else {
+                    let message = "step \(index) (analysis \(name)): \(outcome.message ?? "failed")"
+                    try await abort(applications, model: model, stable: stable, workingDir: workingDir)
+                    try await report(
+                        RolloutStepReport(
+                            index: index, kind: "analysis", weight: 0, phase: "failed",
+                            measurements: outcome.measurements, message: message))
+                    return .aborted(reason: message)
+                }
+                try await report(
+                    RolloutStepReport(
+                        index: index, kind: "analysis", weight: weight, phase: "succeeded",
+                        measurements: outcome.measurements))
+            }
+            logger.info(
+                "rollout step done",
+                metadata: [
+                    "model": "\(model)", "step": "\(index)", "weight": "\(weight)",
+                    "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+                ])
+        }
+        // Promotion: the candidate alone behind the router; the old stable application goes.
+        try await applications.deploy(
+            model: model, routing: .init(stable: candidate, candidate: nil, weight: 0), workingDir: workingDir)
+        return .succeeded
+    }
+
+    /// Sends all traffic back to the stable version, or removes the model's applications when
+    /// there is none.
+    private func abort(
+        _ applications: RayServeCanaryApplications, model: String, stable: RolloutModel?, workingDir: String
+    ) async throws {
+        let routing = stable.map { RayServeCanaryApplications.Routing(stable: $0, candidate: nil, weight: 0) }
+        try await applications.deploy(model: model, routing: routing, workingDir: workingDir)
+    }
+}

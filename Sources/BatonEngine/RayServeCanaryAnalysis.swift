@@ -1,0 +1,112 @@
+import BatonCore
+import BatonRay
+import Foundation
+import Logging
+
+/// Runs an ``AnalysisTemplate`` against Prometheus' HTTP API (`GET /api/v1/query`), as Argo
+/// Rollouts' AnalysisRuns do: `count` measurements, one every `interval` (the first one interval
+/// after the step starts, so rate windows see the new weights); each measurement queries every
+/// metric and fails when a metric has no data, Prometheus errs, or its condition does not hold;
+/// the analysis fails as soon as more than `failureLimit` measurements failed.
+struct RayServeCanaryAnalysis: Sendable {
+    /// What an analysis found.
+    struct Outcome: Sendable, Hashable {
+        var passed: Bool
+        /// The last value of each metric.
+        var measurements: [String: Double]
+        /// For a failed analysis: the failing metric, value and condition.
+        var message: String?
+        /// How long each Prometheus query took, for the figures.
+        var queryDurations: [Duration]
+    }
+
+    let http: RayServeCanaryHTTP
+    let prometheusURL: String
+    let logger: Logger
+
+    func run(
+        _ template: AnalysisTemplate, model: String, candidate: Int, stable: Int?
+    ) async throws -> Outcome {
+        var failures = 0
+        var measurements: [String: Double] = [:]
+        var durations: [Duration] = []
+        var lastProblem = ""
+        for measurement in 1...template.count {
+            try await Task.sleep(for: template.interval)
+            var problems: [String] = []
+            for metric in template.metrics {
+                let query = AnalysisTemplate.render(
+                    metric.query, model: model, candidateVersion: candidate, stableVersion: stable)
+                let started = ContinuousClock.now
+                let value: Double?
+                do {
+                    value = try await self.value(of: query)
+                } catch {
+                    problems.append("\(metric.name): \(error.reason)")
+                    continue
+                }
+                durations.append(ContinuousClock.now - started)
+                guard let value else {
+                    problems.append("\(metric.name): no data (\(metric.condition))")
+                    continue
+                }
+                measurements[metric.name] = value
+                if !metric.condition.holds(for: value) {
+                    problems.append("\(metric.name) = \(value.formatted()) fails \(metric.condition)")
+                }
+            }
+            logger.info(
+                "analysis measurement",
+                metadata: [
+                    "template": "\(template.name)", "measurement": "\(measurement)",
+                    "values": "\(measurements)", "problems": "\(problems)",
+                ])
+            guard !problems.isEmpty else { continue }
+            failures += 1
+            lastProblem = problems.joined(separator: "; ")
+            if failures > template.failureLimit {
+                return Outcome(
+                    passed: false, measurements: measurements,
+                    message: "\(lastProblem) (\(failures) of \(measurement) measurements failed; failureLimit "
+                        + "\(template.failureLimit))",
+                    queryDurations: durations)
+            }
+        }
+        return Outcome(passed: true, measurements: measurements, message: nil, queryDurations: durations)
+    }
+
+    /// The first number a query returns (a vector's first sample or a scalar); `nil` when it
+    /// returns nothing or NaN.
+    func value(of query: String) async throws(RayServeCanaryError) -> Double? {
+        var components = URLComponents(string: prometheusURL + "/api/v1/query")
+        components?.queryItems = [URLQueryItem(name: "query", value: query)]
+        // `+` means a space in a query string: escape it, PromQL uses it as addition.
+        guard
+            let url = components?.percentEncodedQuery.map({ _ in components! })?.url?.absoluteString
+                .replacingOccurrences(of: "+", with: "%2B")
+        else {
+            throw .badResponse("cannot build a Prometheus URL from \(prometheusURL)")
+        }
+        let (status, body) = try await http.get(url)
+        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+            throw .badResponse("Prometheus answered HTTP \(status) with no JSON")
+        }
+        guard status == 200, root["status"] == .string("success"), case .object(let data)? = root["data"] else {
+            let error = root["error"].map { "\($0)" } ?? "HTTP \(status)"
+            throw .badResponse("Prometheus refused the query: \(error)")
+        }
+        let sample: JSONValue?
+        switch data["result"] {
+        case .array(let results) where data["resultType"] == .string("scalar"):
+            sample = .array(results)
+        case .array(let results):
+            if case .object(let first)? = results.first { sample = first["value"] } else { sample = nil }
+        default:
+            sample = nil
+        }
+        guard case .array(let pair)? = sample, pair.count == 2, case .string(let text) = pair[1],
+            let value = Double(text), !value.isNaN
+        else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,203 @@
+import BatonCore
+import BatonRay
+import Foundation
+import Logging
+
+/// Ray Serve's applications as the canary sees them, through the REST API of the dashboard:
+/// `GET /api/serve/applications/` (status and the deployed config of each application) and
+/// `PUT /api/serve/applications/` (the declarative config: the whole set of applications).
+///
+/// A model `m` is served by a router application `m` (route `/m`, `baton_serve.router:build`)
+/// whose `user_config` names the stable and candidate applications and the candidate's weight,
+/// and one application per version, `m-v<N>` (`baton_serve.model:build`). Applications of other
+/// models are sent back as they were deployed.
+struct RayServeCanaryApplications: Sendable {
+    /// The router's routing: `{model, stable, candidate, weight}` (see `jobs/serve/baton_serve/routing.py`).
+    struct Routing: Sendable, Hashable {
+        var stable: RolloutModel?
+        var candidate: RolloutModel?
+        var weight: Int
+    }
+
+    let http: RayServeCanaryHTTP
+    let configuration: RayServeCanary.Configuration
+    let logger: Logger
+
+    private var endpoint: String { configuration.serveAddress + "/api/serve/applications/" }
+
+    static func routerName(_ model: String) -> String { model }
+    static func versionName(_ model: String, _ version: Int) -> String { "\(model)-v\(version)" }
+
+    // MARK: - Reading
+
+    /// Every application with its status, message and deployed config.
+    func applications() async throws(RayServeCanaryError) -> [String: JSONValue] {
+        let (status, body) = try await http.get(endpoint)
+        guard status == 200 else {
+            throw .unavailable("Ray Serve answered GET \(endpoint) with HTTP \(status): \(Self.text(body))")
+        }
+        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+            throw .badResponse("Ray Serve's answer to GET \(endpoint) is not JSON: \(Self.text(body))")
+        }
+        guard case .object(let applications)? = root["applications"] else { return [:] }
+        return applications
+    }
+
+    /// The routing the model's router was last deployed with; `nil` when it has no router.
+    func currentRouting(model: String, in applications: [String: JSONValue]) -> Routing? {
+        guard case .object(let app)? = applications[Self.routerName(model)],
+            case .object(let config)? = app["deployed_app_config"],
+            case .array(let deployments)? = config["deployments"],
+            case .object(let router)? = deployments.first,
+            case .object(let userConfig)? = router["user_config"],
+            let weight = userConfig["weight"]?.numberValue
+        else { return nil }
+        func target(_ key: String) -> RolloutModel? {
+            guard case .object(let value)? = userConfig[key], let version = value["version"]?.numberValue,
+                case .string(let uri)? = value["uri"]
+            else { return nil }
+            return RolloutModel(name: model, version: Int(version), uri: uri, md5: nil)
+        }
+        return Routing(stable: target("stable"), candidate: target("candidate"), weight: Int(weight))
+    }
+
+    // MARK: - Deploying
+
+    /// Deploys the model's router with `routing` (and an application per version it names; none
+    /// when `routing` is `nil`), keeping every other model's applications, then waits until all
+    /// of them run with this config.
+    ///
+    /// - Throws: ``RayServeCanaryError`` when Serve refuses the config, an application fails to
+    ///   deploy, or they do not run within ``RayServeCanary/Configuration/readyTimeout``.
+    func deploy(model: String, routing: Routing?, workingDir: String) async throws(RayServeCanaryError) {
+        let current = try await applications()
+        var apps: [JSONValue] = []
+        let ours: Set<String> = [Self.routerName(model)]
+        for name in current.keys.sorted() where !ours.contains(name) && !name.hasPrefix("\(model)-v") {
+            if case .object(let app)? = current[name], let config = app["deployed_app_config"], config != .null {
+                apps.append(config)
+            }
+        }
+        var expected: [String: JSONValue] = [:]
+        if let routing {
+            for version in [routing.stable, routing.candidate].compactMap({ $0 }) {
+                let app = versionApplication(version, workingDir: workingDir)
+                apps.append(app)
+                expected[Self.versionName(model, version.version)] = app
+            }
+            let router = routerApplication(model: model, routing: routing, workingDir: workingDir)
+            apps.append(router)
+            expected[Self.routerName(model)] = router
+        }
+        let config: JSONValue = .object([
+            "proxy_location": .string("HeadOnly"),
+            "http_options": .object([
+                "host": .string(configuration.httpHost), "port": .int(Int64(configuration.httpPort)),
+            ]),
+            "applications": .array(apps),
+        ])
+        let body: [UInt8]
+        do {
+            body = Array(try JSONEncoder().encode(config))
+        } catch {
+            throw .badResponse("cannot encode the Serve config: \(error)")
+        }
+        let (status, answer) = try await http.put(endpoint, json: body)
+        guard status == 200 else {
+            throw .deployFailed("Ray Serve refused the applications (HTTP \(status)): \(Self.text(answer))")
+        }
+        try await waitUntilRunning(model: model, expected: expected)
+    }
+
+    /// Polls until every expected application is RUNNING with the config sent and the model's
+    /// other version applications are gone.
+    private func waitUntilRunning(model: String, expected: [String: JSONValue]) async throws(RayServeCanaryError) {
+        let deadline = ContinuousClock.now + configuration.readyTimeout
+        var waitingFor = ""
+        while ContinuousClock.now < deadline {
+            let current = try await applications()
+            waitingFor = ""
+            for (name, config) in expected.sorted(by: { $0.key < $1.key }) {
+                guard case .object(let app)? = current[name] else {
+                    waitingFor = "\(name) to appear"
+                    break
+                }
+                let status = app["status"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "?"
+                if status == "DEPLOY_FAILED" || status == "UNHEALTHY" {
+                    let message = app["message"].map { if case .string(let s) = $0 { s } else { "\($0)" } } ?? ""
+                    throw .deployFailed("Serve application \(name) is \(status): \(message.prefix(1000))")
+                }
+                if status != "RUNNING" || !Self.matches(app["deployed_app_config"], config) {
+                    waitingFor = "\(name) (\(status))"
+                    break
+                }
+            }
+            let stale = current.keys.filter { $0.hasPrefix("\(model)-v") && expected[$0] == nil }
+            if waitingFor.isEmpty, let name = stale.sorted().first { waitingFor = "\(name) to be deleted" }
+            if expected.isEmpty, current[Self.routerName(model)] != nil { waitingFor = "\(model) to be deleted" }
+            if waitingFor.isEmpty { return }
+            do {
+                try await Task.sleep(for: configuration.pollInterval)
+            } catch {
+                throw .unavailable("cancelled while waiting for \(waitingFor)")
+            }
+        }
+        throw .deployFailed(
+            "Serve applications of \(model) not running within \(DurationParsing.format(configuration.readyTimeout)): "
+                + "waiting for \(waitingFor)")
+    }
+
+    /// Whether Serve's deployed config has every field we sent, with our values.
+    private static func matches(_ deployed: JSONValue?, _ sent: JSONValue) -> Bool {
+        guard let deployed else { return false }
+        switch (deployed, sent) {
+        case (.object(let have), .object(let want)):
+            return want.allSatisfy { key, value in matches(have[key], value) }
+        case (.array(let have), .array(let want)):
+            return have.count == want.count && zip(have, want).allSatisfy { matches($0, $1) }
+        default:
+            return deployed == sent || (deployed.numberValue != nil && deployed.numberValue == sent.numberValue)
+        }
+    }
+
+    // MARK: - Config
+
+    private func versionApplication(_ version: RolloutModel, workingDir: String) -> JSONValue {
+        .object([
+            "name": .string(Self.versionName(version.name, version.version)),
+            "route_prefix": .string("/\(Self.versionName(version.name, version.version))"),
+            "import_path": .string("baton_serve.model:build"),
+            "runtime_env": .object(["working_dir": .string(workingDir)]),
+            "args": .object(["uri": .string(version.uri), "version": .int(Int64(version.version))]),
+        ])
+    }
+
+    private func routerApplication(model: String, routing: Routing, workingDir: String) -> JSONValue {
+        func target(_ version: RolloutModel?) -> JSONValue {
+            guard let version else { return .null }
+            return .object([
+                "app": .string(Self.versionName(model, version.version)), "version": .int(Int64(version.version)),
+                "uri": .string(version.uri),
+            ])
+        }
+        return .object([
+            "name": .string(Self.routerName(model)),
+            "route_prefix": .string("/\(model)"),
+            "import_path": .string("baton_serve.router:build"),
+            "runtime_env": .object(["working_dir": .string(workingDir)]),
+            "deployments": .array([
+                .object([
+                    "name": .string("WeightedRouter"),
+                    "user_config": .object([
+                        "model": .string(model), "stable": target(routing.stable),
+                        "candidate": target(routing.candidate), "weight": .int(Int64(routing.weight)),
+                    ]),
+                ])
+            ]),
+        ])
+    }
+
+    private static func text(_ body: [UInt8]) -> String {
+        String(decoding: body.prefix(2000), as: UTF8.self)
+    }
+}

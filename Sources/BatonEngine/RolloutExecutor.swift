@@ -1,0 +1,158 @@
+import BatonCore
+import BatonRay
+import BatonStore
+import Foundation
+import Logging
+
+/// Executes a `rollout` stage inside the worker: rolls the version the run's `register` stage
+/// made (the candidate) out through the stage's steps on its target, with the model's
+/// `champion` as the stable version, renewing the lease while the driver runs.
+///
+/// Every step is stored (`rollout_steps`) with `rollout.step`; the end is one transaction fenced
+/// by the lease epoch: on success the candidate becomes `champion` (`rollout.succeeded`), on an
+/// abort the alias the register stage moved is rolled back and the attempt fails with the
+/// failing measurement (`rollout.aborted`). A lost lease cancels the driver without writing; the
+/// next attempt runs the driver again, which picks up from what the platform reports. An attempt
+/// after an aborted one fails at once: an aborted canary is not retried.
+struct RolloutExecutor: Sendable {
+    let store: BatonStore
+    let configuration: EngineConfiguration
+    let logger: Logger
+
+    /// The lease was lost while the rollout ran.
+    private struct LeaseLost: Error {}
+
+    /// Runs the rollout and records the outcome.
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+        guard let spec = stage.rollout else {
+            try await fail(claim, "stage has no valid rollout settings", type: "invalid")
+            return
+        }
+        guard try await store.recordExecution(claim) else { return }
+        if let earlier = try await store.abortedRollout(runID: claim.runID, stage: claim.stage) {
+            try await fail(claim, "not retried: \(earlier)", type: "rollout_aborted")
+            return
+        }
+        let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
+        guard let registerStage = RolloutSpec.registerStages(upstreamOf: stage.name, in: pipeline).first,
+            let register = pipeline.stage(named: registerStage)?.register
+        else {
+            try await fail(claim, "no upstream register stage names the candidate", type: "invalid")
+            return
+        }
+        guard
+            let versions = try await store.rolloutVersions(
+                runID: claim.runID, registerStage: registerStage, model: register.model)
+        else {
+            try await fail(
+                claim, "stage \(registerStage) registered no version of \(register.model) in this run",
+                type: "invalid")
+            return
+        }
+        let candidate = RolloutModel(versions.candidate)
+        // A candidate that is already champion (a rollout re-run by hand) is rolled out alone.
+        let stable = versions.stable.flatMap { $0.version == candidate.version ? nil : RolloutModel($0) }
+        let driver: any RolloutDriver
+        switch spec.target {
+        case .rayServe:
+            guard let canary = configuration.rayServeCanary else {
+                try await fail(
+                    claim, "no Ray Serve canary is configured (set BATON_PROMETHEUS_URL and BATON_RAY_ADDRESS)",
+                    type: "rollout_unconfigured")
+                return
+            }
+            driver = RayServeCanary(configuration: canary, templates: spec.templates, logger: logger)
+        case .argoRollouts:
+            try await fail(
+                claim, "target argo-rollouts has no driver in this Baton build", type: "rollout_unconfigured")
+            return
+        }
+        var metadata: Logger.Metadata = [
+            LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
+            "model": "\(candidate.name)", "candidate": "\(candidate.version)",
+            "stable": "\(stable.map { String($0.version) } ?? "none")",
+        ]
+        logger.info("rollout started", metadata: metadata)
+        let result: RolloutResult
+        do {
+            result = try await runRenewingLease(claim) {
+                try await driver.run(candidate: candidate, stable: stable, steps: spec.steps.map(RolloutStep.init)) {
+                    step in
+                    let stepped = RolloutStepped(
+                        runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: candidate.name,
+                        candidateVersion: candidate.version, stableVersion: stable?.version, index: step.index,
+                        kind: step.kind, weight: step.weight, phase: step.phase, measurements: step.measurements,
+                        message: step.message)
+                    guard try await store.recordRolloutStep(claim, stepped) else { throw LeaseLost() }
+                }
+            }
+        } catch is LeaseLost {
+            logger.info("lease lost; rollout stopped", metadata: metadata)
+            return
+        } catch let error as RayServeCanaryError {
+            try await fail(claim, "rollout could not run: \(error.reason)", type: "rollout_error")
+            return
+        }
+        let reason: String?
+        if case .aborted(let why) = result { reason = why } else { reason = nil }
+        let ended = RolloutEnded(
+            runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: candidate.name,
+            candidateVersion: candidate.version, stableVersion: stable?.version, target: spec.target.rawValue,
+            reason: reason)
+        let finish = try await store.finishRollout(
+            claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
+        metadata["outcome"] = "\(reason == nil ? "succeeded" : "aborted")"
+        switch finish {
+        case .finished:
+            logger.info("rollout finished", metadata: metadata)
+            EngineMetrics.attemptFinished(state: (reason == nil ? AttemptState.succeeded : .failed).rawValue)
+        case .fencedOut:
+            logger.info("rollout outcome fenced out (lease lost)", metadata: metadata)
+        }
+    }
+
+    /// Runs `body` while renewing the lease every third of its length; throws ``LeaseLost`` (and
+    /// cancels `body`) as soon as a renewal finds the lease gone.
+    private func runRenewingLease(
+        _ claim: ClaimedAttempt, _ body: @escaping @Sendable () async throws -> RolloutResult
+    ) async throws -> RolloutResult {
+        try await withThrowingTaskGroup(of: RolloutResult?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: configuration.leaseDuration / 3)
+                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
+                        throw LeaseLost()
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let result = next { return result }
+            }
+            throw LeaseLost()
+        }
+    }
+
+    private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws {
+        if try await store.finishAttempt(claim, state: .failed, error: error, errorType: type) {
+            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+        }
+    }
+}
+
+extension RolloutModel {
+    init(_ version: RolloutVersion) {
+        self.init(name: version.model, version: version.version, uri: version.artifactURI, md5: version.artifactMD5)
+    }
+}
+
+extension RolloutStep {
+    init(_ step: RolloutSpec.Step) {
+        switch step {
+        case .setWeight(let weight): self = .setWeight(weight)
+        case .pause(let duration): self = .pause(duration)
+        case .analysis(let template): self = .analysis(template: template)
+        }
+    }
+}

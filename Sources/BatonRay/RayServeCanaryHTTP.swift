@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import BatonCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP calls the Ray Serve canary makes to Serve's REST API and Prometheus: JSON in and
+/// out, a timeout on every call, a bounded answer.
+public struct RayServeCanaryHTTP: Sendable {
+    /// The largest answer read, in bytes.
+    static let maxResponseBytes = 8 << 20
+
+    let httpClient: HTTPClient
+    let timeout: Duration
+    let logger: Logger
+
+    public init(timeout: Duration, logger: Logger, httpClient: HTTPClient = .shared) {
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// `GET url`: the status and body; throws only when there is no answer.
+    public func get(_ url: String) async throws(RayServeCanaryError) -> (status: Int, body: [UInt8]) {
+        try await call(.GET, url, body: nil)
+    }
+
+    /// `PUT url` with a JSON body: the status and body; throws only when there is no answer.
+    public func put(_ url: String, json body: [UInt8]) async throws(RayServeCanaryError) -> (
+        status: Int, body: [UInt8]
+    ) {
+        try await call(.PUT, url, body: body)
+    }
+
+    private func call(_ method: HTTPMethod, _ url: String, body: [UInt8]?) async throws(RayServeCanaryError) -> (
+        status: Int, body: [UInt8]
+    ) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await httpClient.execute(
+                request, timeout: .milliseconds(timeout.milliseconds), logger: logger)
+            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            return (Int(response.status.code), Array(buffer: bytes))
+        } catch {
+            throw .unavailable("\(method) \(url) got no answer: \(error)")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+/// A model version a rollout moves traffic to or from.
+public struct RolloutVersion: Sendable, Hashable {
+    public var model: String
+    public var version: Int
+    public var artifactURI: String
+    public var artifactMD5: String?
+}
+
+/// How a rollout stage ended, for ``BatonStore/finishRollout(_:ended:succeeded:registerAlias:)``.
+public enum RolloutFinish: Sendable, Hashable {
+    /// Written: the attempt ended and the alias moved.
+    case finished
+    /// The lease was lost; nothing was written.
+    case fencedOut
+}
+
+extension BatonStore {
+    // MARK: - Reading
+
+    /// The version the run's `registerStage` registered (the candidate) and the model's current
+    /// `champion` (the stable version; `nil` for a model's first rollout).
+    ///
+    /// - Returns: `nil` when the register stage registered no version in this run.
+    public func rolloutVersions(
+        runID: UUID, registerStage: String, model: String
+    ) async throws -> (candidate: RolloutVersion, stable: RolloutVersion?)? {
+        var candidate: RolloutVersion?
+        let rows = try await client.query(
+            """
+            SELECT v.version, f.uri, f.md5 FROM model_versions v JOIN artifacts f ON f.id = v.artifact_id
+            WHERE v.model = \(model) AND v.run_id = \(runID) AND v.stage = \(registerStage)
+            ORDER BY v.version DESC LIMIT 1
+            """, logger: logger)
+        for try await (version, uri, md5) in rows.decode((Int, String, String?).self) {
+            candidate = RolloutVersion(model: model, version: version, artifactURI: uri, artifactMD5: md5)
+        }
+        guard let candidate else { return nil }
+        var stable: RolloutVersion?
+        let champion = try await client.query(
+            """
+            SELECT v.version, f.uri, f.md5 FROM model_aliases a
+            JOIN model_versions v ON v.model = a.model AND v.version = a.version
+            JOIN artifacts f ON f.id = v.artifact_id
+            WHERE a.model = \(model) AND a.alias = 'champion'
+            """, logger: logger)
+        for try await (version, uri, md5) in champion.decode((Int, String, String?).self) {
+            stable = RolloutVersion(model: model, version: version, artifactURI: uri, artifactMD5: md5)
+        }
+        return (candidate, stable)
+    }
+
+    /// Why an earlier attempt of the same rollout stage in this run aborted, if one did: an aborted
+    /// canary is not run again by a retry.
+    public func abortedRollout(runID: UUID, stage: String) async throws -> String? {
+        let rows = try await client.query(
+            """
+            SELECT attempt, error FROM stage_attempts
+            WHERE run_id = \(runID) AND stage = \(stage) AND error_type = 'rollout_aborted'
+            ORDER BY attempt LIMIT 1
+            """, logger: logger)
+        for try await (attempt, error) in rows.decode((Int, String?).self) {
+            return "attempt \(attempt) aborted the rollout: \(error ?? "no reason recorded")"
+        }
+        return nil
+    }
+
+    // MARK: - Writing
+
+    /// Records one rollout step and writes `rollout.step`, fenced by the lease epoch.
+    ///
+    /// - Returns: `false` when the lease was lost (nothing written).
+    public func recordRolloutStep(_ claim: ClaimedAttempt, _ step: RolloutStepped) async throws -> Bool {
+        let measurements = String(decoding: try JSONEncoder().encode(step.measurements), as: UTF8.self)
+        return try await transaction { connection in
+            guard try await holdsLease(claim, on: connection) else { return false }
+            try await connection.query(
+                """
+                INSERT INTO rollout_steps (attempt_id, step_index, run_id, stage, model, candidate_version,
+                    stable_version, kind, weight, phase, measurements, message)
+                VALUES (\(claim.id), \(step.index), \(claim.runID), \(claim.stage), \(step.model),
+                    \(step.candidateVersion), \(step.stableVersion), \(step.kind), \(step.weight), \(step.phase),
+                    \(measurements)::jsonb, \(step.message))
+                ON CONFLICT (attempt_id, step_index) DO UPDATE SET kind = excluded.kind, weight = excluded.weight,
+                    phase = excluded.phase, measurements = excluded.measurements, message = excluded.message,
+                    recorded_at = now()
+                """, logger: logger)
+            try await enqueueRunEvent(
+                .rolloutStep, runID: claim.runID, stage: claim.stage, payload: step, on: connection)
+            return true
+        }
+    }
+
+    /// Ends a rollout attempt in one transaction fenced by the lease epoch.
+    ///
+    /// Succeeded: `champion` moves to the candidate (move `promote`, actor `baton/<run id>`),
+    /// `rollout.succeeded`, the attempt succeeds. Aborted: the alias the run's register stage moved
+    /// (`registerAlias`) goes back to where it pointed before (move `rollback`) if it still points
+    /// at the candidate, `rollout.aborted`, the attempt fails with error type `rollout_aborted`.
+    /// Every alias move has its audit row and `model.promoted`.
+    public func finishRollout(
+        _ claim: ClaimedAttempt, ended: RolloutEnded, succeeded: Bool, registerAlias: String
+    ) async throws -> RolloutFinish {
+        try await transaction { connection in
+            guard try await holdsLease(claim, on: connection) else { return .fencedOut }
+            try await connection.query(
+                "SELECT 1 FROM models WHERE name = \(ended.model) FOR UPDATE", logger: logger)
+            let actor = "baton/\(claim.runID.lowercased)"
+            if succeeded {
+                try await moveRolloutAlias(
+                    model: ended.model, alias: "champion", to: ended.candidateVersion, move: .promote, actor: actor,
+                    reason: "rollout stage \(claim.stage) of run \(claim.runID.lowercased) succeeded",
+                    claim: claim, on: connection)
+            } else {
+                let rows = try await connection.query(
+                    """
+                    SELECT e.from_version FROM model_alias_events e
+                    JOIN model_aliases a ON a.model = e.model AND a.alias = e.alias
+                    WHERE e.model = \(ended.model) AND e.alias = \(registerAlias) AND e.run_id = \(claim.runID)
+                        AND e.move = 'register' AND a.version = \(ended.candidateVersion)
+                    ORDER BY e.id DESC LIMIT 1
+                    """, logger: logger)
+                var revert: Int??
+                for try await from in rows.decode(Int?.self) { revert = .some(from) }
+                if let target = revert {
+                    try await moveRolloutAlias(
+                        model: ended.model, alias: registerAlias, to: target, move: .rollback, actor: actor,
+                        reason: "rollout aborted: \(ended.reason ?? "")", claim: claim, on: connection)
+                }
+            }
+            let state: AttemptState = succeeded ? .succeeded : .failed
+            let errorType: String? = succeeded ? nil : "rollout_aborted"
+            try await connection.query(
+                """
+                UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(ended.reason),
+                    error_type = \(errorType)
+                WHERE id = \(claim.id)
+                """, logger: logger)
+            try await enqueueRunEvent(
+                succeeded ? .rolloutSucceeded : .rolloutAborted, runID: claim.runID, stage: claim.stage,
+                payload: ended, on: connection)
+            try await enqueueRunEvent(
+                EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
+                payload: StageOutcome(
+                    runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt,
+                    state: state, error: ended.reason, errorType: errorType),
+                on: connection)
+            return .finished
+        }
+    }
+
+    /// Whether the attempt still holds its lease; locks its row for the rest of the transaction.
+    private func holdsLease(_ claim: ClaimedAttempt, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            SELECT 1 FROM stage_attempts
+            WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' FOR UPDATE
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Points (or, with `nil`, removes) an alias for a rollout, with the audit row and
+    /// `model.promoted`; does nothing when it already points there. The caller locks the model.
+    private func moveRolloutAlias(
+        model: String, alias: String, to version: Int?, move: ModelAliasMove, actor: String, reason: String,
+        claim: ClaimedAttempt, on connection: PostgresConnection
+    ) async throws {
+        let rows = try await connection.query(
+            "SELECT version FROM model_aliases WHERE model = \(model) AND alias = \(alias)", logger: logger)
+        var current: Int?
+        for try await value in rows.decode(Int.self) { current = value }
+        guard current != version else { return }
+        if let version {
+            try await connection.query(
+                """
+                INSERT INTO model_aliases (model, alias, version) VALUES (\(model), \(alias), \(version))
+                ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = now()
+                """, logger: logger)
+        } else {
+            try await connection.query(
+                "DELETE FROM model_aliases WHERE model = \(model) AND alias = \(alias)", logger: logger)
+        }
+        try await connection.query(
+            """
+            INSERT INTO model_alias_events (model, alias, from_version, to_version, actor, reason, run_id, move)
+            VALUES (\(model), \(alias), \(current), \(version), \(actor), \(reason), \(claim.runID), \(move.rawValue))
+            """, logger: logger)
+        let promoted = ModelPromoted(
+            model: model, alias: alias, fromVersion: current, toVersion: version, move: move, actor: actor,
+            reason: reason, runId: claim.runID)
+        let event = try CloudEvent(
+            source: source, type: .modelPromoted, subject: "run/\(claim.runID.lowercased)/stage/\(claim.stage)",
+            payload: promoted)
+        try await enqueue(event, topic: topics.runEvents, key: model, on: connection)
+    }
+}

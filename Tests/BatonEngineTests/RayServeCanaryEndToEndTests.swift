@@ -1,0 +1,207 @@
+import BatonCore
+import BatonMLflow
+import BatonStore
+import BatonTestSupport
+import Foundation
+import FoundationNetworking
+import PostgresNIO
+import Testing
+
+@testable import BatonEngine
+
+/// The `rollout` stage kind with the Ray Serve target, through `baton serve`, a real Ray head
+/// with Serve, the real Prometheus of the stack and the MLflow registry.
+@Suite("Ray Serve canary end to end (real Ray Serve, Prometheus and MLflow)", .serialized, .timeLimit(.minutes(10)))
+struct RayServeCanaryEndToEndTests {
+    /// Writes a trivial servable model (`jobs/serve`'s `baton-serve.json`) that fails
+    /// `error_rate` of its requests, and reports it with `accuracy`.
+    static let program = #"""
+        import json, os, pathlib
+        params = json.loads(os.environ["BATON_PARAMS"])
+        out = pathlib.Path(os.environ["BATON_OUTPUT_URI"][len("file://"):]) / "model"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "baton-serve.json").write_text(json.dumps({"error_rate": params["error_rate"]}))
+        print("::baton::output " + json.dumps({"name": "model", "uri": "file://" + str(out), "kind": "model"}))
+        print("::baton::metric " + json.dumps({"key": "accuracy", "value": 0.9, "step": 0}))
+        """#
+
+    let model = "canary-\(TestStack.uniqueSuffix())"
+    let mlflowURI: String
+    let serveHTTP: String
+    let prometheusURL: String
+
+    init() throws {
+        mlflowURI = try TestStack.variable("BATON_MLFLOW_URI")
+        serveHTTP = try TestStack.variable("BATON_RAY_SERVE_HTTP")
+        prometheusURL = try TestStack.variable("BATON_PROMETHEUS_URL")
+    }
+
+    /// `jobs/serve` of this checkout.
+    static let applications = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appending(path: "jobs/serve")
+
+    func spec() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Self.program.write(to: folder.appending(path: "train.py"), atomically: true, encoding: .utf8)
+        return """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: canary-e2e}
+            params:
+              error_rate: {type: number, default: 0}
+            defaults: {pool: cpu, timeout: 5m, retries: {limit: 0, backoff: 1s}}
+            stages:
+              - name: train
+                outputs: [model]
+                ray: {entrypoint: python3 train.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}
+              - name: register
+                kind: register
+                needs: [train]
+                register: {model: \(model), artifact: stages.train.outputs.model}
+              - name: rollout
+                kind: rollout
+                needs: [register]
+                rollout:
+                  target: ray-serve
+                  analysisTemplates:
+                    errors:
+                      interval: 6s
+                      count: 2
+                      failureLimit: 0
+                      metrics:
+                        - name: success-rate
+                          query: >-
+                            (sum(rate(ray_baton_serve_requests_total{model="{{model}}",version="{{candidate.version}}",outcome="ok"}[20s])) or vector(0))
+                            / sum(rate(ray_baton_serve_requests_total{model="{{model}}",version="{{candidate.version}}"}[20s]))
+                          successCondition: result >= 0.9
+                  steps:
+                    - setWeight: 50
+                    - analysis: {template: errors}
+                    - pause: 1s
+                    - setWeight: 100
+            """
+    }
+
+    /// Sends requests to the model's router until cancelled; counts the answers by status.
+    static func traffic(url: URL) async -> [Int: Int] {
+        var statuses: [Int: Int] = [:]
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"prompt": "hello"}"#.utf8)
+        request.timeoutInterval = 5
+        while !Task.isCancelled {
+            let status = (try? await URLSession.shared.data(for: request)).flatMap {
+                ($0.1 as? HTTPURLResponse)?.statusCode
+            }
+            statuses[status ?? 0, default: 0] += 1
+            try? await Task.sleep(for: .milliseconds(40))
+        }
+        return statuses
+    }
+
+    func steps(_ fixture: EngineFixture, run: UUID) async throws -> [String] {
+        try await fixture.withStore { store in
+            var steps: [String] = []
+            let rows = try await store.client.query(
+                """
+                SELECT s.step_index, s.kind, s.weight, s.phase, s.measurements::text
+                FROM rollout_steps s WHERE s.run_id = \(run) ORDER BY s.step_index
+                """)
+            for try await (index, kind, weight, phase, measurements) in rows.decode(
+                (Int, String, Int, String, String).self)
+            {
+                steps.append("\(index):\(kind):\(weight):\(phase)" + (kind == "analysis" ? " \(measurements)" : ""))
+            }
+            return steps
+        }
+    }
+
+    @Test(
+        "A passing canary steps the weights to 100 and makes the candidate champion (MLflow shows it); a failing one sends traffic back to stable, reverts the alias and fails the run with the measurement"
+    )
+    func canaryPassesThenFails() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try BatonProcess(
+            ["serve"],
+            environment: fixture.environment.merging([
+                "BATON_MLFLOW_URI": mlflowURI, "BATON_MLFLOW_EXPERIMENT_PREFIX": "baton-test-\(fixture.prefix)/",
+                "BATON_MLFLOW_POLL_SECONDS": "0.3", "BATON_RAY_SERVE_APPS": Self.applications.path,
+            ]) { $1 }, logName: "\(fixture.prefix)-canary")
+        let spec = try spec()
+        let router = try #require(URL(string: "\(serveHTTP)/\(model)"))
+        let traffic = Task { await Self.traffic(url: router) }
+        defer { traffic.cancel() }
+
+        // v1: the model's first rollout; nothing is serving, so v1 takes all traffic at once.
+        let first = try await fixture.submit(spec, ["error_rate=0"])
+        var view = try #require(try await fixture.waitForRuns([first], timeout: .seconds(300)).first)
+        #expect(view.state == .succeeded, "\(view.reason ?? "")")
+
+        // v2: a canary against v1 whose analysis passes.
+        let started = ContinuousClock.now
+        let second = try await fixture.submit(spec, ["error_rate=0"])
+        view = try #require(try await fixture.waitForRuns([second], timeout: .seconds(300)).first)
+        #expect(view.state == .succeeded, "\(view.reason ?? "")")
+        let passed = try await steps(fixture, run: second)
+        #expect(
+            passed.map { $0.prefix(while: { $0 != " " }) } == [
+                "0:setWeight:50:succeeded", "1:analysis:50:succeeded", "2:pause:50:succeeded",
+                "3:setWeight:100:succeeded",
+            ])
+        #expect(passed[1].contains("\"success-rate\": 1"))
+        print("figure: canary of v2 (4 steps, analysis 2 x 6s) took \(ContinuousClock.now - started) end to end")
+        var registry = try #require(try await fixture.withStore { try await $0.model(model) })
+        #expect(registry.aliases == ["candidate": 2, "champion": 2])
+        let promotion = try #require(registry.aliasEvents.first { $0.alias == "champion" && $0.toVersion == 2 })
+        #expect(promotion.actor == "baton/\(second.lowercased)" && promotion.move == .promote)
+
+        // v3 fails every request: its analysis fails, v2 serves alone again, candidate goes back to v2.
+        let third = try await fixture.submit(spec, ["error_rate=1"])
+        view = try #require(try await fixture.waitForRuns([third], timeout: .seconds(300)).first)
+        #expect(view.state == .failed)
+        #expect(view.reason?.contains("success-rate = 0 fails result >= 0.9") == true, "\(view.reason ?? "")")
+        let failed = try await steps(fixture, run: third)
+        #expect(failed.map { $0.prefix(while: { $0 != " " }) } == ["0:setWeight:50:succeeded", "1:analysis:0:failed"])
+        registry = try #require(try await fixture.withStore { try await $0.model(model) })
+        #expect(registry.aliases == ["candidate": 2, "champion": 2])
+        #expect(
+            registry.aliasEvents.contains {
+                $0.alias == "candidate" && $0.move == .rollback && $0.fromVersion == 3 && $0.toVersion == 2
+            })
+        for event in ["rollout.step", "rollout.succeeded", "rollout.aborted"] {
+            #expect(try await fixture.count("SELECT count(*)::int FROM outbox WHERE event_type = \(event)") > 0)
+        }
+
+        // Serve: only the router and v2 are left for the model, and the router sends everything to v2.
+        let apps = try await servedApplications()
+        #expect(apps.filter { $0.hasPrefix(model) }.sorted() == [model, "\(model)-v2"])
+        var request = URLRequest(url: router)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"prompt": "hi"}"#.utf8)
+        for _ in 0..<5 {
+            let (data, _) = try await URLSession.shared.data(for: request)
+            #expect(String(decoding: data, as: UTF8.self).contains("\"version\":2"))
+        }
+
+        // MLflow: champion on v2.
+        let mlflow = MLflowClient(configuration: .init(trackingURI: mlflowURI), logger: TestStack.logger)
+        try await fixture.waitUntil("MLflow shows champion on version 2", timeout: .seconds(60)) {
+            let aliases = try await mlflow.registeredModel(named: model)?.aliases ?? []
+            return aliases.contains { $0.alias == "champion" && $0.version == "2" }
+        }
+        traffic.cancel()
+        print("figure: router answers by status during the test: \(await traffic.value)")
+        await serve.stop()
+    }
+
+    /// The names of Serve's applications.
+    func servedApplications() async throws -> [String] {
+        let address = try TestStack.variable("BATON_RAY_ADDRESS")
+        let url = try #require(URL(string: "\(address)/api/serve/applications/"))
+        let (data, _) = try await URLSession.shared.data(from: url)
+        let root = try JSONDecoder().decode(JSONValue.self, from: data)
+        guard case .object(let fields) = root, case .object(let apps)? = fields["applications"] else { return [] }
+        return Array(apps.keys)
+    }
+}

@@ -1,0 +1,73 @@
+"""Loading a model version from its artifact URI, without Ray."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+# A directory with this file is a trivial model (tests, demos): it answers with its version
+# and may fail a share of its requests on purpose, e.g. {"error_rate": 1.0}.
+TRIVIAL_MODEL_FILE = "baton-serve.json"
+MAX_PROMPT_CHARS = 4096
+MAX_NEW_TOKENS = 32
+
+
+class InjectedError(RuntimeError):
+    """A request failed on purpose (the model's `error_rate`)."""
+
+
+def local_path(uri: str) -> Path:
+    """The directory of a `file://` URI or a plain path; other schemes are refused."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path) if parsed.scheme else uri)
+    raise ValueError(f"cannot load a model from {uri!r}: only file:// URIs and paths are served locally")
+
+
+@dataclass
+class LoadedModel:
+    """A model version ready to answer prompts."""
+
+    version: int
+    error_rate: float = 0.0
+    model: object | None = None
+    tokenizer: object | None = None
+
+    def generate(self, prompt: str) -> str:
+        if self.error_rate > 0 and random.random() < self.error_rate:
+            raise InjectedError(f"version {self.version} failed on purpose (error_rate {self.error_rate})")
+        prompt = prompt[:MAX_PROMPT_CHARS]
+        if self.model is None:
+            return f"v{self.version}: {prompt}"
+        import torch
+
+        inputs = self.tokenizer(prompt or " ", return_tensors="pt")
+        with torch.no_grad():
+            out = self.model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
+        return self.tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def load(uri: str, version: int) -> LoadedModel:
+    """Loads the model at `uri`: a trivial model (`baton-serve.json`) or a Hugging Face
+    causal LM directory (`config.json`, e.g. the tiny Llama that `baton_jobs` trains)."""
+    path = local_path(uri)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model directory {path} does not exist")
+    trivial = path / TRIVIAL_MODEL_FILE
+    if trivial.is_file():
+        settings = json.loads(trivial.read_text())
+        rate = float(settings.get("error_rate", 0.0))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{trivial}: error_rate must be within 0..1")
+        return LoadedModel(version=version, error_rate=rate)
+    if (path / "config.json").is_file():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path)
+        model.eval()
+        return LoadedModel(version=version, model=model, tokenizer=tokenizer)
+    raise ValueError(f"{path} has neither {TRIVIAL_MODEL_FILE} nor config.json: not a servable model")
