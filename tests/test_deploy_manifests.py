@@ -28,9 +28,6 @@ SERVE_COMMAND = ROOT / "Sources" / "baton" / "ServeCommand.swift"
 # The roles every deployment must run somewhere (DESIGN.md, "Moving parts"); `serve --roles`
 # accepts the cases of ServeCommand.Role, read from the source (serve_roles).
 ENGINE_ROLES = {"coordinator", "relay", "worker", "sweeper"}
-# Set on Baton's services for the Ray and MLflow integrations of later issues; today's binary
-# ignores them, so the README does not document them yet.
-RESERVED_VARIABLES = {"BATON_MLFLOW_URI"}
 # Secret values that are obviously not real.
 PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|CHANGEME|<[^<>]+>|\$\{[^{}]+\}|\.\.\.)$")
 # Template files (Secrets with placeholder values) stay out of the kustomization on purpose.
@@ -187,17 +184,12 @@ def test_object_names_are_unique():
 
 
 def test_every_baton_variable_is_documented():
-    documented = documented_variables() | RESERVED_VARIABLES
+    documented = documented_variables()
     sources = yaml_files(COMPOSE) + yaml_files(DEPLOY) + [DOCKERFILE]
     for path in sources:
         used = set(BATON_VARIABLE.findall(path.read_text()))
         unknown = sorted(used - documented)
         assert not unknown, f"{path.relative_to(ROOT)} uses {unknown}, which README.md's configuration table lacks"
-
-
-def test_reserved_variables_are_really_undocumented():
-    # Once a later issue documents them, they leave RESERVED_VARIABLES.
-    assert not RESERVED_VARIABLES & documented_variables(), "documented now: remove from RESERVED_VARIABLES"
 
 
 def test_compose_services_get_connection_settings():
