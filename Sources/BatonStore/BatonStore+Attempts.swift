@@ -112,8 +112,9 @@ extension BatonStore {
         return false
     }
 
-    /// Ends an attempt, records what its job reported, and writes its outcome event, in one
-    /// transaction fenced by the epoch.
+    /// Ends an attempt, records what its job reported (outputs as artifacts with their edges,
+    /// metrics) and writes its outcome event — one statement, so one round trip, fenced by the
+    /// epoch: when the UPDATE matches nothing, nothing else is written either.
     ///
     /// - Returns: `false` when the write was fenced out (the lease was lost or the attempt was
     ///   cancelled or timed out meanwhile); nothing was written then.
@@ -122,73 +123,63 @@ extension BatonStore {
         report: AttemptReport? = nil
     ) async throws -> Bool {
         precondition(state.isTerminal, "finishAttempt needs a terminal state")
-        return try await transaction { connection in
-            let rows = try await connection.query(
-                """
+        let records = report?.records ?? JobRecords()
+        let outputs = records.outputs
+        // One row per distinct artifact, and per metric point (the last value reported wins): an
+        // upsert may not touch a row twice in one statement.
+        var artifacts: [String: JobOutput] = [:]
+        for output in outputs { artifacts["\(output.uri)\u{0}\(output.md5 ?? "")"] = output }
+        let distinct = Array(artifacts.values)
+        var latest: [String: JobMetric] = [:]
+        for metric in records.metrics { latest["\(metric.key)\u{0}\(metric.step)"] = metric }
+        let metrics = Array(latest.values)
+        let event = try runEvent(
+            EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
+            payload: StageOutcome(
+                runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
+                error: error, errorType: errorType))
+        let rows = try await client.query(
+            """
+            WITH finished AS (
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),
                     error_type = \(errorType), ray_status = coalesce(\(report?.rayStatus), ray_status),
                     ray_message = \(report?.rayMessage), ray_error_type = \(report?.rayErrorType),
                     driver_exit_code = \(report?.driverExitCode), ray_started_at = \(report?.rayStartedAt),
                     ray_ended_at = \(report?.rayEndedAt)
-                WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
-                """, logger: logger)
-            var updated = false
-            for try await _ in rows { updated = true }
-            guard updated else { return false }
-            if let records = report?.records {
-                try await insert(records, attemptID: claim.id, on: connection)
-            }
-            let outcome = StageOutcome(
-                runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
-                error: error, errorType: errorType)
-            try await enqueueRunEvent(
-                EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
-                payload: outcome, on: connection)
-            return true
-        }
-    }
-
-    private func insert(_ records: JobRecords, attemptID: UUID, on connection: PostgresConnection) async throws {
-        let outputs = records.outputs
-        if !outputs.isEmpty {
-            // One statement for all outputs; one row per distinct artifact (an upsert may not
-            // touch a row twice in one statement).
-            var artifacts: [String: JobOutput] = [:]
-            for output in outputs { artifacts["\(output.uri)\u{0}\(output.md5 ?? "")"] = output }
-            let distinct = Array(artifacts.values)
-            try await connection.query(
-                """
-                WITH artifact AS (
-                    INSERT INTO artifacts (uri, md5, size, nfiles, kind)
-                    SELECT a.uri, nullif(a.md5, ''), nullif(a.size, -1), nullif(a.nfiles, -1), a.kind
-                    FROM unnest(\(distinct.map(\.uri))::text[], \(distinct.map { $0.md5 ?? "" })::text[],
-                        \(distinct.map { $0.size ?? -1 })::bigint[], \(distinct.map { $0.nfiles ?? -1 })::int[],
-                        \(distinct.map(\.artifactKind))::text[]) AS a(uri, md5, size, nfiles, kind)
-                    ON CONFLICT (uri, md5) DO UPDATE SET size = coalesce(excluded.size, artifacts.size),
-                        nfiles = coalesce(excluded.nfiles, artifacts.nfiles), kind = excluded.kind
-                    RETURNING id, uri, md5
-                )
+                WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING id
+            ), artifact AS (
+                INSERT INTO artifacts (uri, md5, size, nfiles, kind)
+                SELECT a.uri, nullif(a.md5, ''), nullif(a.size, -1), nullif(a.nfiles, -1), a.kind
+                FROM unnest(\(distinct.map(\.uri))::text[], \(distinct.map { $0.md5 ?? "" })::text[],
+                    \(distinct.map { $0.size ?? -1 })::bigint[], \(distinct.map { $0.nfiles ?? -1 })::int[],
+                    \(distinct.map(\.artifactKind))::text[]) AS a(uri, md5, size, nfiles, kind)
+                WHERE EXISTS (SELECT 1 FROM finished)
+                ON CONFLICT (uri, md5) DO UPDATE SET size = coalesce(excluded.size, artifacts.size),
+                    nfiles = coalesce(excluded.nfiles, artifacts.nfiles), kind = excluded.kind
+                RETURNING id, uri, md5
+            ), recorded_outputs AS (
                 INSERT INTO attempt_outputs (attempt_id, name, artifact_id)
-                SELECT \(attemptID), o.name, artifact.id
+                SELECT \(claim.id), o.name, artifact.id
                 FROM unnest(\(outputs.map(\.name))::text[], \(outputs.map(\.uri))::text[],
                     \(outputs.map { $0.md5 ?? "" })::text[]) AS o(name, uri, md5)
                 JOIN artifact ON artifact.uri = o.uri AND artifact.md5 IS NOT DISTINCT FROM nullif(o.md5, '')
                 ON CONFLICT (attempt_id, name) DO UPDATE SET artifact_id = excluded.artifact_id
-                """, logger: logger)
-        }
-        // One statement for all metrics: a training job reports thousands of points. A point
-        // reported twice keeps its last value (one statement may not write a row twice).
-        var latest: [String: JobMetric] = [:]
-        for metric in records.metrics { latest["\(metric.key)\u{0}\(metric.step)"] = metric }
-        let metrics = Array(latest.values)
-        guard !metrics.isEmpty else { return }
-        try await connection.query(
-            """
-            INSERT INTO attempt_metrics (attempt_id, key, step, value)
-            SELECT \(attemptID), key, step, value
-            FROM unnest(\(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[],
-                        \(metrics.map(\.value))::float8[]) AS m(key, step, value)
-            ON CONFLICT (attempt_id, key, step) DO UPDATE SET value = excluded.value
+            ), recorded_metrics AS (
+                INSERT INTO attempt_metrics (attempt_id, key, step, value)
+                SELECT \(claim.id), m.key, m.step, m.value
+                FROM unnest(\(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[],
+                    \(metrics.map(\.value))::float8[]) AS m(key, step, value)
+                WHERE EXISTS (SELECT 1 FROM finished)
+                ON CONFLICT (attempt_id, key, step) DO UPDATE SET value = excluded.value
+            ), outcome AS (
+                INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at)
+                SELECT \(event.id), \(event.type), \(event.source), \(event.subject), \(topics.runEvents),
+                    \(claim.runID.lowercased), \(ByteBuffer(bytes: event.data)), now()
+                WHERE EXISTS (SELECT 1 FROM finished)
+            )
+            SELECT count(*)::int FROM finished
             """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count == 1 }
+        return false
     }
 }

@@ -51,9 +51,14 @@ public struct BatonStore: Sendable {
     func enqueueRunEvent(
         _ type: EventType, runID: UUID, stage: String? = nil, payload: some Encodable, on connection: PostgresConnection
     ) async throws {
-        let subject = stage.map { "run/\(runID.lowercased)/stage/\($0)" } ?? "run/\(runID.lowercased)"
-        let event = try CloudEvent(source: source, type: type, subject: subject, payload: payload)
+        let event = try runEvent(type, runID: runID, stage: stage, payload: payload)
         try await enqueue(event, topic: topics.runEvents, key: runID.lowercased, on: connection)
+    }
+
+    /// A run-scoped event from this store's source, with subject `run/<id>[/stage/<stage>]`.
+    func runEvent(_ type: EventType, runID: UUID, stage: String?, payload: some Encodable) throws -> CloudEvent {
+        let subject = stage.map { "run/\(runID.lowercased)/stage/\($0)" } ?? "run/\(runID.lowercased)"
+        return try CloudEvent(source: source, type: type, subject: subject, payload: payload)
     }
 
     /// Records that `consumer` handled `eventID`; `false` when it already had (a redelivery).
