@@ -353,7 +353,7 @@ public struct RolloutEnded: Sendable, Hashable, Codable {
     public var candidateVersion: Int
     /// The version serving before the rollout; `nil` for a model's first rollout.
     public var stableVersion: Int?
-    /// `ray-serve` or `argo-rollouts`.
+    /// `ray-serve` or `argo`.
     public var target: String
     /// For `rollout.aborted`: the failing step and measurement.
     public var reason: String?

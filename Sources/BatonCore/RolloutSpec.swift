@@ -2,7 +2,7 @@
 ///
 /// ```yaml
 /// rollout:
-///   target: ray-serve              # or argo-rollouts
+///   target: ray-serve              # or argo
 ///   analysisTemplates:             # optional; steps may also name a built-in template
 ///     errors:
 ///       interval: 2s               # between measurements (default 10s)
@@ -27,7 +27,7 @@ public struct RolloutSpec: Sendable, Hashable {
         /// Ray Serve: Baton steps a weighted router and runs the analyses itself.
         case rayServe = "ray-serve"
         /// Argo Rollouts on Kubernetes: Argo steps the Rollout; Baton follows it.
-        case argoRollouts = "argo-rollouts"
+        case argo = "argo"
     }
 
     /// One step as written in the spec.

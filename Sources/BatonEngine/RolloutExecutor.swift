@@ -62,9 +62,9 @@ struct RolloutExecutor: Sendable {
                 return
             }
             driver = RayServeCanary(configuration: canary, templates: spec.templates, logger: logger)
-        case .argoRollouts:
+        case .argo:
             try await fail(
-                claim, "target argo-rollouts has no driver in this Baton build", type: "rollout_unconfigured")
+                claim, "target argo has no driver in this Baton build", type: "rollout_unconfigured")
             return
         }
         var metadata: Logger.Metadata = [

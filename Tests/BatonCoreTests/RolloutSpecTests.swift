@@ -80,7 +80,7 @@ struct RolloutSpecTests {
                         - pause: soon
                         - analysis: {template: nope}
                 """) == [
-                    "line 14: stage rollout.rollout.target: must be one of ray-serve, argo-rollouts",
+                    "line 14: stage rollout.rollout.target: must be one of ray-serve, argo",
                     "line 16: stage rollout.rollout.steps[0]: setWeight must be an integer from 0 to 100",
                     "line 17: stage rollout.rollout.steps[1]: pause must be a duration such as 30s or 5m",
                     "line 18: stage rollout.rollout.steps[2]: analysis template 'nope' is neither in analysisTemplates "
