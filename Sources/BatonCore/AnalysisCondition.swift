@@ -19,7 +19,7 @@ public struct AnalysisCondition: Sendable, Hashable, CustomStringConvertible {
         self.threshold = threshold
     }
 
-    public var description: String { "result \(comparison.rawValue) \(threshold.formatted())" }
+    public var description: String { "result \(comparison.rawValue) \(threshold.formatted(.number.grouping(.never)))" }
 
     /// Whether a measured value satisfies the condition (NaN never does).
     public func holds(for value: Double) -> Bool {

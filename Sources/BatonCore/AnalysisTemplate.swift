@@ -3,7 +3,9 @@ import Foundation
 /// An analysis a rollout step runs, as Argo Rollouts' AnalysisTemplates do: every `interval`,
 /// each metric's Prometheus query is measured and its success condition checked; the analysis
 /// fails as soon as more than `failureLimit` measurements failed, and passes after `count`
-/// measurements otherwise.
+/// measurements otherwise. A measurement that could not be taken (no data yet, Prometheus
+/// unreachable) is an error, not a failure: it is taken again one interval later, and the
+/// analysis fails only after more than `consecutiveErrorLimit` errors in a row.
 public struct AnalysisTemplate: Sendable, Hashable {
     /// One measured query.
     public struct Metric: Sendable, Hashable {
@@ -34,15 +36,19 @@ public struct AnalysisTemplate: Sendable, Hashable {
     public var count: Int
     /// Failed measurements tolerated. Default: 0.
     public var failureLimit: Int
+    /// Errors in a row tolerated (no data, Prometheus unreachable). Default: 4 (Argo's).
+    public var consecutiveErrorLimit: Int
     public var metrics: [Metric]
 
     public init(
-        name: String, interval: Duration = .seconds(10), count: Int = 3, failureLimit: Int = 0, metrics: [Metric]
+        name: String, interval: Duration = .seconds(10), count: Int = 3, failureLimit: Int = 0,
+        consecutiveErrorLimit: Int = 4, metrics: [Metric]
     ) {
         self.name = name
         self.interval = interval
         self.count = count
         self.failureLimit = failureLimit
+        self.consecutiveErrorLimit = consecutiveErrorLimit
         self.metrics = metrics
     }
 
@@ -95,8 +101,9 @@ public struct AnalysisTemplate: Sendable, Hashable {
                 ]))
         }
         var issues: [Issue] = []
-        for key in fields.keys.sorted() where !["interval", "count", "failureLimit", "metrics"].contains(key) {
-            issues.append(Issue(field: key, message: "unknown field (allowed: count, failureLimit, interval, metrics)"))
+        let allowed = ["consecutiveErrorLimit", "count", "failureLimit", "interval", "metrics"]
+        for key in fields.keys.sorted() where !allowed.contains(key) {
+            issues.append(Issue(field: key, message: "unknown field (allowed: \(allowed.joined(separator: ", ")))"))
         }
         var template = AnalysisTemplate(name: name, metrics: [])
         if let value = fields["interval"] {
@@ -120,6 +127,13 @@ public struct AnalysisTemplate: Sendable, Hashable {
                 template.failureLimit = number
             } else {
                 issues.append(Issue(field: "failureLimit", message: "must be an integer from 0 to count - 1"))
+            }
+        }
+        if let value = fields["consecutiveErrorLimit"] {
+            if let number = integer(value), (0...100).contains(number) {
+                template.consecutiveErrorLimit = number
+            } else {
+                issues.append(Issue(field: "consecutiveErrorLimit", message: "must be an integer from 0 to 100"))
             }
         }
         guard case .array(let items) = fields["metrics"], (1...10).contains(items.count) else {

@@ -8,6 +8,7 @@
 ///       interval: 2s               # between measurements (default 10s)
 ///       count: 3                   # measurements taken (default 3)
 ///       failureLimit: 0            # failed measurements tolerated (default 0)
+///       consecutiveErrorLimit: 4   # measurements without data tolerated in a row (default 4)
 ///       metrics:
 ///         - name: success-rate
 ///           query: sum(rate(ray_baton_serve_requests_total{version="{{candidate.version}}",outcome="ok"}[20s]))
@@ -20,7 +21,8 @@
 /// ```
 ///
 /// A query may use `{{model}}`, `{{candidate.version}}` and `{{stable.version}}`; a measurement
-/// with no data fails. Built-in templates: ``AnalysisTemplate/builtIn``.
+/// with no data is an error (see ``AnalysisTemplate``). Built-in templates:
+/// ``AnalysisTemplate/builtIn``.
 public struct RolloutSpec: Sendable, Hashable {
     /// The serving platforms a rollout can drive.
     public enum Target: String, Sendable, Hashable, CaseIterable {

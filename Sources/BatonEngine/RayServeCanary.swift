@@ -10,7 +10,8 @@ import Logging
 /// Every step is idempotent, so a rollout re-run after a lost lease starts again from the first
 /// step: the first deployment keeps the candidate's current weight when the router already
 /// routes to it, then each `setWeight` sets its weight again. At the end the candidate serves all
-/// traffic alone and the old stable application is removed; on a failed analysis the stable
+/// traffic alone and the old stable application is removed; on a failed analysis, or a
+/// candidate that Serve cannot deploy (``RayServeCanaryError/isRetriable`` false), the stable
 /// version takes all traffic back and the candidate's application is removed (the router and
 /// every version application are removed when there is no stable version).
 public struct RayServeCanary: RolloutDriver {
@@ -79,13 +80,29 @@ public struct RayServeCanary: RolloutDriver {
                 model: model, routing: .init(stable: stable, candidate: candidate, weight: weight),
                 workingDir: workingDir)
         }
-        try await deploy(weight)
+        do {
+            try await deploy(weight)
+        } catch let error as RayServeCanaryError where !error.isRetriable {
+            let message = "deploying version \(candidate.version) failed: \(error.reason)"
+            try await abort(applications, model: model, stable: stable, workingDir: workingDir)
+            return .aborted(reason: message)
+        }
         for (index, step) in steps.enumerated() {
             let started = ContinuousClock.now
             switch step {
             case .setWeight(let percent):
                 if stable != nil { weight = percent }
-                try await deploy(weight)
+                do {
+                    try await deploy(weight)
+                } catch let error as RayServeCanaryError where !error.isRetriable {
+                    // The candidate cannot run (it fails to load, Serve refuses it): abort.
+                    let message = "step \(index) (setWeight \(percent)): \(error.reason)"
+                    try await abort(applications, model: model, stable: stable, workingDir: workingDir)
+                    try await report(
+                        RolloutStepReport(index: index, kind: "setWeight", weight: 0, phase: "failed", message: message)
+                    )
+                    return .aborted(reason: message)
+                }
                 try await report(RolloutStepReport(index: index, kind: "setWeight", weight: weight, phase: "succeeded"))
             case .pause(let duration):
                 try await Task.sleep(for: duration)

@@ -6,8 +6,10 @@ import Logging
 /// Runs an ``AnalysisTemplate`` against Prometheus' HTTP API (`GET /api/v1/query`), as Argo
 /// Rollouts' AnalysisRuns do: `count` measurements, one every `interval` (the first one interval
 /// after the step starts, so rate windows see the new weights); each measurement queries every
-/// metric and fails when a metric has no data, Prometheus errs, or its condition does not hold;
-/// the analysis fails as soon as more than `failureLimit` measurements failed.
+/// metric and fails when a condition does not hold; the analysis fails as soon as more than
+/// `failureLimit` measurements failed. A measurement with a metric that has no data or a
+/// Prometheus error is an error: not counted, taken again, and the analysis fails after more than
+/// `consecutiveErrorLimit` errors in a row.
 struct RayServeCanaryAnalysis: Sendable {
     /// What an analysis found.
     struct Outcome: Sendable, Hashable {
@@ -27,12 +29,14 @@ struct RayServeCanaryAnalysis: Sendable {
     func run(
         _ template: AnalysisTemplate, model: String, candidate: Int, stable: Int?
     ) async throws -> Outcome {
+        var taken = 0
         var failures = 0
+        var errorsInARow = 0
         var measurements: [String: Double] = [:]
         var durations: [Duration] = []
-        var lastProblem = ""
-        for measurement in 1...template.count {
+        while taken < template.count {
             try await Task.sleep(for: template.interval)
+            var errors: [String] = []
             var problems: [String] = []
             for metric in template.metrics {
                 let query = AnalysisTemplate.render(
@@ -42,33 +46,47 @@ struct RayServeCanaryAnalysis: Sendable {
                 do {
                     value = try await self.value(of: query)
                 } catch {
-                    problems.append("\(metric.name): \(error.reason)")
+                    errors.append("\(metric.name): \(error.reason)")
                     continue
                 }
                 durations.append(ContinuousClock.now - started)
                 guard let value else {
-                    problems.append("\(metric.name): no data (\(metric.condition))")
+                    errors.append("\(metric.name): no data (\(metric.condition))")
                     continue
                 }
                 measurements[metric.name] = value
                 if !metric.condition.holds(for: value) {
-                    problems.append("\(metric.name) = \(value.formatted()) fails \(metric.condition)")
+                    problems.append(
+                        "\(metric.name) = \(value.formatted(.number.grouping(.never))) fails \(metric.condition)")
                 }
             }
             logger.info(
                 "analysis measurement",
                 metadata: [
-                    "template": "\(template.name)", "measurement": "\(measurement)",
-                    "values": "\(measurements)", "problems": "\(problems)",
+                    "template": "\(template.name)", "values": "\(measurements)", "errors": "\(errors)",
+                    "problems": "\(problems)",
                 ])
+            if !errors.isEmpty {
+                errorsInARow += 1
+                guard errorsInARow <= template.consecutiveErrorLimit else {
+                    return Outcome(
+                        passed: false, measurements: measurements,
+                        message: errors.joined(separator: "; ")
+                            + " (\(errorsInARow) errors in a row; consecutiveErrorLimit "
+                            + "\(template.consecutiveErrorLimit))",
+                        queryDurations: durations)
+                }
+                continue
+            }
+            errorsInARow = 0
+            taken += 1
             guard !problems.isEmpty else { continue }
             failures += 1
-            lastProblem = problems.joined(separator: "; ")
             if failures > template.failureLimit {
                 return Outcome(
                     passed: false, measurements: measurements,
-                    message: "\(lastProblem) (\(failures) of \(measurement) measurements failed; failureLimit "
-                        + "\(template.failureLimit))",
+                    message: problems.joined(separator: "; ")
+                        + " (\(failures) of \(taken) measurements failed; failureLimit \(template.failureLimit))",
                     queryDurations: durations)
             }
         }

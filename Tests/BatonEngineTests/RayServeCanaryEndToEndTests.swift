@@ -169,6 +169,16 @@ struct RayServeCanaryEndToEndTests {
             registry.aliasEvents.contains {
                 $0.alias == "candidate" && $0.move == .rollback && $0.fromVersion == 3 && $0.toVersion == 2
             })
+        // "Why is this model serving?" (docs/lineage.md) shows the steps that brought v2 to traffic.
+        let query = try DocumentedQuery.lineage("why-serving").replacing("'korean-llm'", with: "'\(model)'")
+        let why = try await fixture.withStore { store in
+            var steps: [String] = []
+            let rows = try await store.client.query(
+                PostgresQuery(unsafeSQL: "SELECT q.version, q.rollout_steps::text FROM (\(query)) q"))
+            for try await (version, text) in rows.decode((Int, String).self) { steps.append("v\(version) \(text)") }
+            return steps
+        }
+        #expect(why.count == 1 && why[0].hasPrefix("v2 ") && why[0].contains("\"weight\": 100"))
         for event in ["rollout.step", "rollout.succeeded", "rollout.aborted"] {
             #expect(try await fixture.count("SELECT count(*)::int FROM outbox WHERE event_type = \(event)") > 0)
         }
