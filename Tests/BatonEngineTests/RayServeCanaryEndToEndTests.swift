@@ -1,5 +1,6 @@
 import BatonCore
 import BatonMLflow
+import BatonRay
 import BatonStore
 import BatonTestSupport
 import Foundation
@@ -203,6 +204,19 @@ struct RayServeCanaryEndToEndTests {
         traffic.cancel()
         print("figure: router answers by status during the test: \(await traffic.value)")
         await serve.stop()
+        try await removeApplications()
+    }
+
+    /// Removes the test model's router and version applications from Serve.
+    func removeApplications() async throws {
+        let configuration = RayServeCanary.Configuration(
+            serveAddress: try TestStack.variable("BATON_RAY_ADDRESS"), prometheusURL: prometheusURL,
+            applicationsFolder: Self.applications)
+        let applications = RayServeCanaryApplications(
+            http: RayServeCanaryHTTP(timeout: .seconds(10), logger: TestStack.logger), configuration: configuration,
+            logger: TestStack.logger)
+        try await applications.deploy(model: model, routing: nil, workingDir: "")
+        #expect(try await servedApplications().filter { $0.hasPrefix(model) }.isEmpty)
     }
 
     /// The names of Serve's applications.
