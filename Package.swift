@@ -165,6 +165,7 @@ let package = Package(
                 "BatonRay",
                 "BatonKubeRay",
                 "BatonMLflow",
+                "BatonArgo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

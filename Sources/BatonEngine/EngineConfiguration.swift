@@ -57,6 +57,9 @@ public struct EngineConfiguration: Sendable {
     /// Where `rollout` stages with target `ray-serve` deploy and measure (Ray Serve's REST API,
     /// Prometheus); `nil` fails them with a clear error. Default: nil.
     public var rayServeCanary: RayServeCanary.Configuration?
+    /// The driver of `rollout` stages with target `argo` (an Argo Rollouts Rollout on
+    /// Kubernetes); such stages fail as unconfigured without one.
+    public var argoRolloutDriver: (any RolloutDriver)?
     /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.
     public var artifactRoot = "file:///tmp/baton-artifacts"
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the

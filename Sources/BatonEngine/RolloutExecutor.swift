@@ -63,9 +63,12 @@ struct RolloutExecutor: Sendable {
             }
             driver = RayServeCanary(configuration: canary, templates: spec.templates, logger: logger)
         case .argo:
-            try await fail(
-                claim, "target argo has no driver in this Baton build", type: "rollout_unconfigured")
-            return
+            guard let argo = configuration.argoRolloutDriver else {
+                try await fail(
+                    claim, "no Argo Rollout is configured (set BATON_ARGO_ROLLOUT)", type: "rollout_unconfigured")
+                return
+            }
+            driver = argo
         }
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",

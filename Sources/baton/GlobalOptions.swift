@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonArgo
 import BatonCore
 import BatonEngine
 import BatonKubeRay
@@ -100,7 +101,34 @@ struct GlobalOptions: ParsableArguments {
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
         configuration.rayServeCanary = try rayServeCanary(jobsRoot: configuration.jobsRoot)
+        configuration.argoRolloutDriver = try argoRolloutDriver()
         return configuration
+    }
+
+    /// The Argo Rollouts driver of `rollout` stages with target `argo`: the Rollout named by
+    /// BATON_ARGO_ROLLOUT on the API server of BATON_KUBECONFIG (else the pod's service account);
+    /// `nil` without BATON_ARGO_ROLLOUT.
+    func argoRolloutDriver() throws -> ArgoRolloutDriver? {
+        let environment = Self.environment
+        guard let rollout = environment["BATON_ARGO_ROLLOUT"], !rollout.isEmpty else { return nil }
+        let kubernetes =
+            try environment["BATON_KUBECONFIG"].map {
+                try KubernetesConfiguration.kubeconfig(at: $0, context: environment["BATON_KUBE_CONTEXT"])
+            } ?? KubernetesConfiguration.inCluster(environment: environment)
+        var configuration = ArgoRolloutDriver.Configuration(
+            namespace: environment["BATON_ARGO_NAMESPACE"] ?? kubernetes.namespace, rollout: rollout,
+            container: environment["BATON_ARGO_CONTAINER"] ?? "server")
+        configuration.image = environment["BATON_ARGO_IMAGE"]
+        if let text = environment["BATON_ARGO_TIMEOUT_SECONDS"] {
+            guard let seconds = Int64(text), seconds > 0 else {
+                throw ValidationError("BATON_ARGO_TIMEOUT_SECONDS must be whole seconds above 0")
+            }
+            configuration.timeout = .seconds(seconds)
+        }
+        let logger = Logger(label: "baton.argo")
+        return ArgoRolloutDriver(
+            client: try KubernetesClient(configuration: kubernetes, logger: logger), configuration: configuration,
+            logger: logger)
     }
 
     /// The Ray Serve canary of `rollout` stages: Serve's REST API at BATON_RAY_SERVE_ADDRESS (else
