@@ -234,7 +234,7 @@ struct ArgoRolloutDriverTests {
     }
 
     @Test func aSlowAPIServerTimesOut() async throws {
-        try await withDriver { fake, driver in
+        try await withDriver(requestTimeout: .milliseconds(500)) { fake, driver in
             fake.delayReads(by: .seconds(3))
             let started = ContinuousClock.now
             let error = await #expect(throws: KubernetesError.self) {
@@ -245,6 +245,9 @@ struct ArgoRolloutDriverTests {
             #expect(error?.isRetriable == true)
             // The client's own timer or HTTPClient's deadline, whichever fires first.
             #expect(error?.reason.contains("did not answer GET \(Self.rolloutPath)") == true)
+            // Let the delayed answer go out before the fake server shuts down: NIO traps on a
+            // server torn down with a request still in flight.
+            try await Task.sleep(for: .seconds(3.5))
         }
     }
 
@@ -336,10 +339,13 @@ struct ArgoRolloutDriverTests {
         ])
     }
 
-    /// Runs `body` with a driver pointed at a fresh fake API server holding `model-server`.
+    /// Runs `body` with a driver pointed at a fresh fake API server holding `model-server`. The
+    /// request timeout is generous (a loaded CI machine must not fail a test by slowness), except
+    /// where a test is about timeouts.
     func withDriver(
         namespace: String = "baton", rollout: String = "model-server",
         container: String = "server", image: String? = nil, timeout: Duration = .seconds(30),
+        requestTimeout: Duration = .seconds(5),
         _ body: @escaping @Sendable (FakeArgoRollouts, ArgoRolloutDriver) async throws -> Void
     ) async throws {
         let fake = FakeArgoRollouts()
@@ -357,7 +363,7 @@ struct ArgoRolloutDriverTests {
             let port = try #require(client.port)
             var kubernetes = KubernetesConfiguration(
                 server: "http://127.0.0.1:\(port)", namespace: namespace, credentials: .bearerToken("test-token"))
-            kubernetes.requestTimeout = .milliseconds(500)
+            kubernetes.requestTimeout = requestTimeout
             let kubernetesClient = try KubernetesClient(configuration: kubernetes, logger: Self.logger)
             try await body(
                 fake, ArgoRolloutDriver(client: kubernetesClient, configuration: configuration, logger: Self.logger))
