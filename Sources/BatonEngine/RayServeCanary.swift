@@ -29,6 +29,9 @@ public struct RayServeCanary: RolloutDriver {
         public var httpPort = 8010
         /// The longest one REST or Prometheus call may take. Default: 10 s.
         public var requestTimeout: Duration = .seconds(10)
+        /// The longest the PUT of Serve's applications may take: the first one starts Serve's
+        /// controller and proxy, which takes tens of seconds on a busy head. Default: 180 s.
+        public var deployTimeout: Duration = .seconds(180)
         /// How long a deployment may take to run. Default: 5 min (a model loads on first deploy).
         public var readyTimeout: Duration = .seconds(300)
         /// Between two status polls while deploying. Default: 500 ms.

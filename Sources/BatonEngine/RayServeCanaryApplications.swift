@@ -102,7 +102,7 @@ struct RayServeCanaryApplications: Sendable {
         } catch {
             throw .badResponse("cannot encode the Serve config: \(error)")
         }
-        let (status, answer) = try await http.put(endpoint, json: body)
+        let (status, answer) = try await http.put(endpoint, json: body, timeout: configuration.deployTimeout)
         guard status == 200 else {
             throw .deployFailed("Ray Serve refused the applications (HTTP \(status)): \(Self.text(answer))")
         }

@@ -25,16 +25,18 @@ public struct RayServeCanaryHTTP: Sendable {
         try await call(.GET, url, body: nil)
     }
 
-    /// `PUT url` with a JSON body: the status and body; throws only when there is no answer.
-    public func put(_ url: String, json body: [UInt8]) async throws(RayServeCanaryError) -> (
-        status: Int, body: [UInt8]
-    ) {
-        try await call(.PUT, url, body: body)
+    /// `PUT url` with a JSON body: the status and body; throws only when there is no answer
+    /// within `timeout` (default: the client's).
+    public func put(_ url: String, json body: [UInt8], timeout: Duration? = nil) async throws(RayServeCanaryError)
+        -> (status: Int, body: [UInt8])
+    {
+        try await call(.PUT, url, body: body, timeout: timeout)
     }
 
-    private func call(_ method: HTTPMethod, _ url: String, body: [UInt8]?) async throws(RayServeCanaryError) -> (
-        status: Int, body: [UInt8]
-    ) {
+    private func call(
+        _ method: HTTPMethod, _ url: String, body: [UInt8]?, timeout: Duration? = nil
+    ) async throws(RayServeCanaryError) -> (status: Int, body: [UInt8]) {
+        let timeout = timeout ?? self.timeout
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
