@@ -27,8 +27,9 @@ public struct RayServeCanary: RolloutDriver {
         public var httpHost = "127.0.0.1"
         /// Serve's HTTP proxy port (Serve keeps the first one it started with). Default: 8010.
         public var httpPort = 8010
-        /// The longest one REST or Prometheus call may take. Default: 10 s.
-        public var requestTimeout: Duration = .seconds(10)
+        /// The longest one REST or Prometheus call may take. Default: 60 s (on a fresh head, Ray's
+        /// dashboard answers Serve's REST API only once it has started Serve's controller).
+        public var requestTimeout: Duration = .seconds(60)
         /// The longest the PUT of Serve's applications may take: the first one starts Serve's
         /// controller and proxy, which takes tens of seconds on a busy head. Default: 180 s.
         public var deployTimeout: Duration = .seconds(180)

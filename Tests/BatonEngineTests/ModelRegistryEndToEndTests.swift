@@ -125,6 +125,11 @@ struct ModelRegistryEndToEndTests {
             try await fixture.count("SELECT count(*)::int FROM outbox WHERE event_type = 'model.promoted'") == 5)
 
         // MLflow: the registered model, both versions made from the register attempts' runs, aliases.
+        try await fixture.waitUntil("MLflow shows both versions and both aliases", timeout: .seconds(60)) {
+            let registered = try await mlflow.registeredModel(named: model)
+            return Set(registered?.aliases.map(\.alias) ?? []) == ["candidate", "champion"]
+        }
+        // Read after MLflow caught up: the mirror stores each attempt's MLflow run as it makes it.
         let registerRuns = try await fixture.withStore { store in
             var runs: [String] = []
             let rows = try await store.client.query(
@@ -134,10 +139,6 @@ struct ModelRegistryEndToEndTests {
                 """)
             for try await id in rows.decode(String.self) { runs.append(id) }
             return runs
-        }
-        try await fixture.waitUntil("MLflow shows both versions and both aliases", timeout: .seconds(60)) {
-            let registered = try await mlflow.registeredModel(named: model)
-            return Set(registered?.aliases.map(\.alias) ?? []) == ["candidate", "champion"]
         }
         let versions = try await mlflow.searchModelVersions(filter: MLflowClient.versionFilter(model: model))
             .sorted { $0.version < $1.version }
