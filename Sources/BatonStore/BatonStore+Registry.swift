@@ -183,7 +183,7 @@ extension BatonStore {
     }
 
     /// Who moves an alias, how and why.
-    private struct AliasMoveRequest {
+    struct AliasMoveRequest {
         var model: String
         var alias: String
         var move: ModelAliasMove
@@ -194,7 +194,8 @@ extension BatonStore {
 
     /// Moves an alias (the caller holds the model's row lock): upsert or delete the alias, the
     /// audit row, and `model.promoted` to the outbox. `nil` when the alias already points there.
-    private func moveAlias(
+    @discardableResult
+    func moveAlias(
         _ request: AliasMoveRequest, to version: Int?, subject: String, on connection: PostgresConnection
     ) async throws -> ModelPromoted? {
         let rows = try await connection.query(

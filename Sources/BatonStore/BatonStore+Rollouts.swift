@@ -109,11 +109,14 @@ extension BatonStore {
             try await connection.query(
                 "SELECT 1 FROM models WHERE name = \(ended.model) FOR UPDATE", logger: logger)
             let actor = "baton/\(claim.runID.lowercased)"
+            let subject = "run/\(claim.runID.lowercased)/stage/\(claim.stage)"
             if succeeded {
-                try await moveRolloutAlias(
-                    model: ended.model, alias: "champion", to: ended.candidateVersion, move: .promote, actor: actor,
-                    reason: "rollout stage \(claim.stage) of run \(claim.runID.lowercased) succeeded",
-                    claim: claim, on: connection)
+                try await moveAlias(
+                    AliasMoveRequest(
+                        model: ended.model, alias: "champion", move: .promote, actor: actor,
+                        reason: "rollout stage \(claim.stage) of run \(claim.runID.lowercased) succeeded",
+                        runID: claim.runID),
+                    to: ended.candidateVersion, subject: subject, on: connection)
             } else {
                 let rows = try await connection.query(
                     """
@@ -126,9 +129,11 @@ extension BatonStore {
                 var revert: Int??
                 for try await from in rows.decode(Int?.self) { revert = .some(from) }
                 if let target = revert {
-                    try await moveRolloutAlias(
-                        model: ended.model, alias: registerAlias, to: target, move: .rollback, actor: actor,
-                        reason: "rollout aborted: \(ended.reason ?? "")", claim: claim, on: connection)
+                    try await moveAlias(
+                        AliasMoveRequest(
+                            model: ended.model, alias: registerAlias, move: .rollback, actor: actor,
+                            reason: "rollout aborted: \(ended.reason ?? "")", runID: claim.runID),
+                        to: target, subject: subject, on: connection)
                 }
             }
             let state: AttemptState = succeeded ? .succeeded : .failed
@@ -161,40 +166,5 @@ extension BatonStore {
             """, logger: logger)
         for try await _ in rows { return true }
         return false
-    }
-
-    /// Points (or, with `nil`, removes) an alias for a rollout, with the audit row and
-    /// `model.promoted`; does nothing when it already points there. The caller locks the model.
-    private func moveRolloutAlias(
-        model: String, alias: String, to version: Int?, move: ModelAliasMove, actor: String, reason: String,
-        claim: ClaimedAttempt, on connection: PostgresConnection
-    ) async throws {
-        let rows = try await connection.query(
-            "SELECT version FROM model_aliases WHERE model = \(model) AND alias = \(alias)", logger: logger)
-        var current: Int?
-        for try await value in rows.decode(Int.self) { current = value }
-        guard current != version else { return }
-        if let version {
-            try await connection.query(
-                """
-                INSERT INTO model_aliases (model, alias, version) VALUES (\(model), \(alias), \(version))
-                ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = now()
-                """, logger: logger)
-        } else {
-            try await connection.query(
-                "DELETE FROM model_aliases WHERE model = \(model) AND alias = \(alias)", logger: logger)
-        }
-        try await connection.query(
-            """
-            INSERT INTO model_alias_events (model, alias, from_version, to_version, actor, reason, run_id, move)
-            VALUES (\(model), \(alias), \(current), \(version), \(actor), \(reason), \(claim.runID), \(move.rawValue))
-            """, logger: logger)
-        let promoted = ModelPromoted(
-            model: model, alias: alias, fromVersion: current, toVersion: version, move: move, actor: actor,
-            reason: reason, runId: claim.runID)
-        let event = try CloudEvent(
-            source: source, type: .modelPromoted, subject: "run/\(claim.runID.lowercased)/stage/\(claim.stage)",
-            payload: promoted)
-        try await enqueue(event, topic: topics.runEvents, key: model, on: connection)
     }
 }
