@@ -4,6 +4,7 @@ import BatonStore
 import BatonTestSupport
 import Foundation
 import FoundationNetworking
+import Glibc
 import Logging
 import PostgresNIO
 
@@ -13,7 +14,7 @@ struct EngineFixture: Sendable {
     let prefix: String
     let environment: [String: String]
     /// Where `baton serve` of this fixture serves /metrics, /healthz and /readyz.
-    let metricsPort = Int.random(in: 20_000...40_000)
+    let metricsPort = EngineFixture.freePort()
 
     init() async throws {
         database = try await ScratchDatabase.create()
@@ -35,6 +36,25 @@ struct EngineFixture: Sendable {
     }
 
     var topics: EventTopics { EventTopics(prefix: prefix) }
+
+    /// A TCP port on 127.0.0.1 that nothing listens on now, as the kernel hands one out (a
+    /// random pick can land on a port a Ray worker already holds).
+    static func freePort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        precondition(bound, "cannot bind a TCP socket on 127.0.0.1")
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 
     /// GETs a path of the serve process's observability endpoint.
     func get(_ path: String) async throws -> (status: Int, body: String) {
