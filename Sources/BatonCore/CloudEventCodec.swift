@@ -11,6 +11,18 @@ public enum CloudEventCodec {
 
     /// The largest event value accepted on ingress, in bytes.
     public static let maxEventBytes = 1024 * 1024
+    /// The longest `id`, `source` and `type` accepted on ingress, in bytes: they are keys of the
+    /// inbox and labels of logs, and no legitimate producer needs more.
+    public static let maxIDBytes = 256
+    public static let maxSourceBytes = 256
+    public static let maxTypeBytes = 128
+    /// The most headers and header bytes accepted on ingress.
+    public static let maxHeaders = 64
+    public static let maxHeaderBytes = 64 * 1024
+    /// The header `baton dlq replay` adds to a record it produces again: its value names the dead
+    /// letter, and a bare JSON body without an idempotency key takes `replay:<value>` as its id, so
+    /// replaying one dead letter twice makes one run.
+    public static let replayedFromHeader = "baton.replayed_from"
 
     /// The headers of a binary-mode record.
     public static func headers(for event: CloudEvent) -> [Header] {
@@ -39,28 +51,59 @@ public enum CloudEventCodec {
         guard value.count <= maxEventBytes else {
             throw EventError("event is \(value.count) bytes; the limit is \(maxEventBytes)")
         }
-        func header(_ key: String) -> String? {
-            headers.last { $0.key.lowercased() == key }?.value.map { String(decoding: $0, as: UTF8.self) }
+        guard headers.count <= maxHeaders,
+            headers.reduce(0, { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }) <= maxHeaderBytes
+        else {
+            throw EventError("record has more than \(maxHeaders) headers or \(maxHeaderBytes) bytes of headers")
         }
-        if let type = header("ce_type") {
-            guard let id = header("ce_id"), !id.isEmpty else { throw EventError("binary-mode event has no ce_id") }
-            guard let specversion = header("ce_specversion"), specversion == "1.0" else {
+        func header(_ key: String) throws(EventError) -> String? {
+            guard let bytes = headers.last(where: { $0.key.lowercased() == key })?.value else { return nil }
+            guard let text = String(validating: bytes, as: UTF8.self), !text.utf8.contains(0) else {
+                throw EventError("header \(key) is not valid UTF-8 text (or holds a NUL byte)")
+            }
+            return text
+        }
+        let event: CloudEvent
+        if let type = try header("ce_type") {
+            guard let id = try header("ce_id"), !id.isEmpty else { throw EventError("binary-mode event has no ce_id") }
+            guard let specversion = try header("ce_specversion"), specversion == "1.0" else {
                 throw EventError("unsupported ce_specversion (need 1.0)")
             }
             try requireJSONObject(value)
-            return CloudEvent(
-                id: id, source: header("ce_source") ?? "unknown", type: type, subject: header("ce_subject"),
-                time: header("ce_time").flatMap(parseTimestamp) ?? Date(), traceparent: header("traceparent"),
+            event = CloudEvent(
+                id: id, source: try header("ce_source") ?? "unknown", type: type, subject: try header("ce_subject"),
+                time: try header("ce_time").flatMap(parseTimestamp) ?? Date(), traceparent: try header("traceparent"),
                 data: value)
+        } else {
+            let object = try requireJSONObject(value)
+            if try header("content-type")?.hasPrefix("application/cloudevents+json") == true
+                || object["specversion"] != nil
+            {
+                event = try structured(object)
+            } else {
+                let key = (object["idempotency_key"] as? String).map { "idem:\($0)" }
+                let replayed = try header(replayedFromHeader).map { "replay:\($0)" }
+                event = CloudEvent(
+                    id: key ?? replayed ?? fallbackID, source: "bare-json", type: defaultType,
+                    traceparent: try header("traceparent"), data: value)
+            }
         }
-        let object = try requireJSONObject(value)
-        if header("content-type")?.hasPrefix("application/cloudevents+json") == true || object["specversion"] != nil {
-            return try structured(object)
+        try checkEnvelope(event)
+        return event
+    }
+
+    /// Refuses an envelope whose identity fields are too long or not printable.
+    private static func checkEnvelope(_ event: CloudEvent) throws(EventError) {
+        for (name, value, limit) in [
+            ("id", event.id, maxIDBytes), ("source", event.source, maxSourceBytes), ("type", event.type, maxTypeBytes),
+        ] {
+            guard value.utf8.count <= limit else {
+                throw EventError("event \(name) is \(value.utf8.count) bytes; the limit is \(limit)")
+            }
+            guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw EventError("event \(name) holds a control character")
+            }
         }
-        let key = (object["idempotency_key"] as? String).map { "idem:\($0)" }
-        return CloudEvent(
-            id: key ?? fallbackID, source: "bare-json", type: defaultType, traceparent: header("traceparent"),
-            data: value)
     }
 
     private static func structured(_ object: [String: Any]) throws(EventError) -> CloudEvent {

@@ -20,6 +20,10 @@ public struct RunPlanner: Sendable {
     /// Losing a worker does not use up retries, but this many losses in a row fail the stage.
     public static let maxLostAttempts = 5
 
+    /// The error type of an attempt that waited in a pool no live worker serves. It fails the
+    /// stage at once: retrying cannot help until someone starts a worker for the pool.
+    public static let noWorkerErrorType = "no_worker"
+
     public let spec: PipelineSpec
     public let params: [String: JSONValue]
 
@@ -45,7 +49,11 @@ public struct RunPlanner: Sendable {
     public func apply(
         _ outcome: StageOutcome, states: [String: StageState], countedAttempts: Int, lostAttempts: Int
     ) -> [Action] {
-        guard let stage = spec.stage(named: outcome.stage), states[stage.name] == .running else { return [] }
+        // An attempt can end while still queued only when no worker serves its pool.
+        let isUnserved = outcome.errorType == Self.noWorkerErrorType
+        guard let stage = spec.stage(named: outcome.stage),
+            states[stage.name] == .running || (isUnserved && states[stage.name] == .ready)
+        else { return [] }
         var states = states
         switch outcome.state {
         case .succeeded:
@@ -56,7 +64,8 @@ public struct RunPlanner: Sendable {
         case .failed, .timedOut, .lost:
             let isLoss = outcome.state == .lost
             let mayRetry =
-                isLoss ? lostAttempts < Self.maxLostAttempts : countedAttempts < stage.retry.maxAttempts
+                !isUnserved
+                && (isLoss ? lostAttempts < Self.maxLostAttempts : countedAttempts < stage.retry.maxAttempts)
             if mayRetry {
                 let delay = isLoss ? .zero : stage.retry.backoff(afterAttempt: countedAttempts)
                 return [.queueAttempt(stage: stage.name, attempt: outcome.attempt + 1, delay: delay)]

@@ -16,6 +16,15 @@ public struct EngineConfiguration: Sendable {
     public var pools = ["default", "cpu", "gpu"]
     /// Partitions of topics Baton creates. Default: 8.
     public var partitions: Int32 = 8
+    /// Replicas of each partition of the topics Baton creates; set it to the cluster's usual 3 in
+    /// production, so that `acks=all` means what it says. Default: 1 (one local broker).
+    public var topicReplicationFactor: Int16 = 1
+    /// `min.insync.replicas` of the topics Baton creates; `nil` keeps the broker's default.
+    /// Default: nil.
+    public var topicMinInsyncReplicas: Int?
+    /// How often `serve` checks that its topics exist and re-creates missing ones (after a broker
+    /// lost its data). Default: 10 s.
+    public var topicCheckInterval: Duration = .seconds(10)
     /// This process's name in leases and event sources. Default: `<host>-<pid>`.
     public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     /// How long a worker's lease on an attempt lasts without renewal. Default: 30 s.
@@ -24,13 +33,22 @@ public struct EngineConfiguration: Sendable {
     public var sweepInterval: Duration = .seconds(5)
     /// How long a queued attempt or an unhandled outcome may wait before the sweeper re-sends it. Default: 30 s.
     public var redriveAfter: Duration = .seconds(30)
+    /// How long an attempt may wait in a pool that no live worker serves before it fails with
+    /// `no worker for pool <pool>`. Attempts of a pool with live (busy) workers wait as long as they
+    /// must. Leave room for autoscaling from zero (KEDA) to start a worker. Default: 30 minutes.
+    public var queueTimeout: Duration = .seconds(1800)
+    /// How often each stage worker records that it serves its pool; a worker not heard from for
+    /// three intervals is not live. Default: 10 s.
+    public var workerHeartbeatInterval: Duration = .seconds(10)
     /// How often the relay polls the outbox when no NOTIFY arrives. Default: 500 ms.
     public var relayPollInterval: Duration = .milliseconds(500)
     /// Most outbox events published per batch. Default: 256.
     public var relayBatchSize = 256
     /// Most attempts one worker process executes at once. Default: 32.
     public var workerConcurrency = 32
-    /// Tries of a message that fails with a database error before it is dead-lettered. Default: 5.
+    /// Tries of a message whose handling fails with an error of unknown kind before it is
+    /// dead-lettered. Transient failures (database or broker away) never count: they are waited out.
+    /// Default: 5.
     public var maxHandlingAttempts = 5
     /// How long published outbox rows are kept. Default: 1 day.
     public var outboxRetention: Duration = .seconds(86_400)
@@ -70,6 +88,11 @@ public struct EngineConfiguration: Sendable {
     public var artifactPresence = ArtifactPresenceChecks()
     /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
     public var kafkaProperties: [String: String] = [:]
+
+    /// The largest record the producer may send: librdkafka's `message.max.bytes` from
+    /// ``kafkaProperties``, else its default of 1,000,000 bytes. The relay parks larger events
+    /// instead of sending them.
+    public var maxMessageBytes: Int { kafkaProperties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000 }
 
     public init(brokers: [String]) {
         self.brokers = brokers

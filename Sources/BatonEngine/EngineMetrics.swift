@@ -1,9 +1,37 @@
+import BatonCore
 import Metrics
 
 /// Metric names and labels, in one place.
-enum EngineMetrics {
+public enum EngineMetrics {
+    /// An event was handled; types Baton does not know are counted as `other` (the type comes from
+    /// the wire, and a label must not take unbounded values).
     static func eventHandled(consumer: String, type: String) {
-        Counter(label: "baton_events_handled_total", dimensions: [("consumer", consumer), ("type", type)]).increment()
+        let label = EventType(rawValue: type) == nil ? "other" : type
+        Counter(label: "baton_events_handled_total", dimensions: [("consumer", consumer), ("type", label)]).increment()
+    }
+
+    /// Handling a message failed and will be tried again; `transient` when the infrastructure is away.
+    static func handlingRetried(consumer: String, transient: Bool) {
+        Counter(
+            label: "baton_handling_retries_total",
+            dimensions: [("consumer", consumer), ("failure", transient ? "transient" : "unknown")]
+        ).increment()
+    }
+
+    /// The relay parked an outbox row the broker refused for good.
+    static func outboxParked(_ count: Int) {
+        Counter(label: "baton_outbox_parked_total").increment(by: count)
+    }
+
+    /// The producer was rebuilt after a fatal librdkafka error.
+    public static func producerRebuilt() {
+        Counter(label: "baton_kafka_producer_rebuilds_total").increment()
+    }
+
+    /// Queued attempts failed because no live worker serves their pool.
+    static func noWorker(_ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "baton_attempts_without_worker_total").increment(by: count)
     }
 
     static func deadLettered(consumer: String) {
@@ -30,5 +58,15 @@ enum EngineMetrics {
     static func handlingLatency(consumer: String, seconds: Double) {
         Timer(label: "baton_event_handling_seconds", dimensions: [("consumer", consumer)])
             .recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// The MLflow mirror parked a run or a model MLflow refused for good.
+    static func mlflowMirrorParking(kind: String) {
+        Counter(label: "baton_mlflow_mirror_parked_total", dimensions: [("kind", kind)]).increment()
+    }
+
+    /// How many runs or models are parked now, waiting for `baton mirror retry`.
+    static func mlflowMirrorParked(kind: String, count: Int) {
+        Gauge(label: "baton_mlflow_mirror_parked", dimensions: [("kind", kind)]).record(count)
     }
 }

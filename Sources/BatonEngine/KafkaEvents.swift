@@ -1,5 +1,6 @@
 import BatonCore
 import BatonKafka
+import Foundation
 
 /// Conversions between Kafka records and CloudEvents.
 public enum KafkaEvents {
@@ -12,10 +13,15 @@ public enum KafkaEvents {
 
     /// Reads an event from a consumed record (binary, structured or bare JSON).
     ///
+    /// A bare JSON body without an idempotency key is identified by where and when it was stored,
+    /// `kafka:<topic>/<partition>/<offset>@<timestamp ms>`: a redelivery has the same id, and a new
+    /// record at an offset a broker reuses after losing its data does not.
+    ///
     /// - Parameter defaultType: the type of a bare JSON body.
     static func event(from message: KafkaConsumerMessage, defaultType: String) throws(EventError) -> CloudEvent {
-        try CloudEventCodec.decode(
+        let stored = message.timestamp.map { String(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? "-"
+        return try CloudEventCodec.decode(
             headers: message.headers.map { ($0.key, $0.value) }, value: message.value, defaultType: defaultType,
-            fallbackID: "\(message.topic)/\(message.partition)/\(message.offset)")
+            fallbackID: "kafka:\(message.topic)/\(message.partition)/\(message.offset)@\(stored)")
     }
 }

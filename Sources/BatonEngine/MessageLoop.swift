@@ -3,15 +3,17 @@ import BatonKafka
 import BatonStore
 import Foundation
 import Logging
-import PostgresNIO
 
 /// Consumes a consumer's messages: one lane per partition, in order within a lane, lanes in parallel.
 ///
 /// Within a lane a message is handled, then its offset committed, so the offset is committed
 /// only after the handler's database transaction committed, and commits of a partition stay in
-/// order. Poison messages go to the dead-letter queue at once; messages whose handling the
-/// database refused are retried with backoff, then dead-lettered; while the database or broker
-/// cannot be reached the lane keeps retrying, so nothing is lost.
+/// order. Every message ends in bounded time unless the infrastructure is away: a failure is
+/// classified once (``HandlingFailure``); permanent ones (poison, a value that cannot be
+/// encoded, a constraint the content violates) dead-letter the message at once, unknown ones
+/// after `maxHandlingAttempts` tries, and transient ones (database or broker away, read-only
+/// after a failover, disk full) are waited out with jittered backoff and never dead-letter a
+/// message. A message whose handling is abandoned at shutdown keeps its offset uncommitted.
 ///
 /// A handler may return follow-up work (a worker's execution of a claimed attempt): it runs
 /// after the commit, concurrently, bounded by `followUpLimit`, and never holds the partition.
@@ -84,9 +86,12 @@ struct MessageLoop: Sendable {
     ) async {
         await withDiscardingTaskGroup { running in
             for await message in stream {
-                let followUp = await process(message, handle)
-                await commit(message)
+                let ending = await process(message, handle)
                 inFlight.release()
+                // A message whose handling was abandoned (shutdown) keeps its offset: the next owner
+                // of the partition reads it again.
+                guard case .ended(let followUp) = ending else { continue }
+                await commit(message)
                 if let followUp {
                     await followUps.acquire()
                     running.addTask {
@@ -112,60 +117,50 @@ struct MessageLoop: Sendable {
         }
     }
 
+    /// How the handling of one message ended.
+    private enum Ending {
+        /// Applied (with optional follow-up work) or dead-lettered: its offset may be committed.
+        case ended(FollowUp?)
+        /// The task was cancelled first: the offset must not be committed.
+        case abandoned
+    }
+
+    /// Handles a message until it is applied or dead-lettered: transient failures are waited out
+    /// without limit, permanent ones dead-letter it at once, unknown ones after `maxAttempts` tries.
     private func process(
         _ message: KafkaConsumerMessage, _ handle: (KafkaConsumerMessage) async throws -> FollowUp?
-    ) async -> FollowUp? {
-        var refusals = 0
-        var backoff: Duration = .milliseconds(100)
+    ) async -> Ending {
+        var unknownFailures = 0
+        var backoff = Backoff()
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
                 let followUp = try await handle(message)
                 EngineMetrics.handlingLatency(
                     consumer: consumerName, seconds: (ContinuousClock.now - started).secondsDouble)
-                return followUp
-            } catch let poison as PoisonMessage {
-                await deadLetter(message, error: poison.reason, attempts: 1)
-                return nil
+                return .ended(followUp)
             } catch {
-                // A server-side refusal counts toward dead-lettering; an unreachable database does not.
-                if Self.isRefusal(error) { refusals += 1 }
-                if refusals >= maxAttempts {
-                    await deadLetter(message, error: describeError(error), attempts: refusals)
-                    return nil
+                if Task.isCancelled { return .abandoned }
+                let failure = HandlingFailure.classify(error)
+                if failure == .unknown { unknownFailures += 1 }
+                if failure == .permanent || unknownFailures >= maxAttempts {
+                    let reason = (error as? PoisonMessage)?.reason ?? describeError(error)
+                    let attempts = failure == .permanent ? unknownFailures + 1 : unknownFailures
+                    let stored = await deadLetters.send(
+                        message, consumer: consumerName, error: reason, attempts: attempts)
+                    return stored ? .ended(nil) : .abandoned
                 }
+                EngineMetrics.handlingRetried(consumer: consumerName, transient: failure == .transient)
                 logger.warning(
                     "handling failed; retrying",
                     metadata: [
                         LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)",
-                        LogKeys.error: "\(describeError(error))", "retry_in_ms": "\(backoff.milliseconds)",
+                        LogKeys.error: "\(describeError(error).prefix(1000))", "failure": "\(failure)",
+                        "retry_in_ms": "\(backoff.next.milliseconds)",
                     ])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(10))
+                await backoff.wait()
             }
         }
-        return nil
-    }
-
-    private func deadLetter(_ message: KafkaConsumerMessage, error: String, attempts: Int) async {
-        var backoff: Duration = .milliseconds(200)
-        while !Task.isCancelled {
-            do {
-                try await deadLetters.send(message, consumer: consumerName, error: error, attempts: attempts)
-                return
-            } catch {
-                logger.warning("dead-lettering failed; retrying", metadata: [LogKeys.error: "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(10))
-            }
-        }
-    }
-
-    private static func isRefusal(_ error: any Error) -> Bool {
-        if let error = error as? PostgresTransactionError {
-            return isRefusal(error.closureError ?? error.commitError ?? error.beginError ?? error)
-        }
-        if let error = error as? PSQLError { return error.serverInfo != nil }
-        return error is DecodingError || error is StoreError
+        return .abandoned
     }
 }

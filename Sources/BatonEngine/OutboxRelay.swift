@@ -7,6 +7,10 @@ import ServiceLifecycle
 
 /// The outbox relay role: publishes outbox rows to Kafka, then marks them published.
 ///
+/// No row blocks the rows behind it: a row the broker refuses for good (too large, topic
+/// denied, invalid) is parked with its error (`baton outbox failed`), a row whose topic does
+/// not exist (yet) is deferred, and a broker that is away is waited out with backoff.
+///
 /// It wakes on PostgreSQL `NOTIFY baton_outbox`, on a poll timer (in case a notification is
 /// missed) and when the next delayed event (a retry backoff) falls due. Several relays may run:
 /// rows are locked with `SKIP LOCKED`.
@@ -45,33 +49,95 @@ public struct OutboxRelay: Service {
         }
     }
 
-    /// Publishes until the outbox has nothing due.
+    /// Publishes until the outbox has nothing due; backs off when the broker accepted nothing.
     private func drain() async {
+        var backoff = Backoff(first: .milliseconds(200), maximum: .seconds(5))
         while !Task.isCancelled {
             do {
-                let count = try await store.publishOutbox(limit: configuration.relayBatchSize) { events in
-                    // One key (one run) is sent in outbox order, keys in parallel: a run's events keep
-                    // their order, and a batch costs about one round trip per event of its busiest run.
-                    try await withThrowingDiscardingTaskGroup { sends in
-                        for (_, sameKey) in Dictionary(grouping: events, by: { $0.key ?? "" }) {
-                            sends.addTask {
-                                for outbox in sameKey {
-                                    _ = try await producer.send(
-                                        KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key))
-                                }
-                            }
-                        }
+                let result = try await store.publishOutbox(limit: configuration.relayBatchSize) { events in
+                    await publish(events)
+                }
+                EngineMetrics.published(result.published.count)
+                if !result.parked.isEmpty {
+                    EngineMetrics.outboxParked(result.parked.count)
+                    for (id, error) in result.parked {
+                        logger.error(
+                            "outbox event parked: the broker refused it for good",
+                            metadata: ["outbox_id": "\(id)", LogKeys.error: "\(error)"])
                     }
                 }
-                EngineMetrics.published(count)
-                if count < configuration.relayBatchSize { return }
+                let handled = result.published.count + result.parked.count + result.deferred.count
+                if handled < result.fetched {
+                    // The broker took only part of the batch: give it time before the next pass.
+                    await backoff.wait()
+                    return
+                }
+                if result.fetched < configuration.relayBatchSize { return }
             } catch {
                 logger.warning(
                     "outbox publish failed; will retry", metadata: [LogKeys.error: "\(describeError(error))"])
-                try? await Task.sleep(for: .seconds(1))
+                await backoff.wait()
                 return
             }
         }
+    }
+
+    /// Sends one batch. One topic and key (one run's events on one topic) is sent in outbox order,
+    /// topic-keys in parallel: a run's events keep their order, and a batch costs about one round
+    /// trip per event of its busiest run. An event the broker refuses for good is parked and the
+    /// events behind it go on; a transient failure stops that topic-key for this pass.
+    private func publish(_ events: [OutboxEvent]) async -> OutboxBatchResult {
+        let groups = Dictionary(grouping: events) { OutboxLane(topic: $0.topic, key: $0.key) }
+        return await withTaskGroup(of: OutboxBatchResult.self) { sends in
+            for (_, lane) in groups {
+                sends.addTask { await publishLane(lane) }
+            }
+            var result = OutboxBatchResult()
+            for await part in sends {
+                result.published += part.published
+                result.parked.merge(part.parked) { first, _ in first }
+                result.deferred.merge(part.deferred) { first, _ in first }
+            }
+            return result
+        }
+    }
+
+    private func publishLane(_ lane: [OutboxEvent]) async -> OutboxBatchResult {
+        var result = OutboxBatchResult()
+        for outbox in lane {
+            let message = KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key)
+            let size =
+                message.value.count + (message.key?.count ?? 0)
+                + message.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+            if size > configuration.maxMessageBytes {
+                result.parked[outbox.id] =
+                    "event is \(size) bytes; the broker accepts at most \(configuration.maxMessageBytes) (message.max.bytes)"
+                continue
+            }
+            do {
+                _ = try await producer.send(message)
+                result.published.append(outbox.id)
+            } catch let error as KafkaError {
+                switch OutboxRefusal.classify(error, createdAt: outbox.event.time) {
+                case .permanent:
+                    result.parked[outbox.id] = error.description
+                    continue
+                case .missingTopic:
+                    result.deferred[outbox.id] = .seconds(5)
+                case .transient:
+                    break
+                }
+                logger.warning(
+                    "outbox event not published; will retry",
+                    metadata: [
+                        "outbox_id": "\(outbox.id)", LogKeys.topic: "\(outbox.topic)", LogKeys.error: "\(error)",
+                    ])
+                return result
+            } catch {
+                return result
+            }
+        }
+        return result
     }
 
     /// Forwards `NOTIFY baton_outbox` as wake-ups; reconnects when the connection drops.
@@ -90,4 +156,10 @@ public struct OutboxRelay: Service {
             try? await Task.sleep(for: .seconds(1))
         }
     }
+}
+
+/// One topic and key of an outbox batch: the unit whose events keep their order.
+private struct OutboxLane: Hashable {
+    var topic: String
+    var key: String?
 }

@@ -17,6 +17,7 @@ public struct StageWorker: Service {
     private let loop: MessageLoop
     private let rayExecutor: RayStageExecutor?
     private let store: BatonStore
+    private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
 
@@ -36,11 +37,33 @@ public struct StageWorker: Service {
                 logger: logger)
         }
         self.store = store
+        self.pool = pool
         self.configuration = configuration
         self.logger = logger
     }
 
     public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await heartbeat() }
+            try await consume()
+            group.cancelAll()
+        }
+    }
+
+    /// Records that this process serves the pool, so the sweeper knows the pool's attempts will be
+    /// picked up (and fails them when no worker is live).
+    private func heartbeat() async {
+        while !Task.isCancelled {
+            do {
+                try await store.recordWorkerHeartbeat(instance: configuration.instanceID, pools: [pool])
+            } catch {
+                logger.debug("worker heartbeat failed", metadata: [LogKeys.error: "\(describeError(error))"])
+            }
+            try? await Task.sleep(for: configuration.workerHeartbeatInterval)
+        }
+    }
+
+    private func consume() async throws {
         try await loop.run { message in
             guard let (claim, stage) = try await claim(message) else { return nil }
             guard stage.kind == .ray else { return { await execute(claim, stage: stage) } }

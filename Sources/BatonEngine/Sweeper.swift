@@ -21,18 +21,21 @@ public struct Sweeper: Service {
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                let report = try await store.sweep(redriveAfter: configuration.redriveAfter)
+                let report = try await store.sweep(
+                    redriveAfter: configuration.redriveAfter, queueTimeout: configuration.queueTimeout,
+                    workerTimeout: configuration.workerHeartbeatInterval * 3)
                 EngineMetrics.swept("lost", report.lost)
                 EngineMetrics.swept("timed_out", report.timedOut)
                 EngineMetrics.swept("redriven_ready", report.redrivenReady)
                 EngineMetrics.swept("redriven_outcome", report.redrivenOutcomes)
+                EngineMetrics.swept("no_worker", report.unserved)
                 if !report.isEmpty {
                     logger.info(
                         "sweep",
                         metadata: [
                             "lost": "\(report.lost)", "timed_out": "\(report.timedOut)",
                             "redriven_ready": "\(report.redrivenReady)",
-                            "redriven_outcomes": "\(report.redrivenOutcomes)",
+                            "redriven_outcomes": "\(report.redrivenOutcomes)", "no_worker": "\(report.unserved)",
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {

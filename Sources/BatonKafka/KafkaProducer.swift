@@ -10,14 +10,26 @@ import Synchronization
 /// dedicated thread, never by Swift's cooperative pool; ``send(_:)`` waits for its report
 /// without blocking a thread.
 ///
+/// A fatal librdkafka error (for example an idempotence fault after the brokers lost their
+/// data) makes a librdkafka client unusable for good. The producer then rebuilds itself: the
+/// next ``send(_:)`` creates a fresh client (a new producer id), so a long-running process
+/// recovers without a restart. ``isHealthy`` is `false` between the fault and the rebuild.
+///
 /// Call ``shutdown(timeout:)`` before dropping the producer: it delivers what is queued, then
 /// frees the handle. Dropping it without shutdown abandons queued records.
 public final class KafkaProducer: Sendable {
     /// The configuration the producer was created with.
     public let configuration: KafkaProducerConfiguration
 
-    private let client: RDKafkaClient
-    private let pollThread: KafkaPollThread
+    /// One librdkafka client and the thread that serves its delivery reports.
+    private struct Generation: Sendable {
+        let client: RDKafkaClient
+        let pollThread: KafkaPollThread
+        let number: Int
+    }
+
+    private let properties: KafkaConfigurationProperties
+    private let generation: Mutex<Generation>
     private let isShuttingDown = Mutex(false)
     private let logger: Logger
 
@@ -32,13 +44,27 @@ public final class KafkaProducer: Sendable {
         let properties = try configuration.properties()
         var logger = logger
         logger[metadataKey: KafkaLogMetadataKey.clientID] = "\(configuration.clientID)"
+        self.properties = properties
+        self.generation = Mutex(
+            try Self.makeGeneration(number: 1, properties: properties, configuration: configuration, logger: logger))
+        self.configuration = configuration
+        self.logger = logger
+        logger.debug(
+            "Kafka producer created",
+            metadata: [KafkaLogMetadataKey.configuration: "\(properties.redactedDescription)"]
+        )
+    }
+
+    private static func makeGeneration(
+        number: Int, properties: KafkaConfigurationProperties, configuration: KafkaProducerConfiguration, logger: Logger
+    ) throws -> Generation {
         let client = try RDKafkaClient.make(
             kind: .producer,
             properties: properties,
             context: RDKafkaClientContext(logger: logger)
         )
         let pollInterval = configuration.pollInterval
-        self.pollThread = KafkaPollThread.start(name: "baton-kafka-producer") { thread in
+        let pollThread = KafkaPollThread.start(name: "baton-kafka-producer") { thread in
             while !thread.isStopRequested {
                 client.poll(timeout: pollInterval)
             }
@@ -50,18 +76,46 @@ public final class KafkaProducer: Sendable {
             )
             client.destroy()
         }
-        self.client = client
-        self.configuration = configuration
-        self.logger = logger
-        logger.debug(
-            "Kafka producer created",
-            metadata: [KafkaLogMetadataKey.configuration: "\(properties.redactedDescription)"]
-        )
+        return Generation(client: client, pollThread: pollThread, number: number)
     }
 
     deinit {
-        pollThread.requestStop()
+        generation.withLock { $0.pollThread.requestStop() }
     }
+
+    /// Whether the producer can send now: `false` after a fatal librdkafka error until the next
+    /// ``send(_:)`` rebuilt the client, and after shutdown.
+    public var isHealthy: Bool {
+        !isShuttingDown.withLock { $0 } && generation.withLock { $0.client.context.fatalError.withLock { $0 } } == nil
+    }
+
+    /// Rebuilds the client now if a fatal error made it unusable (``send(_:)`` does this too), so
+    /// that an idle producer becomes healthy again without waiting for a record.
+    ///
+    /// - Throws: ``KafkaError`` with ``KafkaError/Code/clientCreationFailed`` when the new client
+    ///   cannot be created.
+    public func recover() throws {
+        _ = try usableGeneration()
+    }
+
+    /// The current client, rebuilt first if a fatal error made the current one unusable.
+    private func usableGeneration() throws -> Generation {
+        try generation.withLock { current in
+            guard let fatal = current.client.context.fatalError.withLock({ $0 }) else { return current }
+            let next = try Self.makeGeneration(
+                number: current.number + 1, properties: properties, configuration: configuration, logger: logger)
+            logger.warning(
+                "Kafka producer rebuilt after a fatal error",
+                metadata: [KafkaLogMetadataKey.error: "\(fatal.reason)", "generation": "\(next.number)"])
+            // Records still queued in the broken client fail (clientClosed) and are retried by their senders.
+            current.pollThread.requestStop()
+            current = next
+            return next
+        }
+    }
+
+    /// How many times the producer rebuilt its client after a fatal error.
+    public var rebuilds: Int { generation.withLock { $0.number - 1 } }
 
     /// Sends a record and waits until the broker acknowledged it.
     ///
@@ -72,15 +126,14 @@ public final class KafkaProducer: Sendable {
     /// - Returns: Where the record was stored.
     /// - Throws: ``KafkaError`` with ``KafkaError/Code/messageTimedOut`` (brokers unreachable
     ///   for the whole timeout), ``KafkaError/Code/deliveryFailed``,
-    ///   ``KafkaError/Code/produceFailed``, ``KafkaError/Code/clientFailed`` after a fatal
-    ///   librdkafka error, or ``KafkaError/Code/clientClosed`` after shutdown.
+    ///   ``KafkaError/Code/produceFailed``, ``KafkaError/Code/clientFailed`` when a fatal
+    ///   error hit the record in flight (the next send uses a rebuilt client), or
+    ///   ``KafkaError/Code/clientClosed`` after shutdown.
     public func send(_ message: KafkaProducerMessage) async throws -> KafkaDeliveryReport {
         guard !isShuttingDown.withLock({ $0 }) else {
             throw KafkaError.clientClosed("The producer was shut down; create a new one to send.")
         }
-        if let fatal = client.context.fatalError.withLock({ $0 }) {
-            throw fatal
-        }
+        let client = try usableGeneration().client
         let deliveries = client.context.deliveries
         let id = try deliveries.reserve()
         let deadline = ContinuousClock.now.advanced(by: configuration.messageTimeout)
@@ -119,6 +172,7 @@ public final class KafkaProducer: Sendable {
     ///   `CancellationError` when the task was cancelled.
     public func flush(timeout: Duration) async throws {
         let deadline = ContinuousClock.now.advanced(by: timeout)
+        let client = generation.withLock { $0.client }
         while true {
             let outstanding = try client.outstandingCount()
             if outstanding == 0 {
@@ -142,6 +196,7 @@ public final class KafkaProducer: Sendable {
             defer { isShuttingDown = true }
             return !isShuttingDown
         }
+        let pollThread = generation.withLock { $0.pollThread }
         if isFirst {
             do {
                 try await flush(timeout: timeout)

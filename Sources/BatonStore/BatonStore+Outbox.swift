@@ -10,20 +10,58 @@ public struct OutboxEvent: Sendable {
     public var event: CloudEvent
 }
 
+/// What became of the events of one relay batch.
+public struct OutboxBatchResult: Sendable, Hashable {
+    /// Events the broker acknowledged: marked published.
+    public var published: [Int64] = []
+    /// Events the broker refused for good, with the reason: parked (`failed_at`, `error`).
+    public var parked: [Int64: String] = [:]
+    /// Events to try again later, not before the given delay (a missing topic that may be
+    /// re-created); the rest of a batch is simply left for the next pass.
+    public var deferred: [Int64: Duration] = [:]
+    /// How many due events the batch held.
+    public var fetched = 0
+
+    public init() {}
+}
+
+/// A parked outbox event, for `baton outbox failed`.
+public struct ParkedOutboxEvent: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var eventType: String
+    public var topic: String
+    public var key: String?
+    public var payloadBytes: Int
+    public var error: String
+    public var createdAt: Date
+    public var failedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, topic, key, error
+        case eventType = "event_type"
+        case payloadBytes = "payload_bytes"
+        case createdAt = "created_at"
+        case failedAt = "failed_at"
+    }
+}
+
 extension BatonStore {
-    /// Publishes due outbox events in id order and marks them published, in one transaction.
+    /// Publishes due outbox events in id order and records what became of each, in one transaction.
     ///
-    /// Rows are locked with `FOR UPDATE SKIP LOCKED`, so several relays can run. If `publish`
-    /// throws, nothing is marked and the rows are retried: delivery is at least once, and
+    /// Rows are locked with `FOR UPDATE SKIP LOCKED`, so several relays can run. `publish` says
+    /// per event whether it was published, parked (refused for good: it no longer blocks the rows
+    /// behind it) or deferred; events it does not mention stay due. Delivery is at least once, and
     /// consumers dedupe on the event id.
     ///
-    /// - Returns: how many events were published.
-    public func publishOutbox(limit: Int, _ publish: ([OutboxEvent]) async throws -> Void) async throws -> Int {
+    /// - Returns: what `publish` reported.
+    public func publishOutbox(
+        limit: Int, _ publish: ([OutboxEvent]) async -> OutboxBatchResult
+    ) async throws -> OutboxBatchResult {
         try await transaction { connection in
             let rows = try await connection.query(
                 """
                 SELECT id, topic, key, event_id, event_type, source, subject, created_at, payload FROM outbox
-                WHERE published_at IS NULL AND available_at <= now()
+                WHERE published_at IS NULL AND failed_at IS NULL AND available_at <= now()
                 ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: logger)
             var events: [OutboxEvent] = []
@@ -35,19 +73,75 @@ extension BatonStore {
                     data: Array(buffer: payload))
                 events.append(OutboxEvent(id: id, topic: topic, key: key, event: event))
             }
-            guard !events.isEmpty else { return 0 }
-            try await publish(events)
-            try await connection.query(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY(\(events.map(\.id)))", logger: logger)
-            return events.count
+            guard !events.isEmpty else { return OutboxBatchResult() }
+            var result = await publish(events)
+            result.fetched = events.count
+            if !result.published.isEmpty {
+                try await connection.query(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY(\(result.published))", logger: logger)
+            }
+            for (id, error) in result.parked {
+                try await connection.query(
+                    "UPDATE outbox SET failed_at = now(), error = \(error) WHERE id = \(id)", logger: logger)
+            }
+            for (id, delay) in result.deferred {
+                try await connection.query(
+                    """
+                    UPDATE outbox SET available_at = now() + make_interval(secs => \(delay.secondsDouble)) WHERE id = \(id)
+                    """, logger: logger)
+            }
+            return result
         }
+    }
+
+    /// Parked outbox events, oldest first.
+    public func parkedOutboxEvents(limit: Int) async throws -> [ParkedOutboxEvent] {
+        let rows = try await client.query(
+            """
+            SELECT id, event_type, topic, key, length(payload), error, created_at, failed_at FROM outbox
+            WHERE failed_at IS NOT NULL AND published_at IS NULL ORDER BY id LIMIT \(limit)
+            """, logger: logger)
+        var events: [ParkedOutboxEvent] = []
+        for try await (id, type, topic, key, bytes, error, createdAt, failedAt) in rows.decode(
+            (Int64, String, String, String?, Int, String?, Date, Date).self)
+        {
+            events.append(
+                ParkedOutboxEvent(
+                    id: id, eventType: type, topic: topic, key: key, payloadBytes: bytes, error: error ?? "",
+                    createdAt: createdAt, failedAt: failedAt))
+        }
+        return events
+    }
+
+    /// Un-parks outbox events (all of them when `ids` is `nil`), so the relay tries them again.
+    ///
+    /// - Returns: how many were un-parked.
+    public func retryParkedOutboxEvents(ids: [Int64]?) async throws -> Int {
+        let rows = try await client.query(
+            """
+            UPDATE outbox SET failed_at = NULL, error = NULL, available_at = now()
+            WHERE failed_at IS NOT NULL AND published_at IS NULL AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
+            RETURNING 1
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
+    /// How many outbox events are parked now.
+    public func parkedOutboxCount() async throws -> Int {
+        let rows = try await client.query(
+            "SELECT count(*)::int FROM outbox WHERE failed_at IS NOT NULL AND published_at IS NULL", logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
     }
 
     /// Seconds until the next delayed outbox event is due, if any (so the relay can sleep exactly).
     public func nextOutboxDelay() async throws -> Duration? {
         let rows = try await client.query(
             """
-            SELECT extract(epoch FROM min(available_at) - now())::float8 FROM outbox WHERE published_at IS NULL
+            SELECT extract(epoch FROM min(available_at) - now())::float8 FROM outbox
+            WHERE published_at IS NULL AND failed_at IS NULL
             """, logger: logger)
         for try await seconds in rows.decode(Double?.self) {
             return seconds.map { .milliseconds(Int64(max(0, $0) * 1000)) }

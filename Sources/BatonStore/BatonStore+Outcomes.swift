@@ -23,7 +23,8 @@ extension BatonStore {
             }
             guard isCurrent else {
                 try await markInbox(
-                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "stale or unknown attempt",
+                    consumer: consumer, eventID: Self.inboxEventID(event), outcome: "ignored",
+                    reason: "stale or unknown attempt",
                     runID: nil, on: connection)
                 return false
             }
@@ -72,14 +73,15 @@ extension BatonStore {
         _ runID: UUID, consumer: String, event: CloudEvent,
         _ body: (LockedRun, PostgresConnection) async throws -> Bool
     ) async throws -> Bool {
-        try await transaction { connection in
+        let eventID = Self.inboxEventID(event)
+        return try await transaction { connection in
             guard
                 try await claimInbox(
-                    consumer: consumer, eventID: event.id, eventType: event.type, runID: runID, on: connection)
+                    consumer: consumer, eventID: eventID, eventType: event.type, runID: runID, on: connection)
             else { return false }
             guard let run = try await lockRun(runID, on: connection), run.state == .running else {
                 try await markInbox(
-                    consumer: consumer, eventID: event.id, outcome: "ignored", reason: "run is not running",
+                    consumer: consumer, eventID: eventID, outcome: "ignored", reason: "run is not running",
                     runID: nil, on: connection)
                 return false
             }

@@ -12,19 +12,26 @@ public struct SweepReport: Sendable, Hashable {
     public var redrivenReady = 0
     /// Ended attempts the coordinator never acted on, whose outcome was written again.
     public var redrivenOutcomes = 0
+    /// Queued attempts failed because no live worker serves their pool.
+    public var unserved = 0
 
     public init() {}
 
     /// Whether the sweep changed anything.
-    public var isEmpty: Bool { lost + timedOut + redrivenReady + redrivenOutcomes == 0 }
+    public var isEmpty: Bool { lost + timedOut + redrivenReady + redrivenOutcomes + unserved == 0 }
 }
 
 extension BatonStore {
     /// Re-drives everything stuck, so a lost message or a dead worker delays a run but never loses it.
     ///
-    /// - Parameter redriveAfter: how long a queued attempt or an unhandled outcome may wait
-    ///   before its event is written again.
-    public func sweep(redriveAfter: Duration, limit: Int = 100) async throws -> SweepReport {
+    /// - Parameters:
+    ///   - redriveAfter: how long a queued attempt or an unhandled outcome may wait before its
+    ///     event is written again.
+    ///   - queueTimeout: how long an attempt may wait in a pool that no live worker serves.
+    ///   - workerTimeout: how recent a worker's heartbeat must be for it to count as live.
+    public func sweep(
+        redriveAfter: Duration, queueTimeout: Duration, workerTimeout: Duration, limit: Int = 100
+    ) async throws -> SweepReport {
         var report = SweepReport()
         report.timedOut = try await endRunningAttempts(
             byDeadline: true, state: .timedOut, errorType: "timeout",
@@ -34,7 +41,57 @@ extension BatonStore {
             error: "the worker's lease expired (worker died or stalled)", limit: limit)
         report.redrivenReady = try await redriveQueued(after: redriveAfter, limit: limit)
         report.redrivenOutcomes = try await redriveOutcomes(after: redriveAfter, limit: limit)
+        report.unserved = try await failUnservedAttempts(
+            queueTimeout: queueTimeout, workerTimeout: workerTimeout, limit: limit)
         return report
+    }
+
+    /// Records that `instance` runs a stage worker for each of `pools` now.
+    public func recordWorkerHeartbeat(instance: String, pools: [String]) async throws {
+        try await client.query(
+            """
+            INSERT INTO worker_heartbeats (instance, pool, seen_at) SELECT \(instance), unnest(\(pools)::text[]), now()
+            ON CONFLICT (instance, pool) DO UPDATE SET seen_at = now()
+            """, logger: logger)
+    }
+
+    /// Fails queued attempts that waited `queueTimeout` in a pool no worker heartbeat was seen for
+    /// within `workerTimeout` (a typo in `pool:`, or a pool nobody deployed), with error type
+    /// `no_worker`. A busy pool is not affected: its workers are live, and its attempts wait their turn.
+    private func failUnservedAttempts(queueTimeout: Duration, workerTimeout: Duration, limit: Int) async throws -> Int {
+        let waited = DurationParsing.format(queueTimeout)
+        return try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE stage_attempts a SET state = 'failed', lease_epoch = a.lease_epoch + 1, finished_at = now(),
+                    error = 'no worker for pool ' || a.pool || ' (waited ' || \(waited) || '; start a worker with --pools '
+                        || a.pool || ', or fix the stage''s pool)',
+                    error_type = \(RunPlanner.noWorkerErrorType)
+                WHERE a.id IN (
+                    SELECT q.id FROM stage_attempts q
+                    WHERE q.state = 'queued'
+                      AND q.available_at < now() - make_interval(secs => \(queueTimeout.secondsDouble))
+                      AND NOT EXISTS (
+                          SELECT 1 FROM worker_heartbeats h
+                          WHERE h.pool = q.pool AND h.seen_at > now() - make_interval(secs => \(workerTimeout.secondsDouble)))
+                    LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING a.id, a.run_id, a.stage, a.attempt, a.error
+                """, logger: logger)
+            var count = 0
+            for try await (id, runID, stage, attempt, message) in rows.decode((UUID, UUID, String, Int, String).self) {
+                let outcome = StageOutcome(
+                    runId: runID, stage: stage, attemptId: id, attempt: attempt, state: .failed, error: message,
+                    errorType: RunPlanner.noWorkerErrorType)
+                try await enqueueRunEvent(.stageFailed, runID: runID, stage: stage, payload: outcome, on: connection)
+                logger.warning(
+                    "queued attempt failed: no worker serves its pool",
+                    metadata: ["run_id": "\(runID.lowercased)", "stage": "\(stage)"])
+                count += 1
+            }
+            try await connection.query(
+                "DELETE FROM worker_heartbeats WHERE seen_at < now() - interval '1 day'", logger: logger)
+            return count
+        }
     }
 
     /// Ends running attempts past their deadline (`byDeadline`) or lease, bumping the epoch so
@@ -109,7 +166,7 @@ extension BatonStore {
                     SELECT a.id FROM stage_attempts a
                     JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
                     JOIN runs r ON r.id = a.run_id
-                    WHERE r.state = 'running' AND s.state = 'running' AND s.attempts = a.attempt
+                    WHERE r.state = 'running' AND s.state IN ('running', 'ready') AND s.attempts = a.attempt
                       AND a.state IN ('succeeded', 'failed', 'timed_out', 'lost')
                       AND coalesce(a.redriven_at, a.finished_at) < now() - make_interval(secs => \(after.secondsDouble))
                     LIMIT \(limit) FOR UPDATE OF a SKIP LOCKED)

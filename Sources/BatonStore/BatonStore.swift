@@ -1,4 +1,5 @@
 import BatonCore
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -59,6 +60,20 @@ public struct BatonStore: Sendable {
     func runEvent(_ type: EventType, runID: UUID, stage: String?, payload: some Encodable) throws -> CloudEvent {
         let subject = stage.map { "run/\(runID.lowercased)/stage/\($0)" } ?? "run/\(runID.lowercased)"
         return try CloudEvent(source: source, type: type, subject: subject, payload: payload)
+    }
+
+    /// The inbox key of an event: its CloudEvents identity, `source` and `id` (two producers may
+    /// both count ids from 1), as `<source> <id>`; a key over ``RequestLimits/maxEventIDBytes`` (which
+    /// the primary-key index could refuse) or with a NUL byte is kept as `sha256:` and its digest.
+    static func inboxEventID(_ event: CloudEvent) -> String {
+        inboxEventID(source: event.source, id: event.id)
+    }
+
+    /// The inbox key of the event `id` from `source`; see ``inboxEventID(_:)``.
+    public static func inboxEventID(source: String, id: String) -> String {
+        let key = "\(source) \(id)"
+        guard key.utf8.count > RequestLimits.maxEventIDBytes || key.utf8.contains(0) else { return key }
+        return "sha256:" + SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Records that `consumer` handled `eventID`; `false` when it already had (a redelivery).

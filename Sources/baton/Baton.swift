@@ -11,5 +11,6 @@ struct Baton: AsyncParsableCommand {
             BenchCommand.self, CacheCommand.self,
             LineageCommand.self, ExportCommand.self,
             ModelsCommand.self,
+            MirrorCommand.self, DeadLetterCommand.self, OutboxCommand.self,
         ])
 }

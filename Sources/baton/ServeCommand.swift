@@ -40,6 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Re-drive stuck events after this many seconds (env BATON_REDRIVE_SECONDS; default 30).")
     var redriveSeconds: Double?
 
+    @Option(
+        help:
+            "Fail an attempt that waited this many seconds in a pool no live worker serves (env BATON_QUEUE_TIMEOUT_SECONDS; default 1800)."
+    )
+    var queueTimeoutSeconds: Double?
+
     @Option(help: "Most attempts executed at once by this worker (env BATON_WORKER_CONCURRENCY; default 32).")
     var workerConcurrency: Int?
 
@@ -65,14 +71,23 @@ struct ServeCommand: AsyncParsableCommand {
         if let pools = pools ?? environment["BATON_POOLS"] {
             configuration.pools = pools.split(separator: ",").map(String.init)
         }
-        if let seconds = leaseSeconds ?? environment["BATON_LEASE_SECONDS"].flatMap(Double.init) {
-            configuration.leaseDuration = .milliseconds(Int64(seconds * 1000))
+        if let seconds = try Self.seconds(leaseSeconds, "BATON_LEASE_SECONDS", environment) {
+            configuration.leaseDuration = seconds
         }
-        if let seconds = sweepSeconds ?? environment["BATON_SWEEP_SECONDS"].flatMap(Double.init) {
-            configuration.sweepInterval = .milliseconds(Int64(seconds * 1000))
+        if let seconds = try Self.seconds(sweepSeconds, "BATON_SWEEP_SECONDS", environment) {
+            configuration.sweepInterval = seconds
         }
-        if let seconds = redriveSeconds ?? environment["BATON_REDRIVE_SECONDS"].flatMap(Double.init) {
-            configuration.redriveAfter = .milliseconds(Int64(seconds * 1000))
+        if let seconds = try Self.seconds(redriveSeconds, "BATON_REDRIVE_SECONDS", environment) {
+            configuration.redriveAfter = seconds
+        }
+        if let seconds = try Self.seconds(queueTimeoutSeconds, "BATON_QUEUE_TIMEOUT_SECONDS", environment) {
+            configuration.queueTimeout = seconds
+        }
+        if let seconds = try Self.seconds(nil, "BATON_WORKER_HEARTBEAT_SECONDS", environment) {
+            configuration.workerHeartbeatInterval = seconds
+        }
+        if let seconds = try Self.seconds(nil, "BATON_TOPIC_CHECK_SECONDS", environment) {
+            configuration.topicCheckInterval = seconds
         }
         if let concurrency = workerConcurrency ?? environment["BATON_WORKER_CONCURRENCY"].flatMap(Int.init) {
             configuration.workerConcurrency = concurrency
@@ -84,10 +99,24 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
         let store = BatonStore(
             client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
+        configuration.rayServeCanary?.applicationsLock = store
         let producer = try Runtime.makeProducer(options, logger: logger)
-        try await TopicProvisioner.provision(configuration, logger: logger)
+        if let factor = environment["BATON_TOPIC_REPLICATION_FACTOR"] {
+            guard let value = Int16(factor), value >= 1 else {
+                throw ValidationError("BATON_TOPIC_REPLICATION_FACTOR must be a whole number of replicas, at least 1")
+            }
+            configuration.topicReplicationFactor = value
+        }
+        if let replicas = environment["BATON_TOPIC_MIN_INSYNC_REPLICAS"] {
+            guard let value = Int(replicas), value >= 1 else {
+                throw ValidationError("BATON_TOPIC_MIN_INSYNC_REPLICAS must be a whole number, at least 1")
+            }
+            configuration.topicMinInsyncReplicas = value
+        }
+        let topics = try TopicProvisioner(configuration: configuration, logger: logger)
+        try await topics.provision()
 
-        var services: [any Service] = [client, ProducerService(producer: producer)]
+        var services: [any Service] = [client, ProducerService(producer: producer, logger: logger), topics]
         let metricsAddress = metricsAddress ?? environment["BATON_METRICS_ADDRESS"] ?? "127.0.0.1:9464"
         if metricsAddress != "off" {
             let (host, port) = try Self.parseAddress(metricsAddress)
@@ -96,7 +125,8 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 ObservabilityServer(
                     host: host, port: port, registry: registry,
-                    isReady: { (try? await client.query("SELECT 1", logger: logger)) != nil }, logger: logger))
+                    isReady: { await Self.isReady(client: client, producer: producer, logger: logger) }, logger: logger)
+            )
         }
         if selected.contains(.relay) {
             services.append(OutboxRelay(configuration: configuration, store: store, producer: producer, logger: logger))
@@ -129,8 +159,8 @@ struct ServeCommand: AsyncParsableCommand {
             ])
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        let shutdownSeconds = shutdownSeconds ?? environment["BATON_SHUTDOWN_SECONDS"].flatMap(Double.init) ?? 25
-        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownSeconds * 1000))
+        groupConfiguration.maximumGracefulShutdownDuration =
+            try Self.seconds(shutdownSeconds, "BATON_SHUTDOWN_SECONDS", environment) ?? .seconds(25)
         groupConfiguration.maximumCancellationDuration = Self.maximumCancellation
         try await ServiceGroup(configuration: groupConfiguration).run()
     }
@@ -154,11 +184,48 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var configuration = MLflowMirror.Configuration(
             client: MLflowClient.Configuration(trackingURI: uri, authorization: authorization))
-        if let seconds = environment["BATON_MLFLOW_POLL_SECONDS"].flatMap(Double.init) {
-            configuration.pollInterval = .milliseconds(Int64(seconds * 1000))
+        if let seconds = try Self.seconds(nil, "BATON_MLFLOW_POLL_SECONDS", environment) {
+            configuration.pollInterval = seconds
         }
         if let prefix = environment["BATON_MLFLOW_EXPERIMENT_PREFIX"] { configuration.experimentPrefix = prefix }
         return configuration
+    }
+
+    /// Ready when the producer is usable and PostgreSQL answers within 2 seconds.
+    private static func isReady(client: PostgresClient, producer: KafkaProducer, logger: Logger) async -> Bool {
+        guard producer.isHealthy else { return false }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await client.query("SELECT 1", logger: logger)) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return false
+            }
+            let answer = await group.next() ?? false
+            group.cancelAll()
+            return answer
+        }
+    }
+
+    /// A duration given in seconds by a flag or, without it, the environment variable `name`.
+    ///
+    /// - Throws: `ValidationError` naming the setting when the value is not a number of seconds
+    ///   between 0.001 and one year (`nan`, `inf` and `1e30` included).
+    static func seconds(_ flag: Double?, _ name: String, _ environment: [String: String]) throws -> Duration? {
+        let value: Double
+        if let flag {
+            value = flag
+        } else if let text = environment[name], !text.isEmpty {
+            guard let parsed = Double(text) else {
+                throw ValidationError("\(name)='\(text.prefix(40))' is not a number of seconds")
+            }
+            value = parsed
+        } else {
+            return nil
+        }
+        guard value.isFinite, value >= 0.001, value <= 365 * 86_400 else {
+            throw ValidationError("\(name) must be between 0.001 and 31536000 seconds, not \(value)")
+        }
+        return .milliseconds(Int64((value * 1000).rounded()))
     }
 
     private static func parseAddress(_ address: String) throws -> (host: String, port: Int) {
@@ -179,12 +246,26 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Keeps the shared producer open while the roles run, and flushes it on shutdown.
+/// Keeps the shared producer open while the roles run, rebuilds it after a fatal librdkafka
+/// error (so `/readyz` turns green again without a restart), and flushes it on shutdown.
 struct ProducerService: Service {
     let producer: KafkaProducer
+    let logger: Logger
 
     func run() async throws {
-        try? await gracefulShutdown()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if !producer.isHealthy {
+                    do {
+                        try producer.recover()
+                        EngineMetrics.producerRebuilt()
+                    } catch {
+                        logger.error("Kafka producer cannot be rebuilt", metadata: ["error": "\(error)"])
+                    }
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
         await producer.shutdown()
     }
 }

@@ -23,7 +23,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Wait for the run to end; exit 0 if it succeeded, 3 if a gate rejected it, 2 if the request was rejected, else 1."
+            "Wait for the run to end; exit 0 if it succeeded, 3 if a gate rejected it, 2 if the request was rejected or dead-lettered, else 1."
     )
     var wait = false
 
@@ -52,6 +52,14 @@ struct SubmitCommand: AsyncParsableCommand {
         request.params = try Self.parseParams(params)
         request.idempotencyKey = idempotencyKey
         request.noCache = noCache ? true : nil
+        if let problem = try await localProblem(request) {
+            if json {
+                print(Self.json(["state": "rejected", "reason": problem]))
+            } else {
+                FileHandle.standardError.write(Data("\(pipeline): rejected: \(problem)\n".utf8))
+            }
+            throw ExitCode(2)
+        }
         try await Self.send(request, wait: wait, json: json, timeout: timeout, options: options)
     }
 
@@ -74,7 +82,7 @@ struct SubmitCommand: AsyncParsableCommand {
             return
         }
         let result = try await Runtime.withStore(options, logger: logger) { store in
-            try await Self.waitForEnd(runID: runID, eventID: event.id, store: store, timeout: .seconds(timeout))
+            try await Self.waitForEnd(runID: runID, event: event, store: store, timeout: .seconds(timeout))
         }
         if json {
             var object = ["run_id": runID.lowercased, "state": result.state]
@@ -87,14 +95,15 @@ struct SubmitCommand: AsyncParsableCommand {
         switch result.state {
         case RunState.succeeded.rawValue: return
         case RunState.rejectedByGate.rawValue: throw ExitCode(3)
-        case "rejected": throw ExitCode(2)
+        case "rejected", "dead_lettered": throw ExitCode(2)
         default: throw ExitCode(1)
         }
     }
 
-    /// Polls the database until the run ends or the request is rejected.
+    /// Polls the database until the run ends, the request is rejected, or it was dead-lettered
+    /// (then the state is `dead_lettered`, with the reason, and `baton dlq replay` can run it later).
     static func waitForEnd(
-        runID: UUID, eventID: String, store: BatonStore, timeout: Duration
+        runID: UUID, event: CloudEvent, store: BatonStore, timeout: Duration
     ) async throws -> (state: String, reason: String?) {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -102,10 +111,13 @@ struct SubmitCommand: AsyncParsableCommand {
                 return (run.state.rawValue, run.reason)
             }
             if let status = try await store.requestStatus(
-                consumer: EngineConfiguration.coordinatorConsumer, eventID: eventID),
+                consumer: EngineConfiguration.coordinatorConsumer, source: event.source, eventID: event.id),
                 status.outcome == "rejected"
             {
                 return ("rejected", status.reason)
+            }
+            if let error = try await store.deadLetterError(eventID: event.id) {
+                return ("dead_lettered", error)
             }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -130,5 +142,37 @@ struct SubmitCommand: AsyncParsableCommand {
 
     static func json(_ object: [String: String]) -> String {
         String(decoding: (try? CloudEvent.encode(object)) ?? [], as: UTF8.self)
+    }
+
+    // MARK: - Local checks
+
+    /// What the coordinator would reject the request for, checked here so that nothing is
+    /// produced for it: the request's bounds, the spec (the file's, or the applied pipeline's,
+    /// looked up in the database) and the `--param` values against it. Nil when it would pass.
+    private func localProblem(_ request: PipelineRequested) async throws -> String? {
+        if let violation = RequestLimits.violation(in: request) { return violation }
+        let yaml: String
+        if let spec = request.spec {
+            yaml = spec
+        } else {
+            let name = request.pipeline ?? pipeline
+            let stored = try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
+                try await $0.pipeline(named: name)
+            }
+            guard let stored else {
+                return "unknown pipeline '\(name)': apply it first with `baton pipelines apply FILE`, "
+                    + "or submit the spec file"
+            }
+            yaml = stored.yaml
+        }
+        do {
+            let spec = try PipelineSpecParser.parse(yaml)
+            _ = try ParamResolver.resolve(request.params ?? [:], declared: spec.params)
+            return nil
+        } catch let error as SpecError {
+            return error.description
+        } catch let error as ParamResolver.ParamError {
+            return error.message
+        }
     }
 }

@@ -69,6 +69,23 @@ public struct ScratchDatabase: Sendable {
         return database
     }
 
+    /// Runs statements as the stack's administrator, connected to the stack's own database (for
+    /// `ALTER DATABASE` on this one, or ending its sessions).
+    public func administer(_ statements: String...) async throws {
+        try await Self.withClient(try DatabaseConfiguration(url: try TestStack.databaseURL())) { client in
+            for statement in statements {
+                try await client.query(PostgresQuery(unsafeSQL: statement), logger: TestStack.logger)
+            }
+        }
+    }
+
+    /// Ends every session on this database, so pools reconnect (and pick up `ALTER DATABASE` settings).
+    public func terminateSessions() async throws {
+        try await administer(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)' AND pid <> pg_backend_pid()"
+        )
+    }
+
     /// Runs `body` with a store on this database.
     public func withStore<Result: Sendable>(
         topics: EventTopics = EventTopics(), _ body: @Sendable (BatonStore) async throws -> Result

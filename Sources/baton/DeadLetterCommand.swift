@@ -1,0 +1,159 @@
+import ArgumentParser
+import BatonCore
+import BatonKafka
+import BatonStore
+import Foundation
+import Logging
+
+/// `baton dlq`: the messages no consumer could handle, and what an operator does about them.
+struct DeadLetterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "List, show, replay or discard dead letters (messages no consumer could handle).",
+        subcommands: [List.self, Show.self, Replay.self, Discard.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dead letters, newest first.")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Most dead letters to list.") var limit = 50
+        @Flag(help: "Include discarded dead letters.") var all = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            options.bootstrapLogging()
+            let letters = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
+                try await store.deadLetters(limit: max(1, min(limit, 10_000)), includeDiscarded: all)
+            }
+            if json { return print(try DeadLetterCommand.json(letters)) }
+            if letters.isEmpty { return print("no dead letters") }
+            for letter in letters {
+                let status =
+                    letter.discardedAt != nil
+                    ? "discarded" : letter.replays > 0 ? "replayed ×\(letter.replays)" : "open"
+                print(
+                    "\(letter.id)\t\(letter.topic)[\(letter.partition)]@\(letter.offset)\t\(status)\t"
+                        + "\(letter.payloadSize) B\t\(letter.error.prefix(120))")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One dead letter: origin, error, headers, payload.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The dead letter's id (from `baton dlq list`).") var id: Int64
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            options.bootstrapLogging()
+            let letter = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
+                try await store.deadLetter(id)
+            }
+            guard let letter else { throw ValidationError("no dead letter \(id)") }
+            if json { return print(try DeadLetterCommand.json(letter)) }
+            print("dead letter \(letter.id) from \(letter.topic)[\(letter.partition)]@\(letter.offset)")
+            print("consumer: \(letter.consumer), attempts: \(letter.attempts), at \(letter.createdAt)")
+            if let eventID = letter.eventID { print("event id: \(eventID)") }
+            print("error: \(letter.error)")
+            print("payload: \(letter.payloadSize) bytes, sha256 \(letter.payloadSHA256)")
+            for (key, value) in (letter.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+                print("header \(key): \(value.prefix(200))")
+            }
+            if letter.replays > 0 {
+                print("replayed \(letter.replays) time(s), last at \(letter.replayedAt.map { "\($0)" } ?? "?")")
+            }
+            if let discarded = letter.discardedAt { print("discarded at \(discarded)") }
+            print("---\n\(letter.payloadPreview ?? "")")
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Produce a dead letter's original record again, to its original topic.",
+            discussion: """
+                The record keeps its key, payload and headers and gains a baton.replayed_from header. A request \
+                with a ce_id (or an idempotency key) is deduplicated by the coordinator's inbox, and a bare request \
+                takes its id from that header, so replaying one dead letter twice makes at most one run.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The ids of the dead letters to replay.") var ids: [Int64]
+        @Option(help: "Who replays (default: $USER); recorded with the replay.") var actor: String?
+
+        func run() async throws {
+            options.bootstrapLogging()
+            let actor = try DeadLetterCommand.actor(actor)
+            let logger = Logger(label: "baton.dlq")
+            let producer = try Runtime.makeProducer(options, logger: logger)
+            do {
+                try await Runtime.withStore(options, logger: logger) { store in
+                    for id in ids { try await Self.replay(id, store: store, producer: producer, actor: actor) }
+                }
+            } catch {
+                await producer.shutdown()
+                throw error
+            }
+            await producer.shutdown()
+        }
+
+        private static func replay(_ id: Int64, store: BatonStore, producer: KafkaProducer, actor: String) async throws
+        {
+            guard let record = try await store.deadLetterRecord(id) else {
+                throw ValidationError("no dead letter \(id)")
+            }
+            guard record.isComplete else {
+                throw ValidationError(
+                    "dead letter \(id) was stored truncated (the record was over \(DeadLetter.maxStoredPayload) bytes); "
+                        + "it cannot be replayed")
+            }
+            var headers = record.headers.filter { !$0.key.hasPrefix("baton_dlq_") }.map {
+                KafkaHeader(key: $0.key, value: $0.value)
+            }
+            headers.append(KafkaHeader(key: CloudEventCodec.replayedFromHeader, value: "dead-letter/\(record.id)"))
+            let report = try await producer.send(
+                KafkaProducerMessage(topic: record.topic, key: record.key, value: record.payload, headers: headers))
+            let destination = "\(record.topic)[\(report.partition)]@\(report.offset)"
+            try await store.markDeadLetterReplayed(record.id, actor: actor, detail: "to \(destination)")
+            print("replayed dead letter \(record.id) to \(destination)")
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark dead letters handled; they stay stored but leave `baton dlq list`.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The ids of the dead letters to discard.") var ids: [Int64]
+        @Option(help: "Why (recorded with the action).") var reason: String?
+        @Option(help: "Who discards (default: $USER); recorded with the action.") var actor: String?
+
+        func run() async throws {
+            options.bootstrapLogging()
+            let actor = try DeadLetterCommand.actor(actor)
+            let reason = reason.map { String($0.prefix(1000)) }
+            try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
+                for id in ids {
+                    let discarded = try await store.discardDeadLetter(id, actor: actor, reason: reason)
+                    print(discarded ? "discarded dead letter \(id)" : "no open dead letter \(id)")
+                }
+            }
+        }
+    }
+
+    /// The acting operator: `--actor`, else `$USER`; required, at most 200 bytes.
+    static func actor(_ flag: String?) throws -> String {
+        let actor = (flag ?? GlobalOptions.environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard !actor.isEmpty, actor.utf8.count <= 200 else {
+            throw ValidationError("set --actor (or $USER) to who acts, at most 200 bytes")
+        }
+        return actor
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
