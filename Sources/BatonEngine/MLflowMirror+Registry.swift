@@ -16,12 +16,21 @@ import ServiceLifecycle
 /// so replays never duplicate a version. A version waits (queued) until the mirror has made the
 /// MLflow run of its register attempt or of its run, which the same poll does first.
 extension MLflowMirror {
-    /// Brings the queued models in step, once each; models left incomplete stay queued.
+    /// Brings the queued models in step, once each; models left incomplete stay queued, a model
+    /// MLflow refuses for good is parked and the pass moves on.
     func registryPass() async throws {
         let changes = try await store.mlflowRegistryChanges(limit: configuration.batchSize * 20)
         for (model, changeIDs) in changes.prefix(configuration.batchSize) {
             guard !Task.isShuttingDownGracefully else { return }
-            if try await mirrorModel(model) { try await store.deleteMLflowRegistryChanges(changeIDs) }
+            let complete: Bool
+            do {
+                complete = try await mirrorModel(model)
+            } catch {
+                guard let refusal = Self.permanentRefusal(error) else { throw error }
+                try await park(.model, model, refusal)
+                continue
+            }
+            if complete { try await store.deleteMLflowRegistryChanges(changeIDs) }
         }
     }
 

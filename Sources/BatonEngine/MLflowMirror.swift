@@ -18,7 +18,9 @@ import ServiceLifecycle
 /// two) the run is looked up by its Baton tag before one is made, so restarts and replays never
 /// duplicate a run. MLflow being down or failing never touches a pipeline: changes stay queued,
 /// the mirror says so once in the log and in `baton_mlflow_mirror_failures_total`, and catches
-/// up when MLflow answers again. One mirror at a time works (a lease in PostgreSQL).
+/// up when MLflow answers again. A run or model MLflow refuses for good (a 4xx) is parked
+/// (`mlflow_mirror_parked`, `baton mirror failed`) so it never blocks the ones behind it, until
+/// `baton mirror retry` queues it again. One mirror at a time works (a lease in PostgreSQL).
 public struct MLflowMirror: Service {
     /// How the mirror works.
     public struct Configuration: Sendable {
@@ -72,8 +74,12 @@ public struct MLflowMirror: Service {
                 }
                 if try await store.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
                 {
-                    try await pass(experiments: &experiments)
-                    try await registryPass()
+                    // The registry is mirrored even while runs fail: a run MLflow cannot take now
+                    // must not hold up alias moves (and the other way round).
+                    var failure: (any Error)?
+                    do { try await pass(experiments: &experiments) } catch { failure = error }
+                    do { try await registryPass() } catch { failure = failure ?? error }
+                    if let failure { throw failure }
                 }
                 if failures > 0 {
                     logger.notice(
@@ -96,6 +102,9 @@ public struct MLflowMirror: Service {
             if let backlog = try? await store.mlflowMirrorBacklog() {
                 Gauge(label: "baton_mlflow_mirror_runs_behind").record(backlog)
             }
+            if let parked = try? await store.mlflowMirrorParkedCounts() {
+                for (kind, count) in parked { EngineMetrics.mlflowMirrorParked(kind: kind.rawValue, count: count) }
+            }
             let wait = failures == 0 ? configuration.pollInterval : retryInterval(failures: failures)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
@@ -107,18 +116,50 @@ public struct MLflowMirror: Service {
     }
 
     /// Replays the runs with queued changes, oldest first, until the queue is empty, the
-    /// service is stopping, or MLflow fails.
+    /// service is stopping, or MLflow fails for now. A run MLflow refuses for good is parked and
+    /// the pass moves on to the next.
     private func pass(experiments: inout [String: String]) async throws {
         while !Task.isShuttingDownGracefully {
             let changes = try await store.mlflowMirrorChanges(limit: configuration.batchSize * 20)
             guard !changes.isEmpty else { return }
             for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
                 guard !Task.isShuttingDownGracefully else { return }
-                let complete = try await mirror(runID, experiments: &experiments)
+                let complete: Bool
+                do {
+                    complete = try await mirror(runID, experiments: &experiments)
+                } catch {
+                    guard let refusal = Self.permanentRefusal(error) else { throw error }
+                    try await park(.run, runID.lowercased, refusal)
+                    continue
+                }
                 // Changes made meanwhile have their own rows and stay queued.
                 if complete { try await store.deleteMLflowMirrorChanges(changeIDs) }
             }
         }
+    }
+
+    // MARK: - Parking
+
+    /// The MLflow error when MLflow refused for good (a 4xx other than 429: an invalid key, a run
+    /// or experiment deleted in MLflow); `nil` for anything that may pass later (MLflow down,
+    /// overloaded, failing, PostgreSQL errors) and for refusals of the mirror's own credentials,
+    /// which would refuse every run alike.
+    static func permanentRefusal(_ error: any Error) -> MLflowError? {
+        guard let error = error as? MLflowError, !error.isRetriable,
+            error.code != .unauthenticated, error.code != .permissionDenied, error.status != 401,
+            error.status != 403
+        else { return nil }
+        return error
+    }
+
+    /// Sets a run or model aside until `baton mirror retry`, saying so in the log and the metrics.
+    func park(_ kind: MLflowMirrorParked.Kind, _ subject: String, _ refusal: MLflowError) async throws {
+        try await store.parkMLflowMirror(
+            kind, subject: subject, error: refusal.description, errorCode: refusal.code.rawValue)
+        EngineMetrics.mlflowMirrorParking(kind: kind.rawValue)
+        logger.warning(
+            "mlflow refused a \(kind.rawValue) for good; parked it, the mirror moves on (see baton mirror failed)",
+            metadata: ["subject": "\(subject)", LogKeys.error: "\(refusal)"])
     }
 
     // MARK: - One run

@@ -37,6 +37,13 @@ public struct RayServeCanary: RolloutDriver {
         public var readyTimeout: Duration = .seconds(300)
         /// Between two status polls while deploying. Default: 500 ms.
         public var pollInterval: Duration = .milliseconds(500)
+        /// The Ray dashboard's bearer token (`BATON_RAY_TOKEN`), sent with every Serve REST call and
+        /// package upload, never to Prometheus. Default: none.
+        public var token: String?
+        /// Serialises the read-modify-write of Serve's applications among Baton processes
+        /// (`baton serve` passes its PostgreSQL store). Default: none, when one process alone
+        /// rolls out to this Serve.
+        public var applicationsLock: (any RayServeCanaryLock)?
 
         public init(serveAddress: String, prometheusURL: String, applicationsFolder: URL) {
             self.serveAddress = serveAddress.hasSuffix("/") ? String(serveAddress.dropLast()) : serveAddress
@@ -64,7 +71,8 @@ public struct RayServeCanary: RolloutDriver {
         let applications = RayServeCanaryApplications(http: http, configuration: configuration, logger: logger)
         let analysis = RayServeCanaryAnalysis(http: http, prometheusURL: configuration.prometheusURL, logger: logger)
         let ray = RayJobClient(
-            configuration: RayJobClient.Configuration(address: configuration.serveAddress), logger: logger)
+            configuration: RayJobClient.Configuration(address: configuration.serveAddress, token: configuration.token),
+            logger: logger)
         let workingDir: String
         do {
             workingDir = try await ray.workingDirectory(for: configuration.applicationsFolder)

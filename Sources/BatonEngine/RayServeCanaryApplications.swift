@@ -10,7 +10,10 @@ import Logging
 /// A model `m` is served by a router application `m` (route `/m`, `baton_serve.router:build`)
 /// whose `user_config` names the stable and candidate applications and the candidate's weight,
 /// and one application per version, `m-v<N>` (`baton_serve.model:build`). Applications of other
-/// models are sent back as they were deployed.
+/// models are sent back as they were deployed: a name belongs to model `m` only when it is `m`
+/// or `m-v` and digits on a version application, so rolling out `llm` never touches `llm-vision`,
+/// `llm-v2`'s router or `llm-v2-v1`. The GET-modify-PUT runs under
+/// ``RayServeCanary/Configuration/applicationsLock``, and every call carries the Ray token.
 struct RayServeCanaryApplications: Sendable {
     /// The router's routing: `{model, stable, candidate, weight}` (see `jobs/serve/baton_serve/routing.py`).
     struct Routing: Sendable, Hashable {
@@ -28,11 +31,38 @@ struct RayServeCanaryApplications: Sendable {
     static func routerName(_ model: String) -> String { model }
     static func versionName(_ model: String, _ version: Int) -> String { "\(model)-v\(version)" }
 
+    /// The import path of a version application; a router with a version-like name (the model
+    /// `llm-v2`) is another model's, not a version of `llm`.
+    static let versionImportPath = "baton_serve.model:build"
+
+    /// Whether application `name` (deployed with `app`, Serve's entry for it) is a version
+    /// application of `model`: exactly `<model>-v<digits>`, and not a router.
+    static func isVersionApplication(_ name: String, of model: String, app: JSONValue?) -> Bool {
+        let prefix = "\(model)-v"
+        guard name.hasPrefix(prefix) else { return false }
+        let digits = name.dropFirst(prefix.count)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        if case .object(let fields)? = app, case .object(let config)? = fields["deployed_app_config"],
+            case .string(let importPath)? = config["import_path"]
+        {
+            return importPath == versionImportPath
+        }
+        return true
+    }
+
+    /// Whether application `name` is model `model`'s: its router or one of its versions.
+    static func belongs(_ name: String, to model: String, app: JSONValue?) -> Bool {
+        name == routerName(model) || isVersionApplication(name, of: model, app: app)
+    }
+
+    /// The lock key of this Serve's applications.
+    private var lockKey: String { "baton/ray-serve-applications/" + configuration.serveAddress }
+
     // MARK: - Reading
 
     /// Every application with its status, message and deployed config.
     func applications() async throws(RayServeCanaryError) -> [String: JSONValue] {
-        let (status, body) = try await http.get(endpoint)
+        let (status, body) = try await http.get(endpoint, token: configuration.token)
         guard status == 200 else {
             throw .unavailable("Ray Serve answered GET \(endpoint) with HTTP \(status): \(Self.text(body))")
         }
@@ -70,10 +100,34 @@ struct RayServeCanaryApplications: Sendable {
     /// - Throws: ``RayServeCanaryError`` when Serve refuses the config, an application fails to
     ///   deploy, or they do not run within ``RayServeCanary/Configuration/readyTimeout``.
     func deploy(model: String, routing: Routing?, workingDir: String) async throws(RayServeCanaryError) {
+        let expected: [String: JSONValue]
+        guard let lock = configuration.applicationsLock else {
+            expected = try await put(model: model, routing: routing, workingDir: workingDir)
+            try await waitUntilRunning(model: model, expected: expected)
+            return
+        }
+        do {
+            expected = try await lock.withRayServeLock(lockKey) {
+                try await put(model: model, routing: routing, workingDir: workingDir)
+            }
+        } catch let error as RayServeCanaryError {
+            throw error
+        } catch {
+            throw .unavailable("cannot take the lock on Ray Serve's applications: \(error)")
+        }
+        // Waiting needs no lock: the next rollout's GET already sees this config.
+        try await waitUntilRunning(model: model, expected: expected)
+    }
+
+    /// Reads every application, replaces the model's own with `routing`'s and sends the set back.
+    ///
+    /// - Returns: the model's applications as sent, by name.
+    private func put(
+        model: String, routing: Routing?, workingDir: String
+    ) async throws(RayServeCanaryError) -> [String: JSONValue] {
         let current = try await applications()
         var apps: [JSONValue] = []
-        let ours: Set<String> = [Self.routerName(model)]
-        for name in current.keys.sorted() where !ours.contains(name) && !name.hasPrefix("\(model)-v") {
+        for name in current.keys.sorted() where !Self.belongs(name, to: model, app: current[name]) {
             if case .object(let app)? = current[name], let config = app["deployed_app_config"], config != .null {
                 apps.append(config)
             }
@@ -102,11 +156,12 @@ struct RayServeCanaryApplications: Sendable {
         } catch {
             throw .badResponse("cannot encode the Serve config: \(error)")
         }
-        let (status, answer) = try await http.put(endpoint, json: body, timeout: configuration.deployTimeout)
+        let (status, answer) = try await http.put(
+            endpoint, json: body, timeout: configuration.deployTimeout, token: configuration.token)
         guard status == 200 else {
             throw .deployFailed("Ray Serve refused the applications (HTTP \(status)): \(Self.text(answer))")
         }
-        try await waitUntilRunning(model: model, expected: expected)
+        return expected
     }
 
     /// Polls until every expected application is RUNNING with the config sent and the model's
@@ -132,7 +187,9 @@ struct RayServeCanaryApplications: Sendable {
                     break
                 }
             }
-            let stale = current.keys.filter { $0.hasPrefix("\(model)-v") && expected[$0] == nil }
+            let stale = current.keys.filter {
+                Self.isVersionApplication($0, of: model, app: current[$0]) && expected[$0] == nil
+            }
             if waitingFor.isEmpty, let name = stale.sorted().first { waitingFor = "\(name) to be deleted" }
             if expected.isEmpty, current[Self.routerName(model)] != nil { waitingFor = "\(model) to be deleted" }
             if waitingFor.isEmpty { return }

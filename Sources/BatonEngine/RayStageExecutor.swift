@@ -148,7 +148,14 @@ struct RayStageExecutor: Sendable {
         let submissionID = claim.raySubmissionID ?? claim.id.lowercased
         var delay = configuration.rayPollInterval
         var lastStatus: RayJobDetails.Status?
+        // Since when the ended job's log could not be read (it holds the outputs and metrics).
+        var logFailingSince: ContinuousClock.Instant?
         while !Task.isCancelled {
+            if let since = logFailingSince, Date() >= claim.deadline || ContinuousClock.now - since >= Self.logPatience
+            {
+                try await failUnreadableLog(claim, submissionID: submissionID)
+                return
+            }
             if Date() >= claim.deadline {
                 try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
                 return
@@ -181,7 +188,23 @@ struct RayStageExecutor: Sendable {
                 continue
             }
             if job.status.isTerminal {
-                try await finish(claim, job: job, submissionID: submissionID)
+                let log: String
+                do {
+                    log = try await ray.logs(submissionID)
+                } catch {
+                    // Never "no outputs": the outputs and metrics are in the log, so ask again.
+                    logger.warning(
+                        "cannot read the ended ray job's log; trying again",
+                        metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.error: "\(error)"])
+                    logFailingSince = logFailingSince ?? .now
+                    try await Task.sleep(for: configuration.rayMaxPollInterval)
+                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
+                        try await leaseLost(claim, submissionID: submissionID)
+                        return
+                    }
+                    continue
+                }
+                try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
                 return
             }
             if job.status != lastStatus {
@@ -215,8 +238,28 @@ struct RayStageExecutor: Sendable {
         }
     }
 
-    private func finish(_ claim: ClaimedAttempt, job: RayJobDetails, submissionID: String) async throws {
-        let log = (try? await ray.logs(submissionID)) ?? ""
+    /// How long the log of an ended job may stay unreadable before the attempt fails
+    /// (`log_unreadable`, retried as the stage's policy says) rather than succeed without outputs.
+    static let logPatience: Duration = .seconds(600)
+
+    private func failUnreadableLog(_ claim: ClaimedAttempt, submissionID: String) async throws {
+        let error =
+            "the Ray job ended but its log (with the job's outputs and metrics) could not be read for "
+            + "\(DurationParsing.format(Self.logPatience)) or until the stage timeout; see the worker's log"
+        if try await store.finishAttempt(claim, state: .failed, error: error, errorType: "log_unreadable") {
+            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+        }
+    }
+
+    /// The declared outputs a job did not report, in the stage's order.
+    static func missingOutputs(_ stage: StageSpec, records: JobRecords) -> [String] {
+        let reported = Set(records.outputs.map(\.name))
+        return stage.outputs.filter { !reported.contains($0) }
+    }
+
+    private func finish(
+        _ claim: ClaimedAttempt, job: RayJobDetails, log: String, stage: StageSpec, submissionID: String
+    ) async throws {
         let records = JobRecords(log: log)
         for problem in records.problems.prefix(5) {
             logger.warning(
@@ -230,7 +273,16 @@ struct RayStageExecutor: Sendable {
         let state: AttemptState
         var error: String?
         var errorType: String?
+        let missing = Self.missingOutputs(stage, records: records)
         switch job.status {
+        case .succeeded where !missing.isEmpty:
+            // Downstream stages and the cache need every declared output: not a success.
+            state = .failed
+            let names = missing.map { "'\($0)'" }.joined(separator: ", ")
+            error =
+                "the Ray job succeeded but did not report declared output\(missing.count == 1 ? "" : "s") \(names): "
+                + "each needs a ::baton::output line in the job's log (jobs/baton_jobs writes them)"
+            errorType = "missing_outputs"
         case .succeeded:
             state = .succeeded
         case .stopped:

@@ -5,7 +5,7 @@ import Foundation
 /// Decides whether an attempt runs or reuses the outputs of an earlier one.
 ///
 /// A hit needs a succeeded attempt with the same fingerprint (or the attempt `runs retry
-/// --from` pinned) whose outputs all still exist. Every decision comes with its reason in
+/// --from` pinned) that recorded every output the stage declares, all of which still exist. Every decision comes with its reason in
 /// words, stored with the attempt for `baton cache explain`.
 struct StageCache: Sendable {
     let store: BatonStore
@@ -22,6 +22,9 @@ struct StageCache: Sendable {
             guard let source = try await store.reusableAttempt(attemptID) else {
                 return .miss(reason: "attempt \(attemptID.lowercased) to reuse did not succeed")
             }
+            if let unrecorded = Self.unrecorded(stage, source) {
+                return .miss(reason: "attempt \(attemptID.lowercased) to reuse \(unrecorded)")
+            }
             if let missing = await presence.firstMissing(source.outputs.map(\.uri)) {
                 return .miss(reason: "an output of attempt \(attemptID.lowercased) to reuse is missing: \(missing)")
             }
@@ -36,6 +39,10 @@ struct StageCache: Sendable {
             }
             var gone: [String] = []
             for candidate in candidates {
+                if let unrecorded = Self.unrecorded(stage, candidate) {
+                    gone.append("attempt \(candidate.attemptID.lowercased): \(unrecorded)")
+                    continue
+                }
                 guard let missing = await presence.firstMissing(candidate.outputs.map(\.uri)) else {
                     return .hit(candidate, reason: "same fingerprint as attempt \(Self.describe(candidate))")
                 }
@@ -44,6 +51,16 @@ struct StageCache: Sendable {
             return .miss(
                 reason: "attempts with the same fingerprint lost outputs: \(gone.joined(separator: "; "))")
         }
+    }
+
+    /// Why an attempt cannot stand in for the stage although it succeeded: it recorded none of
+    /// some output the stage declares (a log read short, an attempt from before outputs were
+    /// checked); `nil` when it has them all.
+    static func unrecorded(_ stage: StageSpec, _ candidate: CacheCandidate) -> String? {
+        let recorded = Set(candidate.outputs.map(\.name))
+        let lacking = stage.outputs.filter { !recorded.contains($0) }
+        guard !lacking.isEmpty else { return nil }
+        return "recorded no declared output " + lacking.map { "'\($0)'" }.joined(separator: ", ")
     }
 
     private static func describe(_ candidate: CacheCandidate) -> String {

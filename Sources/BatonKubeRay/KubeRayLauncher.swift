@@ -66,7 +66,8 @@ public struct KubeRayLauncher: RayJobLauncher {
         public var submissionMode: String?
         /// The Ray version `version()` reports. Default: the template's `rayVersion`, else `2.60.0`.
         public var rayVersion: String
-        /// The most bytes of driver log read. Default: 16 MiB.
+        /// The most bytes of driver log kept; of a longer log, its end is read (the job's
+        /// `::baton::` records come last). Default: 16 MiB.
         public var maxLogBytes = 16 << 20
 
         public init(kubernetes: KubernetesConfiguration, cluster: Cluster) {
@@ -243,9 +244,8 @@ public struct KubeRayLauncher: RayJobLauncher {
                     .notFound, "RayJob \(name) has no reachable cluster and no submitter pod to read the log from",
                     isRetriable: false)
             }
-            return try await kubernetes.text(
-                "/api/v1/namespaces/\(namespace)/pods/\(KubernetesClient.segment(pod.metadata.name))/log",
-                query: ["limitBytes": "\(configuration.maxLogBytes)"], maxBytes: configuration.maxLogBytes + 4096)
+            return try await podLogTail(
+                "/api/v1/namespaces/\(namespace)/pods/\(KubernetesClient.segment(pod.metadata.name))/log")
         } catch let error as RayError {
             throw error
         } catch let error as KubernetesError {
@@ -254,6 +254,33 @@ public struct KubeRayLauncher: RayJobLauncher {
             throw RayError(.unavailable, "\(error)", isRetriable: true)
         }
     }
+
+    /// The last lines of a pod's log that fit in ``Configuration/maxLogBytes``.
+    ///
+    /// Kubernetes can cut a log after its first `limitBytes` or keep its last `tailLines`, but not
+    /// keep its last bytes, and `limitBytes` applies after `tailLines`. So: the whole log when it
+    /// fits; else ever fewer last lines until they fit (each answer bounded by `limitBytes`); else
+    /// the end of what came back.
+    func podLogTail(_ path: String) async throws -> String {
+        let limit = configuration.maxLogBytes
+        // One byte over the limit tells a log that fits from one that was cut.
+        let bounded = ["limitBytes": "\(limit + 1)"]
+        var text = try await kubernetes.text(path, query: bounded, maxBytes: limit + 4096)
+        if text.utf8.count <= limit { return text }
+        for lines in Self.tailLineSteps {
+            text = try await kubernetes.text(
+                path, query: bounded.merging(["tailLines": "\(lines)"]) { $1 }, maxBytes: limit + 4096)
+            if text.utf8.count <= limit { return text }
+        }
+        // Even the last line is longer than the limit (or the server ignored the limits): keep
+        // the end of what came, from its first whole line on.
+        let bytes = text.utf8.suffix(limit + 1)
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return "" }
+        return String(decoding: text.utf8[text.utf8.index(after: newline)...], as: UTF8.self)
+    }
+
+    /// The `tailLines` tried, from the most records a job may report down to the last line.
+    static let tailLineSteps = [100_000, 10_000, 1000, 100, 10, 1]
 
     /// The same failure in the launcher protocol's terms.
     static func rayError(_ error: KubernetesError) -> RayError {

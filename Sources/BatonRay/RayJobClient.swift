@@ -19,8 +19,11 @@ public struct RayJobClient: Sendable {
         public var token: String?
         /// The longest one call may take. Default: 10 s.
         public var requestTimeout: Duration = .seconds(10)
-        /// The most bytes of job log read. Default: 16 MiB.
+        /// The most bytes of job log kept: a longer log is read to its end and only its last
+        /// `maxLogBytes` are kept (the job's `::baton::` records come last). Default: 16 MiB.
         public var maxLogBytes = 16 << 20
+        /// The most bytes of any other answer read. Default: 16 MiB.
+        public var maxResponseBytes = 16 << 20
 
         public init(address: String, token: String? = nil) {
             self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
@@ -69,10 +72,47 @@ public struct RayJobClient: Sendable {
         try decode([RayJobDetails].self, from: try await call(.GET, "/api/jobs/"))
     }
 
-    /// The job's driver log (`GET /api/jobs/{submission_id}/logs`).
+    /// The job's driver log (`GET /api/jobs/{submission_id}/logs`): all of it, or its last
+    /// ``Configuration/maxLogBytes`` (from the first whole line on) when it is longer.
+    ///
+    /// Ray has no call for the end of a log, so the answer is streamed and decoded as it comes,
+    /// keeping only the end: memory stays bounded however long the log is.
+    ///
+    /// - Throws: ``RayError``: `.notFound` for an unknown job, `.unavailable` (retriable) when Ray
+    ///   does not answer or the answer breaks off, `.badResponse` when it is not the documented JSON.
     public func logs(_ submissionID: String) async throws(RayError) -> String {
-        struct Logs: Decodable { var logs: String }
-        return try decode(Logs.self, from: try await call(.GET, "/api/jobs/\(Self.escape(submissionID))/logs")).logs
+        let path = "/api/jobs/\(Self.escape(submissionID))/logs"
+        var tail = RayJobLogTail(limit: configuration.maxLogBytes)
+        let status: Int
+        var refusal: [UInt8] = []
+        do {
+            let response = try await httpClient.execute(
+                makeRequest(.GET, path), timeout: .milliseconds(configuration.requestTimeout.milliseconds),
+                logger: logger)
+            status = Int(response.status.code)
+            if status == 200 {
+                for try await chunk in response.body { try tail.feed(chunk) }
+            } else {
+                refusal = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+            }
+        } catch let error as RayError {
+            throw error
+        } catch {
+            throw .unavailable("Ray at \(configuration.address) did not send all of GET \(path): \(error)")
+        }
+        guard status == 200 else {
+            throw .rejected(
+                "Ray refused GET \(path): \(String(decoding: refusal.prefix(4096), as: UTF8.self))", status: status)
+        }
+        if tail.isTruncated {
+            logger.info(
+                "job log longer than the read limit; kept its end",
+                metadata: [
+                    "submission_id": "\(submissionID)", "log_bytes": "\(tail.total)",
+                    "kept_bytes": "\(configuration.maxLogBytes)",
+                ])
+        }
+        return try tail.log()
     }
 
     /// Asks Ray to stop the job; `false` when it had already ended.
@@ -106,10 +146,9 @@ public struct RayJobClient: Sendable {
 
     // MARK: - HTTP
 
-    private func call(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
-        expect: Set<Int> = [200]
-    ) async throws(RayError) -> [UInt8] {
+    private func makeRequest(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json"
+    ) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: configuration.address + path)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
@@ -121,13 +160,21 @@ public struct RayJobClient: Sendable {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
+        return request
+    }
+
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
+        expect: Set<Int> = [200]
+    ) async throws(RayError) -> [UInt8] {
+        let request = makeRequest(method, path, body: body, contentType: contentType)
         let status: Int
         let bytes: [UInt8]
         do {
             let timeout = TimeAmount.milliseconds(configuration.requestTimeout.milliseconds)
             let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
             status = Int(response.status.code)
-            bytes = Array(buffer: try await response.body.collect(upTo: configuration.maxLogBytes))
+            bytes = Array(buffer: try await response.body.collect(upTo: configuration.maxResponseBytes))
         } catch {
             throw .unavailable("Ray at \(configuration.address) did not answer \(method) \(path): \(error)")
         }

@@ -21,25 +21,36 @@ public struct RayServeCanaryHTTP: Sendable {
     }
 
     /// `GET url`: the status and body; throws only when there is no answer.
-    public func get(_ url: String) async throws(RayServeCanaryError) -> (status: Int, body: [UInt8]) {
-        try await call(.GET, url, body: nil)
+    ///
+    /// - Parameter token: a bearer token for Ray's dashboard, sent as `Authorization` and
+    ///   `X-Ray-Authorization` (as the Jobs client does); `nil` for Prometheus.
+    public func get(_ url: String, token: String? = nil) async throws(RayServeCanaryError)
+        -> (status: Int, body: [UInt8])
+    {
+        try await call(.GET, url, body: nil, token: token)
     }
 
     /// `PUT url` with a JSON body: the status and body; throws only when there is no answer
     /// within `timeout` (default: the client's).
-    public func put(_ url: String, json body: [UInt8], timeout: Duration? = nil) async throws(RayServeCanaryError)
-        -> (status: Int, body: [UInt8])
-    {
-        try await call(.PUT, url, body: body, timeout: timeout)
+    ///
+    /// - Parameter token: a bearer token for Ray's dashboard, as for ``get(_:token:)``.
+    public func put(
+        _ url: String, json body: [UInt8], timeout: Duration? = nil, token: String? = nil
+    ) async throws(RayServeCanaryError) -> (status: Int, body: [UInt8]) {
+        try await call(.PUT, url, body: body, timeout: timeout, token: token)
     }
 
     private func call(
-        _ method: HTTPMethod, _ url: String, body: [UInt8]?, timeout: Duration? = nil
+        _ method: HTTPMethod, _ url: String, body: [UInt8]?, timeout: Duration? = nil, token: String?
     ) async throws(RayServeCanaryError) -> (status: Int, body: [UInt8]) {
         let timeout = timeout ?? self.timeout
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let token {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
+        }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -127,12 +127,16 @@ extension BatonStore {
 
     // MARK: - Changes
 
-    /// The oldest queued changes, grouped by run, oldest run first.
+    /// The oldest queued changes, grouped by run, oldest run first; parked runs' changes stay
+    /// queued but are left out until `baton mirror retry` clears the parking.
     public func mlflowMirrorChanges(limit: Int) async throws -> [(runID: UUID, changeIDs: [Int64])] {
         let rows = try await client.query(
             """
             SELECT run_id, array_agg(id) FROM (
-                SELECT id, run_id FROM mlflow_mirror_changes ORDER BY id LIMIT \(limit)
+                SELECT c.id, c.run_id FROM mlflow_mirror_changes c
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM mlflow_mirror_parked p WHERE p.kind = 'run' AND p.subject = c.run_id::text)
+                ORDER BY c.id LIMIT \(limit)
             ) c GROUP BY run_id ORDER BY min(id)
             """, logger: logger)
         var changes: [(runID: UUID, changeIDs: [Int64])] = []
@@ -140,10 +144,14 @@ extension BatonStore {
         return changes
     }
 
-    /// How many runs have changes MLflow has not seen yet.
+    /// How many runs have changes MLflow has not seen yet (parked runs not counted).
     public func mlflowMirrorBacklog() async throws -> Int {
         let rows = try await client.query(
-            "SELECT count(DISTINCT run_id)::int FROM mlflow_mirror_changes", logger: logger)
+            """
+            SELECT count(DISTINCT c.run_id)::int FROM mlflow_mirror_changes c
+            WHERE NOT EXISTS (
+                SELECT 1 FROM mlflow_mirror_parked p WHERE p.kind = 'run' AND p.subject = c.run_id::text)
+            """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }

@@ -31,12 +31,16 @@ public struct MLflowMirrorModel: Sendable {
 }
 
 extension BatonStore {
-    /// The oldest queued registry changes, grouped by model, oldest model first.
+    /// The oldest queued registry changes, grouped by model, oldest model first; parked models'
+    /// changes stay queued but are left out until `baton mirror retry` clears the parking.
     public func mlflowRegistryChanges(limit: Int) async throws -> [(model: String, changeIDs: [Int64])] {
         let rows = try await client.query(
             """
             SELECT model, array_agg(id) FROM (
-                SELECT id, model FROM mlflow_registry_changes ORDER BY id LIMIT \(limit)
+                SELECT c.id, c.model FROM mlflow_registry_changes c
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM mlflow_mirror_parked p WHERE p.kind = 'model' AND p.subject = c.model)
+                ORDER BY c.id LIMIT \(limit)
             ) c GROUP BY model ORDER BY min(id)
             """, logger: logger)
         var changes: [(model: String, changeIDs: [Int64])] = []

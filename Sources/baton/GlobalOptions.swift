@@ -145,6 +145,7 @@ struct GlobalOptions: ParsableArguments {
             ?? jobsRoot.appending(path: "jobs/serve")
         var canary = RayServeCanary.Configuration(
             serveAddress: serve, prometheusURL: prometheus, applicationsFolder: folder)
+        canary.token = environment["BATON_RAY_TOKEN"]
         if let proxy = environment["BATON_RAY_SERVE_HTTP"] {
             guard let url = URL(string: proxy), let host = url.host(), let port = url.port else {
                 throw ValidationError("BATON_RAY_SERVE_HTTP must be http://<host>:<port>, not '\(proxy.prefix(80))'")
