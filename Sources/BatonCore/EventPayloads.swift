@@ -3,7 +3,8 @@ import Foundation
 /// Data of `pipeline.requested`: which pipeline to run, with which params.
 ///
 /// Either `pipeline` (a name applied with `baton pipelines apply`, optionally with a
-/// `version`) or `spec` (inline YAML) must be set.
+/// `version`) or `spec` (inline YAML) must be set. Every field is bounded by ``RequestLimits``;
+/// a request past a bound is rejected before it costs anything.
 public struct PipelineRequested: Sendable, Hashable, Codable {
     public var pipeline: String?
     public var version: Int?

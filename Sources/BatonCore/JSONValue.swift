@@ -6,6 +6,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// A floating-point number.
+    ///
+    /// - Important: always finite. JSON cannot carry NaN or infinity, so encoding one throws;
+    ///   every ingress (spec YAML, request params, job records, expressions) refuses them.
     case double(Double)
     case string(String)
     case array([JSONValue])

@@ -15,8 +15,10 @@ public enum ParamResolver {
         _ requested: [String: JSONValue], declared: [String: ParamSpec]
     ) throws(ParamError) -> [String: JSONValue] {
         for name in requested.keys.sorted() where declared[name] == nil {
-            let known = declared.keys.sorted().joined(separator: ", ")
-            throw ParamError(message: "unknown param '\(name)' (declared: \(known.isEmpty ? "none" : known))")
+            let names = declared.keys.sorted()
+            let listed = names.prefix(20).joined(separator: ", ") + (names.count > 20 ? ", …" : "")
+            throw ParamError(
+                message: "unknown param '\(RequestLimits.quoted(name))' (declared: \(names.isEmpty ? "none" : listed))")
         }
         var resolved: [String: JSONValue] = [:]
         for (name, spec) in declared {
@@ -33,8 +35,16 @@ public enum ParamResolver {
 
     /// Converts a value to the param's type, checking the allowed values.
     ///
-    /// - Throws: `ParamError` saying what was expected.
+    /// A `number` is always finite: `.nan`, `inf` or `1e400` (as a value or as text) is refused,
+    /// since JSON cannot carry it and the run's params must encode.
+    ///
+    /// - Throws: `ParamError` saying what was expected (quoting at most an excerpt of the value).
     public static func coerce(_ value: JSONValue, to spec: ParamSpec, name: String) throws(ParamError) -> JSONValue {
+        if spec.type == .number, let number = Self.number(value), !number.isFinite {
+            throw ParamError(
+                message: "param '\(name)': \(RequestLimits.quoted(value.plainText)) is not a finite number; "
+                    + "JSON cannot carry it")
+        }
         let converted: JSONValue?
         switch (spec.type, value) {
         case (.string, .string): converted = value
@@ -43,7 +53,8 @@ public enum ParamResolver {
         case (.integer, .double(let number)) where number.rounded() == number && abs(number) < 9e15:
             converted = .int(Int64(number))
         case (.integer, .string(let text)): converted = Int64(text).map(JSONValue.int)
-        case (.number, .double), (.number, .int): converted = value
+        case (.number, .double(let number)) where number.isFinite: converted = value
+        case (.number, .int): converted = value
         case (.number, .string(let text)): converted = Double(text).flatMap { $0.isFinite ? .double($0) : nil }
         case (.boolean, .bool): converted = value
         case (.boolean, .string(let text)): converted = ["true": true, "false": false][text].map(JSONValue.bool)
@@ -51,7 +62,8 @@ public enum ParamResolver {
         default: converted = nil
         }
         guard let converted else {
-            throw ParamError(message: "param '\(name)' must be of type \(spec.type.rawValue), got \(value.description)")
+            let got = RequestLimits.quoted(value.description)
+            throw ParamError(message: "param '\(name)' must be of type \(spec.type.rawValue), got \(got)")
         }
         if !spec.allowed.isEmpty,
             !spec.allowed.contains(where: {
@@ -59,9 +71,20 @@ public enum ParamResolver {
             })
         {
             let allowed = spec.allowed.map(\.description).joined(separator: ", ")
-            throw ParamError(message: "param '\(name)' must be one of \(allowed), got \(converted.description)")
+            throw ParamError(
+                message: "param '\(name)' must be one of \(allowed), got \(RequestLimits.quoted(converted.description))"
+            )
         }
         return converted
+    }
+
+    /// The number a value stands for, read as a `number` param reads it (text included).
+    private static func number(_ value: JSONValue) -> Double? {
+        switch value {
+        case .double(let number): number
+        case .string(let text): Double(text)
+        default: nil
+        }
     }
 }
 

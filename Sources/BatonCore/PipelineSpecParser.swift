@@ -5,14 +5,18 @@ import Yams
 /// Every problem is reported with its line and path; the parser keeps going after the first
 /// problem so that a user fixes a spec in one round trip.
 public enum PipelineSpecParser {
-    /// The largest spec accepted, in bytes.
-    public static let maxSpecBytes = 256 * 1024
-    /// The most stages a pipeline may have.
-    public static let maxStages = 200
+    /// The largest spec accepted, in bytes: ``SpecLimits/maxBytes``.
+    public static let maxSpecBytes = SpecLimits.maxBytes
+    /// The most stages a pipeline may have: ``SpecLimits/maxStages``.
+    public static let maxStages = SpecLimits.maxStages
 
     /// Parses and validates a spec.
     ///
-    /// - Throws: `SpecError` listing every problem found.
+    /// Reading is bounded by ``SpecLimits``: a spec that expands past its node or byte budget
+    /// through YAML aliases is refused for that alone, before it costs more.
+    ///
+    /// - Throws: `SpecError` listing the problems found (the first ``SpecLimits/maxKeptIssues``,
+    ///   and how many more).
     public static func parse(_ yaml: String) throws(SpecError) -> PipelineSpec {
         guard yaml.utf8.count <= maxSpecBytes else {
             throw SpecError("spec is \(yaml.utf8.count) bytes; the limit is \(maxSpecBytes)")
@@ -30,7 +34,10 @@ public enum PipelineSpecParser {
         }
         var reader = SpecReader()
         let spec = reader.readPipeline(root)
-        guard reader.issues.isEmpty, let spec else { throw SpecError(issues: reader.issues) }
+        if let overBudget = reader.overBudget { throw SpecError(issues: [overBudget]) }
+        guard reader.issues.isEmpty, reader.omittedIssueCount == 0, let spec else {
+            throw SpecError(issues: reader.issues, omittedIssueCount: reader.omittedIssueCount)
+        }
         return spec
     }
 

@@ -21,21 +21,43 @@ public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Every problem found, in document order.
+    /// The problems found, in document order (at most ``SpecLimits/maxKeptIssues`` of them).
     public var issues: [Issue]
+    /// Problems found past those in ``issues``: counted, not kept.
+    public var omittedIssueCount: Int
 
-    public init(issues: [Issue]) {
+    public init(issues: [Issue], omittedIssueCount: Int = 0) {
         self.issues = issues
+        self.omittedIssueCount = omittedIssueCount
     }
 
     /// A single-problem error.
     public init(line: Int? = nil, path: String = "", _ message: String) {
         self.issues = [Issue(line: line, path: path, message: message)]
+        self.omittedIssueCount = 0
     }
 
+    /// Every problem found, listed or counted.
+    public var problemCount: Int { issues.count + omittedIssueCount }
+
+    /// The problems, as a rejection reason shows them: at most ``SpecLimits/maxListedIssues``,
+    /// each cut to ``SpecLimits/maxIssueBytes``, the whole under ``RequestLimits/maxReasonBytes``,
+    /// then how many more there are.
     public var description: String {
-        issues.count == 1
-            ? "invalid pipeline spec: \(issues[0])"
-            : "invalid pipeline spec (\(issues.count) problems): " + issues.map(\.description).joined(separator: "; ")
+        let total = problemCount
+        let head = total == 1 ? "invalid pipeline spec: " : "invalid pipeline spec (\(total) problems): "
+        // Room for "; … and 99999999 more" after the listed problems.
+        let budget = RequestLimits.maxReasonBytes - head.utf8.count - 32
+        var listed: [String] = []
+        var size = 0
+        for issue in issues.prefix(SpecLimits.maxListedIssues) {
+            let text = SafeText.make(issue.description, limit: SpecLimits.maxIssueBytes)
+            guard size + text.utf8.count + 2 <= budget else { break }
+            size += text.utf8.count + 2
+            listed.append(text)
+        }
+        let more = total - listed.count
+        let tail = more > 0 ? (listed.isEmpty ? "\(more) problems" : "; … and \(more) more") : ""
+        return head + listed.joined(separator: "; ") + tail
     }
 }

@@ -1,8 +1,17 @@
 import Yams
 
 /// Walks the YAML tree of a spec, collecting every problem with its line and path.
+///
+/// The walk is bounded whatever the YAML holds: every node it reads, through an alias or not,
+/// spends one shared ``YAMLValueBudget``, and at most ``SpecLimits/maxKeptIssues`` problems are
+/// kept (the rest are counted).
 struct SpecReader {
     private(set) var issues: [SpecError.Issue] = []
+    /// Problems found once ``issues`` was full.
+    private(set) var omittedIssueCount = 0
+    /// Set when the spec expands past ``SpecLimits``; the spec is then refused for that alone.
+    private(set) var overBudget: SpecError.Issue?
+    private var budget = YAMLValueBudget()
 
     // MARK: - Pipeline
 
@@ -38,8 +47,8 @@ struct SpecReader {
             issue(top["stages"] ?? root, "stages", "must be a non-empty list of stages")
             return nil
         }
-        guard sequence.count <= PipelineSpecParser.maxStages else {
-            issue(stagesNode, "stages", "has \(sequence.count) stages; the limit is \(PipelineSpecParser.maxStages)")
+        guard sequence.count <= SpecLimits.maxStages else {
+            issue(stagesNode, "stages", "has \(sequence.count) stages; the limit is \(SpecLimits.maxStages)")
             return nil
         }
         var stages: [StageSpec] = []
@@ -76,6 +85,10 @@ struct SpecReader {
     private mutating func readParams(_ node: Node) -> [String: ParamSpec] {
         guard case .mapping(let map) = node else {
             issue(node, "params", "must be a mapping of param name to {type, default}")
+            return [:]
+        }
+        guard map.count <= SpecLimits.maxParams else {
+            issue(node, "params", "declares \(map.count) params; the limit is \(SpecLimits.maxParams)")
             return [:]
         }
         var params: [String: ParamSpec] = [:]
@@ -204,16 +217,17 @@ struct SpecReader {
             }
         }
         if let paramsNode = map["params"] {
-            if case .mapping(let paramMap) = paramsNode {
+            if case .mapping(let paramMap) = paramsNode, charge(paramMap.count, at: paramsNode) {
                 for (key, value) in paramMap {
-                    stage.params[key.scalar?.string ?? ""] = json(value, path: "\(path).params")
+                    let name = key.scalar?.string ?? ""
+                    stage.params[name] = json(value, path: "\(path).params.\(name)")
                 }
             } else {
                 issue(paramsNode, "\(path).params", "must be a mapping")
             }
         }
         if let inputsNode = map["inputs"] {
-            if case .mapping(let inputMap) = inputsNode {
+            if case .mapping(let inputMap) = inputsNode, charge(inputMap.count, at: inputsNode) {
                 for (key, value) in inputMap {
                     stage.inputs[key.scalar?.string ?? ""] = string(value, path: "\(path).inputs") ?? ""
                 }
@@ -352,7 +366,9 @@ struct SpecReader {
                     issue(memoryNode, "\(path).resources.memory", "must be bytes or a size such as 512Mi, 8Gi")
                 }
             }
-            if let customNode = fields["custom"], case .mapping(let custom) = customNode {
+            if let customNode = fields["custom"], case .mapping(let custom) = customNode,
+                charge(custom.count, at: customNode)
+            {
                 for (key, value) in custom {
                     let name = key.scalar?.string ?? ""
                     resources.custom[name] = number(value, path: "\(path).resources.custom.\(name)")
@@ -508,6 +524,7 @@ struct SpecReader {
             issue(node, path, "must be a mapping")
             return nil
         }
+        guard charge(map.count, at: node) else { return nil }
         var result: [String: Node] = [:]
         for (keyNode, value) in map {
             let key = keyNode.scalar?.string ?? ""
@@ -537,6 +554,10 @@ struct SpecReader {
     }
 
     private mutating func number(_ node: Node, path: String) -> Double? {
+        if let value = node.float, !value.isFinite {
+            issue(node, path, "\(node.scalar?.string ?? "") is not a finite number; JSON cannot carry it")
+            return nil
+        }
         guard let value = node.float, value >= 0 else {
             issue(node, path, "must be a non-negative number")
             return nil
@@ -549,6 +570,7 @@ struct SpecReader {
             issue(node, path, "must be a list")
             return []
         }
+        guard charge(sequence.count, at: node) else { return [] }
         return sequence.compactMap { string($0, path: path) }
     }
 
@@ -567,8 +589,32 @@ struct SpecReader {
         }
     }
 
-    private mutating func issue(_ node: Node, _ path: String, _ message: String) {
-        issues.append(SpecError.Issue(line: node.mark?.line, path: path, message: message))
+    /// Records a problem; past ``SpecLimits/maxKeptIssues`` it is only counted (and its text
+    /// never built).
+    private mutating func issue(
+        _ node: Node, line: Int? = nil, _ path: @autoclosure () -> String, _ message: @autoclosure () -> String
+    ) {
+        guard issues.count < SpecLimits.maxKeptIssues else {
+            omittedIssueCount += 1
+            return
+        }
+        issues.append(
+            SpecError.Issue(
+                line: line ?? node.mark?.line,
+                path: SafeText.make(path(), limit: SpecLimits.maxIssueBytes / 2),
+                message: SafeText.make(message(), limit: SpecLimits.maxIssueBytes)))
+    }
+
+    /// Spends `count` nodes of the budget for walking the children of `node`; false (and the
+    /// spec is refused) once the budget is spent.
+    private mutating func charge(_ count: Int, at node: Node) -> Bool {
+        guard overBudget == nil else { return false }
+        guard budget.takeNodes(count) else {
+            overBudget = SpecError.Issue(
+                line: node.mark?.line, path: "", message: "the spec " + YAMLValueBudget.nodesProblem)
+            return false
+        }
+        return true
     }
 
     // MARK: - Conversions
@@ -583,12 +629,23 @@ struct SpecReader {
         }
     }
 
-    /// The JSON value of a node; an alias or a non-string key becomes an issue (and `null`).
+    /// The JSON value of a node, spending the spec's budget; a problem in it (a non-finite
+    /// number, a NUL, a non-string key, too deep) becomes an issue naming its full path, and the
+    /// value `null`.
     private mutating func json(_ node: Node, path: String) -> JSONValue {
+        guard overBudget == nil else { return .null }
         do {
-            return try JSONValue(yaml: node)
+            return try JSONValue(yaml: node, budget: &budget)
         } catch {
-            issue(node, path, error.message)
+            let fullPath = error.path.isEmpty ? path : path + (error.path.hasPrefix("[") ? "" : ".") + error.path
+            if error.isOverBudget {
+                overBudget = SpecError.Issue(
+                    line: error.line ?? node.mark?.line,
+                    path: SafeText.make(fullPath, limit: SpecLimits.maxIssueBytes / 2),
+                    message: "the spec " + error.problem)
+            } else {
+                issue(node, line: error.line, fullPath, error.problem)
+            }
             return .null
         }
     }

@@ -1,4 +1,5 @@
 import BatonCore
+import Crypto
 import Foundation
 import PostgresNIO
 
@@ -16,33 +17,38 @@ extension BatonStore {
     /// Handles a `pipeline.requested` event in one transaction: dedupe, validate, create the
     /// run and its stages, queue the first stages, and write the events.
     ///
+    /// The request is checked against ``RequestLimits`` before anything is looked up, parsed or
+    /// stored from it; the inbox row holds only the event id, and an id over
+    /// ``RequestLimits/maxEventIDBytes`` is kept as its digest. Every rejection reason is cut to
+    /// ``RequestLimits/maxReasonBytes``.
+    ///
     /// - Parameter consumer: the inbox consumer name (dedupe is per consumer and event id).
     public func handleRequest(consumer: String, event: CloudEvent) async throws -> RequestOutcome {
-        try await transaction { connection in
+        let eventID = Self.inboxEventID(event)
+        return try await transaction { connection in
             guard
                 try await claimInbox(
-                    consumer: consumer, eventID: event.id, eventType: event.type, runID: nil, on: connection)
+                    consumer: consumer, eventID: eventID, eventType: event.type, runID: nil, on: connection)
             else {
-                return .duplicate(runID: try await inboxRunID(consumer: consumer, eventID: event.id, on: connection))
+                return .duplicate(runID: try await inboxRunID(consumer: consumer, eventID: eventID, on: connection))
             }
             let request: PipelineRequested
             do {
                 request = try event.decode(PipelineRequested.self)
             } catch let error as EventError {
                 return try await reject(
-                    consumer: consumer, event: event, runID: nil, reason: error.message, on: connection)
+                    consumer: consumer, eventID: eventID, runID: nil, reason: error.message, on: connection)
+            }
+            if let violation = RequestLimits.violation(in: request) {
+                return try await reject(
+                    consumer: consumer, eventID: eventID, runID: request.runId, reason: violation, on: connection)
             }
             if let key = request.idempotencyKey {
-                guard key.utf8.count <= 256 else {
-                    return try await reject(
-                        consumer: consumer, event: event, runID: request.runId,
-                        reason: "idempotency_key is longer than 256 bytes", on: connection)
-                }
                 let existing = try await connection.query(
                     "SELECT id FROM runs WHERE idempotency_key = \(key)", logger: logger)
                 for try await runID in existing.decode(UUID.self) {
                     try await markInbox(
-                        consumer: consumer, eventID: event.id, outcome: "ignored",
+                        consumer: consumer, eventID: eventID, outcome: "ignored",
                         reason: "idempotency key seen before", runID: runID, on: connection)
                     return .duplicate(runID: runID)
                 }
@@ -52,27 +58,31 @@ extension BatonStore {
                 resolved = try await resolve(request, on: connection)
             } catch let error as RequestRejection {
                 return try await reject(
-                    consumer: consumer, event: event, runID: request.runId, reason: error.reason, on: connection)
+                    consumer: consumer, eventID: eventID, runID: request.runId, reason: error.reason, on: connection)
             }
             let runID = request.runId ?? UUID()
             if try await runExists(runID, on: connection) {
                 return try await reject(
-                    consumer: consumer, event: event, runID: nil, reason: "run id \(runID.lowercased) is already used",
+                    consumer: consumer, eventID: eventID, runID: nil,
+                    reason: "run id \(runID.lowercased) is already used",
                     on: connection)
             }
-            try await createRun(runID, request: request, resolved: resolved, eventID: event.id, on: connection)
+            try await createRun(runID, request: request, resolved: resolved, eventID: eventID, on: connection)
             try await markInbox(
-                consumer: consumer, eventID: event.id, outcome: "applied", reason: nil, runID: runID, on: connection)
+                consumer: consumer, eventID: eventID, outcome: "applied", reason: nil, runID: runID, on: connection)
             return .created(runID: runID)
         }
     }
 
-    /// The outcome recorded for a request event, for `baton submit --wait`.
-    public func requestStatus(consumer: String, eventID: String) async throws -> (
+    /// The outcome recorded for the request event `eventID` from `source`, for `baton submit --wait`.
+    public func requestStatus(consumer: String, source: String, eventID: String) async throws -> (
         outcome: String, reason: String?, runID: UUID?
     )? {
         let rows = try await client.query(
-            "SELECT outcome, reason, run_id FROM inbox WHERE consumer = \(consumer) AND event_id = \(eventID)",
+            """
+            SELECT outcome, reason, run_id FROM inbox
+            WHERE consumer = \(consumer) AND event_id = \(Self.inboxEventID(source: source, id: eventID))
+            """,
             logger: logger)
         for try await (outcome, reason, runID) in rows.decode((String, String?, UUID?).self) {
             return (outcome, reason, runID)
@@ -220,16 +230,19 @@ extension BatonStore {
         try await apply(planner.start(), runID: runID, spec: resolved.spec, on: connection)
     }
 
+    /// Records the rejection (inbox and `run.rejected`), with the reason cut to
+    /// ``RequestLimits/maxReasonBytes``.
     private func reject(
-        consumer: String, event: CloudEvent, runID: UUID?, reason: String, on connection: PostgresConnection
+        consumer: String, eventID: String, runID: UUID?, reason: String, on connection: PostgresConnection
     ) async throws -> RequestOutcome {
+        let reason = RequestLimits.boundedReason(reason)
         try await markInbox(
-            consumer: consumer, eventID: event.id, outcome: "rejected", reason: reason, runID: nil, on: connection)
-        let notice = RunNotice(runId: runID, state: "rejected", reason: reason, requestId: event.id)
+            consumer: consumer, eventID: eventID, outcome: "rejected", reason: reason, runID: nil, on: connection)
+        let notice = RunNotice(runId: runID, state: "rejected", reason: reason, requestId: eventID)
         let rejected = try CloudEvent(
             source: source, type: .runRejected, subject: runID.map { "run/\($0.lowercased)" }, payload: notice)
-        try await enqueue(rejected, topic: topics.runEvents, key: runID?.lowercased ?? event.id, on: connection)
-        logger.info("request rejected", metadata: ["event_id": "\(event.id)", "reason": "\(reason)"])
+        try await enqueue(rejected, topic: topics.runEvents, key: runID?.lowercased ?? eventID, on: connection)
+        logger.info("request rejected", metadata: ["event_id": "\(eventID)", "reason": "\(reason)"])
         return .rejected(reason: reason)
     }
 
