@@ -16,10 +16,18 @@ struct EngineFixture: Sendable {
     /// Where `baton serve` of this fixture serves /metrics, /healthz and /readyz.
     let metricsPort = EngineFixture.freePort()
 
-    init() async throws {
+    /// The brokers this installation's `serve` and producers use.
+    let brokers: [String]
+
+    /// - Parameters:
+    ///   - brokers: the brokers to use instead of the stack's (a test's private broker).
+    ///   - environment: extra settings for `serve` and one-shot commands.
+    init(brokers: [String]? = nil, environment extra: [String: String] = [:]) async throws {
         database = try await ScratchDatabase.create()
         prefix = "t\(TestStack.uniqueSuffix())"
+        self.brokers = try brokers ?? TestStack.brokers()
         environment = [
+            "BATON_KAFKA_BROKERS": self.brokers.joined(separator: ","),
             "BATON_DATABASE_URL": database.url,
             "BATON_TOPIC_PREFIX": prefix,
             "BATON_POOLS": "default,cpu,gpu",
@@ -32,7 +40,7 @@ struct EngineFixture: Sendable {
             "BATON_MLFLOW_URI": "",
             "BATON_ARTIFACT_ROOT": "file://"
                 + FileManager.default.temporaryDirectory.appending(path: "artifacts-\(prefix)").path,
-        ]
+        ].merging(extra) { $1 }
     }
 
     var topics: EventTopics { EventTopics(prefix: prefix) }
@@ -132,7 +140,7 @@ struct EngineFixture: Sendable {
 
     /// A producer for sending raw records, as any Kafka client would.
     func producer() throws -> KafkaProducer {
-        var configuration = KafkaProducerConfiguration(bootstrapServers: try TestStack.brokers())
+        var configuration = KafkaProducerConfiguration(bootstrapServers: brokers)
         configuration.messageTimeout = .seconds(20)
         return try KafkaProducer(configuration: configuration, logger: TestStack.logger)
     }
@@ -140,7 +148,7 @@ struct EngineFixture: Sendable {
     /// The first record on `topic`, read with a fresh consumer group from the earliest offset.
     func firstRecord(on topic: String, timeout: Duration = .seconds(30)) async throws -> KafkaConsumerMessage? {
         var configuration = KafkaConsumerConfiguration(
-            bootstrapServers: try TestStack.brokers(), groupID: "check-\(TestStack.uniqueSuffix())", topics: [topic])
+            bootstrapServers: brokers, groupID: "check-\(TestStack.uniqueSuffix())", topics: [topic])
         configuration.sessionTimeout = .seconds(6)
         configuration.heartbeatInterval = .seconds(1)
         let consumer = try KafkaConsumer(configuration: configuration, logger: TestStack.logger)

@@ -102,7 +102,8 @@ struct RunLifecycleTests {
             // The worker stalls past its lease.
             try await store.client.query(
                 "UPDATE stage_attempts SET lease_expires_at = now() - interval '1 second' WHERE id = \(attemptID)")
-            let report = try await store.sweep(redriveAfter: .seconds(60))
+            let report = try await store.sweep(
+                redriveAfter: .seconds(60), queueTimeout: .seconds(3600), workerTimeout: .seconds(30))
             #expect(report.lost == 1)
             #expect(try await store.finishAttempt(claim, state: .succeeded) == false)
             #expect(try await store.renewLease(claim, lease: .seconds(30)) == false)
