@@ -81,7 +81,8 @@ struct EndToEndTests {
         // Give the second bare request time to be handled, then count.
         try await Task.sleep(for: .seconds(2))
         #expect(
-            try await fixture.count("SELECT count(*)::int FROM runs WHERE request_event_id = 'test fixed-event-id'") == 1)
+            try await fixture.count("SELECT count(*)::int FROM runs WHERE request_event_id = 'test fixed-event-id'")
+                == 1)
         #expect(
             try await fixture.count("SELECT count(*)::int FROM runs WHERE idempotency_key = 'nightly-2026-11-29'") == 1)
         #expect(try await fixture.count("SELECT count(*)::int FROM runs") == 2)
