@@ -47,8 +47,10 @@ struct MLflowMirrorTests {
     }
 
     /// The MLflow runs of Baton run `runID`: the parent, and the children by Baton attempt id.
-    func mlflowTree(_ runID: UUID) async throws -> (parents: [MLflowRun], children: [MLflowRun]) {
-        guard let experiment = try await mlflow.experiment(named: prefix + "mirror-me") else { return ([], []) }
+    func mlflowTree(
+        _ runID: UUID, pipeline: String = "mirror-me"
+    ) async throws -> (parents: [MLflowRun], children: [MLflowRun]) {
+        guard let experiment = try await mlflow.experiment(named: prefix + pipeline) else { return ([], []) }
         let runs = try await mlflow.searchRuns(
             experimentIDs: [experiment.experimentID],
             filter: MLflowClient.tagFilter("baton.run_id", equals: runID.uuidString.lowercased()))
@@ -191,5 +193,72 @@ struct MLflowMirrorTests {
         #expect(parent.info.status == .finished)
         #expect(children.count == 4)
         await up.stop()
+    }
+
+    // MARK: - Parking
+
+    @Test(
+        "A run MLflow refuses (metric acc@1) is parked: the next run and a champion move still reach MLflow; mirror failed lists it, mirror retry clears it"
+    )
+    func parksRefusedRun() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try serve(fixture, "mirror-park")
+        // The refused run first: its metric key is one MLflow never takes.
+        let refused = try await submit(fixture)
+        #expect(try await fixture.waitForRuns([refused], timeout: .seconds(60)).first?.state == .succeeded)
+        try await fixture.withStore { store in
+            try await store.client.query(
+                """
+                INSERT INTO attempt_metrics (attempt_id, key, step, value)
+                SELECT id, 'acc@1', 0, 0.5 FROM stage_attempts WHERE run_id = \(refused) AND stage = 'evaluate'
+                """, logger: TestStack.logger)
+        }
+        try await fixture.waitUntil("the mirror parks run \(refused)", timeout: .seconds(60)) {
+            let listed = try await fixture.baton("mirror", "failed", "--json")
+            return listed.output.contains(refused.lowercased)
+        }
+        let listed = try await fixture.baton("mirror", "failed")
+        #expect(listed.status == 0)
+        #expect(listed.output.contains("run \(refused.lowercased)"), "\(listed.output)")
+        #expect(listed.output.contains("INVALID_PARAMETER_VALUE"), "\(listed.output)")
+        try await fixture.waitUntil("the parked gauge says 1", timeout: .seconds(30)) {
+            try await fixture.get("/metrics").body.contains(#"baton_mlflow_mirror_parked{kind="run"} 1"#)
+        }
+
+        // The runs behind it, and the registry, still reach MLflow.
+        // A Ray stage, a noop and a register stage making version 1 of `registry.model`.
+        let registry = try ModelRegistryEndToEndTests()
+        let model = registry.model
+        let next = try await fixture.submit(try registry.spec())
+        #expect(try await fixture.waitForRuns([next], timeout: .seconds(180)).first?.state == .succeeded)
+        let promoted = try await fixture.baton(
+            "models", "promote", model, "1", "--alias", "champion", "--reason", "best", "--actor", "tester")
+        #expect(promoted.status == 0, "\(promoted.output)")
+        try await fixture.waitUntil("MLflow shows the next run ended", timeout: .seconds(90)) {
+            let tree = try await mlflowTree(next, pipeline: "registry-e2e")
+            return tree.parents.first?.info.status == .finished && tree.children.count == 3
+        }
+        try await fixture.waitUntil("MLflow shows the champion alias", timeout: .seconds(90)) {
+            let aliases = try await mlflow.registeredModel(named: model)?.aliases ?? []
+            return aliases.contains { $0.alias == "champion" }
+        }
+        await serve.stop()
+
+        // Retry: audited, queued again, no longer listed.
+        let retried = try await fixture.baton("mirror", "retry", refused.lowercased, "--actor", "tester")
+        #expect(retried.status == 0, "\(retried.output)")
+        #expect(retried.output.contains("queued again"), "\(retried.output)")
+        #expect(
+            try await fixture.baton("mirror", "failed", "--json").output.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "[]")
+        #expect(
+            try await fixture.count(
+                "SELECT count(*)::int FROM mlflow_mirror_retries WHERE subject = \(refused.lowercased) AND actor = 'tester'"
+            )
+                == 1)
+        #expect(
+            try await fixture.count("SELECT count(*)::int FROM mlflow_mirror_changes WHERE run_id = \(refused)") >= 1)
+        let again = try await fixture.baton("mirror", "retry", refused.lowercased, "--actor", "tester")
+        #expect(again.status == 1, "nothing parked any more: \(again.output)")
     }
 }

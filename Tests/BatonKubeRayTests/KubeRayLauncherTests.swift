@@ -244,6 +244,37 @@ struct KubeRayLauncherTests {
         }
     }
 
+    @Test func aLongLogIsReadFromItsEnd() async throws {
+        let record = "::baton::output {\"name\":\"model\",\"uri\":\"file:///m\"}\n"
+        let noise = String(repeating: String(repeating: "n", count: 63) + "\n", count: 60)  // 3840 bytes
+        try await withLauncher(maxLogBytes: 1000) { fake, launcher, port in
+            _ = try await launcher.submit(try Self.submission(), server: try await launcher.version())
+            // From the cluster's dashboard: streamed, only the end kept.
+            fake.setStatus(
+                Self.rayJobName, deployment: "Complete", job: "SUCCEEDED", dashboardURL: "127.0.0.1:\(port)")
+            fake.setDashboardLog(jobID: Self.attemptID, log: String(repeating: noise, count: 50) + record)
+            let fromDashboard = try await launcher.logs(Self.attemptID)
+            #expect(fromDashboard.hasSuffix(record))
+            #expect(fromDashboard.utf8.count <= 1000)
+
+            // From the submitter pod: the whole log when it fits, else its last lines (tailLines),
+            // each answer bounded (limitBytes).
+            fake.setStatus(Self.rayJobName, deployment: "Complete", job: "SUCCEEDED", dashboardURL: "127.0.0.1:9")
+            fake.addPod(
+                .init(
+                    name: "\(Self.rayJobName)-pod", labels: ["job-name": Self.rayJobName],
+                    creationTimestamp: "2025-01-02T03:04:10Z", log: noise + record))
+            let fromPod = try await launcher.logs(Self.attemptID)
+            #expect(fromPod.hasSuffix(record))
+            #expect(fromPod.utf8.count <= 1000)
+            #expect(fromPod.hasPrefix(String(repeating: "n", count: 63)), "starts at a whole line")
+            let queries = fake.requests.filter { $0.path.hasSuffix("/log") }.map(\.query)
+            #expect(queries.first == "limitBytes=1001", "\(queries)")
+            #expect(queries.dropFirst().first?.contains("tailLines=100000") == true, "\(queries)")
+            #expect(queries.allSatisfy { $0.contains("limitBytes=1001") }, "\(queries)")
+        }
+    }
+
     // MARK: - Authentication and errors
 
     @Test func everyRequestCarriesTheBearerToken() async throws {
@@ -356,6 +387,7 @@ struct KubeRayLauncherTests {
     func withLauncher(
         cluster: KubeRayLauncher.Configuration.Cluster = .selector(["ray.io/cluster": "shared"]),
         namespace: String = "baton",
+        maxLogBytes: Int? = nil,
         _ body: @escaping @Sendable (FakeKubernetes, KubeRayLauncher, Int) async throws -> Void
     ) async throws {
         let fake = FakeKubernetes()
@@ -369,6 +401,7 @@ struct KubeRayLauncherTests {
             kubernetes.requestTimeout = .seconds(3)
             var configuration = KubeRayLauncher.Configuration(kubernetes: kubernetes, cluster: cluster)
             configuration.activeDeadline = .seconds(3600)
+            if let maxLogBytes { configuration.maxLogBytes = maxLogBytes }
             let launcher = try KubeRayLauncher(configuration: configuration, logger: Self.logger)
             try await body(fake, launcher, port)
         }

@@ -59,6 +59,31 @@ struct RayJobClientTests {
         }
     }
 
+    @Test("A log longer than the read limit is read to its end: the records printed last are kept")
+    func longLogKeepsItsEnd() async throws {
+        var configuration = client.configuration
+        configuration.maxLogBytes = 256 << 10
+        let small = RayJobClient(configuration: configuration, logger: TestStack.logger)
+        let id = "baton-test-\(TestStack.uniqueSuffix())"
+        // 4 MiB of noise (16 times the limit), then the record.
+        let program =
+            "import sys\nfor i in range(40000): sys.stdout.write('noise %05d ' % i + 'x' * 90 + chr(10))\n"
+            + "print('::baton::output {\"name\":\"data\",\"uri\":\"file:///tmp/end\"}')"
+        let submission = RayJobSubmission(
+            entrypoint: "python3 -c \"$BATON_PROGRAM\"", submissionID: id,
+            runtimeEnv: ["env_vars": .object(["BATON_PROGRAM": .string(program)])], entrypointNumCPUs: 0.1)
+        _ = try await small.submit(submission, server: try await small.version())
+        #expect(try await waitForEnd(id).status == .succeeded)
+        let log = try await small.logs(id)
+        #expect(log.utf8.count <= 256 << 10)
+        #expect(JobRecords(log: log).outputs.map(\.uri) == ["file:///tmp/end"])
+        #expect(log.hasPrefix("noise "), "starts at a whole line: \(log.prefix(40))")
+        #expect(!log.contains("noise 00000 "))
+        // The whole log, with the default limit, ends the same way.
+        #expect(JobRecords(log: try await client.logs(id)).outputs.map(\.uri) == ["file:///tmp/end"])
+        _ = try? await client.delete(id)
+    }
+
     @Test("A failing job reports the driver's exit code and Ray's message; stop ends a running job")
     func failureAndStop() async throws {
         let server = try await client.version()
