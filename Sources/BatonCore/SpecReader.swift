@@ -110,11 +110,12 @@ struct SpecReader {
             var spec = ParamSpec(type: type)
             spec.description = fields["description"].flatMap { string($0, path: "\(path).description") }
             if let allowedNode = fields["enum"] {
-                spec.allowed = (allowedNode.sequence.map(Array.init) ?? []).map { json($0, path: "\(path).enum") }
+                spec.allowed = (allowedNode.sequence.map(Array.init) ?? []).enumerated().map {
+                    json($1, path: "\(path).enum[\($0)]")
+                }
                 if spec.allowed.isEmpty { issue(allowedNode, "\(path).enum", "must be a non-empty list") }
             }
-            if let defaultNode = fields["default"] {
-                let value = json(defaultNode, path: "\(path).default")
+            if let defaultNode = fields["default"], let value = value(defaultNode, path: "\(path).default") {
                 do {
                     spec.defaultValue = try ParamResolver.coerce(value, to: spec, name: name)
                 } catch {
@@ -163,7 +164,8 @@ struct SpecReader {
             "gate", "register", "rollout", "cache", "uses",
         ]
         let declaredName = node.mapping?["name"]?.scalar?.string
-        let path = declaredName.map { "stages[\(index)] (\($0))" } ?? "stages[\(index)]"
+        // The name is quoted in every problem's path: a long one (or one used through many aliases) is cut.
+        let path = declaredName.map { "stages[\(index)] (\(RequestLimits.quoted($0)))" } ?? "stages[\(index)]"
         guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
         guard let name = map["name"].flatMap({ string($0, path: "\(path).name") }) else {
             issue(node, "\(path).name", "is required")
@@ -346,10 +348,10 @@ struct SpecReader {
         }
         var runtimeEnv: [String: JSONValue] = [:]
         if let envNode = map["runtime_env"] {
-            if case .object(let object) = json(envNode, path: "\(path).runtime_env") {
-                runtimeEnv = object
-            } else {
-                issue(envNode, "\(path).runtime_env", "must be a mapping")
+            switch value(envNode, path: "\(path).runtime_env") {
+            case .object(let object): runtimeEnv = object
+            case nil: break
+            default: issue(envNode, "\(path).runtime_env", "must be a mapping")
             }
         }
         var resources = ResourceSpec()
@@ -633,7 +635,12 @@ struct SpecReader {
     /// number, a NUL, a non-string key, too deep) becomes an issue naming its full path, and the
     /// value `null`.
     private mutating func json(_ node: Node, path: String) -> JSONValue {
-        guard overBudget == nil else { return .null }
+        value(node, path: path) ?? .null
+    }
+
+    /// The JSON value of a node, or nil when it has a problem (recorded as ``json(_:path:)`` does).
+    private mutating func value(_ node: Node, path: String) -> JSONValue? {
+        guard overBudget == nil else { return nil }
         do {
             return try JSONValue(yaml: node, budget: &budget)
         } catch {
@@ -646,7 +653,7 @@ struct SpecReader {
             } else {
                 issue(node, line: error.line, fullPath, error.problem)
             }
-            return .null
+            return nil
         }
     }
 

@@ -157,12 +157,14 @@ struct InputLimitsTests {
         #expect(reason.range(of: #"… and \d+ more$"#, options: .regularExpression) != nil, "\(reason.suffix(80))")
     }
 
-    @Test("A problem quoting a 100 KB key is cut; the reason stays bounded")
+    @Test("A problem quoting a 100 KB name is cut; the reason stays bounded")
     func longProblem() throws {
-        let key = String(repeating: "k", count: 100_000)
-        let error = try #require(specError(Self.spec(stage: "{name: a, kind: noop, \(key): 1}")))
+        let name = String(repeating: "k", count: 100_000)
+        let error = try #require(specError(Self.spec(stage: "{name: \(name), kind: noop, extra: 1}")))
+        #expect(error.problemCount == 2, "\(error)")
         #expect(error.issues.allSatisfy { $0.description.utf8.count <= SpecLimits.maxIssueBytes * 2 })
         #expect(error.description.utf8.count <= RequestLimits.maxReasonBytes)
+        #expect(error.description.contains("100000 bytes in all"))
     }
 
     @Test("A value nested deeper than 64 levels is refused, naming the limit")
