@@ -156,8 +156,15 @@ struct SubmitCommand: AsyncParsableCommand {
             yaml = spec
         } else {
             let name = request.pipeline ?? pipeline
-            let stored = try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
-                try await $0.pipeline(named: name)
+            let stored: PipelineVersion?
+            do {
+                stored = try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
+                    try await $0.pipeline(named: name)
+                }
+            } catch {
+                FileHandle.standardError.write(
+                    Data("could not look up pipeline '\(name)' in the database: \(describeError(error))\n".utf8))
+                throw ExitCode(1)
             }
             guard let stored else {
                 return "unknown pipeline '\(name)': apply it first with `baton pipelines apply FILE`, "
