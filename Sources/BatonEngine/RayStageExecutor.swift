@@ -190,7 +190,7 @@ struct RayStageExecutor: Sendable {
             if job.status.isTerminal {
                 let log: String
                 do {
-                    log = try await ray.logs(submissionID)
+                    log = try await renewingLease(claim) { try await ray.logs(submissionID) }
                 } catch {
                     // Never "no outputs": the outputs and metrics are in the log, so ask again.
                     logger.warning(
@@ -204,7 +204,9 @@ struct RayStageExecutor: Sendable {
                     }
                     continue
                 }
-                try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
+                try await renewingLease(claim) {
+                    try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
+                }
                 return
             }
             if job.status != lastStatus {
@@ -235,6 +237,25 @@ struct RayStageExecutor: Sendable {
             return .missing
         } catch {
             return .unavailable(error)
+        }
+    }
+
+    /// Runs `body` while renewing the lease every third of its length: reading and parsing a
+    /// log of many MiB must not let the lease lapse, or an adopting watcher would fence the
+    /// outcome out and read the log again, and again.
+    private func renewingLease<Result: Sendable>(
+        _ claim: ClaimedAttempt, _ body: @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask { [store, configuration] in
+                while true {
+                    try await Task.sleep(for: configuration.leaseDuration / 3)
+                    // Lost: the fenced writes of `body` then write nothing.
+                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else { return }
+                }
+            }
+            defer { group.cancelAll() }
+            return try await body()
         }
     }
 
