@@ -106,6 +106,20 @@ struct RequestLimitsTests {
         }
     }
 
+    @Test("A number JSON cannot hold as a finite Double (1e400) is rejected, never stored")
+    func hugeNumber() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            let specJSON = String(decoding: try CloudEvent.encode(Self.spec), as: UTF8.self)
+            let body = #"{"spec": \#(specJSON), "params": {"limit": 1e400}}"#
+            let event = CloudEvent(source: "test", type: EventType.pipelineRequested.rawValue, data: Array(body.utf8))
+            let reason = try await rejection(store, event)
+            #expect(reason?.contains("params.limit") == true, "\(String(describing: reason))")
+            let rows = try await store.client.query("SELECT count(*) FROM runs")
+            for try await count in rows.decode(Int.self) { #expect(count == 0) }
+        }
+    }
+
     @Test("A request within every limit still makes a run")
     func withinLimits() async throws {
         let database = try await ScratchDatabase.create()
