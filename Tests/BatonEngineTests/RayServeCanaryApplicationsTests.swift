@@ -68,9 +68,9 @@ struct RayServeCanaryApplicationsTests {
     }
 }
 
-/// Two rollouts of `m` and `m-vision` deploying to the real Ray Serve at once.
-@Suite("Ray Serve canary, concurrent rollouts (real Ray Serve)", .serialized, .timeLimit(.minutes(6)))
-struct RayServeCanaryConcurrencyTests {
+/// Two rollouts of `m` and `m-vision` deploying to the real Ray Serve at once; in the canary's
+/// end-to-end suite, so that the two never load the small local head at the same time.
+extension RayServeCanaryEndToEndTests {
     @Test("Concurrent deploys of llm and llm-vision both end with their applications present")
     func concurrentDeploys() async throws {
         let model = "conc-\(TestStack.uniqueSuffix())"
