@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hostile as records  # noqa: E402
 from infra import (  # noqa: E402
-    Broker, ChaosError, Postgres, ServeProcess, Supervisor, free_port, tail, tansu_binary)
+    Broker, ChaosError, Postgres, ServeProcess, Supervisor, alive_recorded, free_port, kill_recorded, record_pid,
+    tansu_binary)
 from kafka_io import Producer, consumer_lag, topic_partitions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ class Suite:
         self.pg = Postgres(self.state, free_port())
         log(f"state {self.state}; initdb + PostgreSQL on 127.0.0.1:{self.pg.port}")
         self.pg.init()
-        self.broker = Broker(tansu_binary(cache), free_port(), self.logs / "tansu.log")
+        self.broker = Broker(tansu_binary(cache), free_port(), self.logs / "tansu.log", self.state / "pids")
         self.broker.start()
         log(f"tansu on {self.broker.address}")
         r = subprocess.run([a.baton, "migrate"], env=self.cli_env(), cwd=REPO, capture_output=True, text=True,
@@ -173,10 +174,11 @@ class Suite:
         procs = []
         for i in range(a.coordinators):
             procs.append(ServeProcess(f"coord-{i + 1}", "coordinator,relay,sweeper", serve_env, a.baton, REPO,
-                                      self.logs / f"coord-{i + 1}.log"))
+                                      self.logs / f"coord-{i + 1}.log", pidfile=self.state / "pids"))
         for i in range(a.workers):
             procs.append(ServeProcess(f"worker-{i + 1}", "worker,watcher", serve_env, a.baton, REPO,
-                                      self.logs / f"worker-{i + 1}.log", metrics=(i % 2 == 0)))
+                                      self.logs / f"worker-{i + 1}.log", metrics=(i % 2 == 0),
+                                      pidfile=self.state / "pids"))
         self.supervisor = Supervisor(procs, self.t0)
         self.supervisor.start_all()
         self.supervisor.wait_serving(timeout=120)
@@ -186,11 +188,27 @@ class Suite:
         log(f"{len(procs)} serve processes up; topics {parts}")
 
     def _prune_old_states(self) -> None:
+        """Ends what an earlier run left behind when it was killed before its teardown (only runs
+        whose suite process is gone: a suite running beside this one is left alone), then keeps
+        the three latest runs' folders."""
+        record_pid(self.state / "owner", os.getpid())
         parent = self.state.parent
         if parent.name != "chaos":
             return
-        old = sorted(d for d in parent.iterdir() if d.is_dir() and d != self.state)
-        for d in old[:-3]:  # keep the three latest runs' logs
+        finished = []
+        for d in sorted(x for x in parent.iterdir() if x.is_dir() and x != self.state):
+            if alive_recorded(d / "owner"):
+                continue
+            finished.append(d)
+            if kill_recorded(d / "pids"):
+                log(f"ended processes left by {d}")
+            data = d / "postgres" / "data"
+            if (data / "postmaster.pid").exists():
+                Postgres.stop_dir(data)
+        for d in finished[:-3]:
+            postgres = d / "postgres"
+            if postgres.is_symlink():
+                shutil.rmtree(postgres.resolve(), ignore_errors=True)
             shutil.rmtree(d, ignore_errors=True)
 
     @staticmethod
@@ -600,9 +618,17 @@ class Suite:
         unpublished = int(pg.scalar(f"SELECT count(*) FROM outbox WHERE published_at IS NULL AND {parked}"))
         detail = None
         if unpublished:
-            detail = pg.query_json(
-                f"SELECT event_type, topic, octet_length(payload) AS bytes, created_at::text FROM outbox"
-                f" WHERE published_at IS NULL AND {parked} ORDER BY id LIMIT 10")
+            detail = {
+                "oldest": pg.query_json(
+                    f"SELECT event_type, topic, octet_length(payload) AS bytes, created_at::text FROM outbox"
+                    f" WHERE published_at IS NULL AND {parked} ORDER BY id LIMIT 5"),
+                # What Baton's sessions are doing: a relay stuck inside a transaction shows here.
+                "baton_sessions": pg.query_json(
+                    "SELECT state, wait_event_type, wait_event, left(query, 160) AS query,"
+                    " extract(epoch FROM now() - xact_start)::int AS xact_age_s,"
+                    " extract(epoch FROM now() - state_change)::int AS state_age_s"
+                    " FROM pg_stat_activity WHERE usename = 'baton' ORDER BY xact_start NULLS LAST LIMIT 20"),
+            }
         self.check("outbox_drained", unpublished == 0, unpublished, detail)
         if "failed_at" in outbox_cols:
             self.report["outbox_parked"] = int(pg.scalar(

@@ -58,6 +58,48 @@ def tail(path: Path, lines: int = 15, max_chars: int = 4000) -> list[str]:
     return out
 
 
+def proc_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (counted after the ')' that closes comm): tells a live process
+    from an unrelated one that got the same pid later."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[19] if fields[0] != "Z" else None
+
+
+def record_pid(pidfile: Path | None, pid: int) -> None:
+    """Notes a process we started, so a later run can end it if this one was killed."""
+    if pidfile is not None:
+        with open(pidfile, "a") as f:
+            f.write(f"{pid} {proc_start_time(pid)}\n")
+
+
+def alive_recorded(pidfile: Path) -> list[int]:
+    out = []
+    try:
+        lines = pidfile.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        pid, _, started = line.partition(" ")
+        if pid.isdigit() and started and proc_start_time(int(pid)) == started:
+            out.append(int(pid))
+    return out
+
+
+def kill_recorded(pidfile: Path) -> int:
+    """kill -9 every recorded process (group) that is still the one we started."""
+    pids = alive_recorded(pidfile)
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(pids)
+
+
 class ChaosError(RuntimeError):
     """Setup of the suite's own infrastructure failed (not a finding about Baton)."""
 
@@ -154,6 +196,14 @@ class Postgres:
             self.as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop"],
                        capture_output=True)
 
+    @staticmethod
+    def stop_dir(data: Path) -> None:
+        """Stops a cluster an earlier, killed run left running."""
+        args = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop"]
+        if os.geteuid() == 0:
+            args = ["runuser", "-u", "postgres", "--", *args]
+        subprocess.run(args, cwd="/", capture_output=True)
+
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -219,7 +269,8 @@ def tansu_binary(cache_dir: str) -> str:
 class Broker:
     """A Tansu broker with memory storage: a restart loses every topic, record and offset."""
 
-    def __init__(self, binary: str, port: int, logfile: Path):
+    def __init__(self, binary: str, port: int, logfile: Path, pidfile: Path | None = None):
+        self.pidfile = pidfile
         self.binary = binary
         self.port = port
         self.logfile = logfile
@@ -240,6 +291,7 @@ class Broker:
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        record_pid(self.pidfile, self.proc.pid)
         deadline = now() + timeout
         while not port_open(self.port):
             if self.proc.poll() is not None:
@@ -282,6 +334,7 @@ class ServeProcess:
     cwd: Path
     logfile: Path
     metrics: bool = True
+    pidfile: Path | None = None
     proc: subprocess.Popen | None = None
     metrics_port: int | None = None
     starts: int = 0
@@ -300,6 +353,7 @@ class ServeProcess:
             [self.baton, "serve", "--roles", self.roles], env=env, cwd=self.cwd, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        record_pid(self.pidfile, self.proc.pid)
         self.starts += 1
         self.killing = False
         self.restart_at = None
