@@ -56,7 +56,8 @@ struct SubmitCommand: AsyncParsableCommand {
             if json {
                 print(Self.json(["state": "rejected", "reason": problem]))
             } else {
-                FileHandle.standardError.write(Data("\(pipeline): rejected: \(problem)\n".utf8))
+                // As a rejection by the coordinator reads after --wait: on standard output.
+                print("state: rejected (\(problem))")
             }
             throw ExitCode(2)
         }
