@@ -62,7 +62,7 @@ chaos: setup
 	$(ENV) swift build --product baton
 	$(ENV) timeout --kill-after=30 1800 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py $(CHAOS_ARGS)
 
-# The same, small: about 2-3 minutes (runs 30, window 60 s, 8 kills, every hostile kind once).
+# The same, small: 1.5-3 minutes (runs 30, window 60 s, 8 kills, every hostile kind once).
 chaos-smoke: setup
 	$(ENV) swift build --product baton
 	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py --smoke $(CHAOS_ARGS)

@@ -84,6 +84,11 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=2, help="processes with roles worker,watcher")
     p.add_argument("--settle-timeout", type=float, default=420,
                    help="after the window, seconds to wait for every run and record to end")
+    p.add_argument("--stall-timeout", type=float, default=120,
+                   help="stop waiting early when nothing (runs, attempts, pending records) changed this long")
+    p.add_argument("--queue-timeout", type=float, default=20,
+                   help="BATON_QUEUE_TIMEOUT_SECONDS of the serve processes: how soon an attempt in a pool"
+                        " no worker serves (pool: nosuchpool) fails")
     p.add_argument("--lag-timeout", type=float, default=60, help="seconds to wait for consumer lag to reach 0")
     p.add_argument("--max-reason-bytes", type=int, default=65536,
                    help="longest acceptable rejection reason / dead-letter error")
@@ -93,14 +98,17 @@ def parse_args(argv=None):
     p.add_argument("--state-dir", default=None,
                    help="where data and logs go (default $BATON_STATE_DIR/chaos/<time>, else .stack/chaos/<time>)")
     p.add_argument("--keep", action="store_true", help="keep the PostgreSQL data directory afterwards")
+    p.add_argument("--core-dumps", action="store_true",
+                   help="serve processes may dump core (into <state>/cores/<process>/, for gdb)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--smoke", action="store_true",
-                   help="small preset (runs 30, window 60 s, 8 kills, 1 hostile round, read-only 12 s, settle 90 s);"
+                   help="small preset (runs 30, window 60 s, 8 kills, 1 hostile round, read-only 12 s, settle 90 s,"
+                        " stall 45 s, one coordinator process);"
                         " explicit flags still win")
     args = p.parse_args(argv)
     if args.smoke:
         defaults = {"runs": 30, "window": 60, "kills": 8, "hostile_rounds": 1, "read_only_seconds": 12,
-                    "settle_timeout": 90, "lag_timeout": 20, "coordinators": 1}
+                    "settle_timeout": 90, "stall_timeout": 45, "lag_timeout": 20, "coordinators": 1}
         given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
         for k, v in defaults.items():
             if "--" + k.replace("_", "-") not in given:
@@ -169,16 +177,25 @@ class Suite:
             "BATON_TOPIC_PREFIX": PREFIX, "BATON_POOLS": "default", "BATON_LEASE_SECONDS": "3",
             "BATON_SWEEP_SECONDS": "0.5", "BATON_REDRIVE_SECONDS": "5", "BATON_LOG_LEVEL": "info",
             "BATON_MLFLOW_URI": "", "BATON_ARTIFACT_ROOT": f"file://{self.state / 'artifacts'}",
-            "BATON_SHUTDOWN_SECONDS": "5",
+            "BATON_SHUTDOWN_SECONDS": "5", "BATON_QUEUE_TIMEOUT_SECONDS": str(a.queue_timeout),
+            # A crash writes its backtrace to the process's log (evidence for no_crashes).
+            "SWIFT_BACKTRACE": "enable=no" if a.core_dumps else "enable=yes,interactive=no,color=no,threads=crashed",
         })
         procs = []
+
+        def cwd(name: str) -> Path:  # serve reads nothing from its cwd unless it runs Ray stages
+            d = self.state / "cores" / name
+            d.mkdir(parents=True, exist_ok=True)
+            return d
+
         for i in range(a.coordinators):
-            procs.append(ServeProcess(f"coord-{i + 1}", "coordinator,relay,sweeper", serve_env, a.baton, REPO,
-                                      self.logs / f"coord-{i + 1}.log", pidfile=self.state / "pids"))
+            procs.append(ServeProcess(f"coord-{i + 1}", "coordinator,relay,sweeper", serve_env, a.baton,
+                                      cwd(f"coord-{i + 1}"), self.logs / f"coord-{i + 1}.log",
+                                      pidfile=self.state / "pids", core_dumps=a.core_dumps))
         for i in range(a.workers):
-            procs.append(ServeProcess(f"worker-{i + 1}", "worker,watcher", serve_env, a.baton, REPO,
-                                      self.logs / f"worker-{i + 1}.log", metrics=(i % 2 == 0),
-                                      pidfile=self.state / "pids"))
+            procs.append(ServeProcess(f"worker-{i + 1}", "worker,watcher", serve_env, a.baton,
+                                      cwd(f"worker-{i + 1}"), self.logs / f"worker-{i + 1}.log",
+                                      metrics=(i % 2 == 0), pidfile=self.state / "pids", core_dumps=a.core_dumps))
         self.supervisor = Supervisor(procs, self.t0)
         self.supervisor.start_all()
         self.supervisor.wait_serving(timeout=120)
@@ -502,16 +519,26 @@ class Suite:
         deadline = start + self.args.settle_timeout
         last_note = 0
         state = {}
+        # Progress: what is pending, and how many runs and attempts have ended. No change at all
+        # for --stall-timeout seconds means nothing is moving any more: stop waiting.
+        signature, changed = None, time.time()
         while True:
             try:
                 obs = self.observe()
                 done, state = self.settled(obs)
+                now_sig = (tuple(sorted(state.items())), sum(r["state"] != "running" for r in obs["runs"]),
+                           self.pg.scalar("SELECT count(*) FROM stage_attempts WHERE finished_at IS NOT NULL"))
+                if now_sig != signature:
+                    signature, changed = now_sig, time.time()
             except ChaosError as e:
                 done, state = False, {"error": str(e)[:300]}
             if done:
                 return {"settled": True, "after_s": round(time.time() - start, 1), **state}
             if time.time() > deadline:
                 return {"settled": False, "after_s": round(time.time() - start, 1), **state}
+            if time.time() - changed > self.args.stall_timeout:
+                return {"settled": False, "stalled_for_s": round(time.time() - changed, 1),
+                        "after_s": round(time.time() - start, 1), **state}
             if time.time() - last_note > 15:
                 log(f"settling: {state}")
                 last_note = time.time()

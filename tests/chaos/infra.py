@@ -100,6 +100,15 @@ def kill_recorded(pidfile: Path) -> int:
     return len(pids)
 
 
+def crash_report(path: Path, lines: int = 30) -> list[str] | None:
+    """The Swift runtime's crash report at the end of a log (SWIFT_BACKTRACE=enable=yes), bounded."""
+    text = "\n".join(tail(path, 400, 10**6))
+    at = text.rfind("Program crashed")
+    if at < 0:
+        return None
+    return [line[:300] for line in text[at:].splitlines()[:lines]]
+
+
 class ChaosError(RuntimeError):
     """Setup of the suite's own infrastructure failed (not a finding about Baton)."""
 
@@ -335,6 +344,7 @@ class ServeProcess:
     logfile: Path
     metrics: bool = True
     pidfile: Path | None = None
+    core_dumps: bool = False  # a crash leaves a core file in cwd (kernel.core_pattern permitting)
     proc: subprocess.Popen | None = None
     metrics_port: int | None = None
     starts: int = 0
@@ -351,12 +361,18 @@ class ServeProcess:
         log.flush()
         self.proc = subprocess.Popen(
             [self.baton, "serve", "--roles", self.roles], env=env, cwd=self.cwd, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=self._allow_core if self.core_dumps else None)
         log.close()
         record_pid(self.pidfile, self.proc.pid)
         self.starts += 1
         self.killing = False
         self.restart_at = None
+
+    @staticmethod
+    def _allow_core() -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -442,6 +458,7 @@ class Supervisor:
                             "process": p.name, "pid": p.proc.pid, "returncode": rc,
                             "signal": signal.Signals(-rc).name if rc < 0 and -rc in signal.valid_signals() else None,
                             "t": round(now() - self.clock0, 2), "log_tail": tail(p.logfile, 12),
+                            "backtrace": crash_report(p.logfile),
                         })
                         p.restart_at = now() + self.restart_after_crash
                     if p.restart_at is not None and now() >= p.restart_at:
