@@ -11,7 +11,8 @@ import Synchronization
 /// without blocking a thread.
 ///
 /// A fatal librdkafka error (for example an idempotence fault after the brokers lost their
-/// data) makes a librdkafka client unusable for good. The producer then rebuilds itself: the
+/// data), or a delivery refused because the broker fenced or forgot this producer's id, makes a
+/// librdkafka client unusable for good. The producer then rebuilds itself: the
 /// next ``send(_:)`` creates a fresh client (a new producer id), so a long-running process
 /// recovers without a restart. ``isHealthy`` is `false` between the fault and the rebuild.
 ///
@@ -161,8 +162,22 @@ public final class KafkaProducer: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        return try await deliveries.wait(id)
+        do {
+            return try await deliveries.wait(id)
+        } catch let error as KafkaError where error.underlyingName.map(Self.identityErrors.contains) == true {
+            // The broker no longer knows this producer's id (it lost its state): only a new
+            // client, with a new producer id, can send again. Mark this one for a rebuild.
+            client.context.fatalError.withLock { $0 = $0 ?? error }
+            throw error
+        }
     }
+
+    /// Delivery errors after which the broker will refuse every record of this producer id:
+    /// a broker that lost its data fences, or loses track of, the producers it knew.
+    static let identityErrors: Set<String> = [
+        "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH", "UNKNOWN_PRODUCER_ID", "OUT_OF_ORDER_SEQUENCE_NUMBER",
+        "INVALID_PRODUCER_ID_MAPPING",
+    ]
 
     /// Waits until every record sent so far was delivered or failed.
     ///

@@ -28,9 +28,16 @@ enum Runtime {
     }
 
     /// A producer with Baton's settings (idempotent, acks=all).
-    static func makeProducer(_ options: GlobalOptions, logger: Logger) throws -> KafkaProducer {
+    ///
+    /// - Parameter createsTopics: whether producing to a missing topic lets the broker create it
+    ///   with its own defaults. `serve` says no: it creates its topics itself, with their
+    ///   partitions and replication, also after a broker lost them.
+    static func makeProducer(_ options: GlobalOptions, logger: Logger, createsTopics: Bool = true) throws
+        -> KafkaProducer
+    {
         var configuration = KafkaProducerConfiguration(bootstrapServers: try options.resolvedBrokers())
         configuration.extra = try options.resolvedKafkaProperties()
+        if !createsTopics { configuration.extra["allow.auto.create.topics"] = "false" }
         return try KafkaProducer(configuration: configuration, logger: logger)
     }
 

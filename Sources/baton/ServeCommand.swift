@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         let store = BatonStore(
             client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
         configuration.rayServeCanary?.applicationsLock = store
-        let producer = try Runtime.makeProducer(options, logger: logger)
+        let producer = try Runtime.makeProducer(options, logger: logger, createsTopics: false)
         if let factor = environment["BATON_TOPIC_REPLICATION_FACTOR"] {
             guard let value = Int16(factor), value >= 1 else {
                 throw ValidationError("BATON_TOPIC_REPLICATION_FACTOR must be a whole number of replicas, at least 1")
