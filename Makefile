@@ -30,20 +30,22 @@ build: setup
 	$(ENV) swift build
 
 # Lint first (seconds), then the Swift suites (which use the real PostgreSQL, broker and Ray
-# head), then the Python suites: the repo's checks with the tools venv, the jobs' own suite
-# (tiny training runs) with the Ray venv the jobs run in.
+# head), then a smoke of the fault-injection suite (`make chaos-smoke`, about 100 s), then the
+# Python suites: the repo's checks with the tools venv, the jobs' own suite (tiny training
+# runs) with the Ray venv the jobs run in.
 # Every suite that talks to a server has a per-test time limit; the `timeout` is the last
 # guard, so that a hang fails the run with its output instead of eating CI's 90 minutes.
 test: stack-up lint test-clean
 	$(ENV) swift build --build-tests
 	$(ENV) timeout --kill-after=30 1800 swift test --skip-build
+	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py --smoke
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
 	$(ENV) cd jobs && "$$BATON_RAY_PYTHON" -m pytest -q
 
 # Each test makes throwaway databases (baton_test_*); drop the last run's before the next.
 test-clean: stack-up
 	$(ENV) for db in $$(psql "$$BATON_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'baton\_test\_%'"); do \
-		psql "$$BATON_DATABASE_URL" -qc "DROP DATABASE $$db"; done
+		psql "$$BATON_DATABASE_URL" -qc "DROP DATABASE $$db WITH (FORCE)"; done
 
 demo: stack-up build
 	$(ENV) scripts/demo

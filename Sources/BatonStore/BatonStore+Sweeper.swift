@@ -83,6 +83,14 @@ extension BatonStore {
                     runId: runID, stage: stage, attemptId: id, attempt: attempt, state: .failed, error: message,
                     errorType: RunPlanner.noWorkerErrorType)
                 try await enqueueRunEvent(.stageFailed, runID: runID, stage: stage, payload: outcome, on: connection)
+                // Its stage.ready events (the first and the re-sent ones) have nobody to read them,
+                // and a pool nobody serves may have no topic: drop them rather than retry them.
+                try await connection.query(
+                    """
+                    DELETE FROM outbox
+                    WHERE published_at IS NULL AND key = \(runID.lowercased) AND event_type = 'stage.ready'
+                      AND lower(convert_from(payload, 'UTF8')::jsonb ->> 'attempt_id') = \(id.lowercased)
+                    """, logger: logger)
                 logger.warning(
                     "queued attempt failed: no worker serves its pool",
                     metadata: ["run_id": "\(runID.lowercased)", "stage": "\(stage)"])
