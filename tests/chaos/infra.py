@@ -244,15 +244,17 @@ class Postgres:
             f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'")
         return {r["column_name"] for r in rows}
 
-    def set_read_only(self, on: bool) -> int:
-        """Makes every new transaction read-only (or not again), then ends the baton role's sessions
-        so that connection pools reconnect and see it. Returns how many sessions were ended."""
+    def set_read_only(self, on: bool, end_sessions: bool = True) -> int:
+        """Makes every new transaction read-only (or not again), then (unless told not to) ends the
+        baton role's sessions as a failover would. Returns how many sessions were ended."""
         with self.lock:
             if on:
                 self.psql("ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()")
             else:
                 self.psql("SET default_transaction_read_only = off",
                           "ALTER SYSTEM RESET default_transaction_read_only", "SELECT pg_reload_conf()")
+            if not end_sessions:
+                return 0
             out = self.psql(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE usename = 'baton' AND pid <> pg_backend_pid()")
