@@ -220,9 +220,9 @@ def test_enums_match_swift():
 
 
 def test_size_limits_match_the_engine():
-    parser = (CORE / "PipelineSpecParser.swift").read_text()
-    limit = re.search(r"maxSpecBytes = (\d+) \* (\d+)", parser)
-    assert limit, "PipelineSpecParser.maxSpecBytes not found"
+    limits = (CORE / "SpecLimits.swift").read_text()
+    limit = re.search(r"maxBytes = (\d+) \* (\d+)", limits)
+    assert limit, "SpecLimits.maxBytes not found"
     properties = schema_of("pipeline.requested")["properties"]
     assert properties["spec"]["maxLength"] == int(limit.group(1)) * int(limit.group(2)) == 262144
     assert properties["idempotency_key"]["maxLength"] == 256
@@ -426,10 +426,15 @@ def test_asyncapi_dead_letter_headers_match_the_engine(asyncapi):
     Draft7Validator.check_schema(dead_letter["headers"])
     source = (ROOT / "Sources" / "BatonEngine" / "DeadLetterQueue.swift").read_text()
     written = set(re.findall(r'KafkaHeader\(key: "(baton_dlq_\w+)"', source))
-    assert len(written) == 6
-    assert set(dead_letter["headers"]["required"]) == written
-    limit = re.search(r'"baton_dlq_error", value: String\(error\.prefix\((\d+)\)\)', source)
+    assert len(written) == 9
+    # Every header but the marker of a cut payload is always written.
+    assert set(dead_letter["headers"]["required"]) == written - {"baton_dlq_truncated"}
+    assert set(dead_letter["headers"]["properties"]) == written
+    letter = (ROOT / "Sources" / "BatonStore" / "BatonStore+DeadLetters.swift").read_text()
+    limit = re.search(r"maxError = (\d+)", letter)
     assert limit and dead_letter["headers"]["properties"]["baton_dlq_error"]["maxLength"] == int(limit.group(1))
+    cut = re.search(r"maxTopicPayload = (\d+) \* (\d+)", source)
+    assert cut and f"{int(cut.group(1)) * int(cut.group(2))} bytes" in dead_letter["payload"]["description"]
 
 
 def test_asyncapi_run_keys_are_lower_case_uuids(asyncapi):
