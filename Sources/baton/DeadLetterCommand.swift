@@ -83,7 +83,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let actor = try DeadLetterCommand.actor(actor)
+            let actor = try GlobalOptions.actor(actor, "acts")
             let logger = Logger(label: "baton.dlq")
             let producer = try Runtime.makeProducer(options, logger: logger)
             do {
@@ -130,7 +130,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let actor = try DeadLetterCommand.actor(actor)
+            let actor = try GlobalOptions.actor(actor, "acts")
             let reason = reason.map { String($0.prefix(1000)) }
             try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
                 for id in ids {
@@ -139,15 +139,6 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-
-    /// The acting operator: `--actor`, else `$USER`; required, at most 200 bytes.
-    static func actor(_ flag: String?) throws -> String {
-        let actor = (flag ?? GlobalOptions.environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
-        guard !actor.isEmpty, actor.utf8.count <= 200 else {
-            throw ValidationError("set --actor (or $USER) to who acts, at most 200 bytes")
-        }
-        return actor
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -46,6 +46,18 @@ struct GlobalOptions: ParsableArguments {
 
     static let environment = ProcessInfo.processInfo.environment
 
+    /// Who acts, for audit records: `--actor`, else `$USER`; at most 200 bytes.
+    ///
+    /// - Parameter action: what the actor does, for the error, e.g. "moves the alias".
+    /// - Throws: `ValidationError` when neither is set or the name is too long.
+    static func actor(_ flag: String?, _ action: String) throws -> String {
+        let actor = (flag ?? environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard !actor.isEmpty, actor.utf8.count <= 200 else {
+            throw ValidationError("set --actor (or $USER) to who \(action), at most 200 bytes")
+        }
+        return actor
+    }
+
     /// A run id given on the command line.
     static func runID(_ text: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else { throw ValidationError("'\(text.prefix(64))' is not a run id") }

@@ -51,10 +51,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let actor = (actor ?? GlobalOptions.environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
-            guard !actor.isEmpty, actor.utf8.count <= 200 else {
-                throw ValidationError("set --actor (or $USER) to who asks for the retry, at most 200 bytes")
-            }
+            let actor = try GlobalOptions.actor(actor, "asks for the retry")
             let kind: MLflowMirrorParked.Kind?
             let subject: String?
             if let runID {

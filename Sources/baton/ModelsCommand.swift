@@ -63,10 +63,7 @@ struct ModelsCommand: AsyncParsableCommand {
             guard !reason.isEmpty, reason.utf8.count <= 1000 else {
                 throw ValidationError("--reason must say why, in at most 1000 bytes")
             }
-            let actor = (actor ?? GlobalOptions.environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
-            guard !actor.isEmpty, actor.utf8.count <= 200 else {
-                throw ValidationError("set --actor (or $USER) to who moves the alias, at most 200 bytes")
-            }
+            let actor = try GlobalOptions.actor(actor, "moves the alias")
             return (alias, reason, actor)
         }
     }

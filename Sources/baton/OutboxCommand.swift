@@ -47,7 +47,7 @@ struct OutboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let actor = try DeadLetterCommand.actor(actor)
+            let actor = try GlobalOptions.actor(actor, "retries")
             let logger = Logger(label: "baton.outbox")
             let count = try await Runtime.withStore(options, logger: logger) { store in
                 try await store.retryParkedOutboxEvents(ids: all ? nil : ids)
