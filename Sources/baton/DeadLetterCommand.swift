@@ -25,7 +25,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let letters = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
                 try await store.deadLetters(limit: max(1, min(limit, 10_000)), includeDiscarded: all)
             }
-            if json { return print(try DeadLetterCommand.json(letters)) }
+            if json { return print(try RunPrinter.json(letters)) }
             if letters.isEmpty { return print("no dead letters") }
             for letter in letters {
                 let status =
@@ -51,7 +51,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 try await store.deadLetter(id)
             }
             guard let letter else { throw ValidationError("no dead letter \(id)") }
-            if json { return print(try DeadLetterCommand.json(letter)) }
+            if json { return print(try RunPrinter.json(letter)) }
             print("dead letter \(letter.id) from \(letter.topic)[\(letter.partition)]@\(letter.offset)")
             print("consumer: \(letter.consumer), attempts: \(letter.attempts), at \(letter.createdAt)")
             if let eventID = letter.eventID { print("event id: \(eventID)") }
@@ -139,12 +139,5 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

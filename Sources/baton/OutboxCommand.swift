@@ -22,7 +22,7 @@ struct OutboxCommand: AsyncParsableCommand {
             let events = try await Runtime.withStore(options, logger: Logger(label: "baton.outbox")) { store in
                 try await store.parkedOutboxEvents(limit: max(1, min(limit, 10_000)))
             }
-            if json { return print(try DeadLetterCommand.json(events)) }
+            if json { return print(try RunPrinter.json(events)) }
             if events.isEmpty { return print("no parked outbox events") }
             for event in events {
                 print(
