@@ -113,12 +113,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - KubeRay
+        // MARK: - Kubernetes (client, kubeconfig, errors, YAML templates)
         .target(
-            name: "BatonKubeRay",
+            name: "BatonKubernetes",
             dependencies: [
                 "BatonCore",
-                "BatonRay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -130,21 +129,46 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - Argo Rollouts
+        // MARK: - KubeRay (Ray jobs as RayJob resources)
         .target(
-            name: "BatonArgo",
+            name: "BatonKubeRay",
             dependencies: [
                 "BatonCore",
-                "BatonEngine",
-                "BatonKubeRay",
+                "BatonRay",
+                "BatonKubernetes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - HTTP
+        // MARK: - Rollout drivers
         .target(
-            name: "BatonHTTP",
+            name: "BatonArgo",
+            dependencies: [
+                "BatonCore",
+                "BatonKubernetes",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonRayServe",
+            dependencies: [
+                "BatonCore",
+                "BatonRay",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Observability (metrics and health endpoints)
+        .target(
+            name: "BatonObservability",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,8 +186,10 @@ let package = Package(
                 "BatonStore",
                 "BatonKafka",
                 "BatonEngine",
-                "BatonHTTP",
+                "BatonObservability",
                 "BatonRay",
+                "BatonRayServe",
+                "BatonKubernetes",
                 "BatonKubeRay",
                 "BatonMLflow",
                 "BatonArgo",
@@ -188,6 +214,19 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/BatonTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BatonKubernetesTestSupport",
+            dependencies: [
+                "BatonCore",
+                "BatonKubernetes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/BatonKubernetesTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
@@ -215,7 +254,26 @@ let package = Package(
         .testTarget(
             name: "BatonKubeRayTests",
             dependencies: [
-                "BatonKubeRay", "BatonRay", "BatonCore", "BatonArgo", "BatonEngine",
+                "BatonKubeRay", "BatonKubernetes", "BatonKubernetesTestSupport", "BatonRay", "BatonCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonKubernetesTests",
+            dependencies: [
+                "BatonKubernetes", "BatonKubernetesTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BatonArgoTests",
+            dependencies: [
+                "BatonArgo", "BatonKubernetes", "BatonKubernetesTestSupport", "BatonCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,9 +290,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BatonRayServeTests",
+            dependencies: ["BatonRayServe", "BatonRay", "BatonCore", "BatonTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BatonEngineTests",
             dependencies: [
-                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonMLflow", "BatonTestSupport",
+                "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonRayServe", "BatonMLflow",
+                "BatonTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

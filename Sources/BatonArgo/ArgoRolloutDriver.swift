@@ -1,6 +1,5 @@
 import BatonCore
-import BatonEngine
-import BatonKubeRay
+import BatonKubernetes
 import Logging
 
 /// Rolls a model out through an Argo Rollout: Baton points the Rollout's pod template at the
@@ -78,10 +77,12 @@ public struct ArgoRolloutDriver: RolloutDriver {
     /// aborting, Baton aborts the Rollout itself, so traffic is on the stable ReplicaSet whenever
     /// this returns `.aborted`.
     ///
+    /// The spec's `steps` are not run here: Argo runs the Rollout's own.
+    ///
     /// - Throws: `KubernetesError` when the Rollout cannot be read or patched (not found,
     ///   forbidden, no such container); `CancellationError` when cancelled.
     public func run(
-        candidate: RolloutModel, stable: RolloutModel?, steps: [RolloutStep],
+        candidate: RolloutModel, stable: RolloutModel?, rollout _: RolloutSpec,
         report: @Sendable (RolloutStepReport) async throws -> Void
     ) async throws -> RolloutResult {
         let deadline = ContinuousClock.now + configuration.timeout

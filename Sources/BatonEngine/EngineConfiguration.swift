@@ -72,12 +72,9 @@ public struct EngineConfiguration: Sendable {
     public var rayMaxPollInterval: Duration = .milliseconds(500)
     /// How long to wait for Ray to confirm a stopped job. Default: 30 s.
     public var rayStopTimeout: Duration = .seconds(30)
-    /// Where `rollout` stages with target `ray-serve` deploy and measure (Ray Serve's REST API,
-    /// Prometheus); `nil` fails them with a clear error. Default: nil.
-    public var rayServeCanary: RayServeCanary.Configuration?
-    /// The driver of `rollout` stages with target `argo` (an Argo Rollouts Rollout on
-    /// Kubernetes); such stages fail as unconfigured without one.
-    public var argoRolloutDriver: (any RolloutDriver)?
+    /// The driver of `rollout` stages, by target (the Ray Serve canary, Argo Rollouts); a stage
+    /// whose target has none fails as `rollout_unconfigured`. Default: none.
+    public var rolloutDrivers: [RolloutSpec.Target: any RolloutDriver] = [:]
     /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.
     public var artifactRoot = "file:///tmp/baton-artifacts"
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the

@@ -1,5 +1,4 @@
 import BatonCore
-import BatonRay
 import BatonStore
 import Foundation
 import Logging
@@ -52,23 +51,11 @@ struct RolloutExecutor: Sendable {
         let candidate = RolloutModel(versions.candidate)
         // A candidate that is already champion (a rollout re-run by hand) is rolled out alone.
         let stable = versions.stable.flatMap { $0.version == candidate.version ? nil : RolloutModel($0) }
-        let driver: any RolloutDriver
-        switch spec.target {
-        case .rayServe:
-            guard let canary = configuration.rayServeCanary else {
-                try await fail(
-                    claim, "no Ray Serve canary is configured (set BATON_PROMETHEUS_URL and BATON_RAY_ADDRESS)",
-                    type: "rollout_unconfigured")
-                return
-            }
-            driver = RayServeCanary(configuration: canary, templates: spec.templates, logger: logger)
-        case .argo:
-            guard let argo = configuration.argoRolloutDriver else {
-                try await fail(
-                    claim, "no Argo Rollout is configured (set BATON_ARGO_ROLLOUT)", type: "rollout_unconfigured")
-                return
-            }
-            driver = argo
+        guard let driver = configuration.rolloutDrivers[spec.target] else {
+            try await fail(
+                claim, "no rollout driver for target '\(spec.target.rawValue)' is configured on this worker",
+                type: "rollout_unconfigured")
+            return
         }
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
@@ -79,7 +66,7 @@ struct RolloutExecutor: Sendable {
         let result: RolloutResult
         do {
             result = try await runRenewingLease(claim) {
-                try await driver.run(candidate: candidate, stable: stable, steps: spec.steps.map(RolloutStep.init)) {
+                try await driver.run(candidate: candidate, stable: stable, rollout: spec) {
                     step in
                     let stepped = RolloutStepped(
                         runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: candidate.name,
@@ -92,8 +79,10 @@ struct RolloutExecutor: Sendable {
         } catch is LeaseLost {
             logger.info("lease lost; rollout stopped", metadata: metadata)
             return
-        } catch let error as RayServeCanaryError {
-            try await fail(claim, "rollout could not run: \(error.reason)", type: "rollout_error")
+        } catch let error as any RolloutDriverError {
+            try await fail(
+                claim, "rollout could not run: \(error.reason)",
+                type: error.isRetriable ? "rollout_unavailable" : "rollout_error")
             return
         }
         let reason: String?
@@ -147,15 +136,5 @@ struct RolloutExecutor: Sendable {
 extension RolloutModel {
     init(_ version: RolloutVersion) {
         self.init(name: version.model, version: version.version, uri: version.artifactURI, md5: version.artifactMD5)
-    }
-}
-
-extension RolloutStep {
-    init(_ step: RolloutSpec.Step) {
-        switch step {
-        case .setWeight(let weight): self = .setWeight(weight)
-        case .pause(let duration): self = .pause(duration)
-        case .analysis(let template): self = .analysis(template: template)
-        }
     }
 }

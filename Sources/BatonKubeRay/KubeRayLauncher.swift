@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonKubernetes
 import BatonRay
 import Logging
 import NIOConcurrencyHelpers

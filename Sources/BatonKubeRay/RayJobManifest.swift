@@ -1,4 +1,5 @@
 import BatonCore
+import BatonKubernetes
 import BatonRay
 import Foundation
 

@@ -3,7 +3,9 @@ import BatonArgo
 import BatonCore
 import BatonEngine
 import BatonKubeRay
+import BatonKubernetes
 import BatonRay
+import BatonRayServe
 import BatonStore
 import Foundation
 import Logging
@@ -112,9 +114,29 @@ struct GlobalOptions: ParsableArguments {
         }
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
-        configuration.rayServeCanary = try rayServeCanary(jobsRoot: configuration.jobsRoot)
-        configuration.argoRolloutDriver = try argoRolloutDriver()
         return configuration
+    }
+
+    /// The rollout drivers this process has settings for, by target; logs how to configure the
+    /// others.
+    ///
+    /// - Parameter lock: serialises Ray Serve application updates among Baton processes.
+    func rolloutDrivers(jobsRoot: URL, lock: any DistributedLock, logger: Logger) throws
+        -> [RolloutSpec.Target: any RolloutDriver]
+    {
+        var drivers: [RolloutSpec.Target: any RolloutDriver] = [:]
+        if var canary = try rayServeCanary(jobsRoot: jobsRoot) {
+            canary.applicationsLock = lock
+            drivers[.rayServe] = RayServeCanary(configuration: canary, logger: Logger(label: "baton.serve"))
+        } else {
+            logger.info("no Ray Serve canary: set BATON_PROMETHEUS_URL and BATON_RAY_ADDRESS to roll out to Ray Serve")
+        }
+        if let argo = try argoRolloutDriver() {
+            drivers[.argo] = argo
+        } else {
+            logger.info("no Argo Rollouts driver: set BATON_ARGO_ROLLOUT to roll out with Argo")
+        }
+        return drivers
     }
 
     /// The Argo Rollouts driver of `rollout` stages with target `argo`: the Rollout named by

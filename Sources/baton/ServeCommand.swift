@@ -1,8 +1,8 @@
 import ArgumentParser
 import BatonEngine
-import BatonHTTP
 import BatonKafka
 import BatonMLflow
+import BatonObservability
 import BatonStore
 import Foundation
 import Logging
@@ -99,7 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
         let store = BatonStore(
             client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
-        configuration.rayServeCanary?.applicationsLock = store
+        configuration.rolloutDrivers = try options.rolloutDrivers(
+            jobsRoot: configuration.jobsRoot, lock: store, logger: logger)
         let producer = try Runtime.makeProducer(options, logger: logger, createsTopics: false)
         if let factor = environment["BATON_TOPIC_REPLICATION_FACTOR"] {
             guard let value = Int16(factor), value >= 1 else {

@@ -9,6 +9,7 @@ import PostgresNIO
 import Testing
 
 @testable import BatonEngine
+@testable import BatonRayServe
 
 /// The `rollout` stage kind with the Ray Serve target, through `baton serve`, a real Ray head
 /// with Serve, the real Prometheus of the stack and the MLflow registry.

@@ -1,10 +1,11 @@
 // No Kubernetes (and no KubeRay operator) can run on this machine, so these tests talk to a
-// LOCAL FAKE of the Kubernetes API server: a Hummingbird app on 127.0.0.1 that keeps RayJobs in
+// LOCAL FAKE of the Kubernetes API server (see FakeAPIServer): a Hummingbird app on 127.0.0.1 that keeps RayJobs in
 // memory, answers like the API server does (201 created, 409 AlreadyExists, 404 NotFound, 403
 // Forbidden with a `Status` body), lists pods and serves pod logs, and plays a Ray dashboard's
 // `/api/jobs/{id}/logs`. The tests move a RayJob's status themselves, as the KubeRay operator would.
 
 import BatonCore
+import BatonKubernetesTestSupport
 import Foundation
 import Hummingbird
 import NIOCore
@@ -86,7 +87,7 @@ final class FakeKubernetes: Sendable {
             self.record(request)
             let body = try await request.body.collect(upTo: 1 << 20)
             if namespace == "forbidden" {
-                return Self.status(
+                return FakeAPIServer.status(
                     403, reason: "Forbidden",
                     message: #"rayjobs.ray.io is forbidden: User "system:serviceaccount:baton:baton" "#
                         + #"cannot create resource "rayjobs" in API group "ray.io" in the namespace "forbidden""#)
@@ -94,12 +95,12 @@ final class FakeKubernetes: Sendable {
             guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: Data(Array(buffer: body))),
                 case .object(var metadata) = object["metadata"], case .string(let name) = metadata["name"]
             else {
-                return Self.status(400, reason: "BadRequest", message: "the object has no metadata.name")
+                return FakeAPIServer.status(400, reason: "BadRequest", message: "the object has no metadata.name")
             }
             return self.state.withLock { state in
                 let key = "\(namespace)/\(name)"
                 guard state.rayJobs[key] == nil else {
-                    return Self.status(
+                    return FakeAPIServer.status(
                         409, reason: "AlreadyExists", message: #"rayjobs.ray.io "\#(name)" already exists"#)
                 }
                 metadata["uid"] = .string(UUID().uuidString.lowercased())
@@ -107,7 +108,7 @@ final class FakeKubernetes: Sendable {
                 object["metadata"] = .object(metadata)
                 state.rayJobs[key] = object
                 state.created += 1
-                return Self.json(201, .object(object))
+                return FakeAPIServer.json(201, .object(object))
             }
         }
         router.get("/apis/ray.io/v1/namespaces/:ns/rayjobs/:name") { request, context in
@@ -116,7 +117,7 @@ final class FakeKubernetes: Sendable {
             guard let object = self.state.withLock({ $0.rayJobs[key] }) else {
                 return Self.notFound(try context.parameters.require("name"))
             }
-            return Self.json(200, .object(object))
+            return FakeAPIServer.json(200, .object(object))
         }
         router.delete("/apis/ray.io/v1/namespaces/:ns/rayjobs/:name") { request, context in
             let key = "\(try context.parameters.require("ns"))/\(try context.parameters.require("name"))"
@@ -124,7 +125,7 @@ final class FakeKubernetes: Sendable {
             guard self.state.withLock({ $0.rayJobs.removeValue(forKey: key) }) != nil else {
                 return Self.notFound(try context.parameters.require("name"))
             }
-            return Self.json(200, .object(["kind": .string("Status"), "status": .string("Success")]))
+            return FakeAPIServer.json(200, .object(["kind": .string("Status"), "status": .string("Success")]))
         }
         router.get("/api/v1/namespaces/:ns/pods") { request, context in
             let namespace = try context.parameters.require("ns")
@@ -142,14 +143,14 @@ final class FakeKubernetes: Sendable {
                     ])
                 ])
             }
-            return Self.json(200, .object(["kind": .string("PodList"), "items": .array(items)]))
+            return FakeAPIServer.json(200, .object(["kind": .string("PodList"), "items": .array(items)]))
         }
         router.get("/api/v1/namespaces/:ns/pods/:pod/log") { request, context in
             let namespace = try context.parameters.require("ns")
             let name = try context.parameters.require("pod")
             self.record(request)
             guard let pod = self.state.withLock({ $0.pods[namespace]?.first { $0.name == name } }) else {
-                return Self.status(404, reason: "NotFound", message: #"pods "\#(name)" not found"#)
+                return FakeAPIServer.status(404, reason: "NotFound", message: #"pods "\#(name)" not found"#)
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain"],
@@ -160,9 +161,9 @@ final class FakeKubernetes: Sendable {
             let id = try context.parameters.require("id")
             self.record(request)
             guard let log = self.state.withLock({ $0.dashboardLogs[id] }) else {
-                return Self.json(404, .object(["message": .string("job \(id) does not exist")]))
+                return FakeAPIServer.json(404, .object(["message": .string("job \(id) does not exist")]))
             }
-            return Self.json(200, .object(["logs": .string(log)]))
+            return FakeAPIServer.json(200, .object(["logs": .string(log)]))
         }
         return router
     }
@@ -175,23 +176,6 @@ final class FakeKubernetes: Sendable {
     }
 
     private static func notFound(_ name: String) -> Response {
-        status(404, reason: "NotFound", message: #"rayjobs.ray.io "\#(name)" not found"#)
-    }
-
-    /// A `Status` answer, as the API server sends with every error.
-    static func status(_ code: Int, reason: String, message: String) -> Response {
-        json(
-            code,
-            .object([
-                "kind": .string("Status"), "apiVersion": .string("v1"), "status": .string("Failure"),
-                "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
-            ]))
-    }
-
-    static func json(_ code: Int, _ value: JSONValue) -> Response {
-        let bytes = (try? CloudEvent.encode(value)) ?? []
-        return Response(
-            status: .init(code: code), headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        FakeAPIServer.status(404, reason: "NotFound", message: #"rayjobs.ray.io "\#(name)" not found"#)
     }
 }

@@ -5,6 +5,8 @@
 
 import BatonCore
 import BatonKubeRay
+import BatonKubernetes
+import BatonKubernetesTestSupport
 import BatonRay
 import Foundation
 import Hummingbird
@@ -352,20 +354,7 @@ struct KubeRayLauncherTests {
     static let logger = Logger(label: "test.kuberay") { _ in SwiftLogNoOpLogHandler() }
 
     /// A self-signed CA certificate, only parsed (never used to verify anything).
-    static let caPEM = """
-        -----BEGIN CERTIFICATE-----
-        MIIBkTCCATegAwIBAgIUXLwNrkRXTRWt2QBnBkNrx5ka4RAwCgYIKoZIzj0EAwIw
-        HTEbMBkGA1UEAwwSZmFrZS1rdWJlcm5ldGVzLWNhMCAXDTI2MTEyOTE1MDMyNVoY
-        DzIxMjYxMTA1MTUwMzI1WjAdMRswGQYDVQQDDBJmYWtlLWt1YmVybmV0ZXMtY2Ew
-        WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQUVCkXkjfRC2odhlLITiUzd61lYwsx
-        2lH5SdFp1Tv/9oAbGrZFgnlPfbsq5FTw692QNeVsvhomu7B2WdI/2LIro1MwUTAd
-        BgNVHQ4EFgQUGt1+PopWZ/23y5S67oIe5p5wJG8wHwYDVR0jBBgwFoAUGt1+PopW
-        Z/23y5S67oIe5p5wJG8wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF
-        AiAxm7uHEyuboxY4PgYBs1OEMTqUpgFlRyAziRtbNY9thwIhALDaSKkyu6p/C/YB
-        rJWsZacRbFj2RZV6rM/8X3q3VtQc
-        -----END CERTIFICATE-----
-
-        """
+    static let caPEM = TestCertificate.caPEM
 
     /// What the engine submits for attempt 2 of stage `train` (RayStageExecutor.submit).
     static func submission() throws -> RayJobSubmission {
@@ -391,14 +380,9 @@ struct KubeRayLauncherTests {
         _ body: @escaping @Sendable (FakeKubernetes, KubeRayLauncher, Int) async throws -> Void
     ) async throws {
         let fake = FakeKubernetes()
-        let app = Application(
-            router: fake.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            logger: Self.logger)
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
-            var kubernetes = KubernetesConfiguration(
-                server: "http://127.0.0.1:\(port)", namespace: namespace, credentials: .bearerToken(Self.token))
-            kubernetes.requestTimeout = .seconds(3)
+        try await FakeAPIServer.serve(
+            fake.router(), namespace: namespace, token: Self.token, requestTimeout: .seconds(3), logger: Self.logger
+        ) { kubernetes, port in
             var configuration = KubeRayLauncher.Configuration(kubernetes: kubernetes, cluster: cluster)
             configuration.activeDeadline = .seconds(3600)
             if let maxLogBytes { configuration.maxLogBytes = maxLogBytes }

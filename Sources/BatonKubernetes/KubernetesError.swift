@@ -1,6 +1,8 @@
+import BatonCore
+
 /// An error from the Kubernetes API or from reading its configuration, carrying the API server's
 /// own message (`Status.message`).
-public struct KubernetesError: Error, Sendable, CustomStringConvertible {
+public struct KubernetesError: RolloutDriverError, Sendable {
     /// A class of Kubernetes error; compare with the static members.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String

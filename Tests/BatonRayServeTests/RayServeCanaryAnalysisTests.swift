@@ -4,7 +4,7 @@ import BatonTestSupport
 import Foundation
 import Testing
 
-@testable import BatonEngine
+@testable import BatonRayServe
 
 /// Analyses against the stack's real Prometheus, with queries whose answer is known.
 @Suite("Ray Serve canary analysis (real Prometheus)", .timeLimit(.minutes(2)))

@@ -1,5 +1,7 @@
+import BatonCore
+
 /// Why a Ray Serve canary could not run (as opposed to a failed analysis, which aborts it).
-public struct RayServeCanaryError: Error, Sendable, CustomStringConvertible {
+public struct RayServeCanaryError: RolloutDriverError, Sendable {
     /// A class of error; compare with the static members.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String

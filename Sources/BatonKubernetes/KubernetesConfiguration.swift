@@ -112,7 +112,8 @@ public struct KubernetesConfiguration: Sendable, CustomStringConvertible {
         return try Kubeconfig.parse(text, path: path).configuration(context: context)
     }
 
-    static func readFile(_ path: String, what: String) throws(KubernetesError) -> [UInt8] {
+    /// The bytes of `path`, a `what` of the configuration, as a configuration error when unreadable.
+    package static func readFile(_ path: String, what: String) throws(KubernetesError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .configuration("cannot read \(what) at \(path)")
         }

@@ -43,8 +43,10 @@ public struct RayServeCanary: RolloutDriver {
         /// Serialises the read-modify-write of Serve's applications among Baton processes
         /// (`baton serve` passes its PostgreSQL store). Default: none, when one process alone
         /// rolls out to this Serve.
-        public var applicationsLock: (any RayServeCanaryLock)?
+        public var applicationsLock: (any DistributedLock)?
 
+        /// Serve's REST API at `serveAddress`, Prometheus at `prometheusURL`, the applications'
+        /// code in `applicationsFolder`; every other setting at its default.
         public init(serveAddress: String, prometheusURL: String, applicationsFolder: URL) {
             self.serveAddress = serveAddress.hasSuffix("/") ? String(serveAddress.dropLast()) : serveAddress
             self.prometheusURL = prometheusURL.hasSuffix("/") ? String(prometheusURL.dropLast()) : prometheusURL
@@ -52,19 +54,22 @@ public struct RayServeCanary: RolloutDriver {
         }
     }
 
+    /// Where Serve and Prometheus are.
     public let configuration: Configuration
-    /// The analysis templates the steps may name (the stage's own and the built-in ones).
-    public let templates: [String: AnalysisTemplate]
     private let logger: Logger
 
-    public init(configuration: Configuration, templates: [String: AnalysisTemplate], logger: Logger) {
+    /// A canary driver for the Serve and Prometheus of `configuration`.
+    public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
-        self.templates = templates
         self.logger = logger
     }
 
+    /// Runs `rollout`'s steps against Serve, its analyses against Prometheus (see the type's
+    /// documentation).
+    ///
+    /// - Throws: ``RayServeCanaryError`` when Serve or Prometheus cannot be used at all.
     public func run(
-        candidate: RolloutModel, stable: RolloutModel?, steps: [RolloutStep],
+        candidate: RolloutModel, stable: RolloutModel?, rollout: RolloutSpec,
         report: @Sendable (RolloutStepReport) async throws -> Void
     ) async throws -> RolloutResult {
         let http = RayServeCanaryHTTP(timeout: configuration.requestTimeout, logger: logger)
@@ -99,7 +104,7 @@ public struct RayServeCanary: RolloutDriver {
             try await abort(applications, model: model, stable: stable, workingDir: workingDir)
             return .aborted(reason: message)
         }
-        for (index, step) in steps.enumerated() {
+        for (index, step) in rollout.steps.enumerated() {
             let started = ContinuousClock.now
             switch step {
             case .setWeight(let percent):
@@ -120,7 +125,7 @@ public struct RayServeCanary: RolloutDriver {
                 try await Task.sleep(for: duration)
                 try await report(RolloutStepReport(index: index, kind: "pause", weight: weight, phase: "succeeded"))
             case .analysis(let name):
-                guard let template = templates[name] else {
+                guard let template = rollout.templates[name] else {
                     throw RayServeCanaryError.badResponse("analysis template '\(name)' is not defined")
                 }
                 let outcome = try await analysis.run(

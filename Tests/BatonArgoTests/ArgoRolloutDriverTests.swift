@@ -6,8 +6,8 @@
 
 import BatonArgo
 import BatonCore
-import BatonEngine
-import BatonKubeRay
+import BatonKubernetes
+import BatonKubernetesTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -20,6 +20,8 @@ struct ArgoRolloutDriverTests {
     static let rolloutPath = "/apis/argoproj.io/v1alpha1/namespaces/baton/rollouts/model-server"
     static let candidate = RolloutModel(
         name: "korean-llm", version: 2, uri: "s3://models/korean-llm/2", md5: "9e107d9d372bb6826bd81d3542a419d6")
+    /// The spec's part of a rollout: the Argo driver runs the Rollout's own steps.
+    static let rollout = RolloutSpec(target: .argo, steps: [], templates: [:])
     static let stable = RolloutModel(name: "korean-llm", version: 1, uri: "s3://models/korean-llm/1", md5: nil)
 
     // MARK: - Patch
@@ -28,7 +30,7 @@ struct ArgoRolloutDriverTests {
         try await withDriver { fake, driver in
             fake.enqueue([.status(Self.status(step: 5, phase: "Healthy", stableRS: "new"))])
             let result = try await driver.run(
-                candidate: Self.candidate, stable: Self.stable, steps: [], report: { _ in })
+                candidate: Self.candidate, stable: Self.stable, rollout: Self.rollout, report: { _ in })
             #expect(result == .succeeded)
 
             let patch = try #require(fake.patches.first)
@@ -70,7 +72,7 @@ struct ArgoRolloutDriverTests {
     @Test func theImageIsSetWhenConfigured() async throws {
         try await withDriver(image: "registry.example.com/model-server:1.1") { fake, driver in
             fake.enqueue([.status(Self.status(step: 5, phase: "Healthy", stableRS: "new"))])
-            _ = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+            _ = try await driver.run(candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             let rollout = try #require(fake.rollout("model-server"))
             #expect(
                 FakeArgoRollouts.value(rollout, ["spec", "template", "spec", "containers", "0", "image"])
@@ -96,7 +98,7 @@ struct ArgoRolloutDriverTests {
             ])
             let reports = Reports()
             let result = try await driver.run(
-                candidate: Self.candidate, stable: Self.stable, steps: [], report: { reports.append($0) })
+                candidate: Self.candidate, stable: Self.stable, rollout: Self.rollout, report: { reports.append($0) })
             #expect(result == .succeeded)
             let seen = reports.all
             #expect(seen.map(\.index) == [0, 1, 2, 3, 4])
@@ -122,7 +124,7 @@ struct ArgoRolloutDriverTests {
             ])
             let reports = Reports()
             let result = try await driver.run(
-                candidate: Self.candidate, stable: Self.stable, steps: [], report: { reports.append($0) })
+                candidate: Self.candidate, stable: Self.stable, rollout: Self.rollout, report: { reports.append($0) })
             guard case .aborted(let reason) = result else {
                 Issue.record("expected an abort, got \(result)")
                 return
@@ -149,7 +151,8 @@ struct ArgoRolloutDriverTests {
                         message: "ProgressDeadlineExceeded: ReplicaSet \"model-server-7c9\" has timed out progressing.")
                 )
             ])
-            let result = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+            let result = try await driver.run(
+                candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             guard case .aborted(let reason) = result else {
                 Issue.record("expected an abort, got \(result)")
                 return
@@ -162,7 +165,8 @@ struct ArgoRolloutDriverTests {
     @Test func batonAbortsThroughTheStatusSubresourceWhenTheRolloutTakesTooLong() async throws {
         try await withDriver(timeout: .milliseconds(400)) { fake, driver in
             fake.enqueue([.status(Self.status(step: 1, phase: "Paused"))])
-            let result = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+            let result = try await driver.run(
+                candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             guard case .aborted(let reason) = result else {
                 Issue.record("expected an abort, got \(result)")
                 return
@@ -196,7 +200,7 @@ struct ArgoRolloutDriverTests {
             ])
             let reports = Reports()
             let result = try await driver.run(
-                candidate: Self.candidate, stable: Self.stable, steps: [], report: { reports.append($0) })
+                candidate: Self.candidate, stable: Self.stable, rollout: Self.rollout, report: { reports.append($0) })
             #expect(result == .succeeded)
             #expect(fake.patches.isEmpty)
             #expect(reports.all.map(\.index) == [0, 1, 2, 3, 4])
@@ -208,14 +212,16 @@ struct ArgoRolloutDriverTests {
     @Test func apiErrorsAreTypedAndReadable() async throws {
         try await withDriver(rollout: "missing") { _, driver in
             let error = await #expect(throws: KubernetesError.self) {
-                _ = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+                _ = try await driver.run(
+                    candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             }
             #expect(error?.code == .notFound)
             #expect(error?.reason.contains(#"rollouts.argoproj.io "missing" not found"#) == true)
         }
         try await withDriver(namespace: "forbidden") { _, driver in
             let error = await #expect(throws: KubernetesError.self) {
-                _ = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+                _ = try await driver.run(
+                    candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             }
             #expect(error?.code == .rejected)
             #expect(error?.status == 403)
@@ -224,7 +230,8 @@ struct ArgoRolloutDriverTests {
         }
         try await withDriver(container: "model") { fake, driver in
             let error = await #expect(throws: KubernetesError.self) {
-                _ = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+                _ = try await driver.run(
+                    candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             }
             #expect(error?.code == .configuration)
             #expect(error?.reason.contains(#"no container "model" (it has: server, envoy)"#) == true)
@@ -238,7 +245,8 @@ struct ArgoRolloutDriverTests {
             fake.delayReads(by: .seconds(3))
             let started = ContinuousClock.now
             let error = await #expect(throws: KubernetesError.self) {
-                _ = try await driver.run(candidate: Self.candidate, stable: nil, steps: [], report: { _ in })
+                _ = try await driver.run(
+                    candidate: Self.candidate, stable: nil, rollout: Self.rollout, report: { _ in })
             }
             #expect(ContinuousClock.now - started < .seconds(2))
             #expect(error?.code == .unavailable)
@@ -350,20 +358,16 @@ struct ArgoRolloutDriverTests {
     ) async throws {
         let fake = FakeArgoRollouts()
         fake.setRollout("model-server", Self.rolloutObject(name: "model-server"))
-        let app = Application(
-            router: fake.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            logger: Self.logger)
         var configuration = ArgoRolloutDriver.Configuration(
             namespace: namespace, rollout: rollout, container: container)
         configuration.image = image
         configuration.timeout = timeout
         configuration.pollInterval = .milliseconds(20)
         configuration.maxPollInterval = .milliseconds(50)
-        try await app.test(.live) { [configuration] client in
-            let port = try #require(client.port)
-            var kubernetes = KubernetesConfiguration(
-                server: "http://127.0.0.1:\(port)", namespace: namespace, credentials: .bearerToken("test-token"))
-            kubernetes.requestTimeout = requestTimeout
+        try await FakeAPIServer.serve(
+            fake.router(), namespace: namespace, token: "test-token", requestTimeout: requestTimeout,
+            logger: Self.logger
+        ) { [configuration] kubernetes, _ in
             let kubernetesClient = try KubernetesClient(configuration: kubernetes, logger: Self.logger)
             try await body(
                 fake, ArgoRolloutDriver(client: kubernetesClient, configuration: configuration, logger: Self.logger))

@@ -6,8 +6,11 @@ import Yams
 /// Kubernetes objects are full of string maps whose values look like numbers
 /// (`rayStartParams: {num-cpus: "1"}`), so a scalar is a string unless YAML resolves it as
 /// a plain int, float, bool or null.
-enum YAMLTemplate {
-    static func parse(_ text: String, origin: String) throws(KubernetesError) -> JSONValue {
+package enum YAMLTemplate {
+    /// Parses `text`; `origin` names it in errors.
+    ///
+    /// - Throws: `KubernetesError.configuration` when it is not YAML or JSON, or is empty.
+    package static func parse(_ text: String, origin: String) throws(KubernetesError) -> JSONValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)

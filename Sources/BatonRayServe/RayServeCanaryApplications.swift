@@ -107,7 +107,7 @@ struct RayServeCanaryApplications: Sendable {
             return
         }
         do {
-            expected = try await lock.withRayServeLock(lockKey) {
+            expected = try await lock.withLock(lockKey) {
                 try await put(model: model, routing: routing, workingDir: workingDir)
             }
         } catch let error as RayServeCanaryError {

@@ -6,6 +6,7 @@
 // queue the statuses it would write, and each read of a Rollout after the patch takes the next one.
 
 import BatonCore
+import BatonKubernetesTestSupport
 import Foundation
 import Hummingbird
 import NIOCore
@@ -68,14 +69,14 @@ final class FakeArgoRollouts: Sendable {
                 if !state.frames.isEmpty, Self.generation(of: object) > 1 {
                     let frame = state.frames.removeFirst()
                     guard case .status(var status, let observed) = frame else {
-                        return FakeKubernetes.status(503, reason: "ServiceUnavailable", message: "etcd is busy")
+                        return FakeAPIServer.status(503, reason: "ServiceUnavailable", message: "etcd is busy")
                     }
                     let generation = Self.generation(of: object) - (observed ? 0 : 1)
                     status["observedGeneration"] = .string(String(generation))
                     object = Self.setting(object, ["status"], .object(status))
                     state.rollouts[name] = object
                 }
-                return FakeKubernetes.json(200, object)
+                return FakeAPIServer.json(200, object)
             }
         }
         router.patch(RouterPath(base + "/rollouts/:name")) { request, context in
@@ -90,7 +91,7 @@ final class FakeArgoRollouts: Sendable {
             guard let object = self.state.withLock({ $0.analysisRuns[name] }) else {
                 return Self.notFound("analysisruns", name)
             }
-            return FakeKubernetes.json(200, object)
+            return FakeAPIServer.json(200, object)
         }
         return router
     }
@@ -108,28 +109,28 @@ final class FakeArgoRollouts: Sendable {
                 // Only `status` changes through the subresource.
                 guard case .object(let patch) = body, case .object(let status) = patch["status"],
                     case .object(var current) = Self.value(object, ["status"]) ?? .object([:])
-                else { return FakeKubernetes.status(400, reason: "BadRequest", message: "not a status patch") }
+                else { return FakeAPIServer.status(400, reason: "BadRequest", message: "not a status patch") }
                 current.merge(status) { _, new in new }
                 state.rollouts[name] = Self.setting(object, ["status"], .object(current))
             case (false, "application/json-patch+json"):
                 guard case .array(let operations) = body else {
-                    return FakeKubernetes.status(400, reason: "BadRequest", message: "a JSON patch is a list")
+                    return FakeAPIServer.status(400, reason: "BadRequest", message: "a JSON patch is a list")
                 }
                 var patched = object
                 for case .object(let operation) in operations {
                     guard case .string(let op) = operation["op"], case .string(let path) = operation["path"] else {
-                        return FakeKubernetes.status(
+                        return FakeAPIServer.status(
                             400, reason: "BadRequest", message: "an operation needs op and path")
                     }
                     let pointer = path.split(separator: "/").map(String.init)
                     switch op {
                     case "test" where Self.value(patched, pointer) != operation["value"]:
-                        return FakeKubernetes.status(
+                        return FakeAPIServer.status(
                             422, reason: "Invalid",
                             message: "the server rejected our request: testing value \(path) failed")
                     case "test": continue
                     case "add", "replace": patched = Self.setting(patched, pointer, operation["value"] ?? .null)
-                    default: return FakeKubernetes.status(400, reason: "BadRequest", message: "unsupported op \(op)")
+                    default: return FakeAPIServer.status(400, reason: "BadRequest", message: "unsupported op \(op)")
                     }
                 }
                 if Self.value(patched, ["spec"]) != Self.value(object, ["spec"]) {
@@ -137,12 +138,12 @@ final class FakeArgoRollouts: Sendable {
                 }
                 state.rollouts[name] = patched
             default:
-                return FakeKubernetes.status(
+                return FakeAPIServer.status(
                     415, reason: "UnsupportedMediaType",
                     message: "the body of the request was in an unknown format - accepted media types include: "
                         + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
             }
-            return FakeKubernetes.json(200, state.rollouts[name] ?? .null)
+            return FakeAPIServer.json(200, state.rollouts[name] ?? .null)
         }
     }
 
@@ -190,11 +191,11 @@ final class FakeArgoRollouts: Sendable {
     }
 
     private static func notFound(_ resource: String, _ name: String) -> Response {
-        FakeKubernetes.status(404, reason: "NotFound", message: #"\#(resource).argoproj.io "\#(name)" not found"#)
+        FakeAPIServer.status(404, reason: "NotFound", message: #"\#(resource).argoproj.io "\#(name)" not found"#)
     }
 
     private static func forbidden(_ verb: String, _ name: String) -> Response {
-        FakeKubernetes.status(
+        FakeAPIServer.status(
             403, reason: "Forbidden",
             message: #"rollouts.argoproj.io "\#(name)" is forbidden: User "system:serviceaccount:baton:baton" "#
                 + #"cannot \#(verb) resource "rollouts" in API group "argoproj.io" in the namespace "forbidden""#)

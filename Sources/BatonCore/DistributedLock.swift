@@ -1,0 +1,13 @@
+/// A lock that every process sharing one backing service takes turns on, by key.
+///
+/// Baton's store implements it with PostgreSQL advisory locks; platform drivers use it where a
+/// remote API offers no compare-and-swap (Ray Serve's applications are replaced whole by each
+/// PUT, so two rollouts must not interleave their read-modify-write).
+public protocol DistributedLock: Sendable {
+    /// Runs `body` while no other holder of `key`, in any process, runs.
+    ///
+    /// - Throws: what `body` throws, or the lock's own error when it cannot be taken.
+    func withLock<Result: Sendable>(
+        _ key: String, _ body: @Sendable () async throws -> Result
+    ) async throws -> Result
+}
