@@ -50,7 +50,14 @@ test-clean: stack-up
 demo: stack-up build
 	$(ENV) scripts/demo
 
+# Every shell file passes shellcheck: -x follows what scripts/stack sources, and the files of
+# scripts/stack.d (which it sources in a loop) are checked one by one. shellcheck comes from apt
+# (scripts/stack install-lint) where it is missing.
+SHELL_SCRIPTS = scripts/stack scripts/demo .ci/run $(wildcard scripts/stack.d/*.sh scripts/stack.d/services/*.sh)
+
 lint:
+	command -v shellcheck >/dev/null || $(STACK) install-lint
+	shellcheck -x $(SHELL_SCRIPTS)
 	swift format lint --strict --recursive Sources Tests
 
 # Fault injection (tests/chaos, README "Fault injection"): its own PostgreSQL and Tansu on free
