@@ -145,7 +145,8 @@ public struct MLflowMirror: Service {
     /// overloaded, failing, PostgreSQL errors) and for refusals of the mirror's own credentials,
     /// which would refuse every run alike.
     static func permanentRefusal(_ error: any Error) -> MLflowError? {
-        guard let error = error as? MLflowError, !error.isRetriable,
+        guard let error = error as? MLflowError, !error.isRetriable, let status = error.status,
+            (400..<500).contains(status),
             error.code != .unauthenticated, error.code != .permissionDenied, error.status != 401,
             error.status != 403
         else { return nil }

@@ -2,7 +2,6 @@ import BatonCore
 import BatonKafka
 import BatonStore
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 
 /// The outbox relay role: publishes outbox rows to Kafka, then marks them published.
@@ -144,11 +143,7 @@ public struct OutboxRelay: Service {
     private func listen(_ continuation: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
-                try await store.client.withConnection { connection in
-                    for try await _ in try await connection.listen("baton_outbox") {
-                        continuation.yield()
-                    }
-                }
+                try await store.listenForOutboxRows { continuation.yield() }
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("outbox listener reconnecting", metadata: [LogKeys.error: "\(describeError(error))"])

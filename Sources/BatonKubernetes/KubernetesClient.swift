@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonHTTPClient
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -14,25 +15,29 @@ import NIOSSL
 /// `configuration.maxResponseBytes`; errors carry the API server's `Status.message`. The bearer
 /// token is sent on every request and never logged.
 public struct KubernetesClient: Sendable {
+    /// The API server and credentials.
     public let configuration: KubernetesConfiguration
-    private let tlsConfiguration: TLSConfiguration?
     private let tokens: TokenSource
-    private let httpClient: HTTPClient
-    private let logger: Logger
+    private let http: JSONHTTPClient
 
+    /// A client of the API server in `configuration`.
+    ///
     /// - Parameters:
     ///   - httpClient: the client requests go through; the cluster's CA and client certificate
     ///     travel with each request, so the shared client serves any cluster.
     /// - Throws: `KubernetesError` with code `configuration` when the CA, client certificate or
     ///   key is not valid PEM.
     public init(
-        configuration: KubernetesConfiguration, httpClient: HTTPClient = .shared, logger: Logger
+        configuration: KubernetesConfiguration, httpClient: HTTPClient = .baton, logger: Logger
     ) throws(KubernetesError) {
         self.configuration = configuration
-        self.tlsConfiguration = try Self.makeTLSConfiguration(configuration)
+        var endpoint = JSONHTTPClient.Configuration(service: "Kubernetes", baseURL: configuration.server)
+        endpoint.requestTimeout = configuration.requestTimeout
+        endpoint.maxResponseBytes = configuration.maxResponseBytes
+        endpoint.tlsConfiguration = try Self.makeTLSConfiguration(configuration)
+        endpoint.headers.add(name: "User-Agent", value: "baton")
+        self.http = JSONHTTPClient(configuration: endpoint, httpClient: httpClient, logger: logger)
         self.tokens = TokenSource(configuration.credentials)
-        self.httpClient = httpClient
-        self.logger = logger
     }
 
     // MARK: - API
@@ -43,7 +48,7 @@ public struct KubernetesClient: Sendable {
     public func get<T: Decodable>(_ type: T.Type = T.self, _ path: String, query: [String: String] = [:])
         async throws(KubernetesError) -> T
     {
-        try decode(T.self, from: try await call(.GET, path, query: query), path: path)
+        try decode(T.self, from: try await call(.GET, path, query: query))
     }
 
     /// `POST path` with `object` as JSON; returns the created object.
@@ -58,7 +63,7 @@ public struct KubernetesClient: Sendable {
         } catch {
             throw .badResponse("cannot encode the object for POST \(path): \(error)", status: nil)
         }
-        return try decode(T.self, from: try await call(.POST, path, body: body, expect: [200, 201, 202]), path: path)
+        return try decode(T.self, from: try await call(.POST, path, body: body, expect: [200, 201, 202]))
     }
 
     /// How a `PATCH` body is read (its `Content-Type`).
@@ -90,7 +95,7 @@ public struct KubernetesClient: Sendable {
             throw .badResponse("cannot encode the body of PATCH \(path): \(error)", status: nil)
         }
         return try decode(
-            T.self, from: try await call(.PATCH, path, body: bytes, contentType: patchType.contentType), path: path)
+            T.self, from: try await call(.PATCH, path, body: bytes, contentType: patchType.contentType))
     }
 
     /// `DELETE path` with a propagation policy (`Background`: dependents are deleted after the
@@ -107,8 +112,8 @@ public struct KubernetesClient: Sendable {
     public func text(_ path: String, query: [String: String] = [:], maxBytes: Int? = nil)
         async throws(KubernetesError) -> String
     {
-        let bytes = try await call(.GET, path, query: query, accept: "text/plain, */*", maxBytes: maxBytes)
-        return String(decoding: bytes, as: UTF8.self)
+        let answer = try await call(.GET, path, query: query, accept: "text/plain, */*", maxBytes: maxBytes)
+        return String(decoding: answer.body, as: UTF8.self)
     }
 
     // MARK: - HTTP
@@ -117,100 +122,28 @@ public struct KubernetesClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
         contentType: String = "application/json", expect: Set<Int> = [200], accept: String = "application/json",
         maxBytes: Int? = nil
-    ) async throws(KubernetesError) -> [UInt8] {
-        var request = HTTPClientRequest(url: configuration.server + path + Self.queryString(query))
-        request.method = method
-        request.tlsConfiguration = tlsConfiguration
-        request.headers.add(name: "Accept", value: accept)
-        request.headers.add(name: "User-Agent", value: "baton")
-        if let token = try tokens.token() {
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        }
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let (status, bytes) = try await exchange(
-            request, method: method, path: path, limit: maxBytes ?? configuration.maxResponseBytes)
-        logger.debug("kubernetes call", metadata: ["method": "\(method)", "path": "\(path)", "status": "\(status)"])
-        guard expect.contains(status) else {
-            let answer = Self.statusAnswer(bytes)
-            let message = answer.message ?? String(decoding: bytes.prefix(1024), as: UTF8.self)
-            throw .rejected(
-                "Kubernetes refused \(method) \(path): \(message)", status: status, apiReason: answer.reason)
-        }
-        return bytes
-    }
-
-    /// Sends the request and reads the answer, all within `requestTimeout`.
-    private func exchange(_ request: HTTPClientRequest, method: HTTPMethod, path: String, limit: Int)
-        async throws(KubernetesError) -> (Int, [UInt8])
-    {
-        let timeout = configuration.requestTimeout
-        let httpClient = httpClient
-        let logger = logger
+    ) async throws(KubernetesError) -> JSONHTTPClient.Answer {
+        var headers = HTTPHeaders()
+        if let token = try tokens.token() { headers.add(name: "Authorization", value: "Bearer \(token)") }
         do {
-            return try await withThrowingTaskGroup(of: (Int, [UInt8])?.self) { group in
-                group.addTask {
-                    let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
-                    let response = try await httpClient.execute(request, deadline: deadline, logger: logger)
-                    return (Int(response.status.code), Array(buffer: try await response.body.collect(upTo: limit)))
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let answer = first else { throw TimedOut() }
-                return answer
-            }
-        } catch is NIOTooManyBytesError {
-            throw .badResponse("the answer to \(method) \(path) is larger than \(limit) bytes", status: nil)
-        } catch is TimedOut {
-            throw .unavailable(
-                "Kubernetes at \(configuration.server) did not answer \(method) \(path) within \(timeout)")
+            return try await http.send(
+                method, path, query: query, body: body, contentType: contentType, accept: accept, headers: headers,
+                expect: expect, maxBytes: maxBytes)
         } catch {
-            throw .unavailable("Kubernetes at \(configuration.server) did not answer \(method) \(path): \(error)")
+            throw KubernetesError(error, method: method, path: path)
         }
     }
 
-    private struct TimedOut: Error {}
-
-    private func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], path: String) throws(KubernetesError) -> T {
+    private func decode<T: Decodable>(_ type: T.Type, from answer: JSONHTTPClient.Answer) throws(KubernetesError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
+            return try http.decode(T.self, from: answer)
         } catch {
-            throw .badResponse(
-                "Kubernetes' answer to \(path) is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))",
-                status: 200)
+            throw KubernetesError(error, method: .GET, path: answer.path)
         }
-    }
-
-    /// The `message` and `reason` of a `Status` answer (`{"kind":"Status","message":...}`).
-    static func statusAnswer(_ bytes: [UInt8]) -> (message: String?, reason: String?) {
-        struct Status: Decodable {
-            var message: String?
-            var reason: String?
-        }
-        let status = try? JSONDecoder().decode(Status.self, from: Data(bytes))
-        return (status?.message, status?.reason)
-    }
-
-    static func queryString(_ query: [String: String]) -> String {
-        guard !query.isEmpty else { return "" }
-        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        let pairs = query.sorted { $0.key < $1.key }.map { key, value in
-            let escaped = value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
-            return "\(key)=\(escaped)"
-        }
-        return "?" + pairs.joined(separator: "&")
     }
 
     /// Escapes one path segment (a namespace or object name).
-    package static func segment(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
-            ?? value
-    }
+    package static func segment(_ value: String) -> String { JSONHTTPClient.segment(value) }
 
     // MARK: - TLS
 

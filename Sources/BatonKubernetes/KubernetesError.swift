@@ -1,4 +1,7 @@
 import BatonCore
+import BatonHTTPClient
+import Foundation
+import NIOHTTP1
 
 /// An error from the Kubernetes API or from reading its configuration, carrying the API server's
 /// own message (`Status.message`).
@@ -33,24 +36,37 @@ public struct KubernetesError: RolloutDriverError, Sendable {
 
     public var description: String { reason + (status.map { " (HTTP \($0))" } ?? "") + " [\(code)]" }
 
-    package static func unavailable(_ reason: String, file: String = #fileID, line: Int = #line) -> KubernetesError {
-        KubernetesError(code: .unavailable, reason: reason, status: nil, isRetriable: true, file: file, line: line)
+    private init(code: Code, reason: String, status: Int?, isRetriable: Bool, file: String, line: Int) {
+        (self.code, self.reason, self.status, self.isRetriable) = (code, reason, status, isRetriable)
+        (self.file, self.line) = (file, line)
     }
 
-    package static func rejected(
-        _ reason: String, status: Int, apiReason: String?, file: String = #fileID, line: Int = #line
-    )
-        -> KubernetesError
-    {
+    /// The API server's side of a failed `method path`: a refusal carries its `Status.message`;
+    /// 404 is `.notFound`, 409 `AlreadyExists` is `.alreadyExists`.
+    package init(
+        _ failure: HTTPCallFailure, method: HTTPMethod, path: String, file: String = #fileID, line: Int = #line
+    ) {
+        guard failure.kind == .refused, let status = failure.status else {
+            self.init(
+                code: failure.kind == .unavailable ? .unavailable : .badResponse, reason: failure.reason,
+                status: failure.status, isRetriable: failure.isRetriable, file: file, line: line)
+            return
+        }
+        struct Status: Decodable {
+            var message: String?
+            var reason: String?
+        }
+        let answer = try? JSONDecoder().decode(Status.self, from: Data(failure.body))
+        let message = answer?.message ?? String(decoding: failure.body.prefix(1024), as: UTF8.self)
         let code: Code =
             switch status {
             case 404: .notFound
-            case 409 where apiReason == nil || apiReason == "AlreadyExists": .alreadyExists
+            case 409 where answer?.reason == nil || answer?.reason == "AlreadyExists": .alreadyExists
             default: .rejected
             }
-        return KubernetesError(
-            code: code, reason: reason, status: status, isRetriable: status >= 500 || status == 429, file: file,
-            line: line)
+        self.init(
+            code: code, reason: "Kubernetes refused \(method) \(path): \(message)", status: status,
+            isRetriable: failure.isRetriable, file: file, line: line)
     }
 
     package static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line)

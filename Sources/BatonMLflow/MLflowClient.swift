@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonHTTPClient
 import Foundation
 import Logging
-import NIOCore
 import NIOHTTP1
 
 /// A client of MLflow's tracking REST API 2.0 (`/api/2.0/mlflow/...`).
@@ -54,14 +54,20 @@ public struct MLflowClient: Sendable {
         }
     }
 
+    /// Where MLflow is and how to reach it.
     public let configuration: Configuration
-    private let httpClient: HTTPClient
-    private let logger: Logger
+    private let http: JSONHTTPClient
 
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
+    /// A client of the tracking server in `configuration`.
+    public init(configuration: Configuration, httpClient: HTTPClient = .baton, logger: Logger) {
         self.configuration = configuration
-        self.httpClient = httpClient
-        self.logger = logger
+        var endpoint = JSONHTTPClient.Configuration(service: "MLflow", baseURL: configuration.trackingURI)
+        endpoint.requestTimeout = configuration.requestTimeout
+        endpoint.maxResponseBytes = configuration.maxResponseBytes
+        if let authorization = configuration.authorization {
+            endpoint.headers.add(name: "Authorization", value: authorization.headerValue)
+        }
+        self.http = JSONHTTPClient(configuration: endpoint, httpClient: httpClient, logger: logger)
     }
 
     // MARK: - Experiments
@@ -201,7 +207,7 @@ public struct MLflowClient: Sendable {
 
     func call(
         _ method: HTTPMethod, _ endpoint: String, query: [String: String] = [:], body: some Encodable
-    ) async throws(MLflowError) -> [UInt8] {
+    ) async throws(MLflowError) -> JSONHTTPClient.Answer {
         let bytes: [UInt8]
         do {
             let encoder = JSONEncoder()
@@ -216,66 +222,20 @@ public struct MLflowClient: Sendable {
 
     func call(
         _ method: HTTPMethod, _ endpoint: String, query: [String: String] = [:], bytes body: [UInt8]? = nil
-    ) async throws(MLflowError) -> [UInt8] {
-        var components = URLComponents(string: "\(configuration.trackingURI)/api/2.0/mlflow/\(endpoint)")
-        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.key, value: $0.value) } }
-        guard let url = components?.string else {
-            throw .unreachable("'\(configuration.trackingURI)' is not a valid MLflow tracking URI")
-        }
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let authorization = configuration.authorization {
-            request.headers.add(name: "Authorization", value: authorization.headerValue)
-        }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let status: Int
-        let bytes: [UInt8]
+    ) async throws(MLflowError) -> JSONHTTPClient.Answer {
         do {
-            let timeout = TimeAmount.milliseconds(configuration.requestTimeout.milliseconds)
-            let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
-            status = Int(response.status.code)
-            bytes = Array(buffer: try await response.body.collect(upTo: configuration.maxResponseBytes))
+            return try await http.send(
+                method, "/api/2.0/mlflow/\(endpoint)", query: query, body: body, expect: Set(200..<300))
         } catch {
-            throw .unreachable("MLflow at \(configuration.trackingURI) did not answer \(method) \(endpoint): \(error)")
-        }
-        guard (200..<300).contains(status) else {
-            struct Refusal: Decodable {
-                var errorCode: String?
-                var message: String?
-                enum CodingKeys: String, CodingKey {
-                    case message
-                    case errorCode = "error_code"
-                }
-            }
-            let refusal = try? JSONDecoder().decode(Refusal.self, from: Data(bytes))
-            let message = refusal?.message ?? String(decoding: bytes.prefix(1000), as: UTF8.self)
-            let code = refusal?.errorCode.map(MLflowError.Code.init(rawValue:)) ?? Self.code(status: status)
-            throw .answered(code, message: "MLflow refused \(endpoint): \(message)", status: status)
-        }
-        return bytes
-    }
-
-    private static func code(status: Int) -> MLflowError.Code {
-        switch status {
-        case 401: .unauthenticated
-        case 403: .permissionDenied
-        case 404: .resourceDoesNotExist
-        case 400..<500: .invalidParameterValue
-        default: .internalError
+            throw MLflowError(error, endpoint: endpoint)
         }
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(MLflowError) -> T {
+    func decode<T: Decodable>(_ type: T.Type, from answer: JSONHTTPClient.Answer) throws(MLflowError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
+            return try http.decode(T.self, from: answer)
         } catch {
-            throw .badResponse(
-                "MLflow's answer is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))",
-                status: 200)
+            throw MLflowError(error, endpoint: answer.path)
         }
     }
 }

@@ -1,3 +1,6 @@
+import BatonHTTPClient
+import Foundation
+
 /// An error from an MLflow tracking server, carrying MLflow's own `error_code` and message.
 ///
 /// MLflow answers most refusals with HTTP 400 whatever their cause (an experiment that already
@@ -33,7 +36,7 @@ public struct MLflowError: Error, Sendable, CustomStringConvertible {
     /// What kind of error.
     public var code: Code
     /// MLflow's message, or what went wrong on the way to it.
-    public var message: String
+    public var reason: String
     /// The HTTP status MLflow answered with, if it answered.
     public var status: Int?
     /// Whether trying again later may succeed (MLflow unreachable, overloaded or failing).
@@ -42,23 +45,58 @@ public struct MLflowError: Error, Sendable, CustomStringConvertible {
     public var line: Int
 
     public var description: String {
-        "\(message) [\(code)\(status.map { ", HTTP \($0)" } ?? "")]"
+        "\(reason) [\(code)\(status.map { ", HTTP \($0)" } ?? "")]"
     }
 
-    static func unreachable(_ message: String, file: String = #fileID, line: Int = #line) -> MLflowError {
-        MLflowError(code: .unreachable, message: message, status: nil, isRetriable: true, file: file, line: line)
+    private init(code: Code, reason: String, status: Int?, isRetriable: Bool, file: String, line: Int) {
+        (self.code, self.reason, self.status, self.isRetriable) = (code, reason, status, isRetriable)
+        (self.file, self.line) = (file, line)
     }
 
-    static func answered(
-        _ code: Code, message: String, status: Int, file: String = #fileID, line: Int = #line
-    ) -> MLflowError {
-        let retriable =
-            status >= 500 || status == 429 || code == Code(rawValue: "TEMPORARILY_UNAVAILABLE")
-            || code == Code(rawValue: "REQUEST_LIMIT_EXCEEDED")
-        return MLflowError(code: code, message: message, status: status, isRetriable: retriable, file: file, line: line)
+    /// MLflow's side of a failed call to `endpoint`: a refusal carries MLflow's own `error_code`
+    /// and message (or a code from its status when the body has none).
+    init(_ failure: HTTPCallFailure, endpoint: String, file: String = #fileID, line: Int = #line) {
+        switch failure.kind {
+        case .unavailable:
+            self.init(
+                code: .unreachable, reason: failure.reason, status: nil, isRetriable: true, file: file, line: line)
+        case .badResponse:
+            self.init(
+                code: .badResponse, reason: failure.reason, status: failure.status, isRetriable: failure.isRetriable,
+                file: file, line: line)
+        case .refused:
+            struct Refusal: Decodable {
+                var errorCode: String?
+                var message: String?
+                enum CodingKeys: String, CodingKey {
+                    case message
+                    case errorCode = "error_code"
+                }
+            }
+            let status = failure.status ?? 500
+            let refusal = try? JSONDecoder().decode(Refusal.self, from: Data(failure.body))
+            let message = refusal?.message ?? String(decoding: failure.body.prefix(1000), as: UTF8.self)
+            let code = refusal?.errorCode.map(Code.init(rawValue:)) ?? Self.code(status: status)
+            let retriable =
+                failure.isRetriable || code == Code(rawValue: "TEMPORARILY_UNAVAILABLE")
+                || code == Code(rawValue: "REQUEST_LIMIT_EXCEEDED")
+            self.init(
+                code: code, reason: "MLflow refused \(endpoint): \(message)", status: status, isRetriable: retriable,
+                file: file, line: line)
+        }
     }
 
-    static func badResponse(_ message: String, status: Int?, file: String = #fileID, line: Int = #line) -> MLflowError {
-        MLflowError(code: .badResponse, message: message, status: status, isRetriable: true, file: file, line: line)
+    private static func code(status: Int) -> Code {
+        switch status {
+        case 401: .unauthenticated
+        case 403: .permissionDenied
+        case 404: .resourceDoesNotExist
+        case 400..<500: .invalidParameterValue
+        default: .internalError
+        }
+    }
+
+    static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line) -> MLflowError {
+        MLflowError(code: .badResponse, reason: reason, status: status, isRetriable: false, file: file, line: line)
     }
 }

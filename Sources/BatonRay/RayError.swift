@@ -1,3 +1,5 @@
+import BatonHTTPClient
+
 /// An error from the Ray Jobs API, carrying Ray's own message.
 public struct RayError: Error, Sendable, CustomStringConvertible {
     /// A class of Ray error; compare with the static members.
@@ -26,14 +28,22 @@ public struct RayError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { reason + (status.map { " (HTTP \($0))" } ?? "") + " [\(code)]" }
 
-    static func unavailable(_ reason: String, file: String = #fileID, line: Int = #line) -> RayError {
-        RayError(code: .unavailable, reason: reason, status: nil, isRetriable: true, file: file, line: line)
+    private init(code: Code, reason: String, status: Int?, isRetriable: Bool, file: String, line: Int) {
+        (self.code, self.reason, self.status, self.isRetriable) = (code, reason, status, isRetriable)
+        (self.file, self.line) = (file, line)
     }
 
-    static func rejected(_ reason: String, status: Int, file: String = #fileID, line: Int = #line) -> RayError {
-        RayError(
-            code: status == 404 ? .notFound : .rejected, reason: reason, status: status,
-            isRetriable: status >= 500 || status == 429, file: file, line: line)
+    /// Ray's side of a failed call: 404 is `.notFound`, other refusals `.rejected`.
+    init(_ failure: HTTPCallFailure, file: String = #fileID, line: Int = #line) {
+        let code: Code =
+            switch failure.kind {
+            case .unavailable: .unavailable
+            case .refused: failure.isNotFound ? .notFound : .rejected
+            case .badResponse: .badResponse
+            }
+        self.init(
+            code: code, reason: failure.reason, status: failure.status, isRetriable: failure.isRetriable, file: file,
+            line: line)
     }
 
     static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line) -> RayError {

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import BatonCore
+import BatonHTTPClient
 import Foundation
 import Logging
-import NIOCore
 import NIOHTTP1
 
 /// A client of the Ray Jobs REST API on a Ray head's dashboard port.
@@ -31,13 +31,22 @@ public struct RayJobClient: Sendable {
         }
     }
 
+    /// Where Ray is and how to reach it.
     public let configuration: Configuration
-    private let httpClient: HTTPClient
+    private let http: JSONHTTPClient
     private let logger: Logger
 
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
+    /// A client of the Ray head in `configuration`.
+    public init(configuration: Configuration, httpClient: HTTPClient = .baton, logger: Logger) {
         self.configuration = configuration
-        self.httpClient = httpClient
+        var endpoint = JSONHTTPClient.Configuration(service: "Ray", baseURL: configuration.address)
+        endpoint.requestTimeout = configuration.requestTimeout
+        endpoint.maxResponseBytes = configuration.maxResponseBytes
+        if let token = configuration.token {
+            endpoint.headers.add(name: "Authorization", value: "Bearer \(token)")
+            endpoint.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
+        }
+        self.http = JSONHTTPClient(configuration: endpoint, httpClient: httpClient, logger: logger)
         self.logger = logger
     }
 
@@ -45,7 +54,7 @@ public struct RayJobClient: Sendable {
 
     /// `GET /api/version`.
     public func version() async throws(RayError) -> RayServerVersion {
-        try decode(RayServerVersion.self, from: try await call(.GET, "/api/version"))
+        try await fetch(RayServerVersion.self, .GET, "/api/version")
     }
 
     /// Submits a job; if Ray already has a job with this submission id, returns that job.
@@ -64,12 +73,12 @@ public struct RayJobClient: Sendable {
 
     /// `GET /api/jobs/{submission_id}`.
     public func job(_ submissionID: String) async throws(RayError) -> RayJobDetails {
-        try decode(RayJobDetails.self, from: try await call(.GET, "/api/jobs/\(Self.escape(submissionID))"))
+        try await fetch(RayJobDetails.self, .GET, "/api/jobs/\(JSONHTTPClient.segment(submissionID))")
     }
 
     /// Every job Ray knows (`GET /api/jobs/`).
     public func list() async throws(RayError) -> [RayJobDetails] {
-        try decode([RayJobDetails].self, from: try await call(.GET, "/api/jobs/"))
+        try await fetch([RayJobDetails].self, .GET, "/api/jobs/")
     }
 
     /// The job's driver log (`GET /api/jobs/{submission_id}/logs`): all of it, or its last
@@ -81,28 +90,14 @@ public struct RayJobClient: Sendable {
     /// - Throws: ``RayError``: `.notFound` for an unknown job, `.unavailable` (retriable) when Ray
     ///   does not answer or the answer breaks off, `.badResponse` when it is not the documented JSON.
     public func logs(_ submissionID: String) async throws(RayError) -> String {
-        let path = "/api/jobs/\(Self.escape(submissionID))/logs"
-        var tail = RayJobLogTail(limit: configuration.maxLogBytes)
-        let status: Int
-        var refusal: [UInt8] = []
+        let path = "/api/jobs/\(JSONHTTPClient.segment(submissionID))/logs"
+        let tail: RayJobLogTail
         do {
-            let response = try await httpClient.execute(
-                makeRequest(.GET, path), timeout: .milliseconds(configuration.requestTimeout.milliseconds),
-                logger: logger)
-            status = Int(response.status.code)
-            if status == 200 {
-                for try await chunk in response.body { try tail.feed(chunk) }
-            } else {
-                refusal = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+            tail = try await http.stream(path, into: RayJobLogTail(limit: configuration.maxLogBytes)) {
+                try $0.feed($1)
             }
-        } catch let error as RayError {
-            throw error
         } catch {
-            throw .unavailable("Ray at \(configuration.address) did not send all of GET \(path): \(error)")
-        }
-        guard status == 200 else {
-            throw .rejected(
-                "Ray refused GET \(path): \(String(decoding: refusal.prefix(4096), as: UTF8.self))", status: status)
+            throw RayError(error)
         }
         if tail.isTruncated {
             logger.info(
@@ -118,14 +113,14 @@ public struct RayJobClient: Sendable {
     /// Asks Ray to stop the job; `false` when it had already ended.
     public func stop(_ submissionID: String) async throws(RayError) -> Bool {
         struct Stopped: Decodable { var stopped: Bool }
-        return try decode(Stopped.self, from: try await call(.POST, "/api/jobs/\(Self.escape(submissionID))/stop"))
+        return try await fetch(Stopped.self, .POST, "/api/jobs/\(JSONHTTPClient.segment(submissionID))/stop")
             .stopped
     }
 
     /// Deletes an ended job's record and logs from Ray.
     public func delete(_ submissionID: String) async throws(RayError) -> Bool {
         struct Deleted: Decodable { var deleted: Bool }
-        return try decode(Deleted.self, from: try await call(.DELETE, "/api/jobs/\(Self.escape(submissionID))"))
+        return try await fetch(Deleted.self, .DELETE, "/api/jobs/\(JSONHTTPClient.segment(submissionID))")
             .deleted
     }
 
@@ -146,60 +141,27 @@ public struct RayJobClient: Sendable {
 
     // MARK: - HTTP
 
-    private func makeRequest(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json"
-    ) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: configuration.address + path)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let token = configuration.token {
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            request.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
-        }
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        return request
-    }
-
     private func call(
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
         expect: Set<Int> = [200]
-    ) async throws(RayError) -> [UInt8] {
-        let request = makeRequest(method, path, body: body, contentType: contentType)
-        let status: Int
-        let bytes: [UInt8]
+    ) async throws(RayError) -> JSONHTTPClient.Answer {
         do {
-            let timeout = TimeAmount.milliseconds(configuration.requestTimeout.milliseconds)
-            let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
-            status = Int(response.status.code)
-            bytes = Array(buffer: try await response.body.collect(upTo: configuration.maxResponseBytes))
+            return try await http.send(method, path, body: body, contentType: contentType, expect: expect)
         } catch {
-            throw .unavailable("Ray at \(configuration.address) did not answer \(method) \(path): \(error)")
+            throw RayError(error)
         }
-        guard expect.contains(status) else {
-            let message = String(decoding: bytes.prefix(4096), as: UTF8.self)
-            throw .rejected("Ray refused \(method) \(path): \(message)", status: status)
-        }
-        return bytes
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RayError) -> T {
+    /// `method path`, its answer decoded as `T`.
+    private func fetch<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String) async throws(RayError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
+            return try http.decode(T.self, from: try await http.send(method, path))
         } catch {
-            throw .badResponse(
-                "Ray's answer is not a \(T.self): \(String(decoding: bytes.prefix(300), as: UTF8.self))", status: 200)
+            throw RayError(error)
         }
     }
 
     private static func isDuplicate(_ message: String) -> Bool {
         message.contains("already exists") || message.contains("Please use a different submission_id")
-    }
-
-    private static func escape(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
-            ?? id
     }
 }

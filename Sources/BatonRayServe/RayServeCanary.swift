@@ -1,7 +1,9 @@
 import BatonCore
+import BatonHTTPClient
 import BatonRay
 import Foundation
 import Logging
+import NIOHTTP1
 
 /// A ``RolloutDriver`` for Ray Serve: Baton steps the weight of the model's router application
 /// itself (`jobs/serve`), deploying through Serve's REST API, and runs each analysis step
@@ -52,6 +54,24 @@ public struct RayServeCanary: RolloutDriver {
             self.prometheusURL = prometheusURL.hasSuffix("/") ? String(prometheusURL.dropLast()) : prometheusURL
             self.applicationsFolder = applicationsFolder
         }
+
+        /// A client of Serve's REST API, with the token.
+        func makeServeClient(logger: Logger) -> JSONHTTPClient {
+            var endpoint = JSONHTTPClient.Configuration(service: "Ray Serve", baseURL: serveAddress)
+            endpoint.requestTimeout = requestTimeout
+            if let token {
+                endpoint.headers.add(name: "Authorization", value: "Bearer \(token)")
+                endpoint.headers.add(name: "X-Ray-Authorization", value: "Bearer \(token)")
+            }
+            return JSONHTTPClient(configuration: endpoint, logger: logger)
+        }
+
+        /// A client of Prometheus' HTTP API (never sent the Ray token).
+        func makePrometheusClient(logger: Logger) -> JSONHTTPClient {
+            var endpoint = JSONHTTPClient.Configuration(service: "Prometheus", baseURL: prometheusURL)
+            endpoint.requestTimeout = requestTimeout
+            return JSONHTTPClient(configuration: endpoint, logger: logger)
+        }
     }
 
     /// Where Serve and Prometheus are.
@@ -72,9 +92,10 @@ public struct RayServeCanary: RolloutDriver {
         candidate: RolloutModel, stable: RolloutModel?, rollout: RolloutSpec,
         report: @Sendable (RolloutStepReport) async throws -> Void
     ) async throws -> RolloutResult {
-        let http = RayServeCanaryHTTP(timeout: configuration.requestTimeout, logger: logger)
-        let applications = RayServeCanaryApplications(http: http, configuration: configuration, logger: logger)
-        let analysis = RayServeCanaryAnalysis(http: http, prometheusURL: configuration.prometheusURL, logger: logger)
+        let applications = RayServeCanaryApplications(
+            serve: configuration.makeServeClient(logger: logger), configuration: configuration, logger: logger)
+        let analysis = RayServeCanaryAnalysis(
+            prometheus: configuration.makePrometheusClient(logger: logger), logger: logger)
         let ray = RayJobClient(
             configuration: RayJobClient.Configuration(address: configuration.serveAddress, token: configuration.token),
             logger: logger)

@@ -1,7 +1,9 @@
 import BatonCore
+import BatonHTTPClient
 import BatonRay
 import Foundation
 import Logging
+import NIOHTTP1
 
 /// Runs an ``AnalysisTemplate`` against Prometheus' HTTP API (`GET /api/v1/query`), as Argo
 /// Rollouts' AnalysisRuns do: `count` measurements, one every `interval` (the first one interval
@@ -22,8 +24,8 @@ struct RayServeCanaryAnalysis: Sendable {
         var queryDurations: [Duration]
     }
 
-    let http: RayServeCanaryHTTP
-    let prometheusURL: String
+    /// Prometheus' HTTP API.
+    let prometheus: JSONHTTPClient
     let logger: Logger
 
     func run(
@@ -96,17 +98,15 @@ struct RayServeCanaryAnalysis: Sendable {
     /// The first number a query returns (a vector's first sample or a scalar); `nil` when it
     /// returns nothing or NaN.
     func value(of query: String) async throws(RayServeCanaryError) -> Double? {
-        var components = URLComponents(string: prometheusURL + "/api/v1/query")
-        components?.queryItems = [URLQueryItem(name: "query", value: query)]
-        // `+` means a space in a query string: escape it, PromQL uses it as addition.
-        guard
-            let url = components?.percentEncodedQuery.map({ _ in components! })?.url?.absoluteString
-                .replacingOccurrences(of: "+", with: "%2B")
-        else {
-            throw .badResponse("cannot build a Prometheus URL from \(prometheusURL)")
+        // The query string escapes `+`, which PromQL uses as addition (not a space).
+        let answer: JSONHTTPClient.Answer
+        do {
+            answer = try await prometheus.send(.GET, "/api/v1/query", query: ["query": query], expect: nil)
+        } catch {
+            throw .unavailable(error.reason)
         }
-        let (status, body) = try await http.get(url)
-        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+        let status = answer.status
+        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body)) else {
             throw .badResponse("Prometheus answered HTTP \(status) with no JSON")
         }
         guard status == 200, root["status"] == .string("success"), case .object(let data)? = root["data"] else {

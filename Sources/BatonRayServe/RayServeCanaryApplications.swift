@@ -1,7 +1,9 @@
 import BatonCore
+import BatonHTTPClient
 import BatonRay
 import Foundation
 import Logging
+import NIOHTTP1
 
 /// Ray Serve's applications as the canary sees them, through the REST API of the dashboard:
 /// `GET /api/serve/applications/` (status and the deployed config of each application) and
@@ -22,11 +24,13 @@ struct RayServeCanaryApplications: Sendable {
         var weight: Int
     }
 
-    let http: RayServeCanaryHTTP
+    /// Serve's REST API (the Ray dashboard).
+    let serve: JSONHTTPClient
     let configuration: RayServeCanary.Configuration
     let logger: Logger
 
-    private var endpoint: String { configuration.serveAddress + "/api/serve/applications/" }
+    /// Serve's applications, read and replaced whole.
+    private let path = "/api/serve/applications/"
 
     static func routerName(_ model: String) -> String { model }
     static func versionName(_ model: String, _ version: Int) -> String { "\(model)-v\(version)" }
@@ -62,12 +66,15 @@ struct RayServeCanaryApplications: Sendable {
 
     /// Every application with its status, message and deployed config.
     func applications() async throws(RayServeCanaryError) -> [String: JSONValue] {
-        let (status, body) = try await http.get(endpoint, token: configuration.token)
-        guard status == 200 else {
-            throw .unavailable("Ray Serve answered GET \(endpoint) with HTTP \(status): \(Self.text(body))")
+        let answer: JSONHTTPClient.Answer
+        do {
+            answer = try await serve.send(.GET, path)
+        } catch {
+            // Any refusal of a read may pass: Serve's controller is starting or busy.
+            throw .unavailable(error.reason)
         }
-        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
-            throw .badResponse("Ray Serve's answer to GET \(endpoint) is not JSON: \(Self.text(body))")
+        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body)) else {
+            throw .badResponse("Ray Serve's answer to GET \(path) is not JSON: \(Self.text(answer.body))")
         }
         guard case .object(let applications)? = root["applications"] else { return [:] }
         return applications
@@ -156,10 +163,15 @@ struct RayServeCanaryApplications: Sendable {
         } catch {
             throw .badResponse("cannot encode the Serve config: \(error)")
         }
-        let (status, answer) = try await http.put(
-            endpoint, json: body, timeout: configuration.deployTimeout, token: configuration.token)
-        guard status == 200 else {
-            throw .deployFailed("Ray Serve refused the applications (HTTP \(status)): \(Self.text(answer))")
+        let answer: JSONHTTPClient.Answer
+        do {
+            answer = try await serve.send(.PUT, path, body: body, expect: nil, timeout: configuration.deployTimeout)
+        } catch {
+            throw .unavailable(error.reason)
+        }
+        guard answer.status == 200 else {
+            throw .deployFailed(
+                "Ray Serve refused the applications (HTTP \(answer.status)): \(Self.text(answer.body))")
         }
         return expected
     }

@@ -161,4 +161,12 @@ extension BatonStore {
             "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => \(inboxAge.secondsDouble))",
             logger: logger)
     }
+
+    /// Calls `notify` at every `NOTIFY baton_outbox` (sent when an outbox row is written), on one
+    /// pooled connection, until the connection drops (it throws) or the task is cancelled.
+    public func listenForOutboxRows(_ notify: @escaping @Sendable () -> Void) async throws {
+        try await client.withConnection { connection in
+            for try await _ in try await connection.listen("baton_outbox") { notify() }
+        }
+    }
 }

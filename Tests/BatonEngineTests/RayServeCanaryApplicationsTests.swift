@@ -33,8 +33,8 @@ extension RayServeCanaryEndToEndTests {
             var configuration = unlocked
             configuration.applicationsLock = store
             let applications = RayServeCanaryApplications(
-                http: RayServeCanaryHTTP(timeout: .seconds(60), logger: TestStack.logger),
-                configuration: configuration, logger: TestStack.logger)
+                serve: configuration.makeServeClient(logger: TestStack.logger), configuration: configuration,
+                logger: TestStack.logger)
             let ray = RayJobClient(
                 configuration: .init(address: configuration.serveAddress), logger: TestStack.logger)
             let workingDir = try await ray.workingDirectory(for: configuration.applicationsFolder)

@@ -210,11 +210,12 @@ struct RayServeCanaryEndToEndTests {
 
     /// Removes the test model's router and version applications from Serve.
     func removeApplications() async throws {
-        let configuration = RayServeCanary.Configuration(
+        var configuration = RayServeCanary.Configuration(
             serveAddress: try TestStack.variable("BATON_RAY_ADDRESS"), prometheusURL: prometheusURL,
             applicationsFolder: Self.applications)
+        configuration.requestTimeout = .seconds(10)
         let applications = RayServeCanaryApplications(
-            http: RayServeCanaryHTTP(timeout: .seconds(10), logger: TestStack.logger), configuration: configuration,
+            serve: configuration.makeServeClient(logger: TestStack.logger), configuration: configuration,
             logger: TestStack.logger)
         try await applications.deploy(model: model, routing: nil, workingDir: "")
         #expect(try await servedApplications().filter { $0.hasPrefix(model) }.isEmpty)

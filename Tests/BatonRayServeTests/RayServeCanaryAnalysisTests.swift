@@ -12,9 +12,12 @@ struct RayServeCanaryAnalysisTests {
     let analysis: RayServeCanaryAnalysis
 
     init() throws {
+        var configuration = RayServeCanary.Configuration(
+            serveAddress: "http://127.0.0.1:1", prometheusURL: try TestStack.variable("BATON_PROMETHEUS_URL"),
+            applicationsFolder: URL(filePath: "/nonexistent"))
+        configuration.requestTimeout = .seconds(5)
         analysis = RayServeCanaryAnalysis(
-            http: RayServeCanaryHTTP(timeout: .seconds(5), logger: TestStack.logger),
-            prometheusURL: try TestStack.variable("BATON_PROMETHEUS_URL"), logger: TestStack.logger)
+            prometheus: configuration.makePrometheusClient(logger: TestStack.logger), logger: TestStack.logger)
     }
 
     static func template(
