@@ -50,7 +50,7 @@ struct JSONHTTPClientTests {
 
     /// Runs `body` with a client of a fresh server; `configure` adjusts the client's settings.
     func withClient(
-        _ configure: @Sendable (inout JSONHTTPClient.Configuration) -> Void = { _ in },
+        configure: @Sendable (inout JSONHTTPClient.Configuration) -> Void = { _ in },
         _ body: @escaping @Sendable (JSONHTTPClient) async throws -> Void
     ) async throws {
         let app = Application(
@@ -92,7 +92,7 @@ struct JSONHTTPClientTests {
 
     @Test("A stalled server fails the call at the deadline, as retriable; a late answer within it arrives")
     func deadlines() async throws {
-        try await withClient({ $0.requestTimeout = .milliseconds(400) }) { client in
+        try await withClient(configure: { $0.requestTimeout = .milliseconds(400) }) { client in
             let started = ContinuousClock.now
             let stalled = await #expect(throws: HTTPCallFailure.self) { try await client.send(.GET, "/slow") }
             #expect(ContinuousClock.now - started < .seconds(2))
@@ -105,7 +105,7 @@ struct JSONHTTPClientTests {
 
     @Test("An answer larger than the limit, or not the JSON asked for, is a bad response, not retried")
     func badResponses() async throws {
-        try await withClient({ $0.maxResponseBytes = 1000 }) { client in
+        try await withClient(configure: { $0.maxResponseBytes = 1000 }) { client in
             let big = await #expect(throws: HTTPCallFailure.self) { try await client.send(.GET, "/big") }
             #expect(big?.kind == .badResponse && big?.isRetriable == false)
             let answer = try await client.send(.GET, "/json")
