@@ -48,9 +48,9 @@ struct JSONHTTPClientTests {
         var call: String?
     }
 
-    /// Runs `body` with a client of a fresh server; `configure` adjusts the client's settings.
+    /// Runs `body` with a client of a fresh server.
     func withClient(
-        configure: @Sendable (inout JSONHTTPClient.Configuration) -> Void = { _ in },
+        timeout: Duration = .seconds(10), maxBytes: Int = 16 << 20,
         _ body: @escaping @Sendable (JSONHTTPClient) async throws -> Void
     ) async throws {
         let app = Application(
@@ -60,7 +60,8 @@ struct JSONHTTPClientTests {
             var configuration = JSONHTTPClient.Configuration(
                 service: "Test", baseURL: "http://127.0.0.1:\(try #require(client.port))/")
             configuration.headers.add(name: "X-Test", value: "configured")
-            configure(&configuration)
+            configuration.requestTimeout = timeout
+            configuration.maxResponseBytes = maxBytes
             try await body(JSONHTTPClient(configuration: configuration, logger: Self.logger))
         }
     }
@@ -92,7 +93,7 @@ struct JSONHTTPClientTests {
 
     @Test("A stalled server fails the call at the deadline, as retriable; a late answer within it arrives")
     func deadlines() async throws {
-        try await withClient(configure: { $0.requestTimeout = .milliseconds(400) }) { client in
+        try await withClient(timeout: .milliseconds(400)) { client in
             let started = ContinuousClock.now
             let stalled = await #expect(throws: HTTPCallFailure.self) { try await client.send(.GET, "/slow") }
             #expect(ContinuousClock.now - started < .seconds(2))
@@ -105,7 +106,7 @@ struct JSONHTTPClientTests {
 
     @Test("An answer larger than the limit, or not the JSON asked for, is a bad response, not retried")
     func badResponses() async throws {
-        try await withClient(configure: { $0.maxResponseBytes = 1000 }) { client in
+        try await withClient(maxBytes: 1000) { client in
             let big = await #expect(throws: HTTPCallFailure.self) { try await client.send(.GET, "/big") }
             #expect(big?.kind == .badResponse && big?.isRetriable == false)
             let answer = try await client.send(.GET, "/json")
