@@ -224,8 +224,15 @@ let package = Package(
 
         // MARK: - Tests
         .target(
+            name: "BatonTestEnvironment",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/BatonTestEnvironment",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BatonTestSupport",
             dependencies: [
+                "BatonTestEnvironment",
                 "BatonCore",
                 "BatonStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -262,7 +269,7 @@ let package = Package(
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BatonKafkaTests",
-            dependencies: ["BatonKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BatonKafka", "BatonTestEnvironment", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -321,16 +328,17 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonRayServeTests",
-            dependencies: ["BatonRayServe", "BatonRay", "BatonCore", "BatonTestSupport"],
+            dependencies: ["BatonRayServe", "BatonRay", "BatonCore", "BatonTestEnvironment"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BatonEngineTests",
             dependencies: [
                 "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonRayServe", "BatonMLflow",
-                "BatonTestSupport",
+                "BatonHTTPClient", "BatonTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

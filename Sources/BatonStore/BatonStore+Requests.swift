@@ -53,12 +53,14 @@ extension BatonStore {
                     return .duplicate(runID: runID)
                 }
             }
-            let resolved: (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue])
-            do {
-                resolved = try await resolve(request, on: connection)
-            } catch let error as RequestRejection {
+            let resolved: RunRequestResolver.Resolution
+            switch try await resolve(request, on: connection) {
+            case .success(let resolution):
+                resolved = resolution
+            case .failure(let rejection):
                 return try await reject(
-                    consumer: consumer, eventID: eventID, runID: request.runId, reason: error.reason, on: connection)
+                    consumer: consumer, eventID: eventID, runID: request.runId, reason: rejection.reason, on: connection
+                )
             }
             let runID = request.runId ?? UUID()
             if try await runExists(runID, on: connection) {
@@ -92,76 +94,32 @@ extension BatonStore {
 
     // MARK: - Steps
 
-    private struct RequestRejection: Error {
-        var reason: String
-    }
-
+    /// Reads what the request names (a stored pipeline, the run a retry re-runs) and lets
+    /// ``RunRequestResolver`` decide.
     private func resolve(
         _ request: PipelineRequested, on connection: PostgresConnection
-    ) async throws -> (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue]) {
-        if let original = request.retryOf { return try await resolveRetry(of: original, request, on: connection) }
-        let yaml: String
-        var version: Int?
-        switch (request.spec, request.pipeline) {
-        case (let inline?, _):
-            yaml = inline
-        case (nil, let name?):
-            guard let stored = try await pipeline(named: name, version: request.version, on: connection) else {
-                let which = request.version.map { "version \($0) of " } ?? ""
-                throw RequestRejection(reason: "unknown pipeline: no \(which)'\(name)' was applied")
+    ) async throws -> Result<RunRequestResolver.Resolution, RunRequestResolver.Rejection> {
+        var stored: RunRequestResolver.StoredPipeline?
+        var original: RunRequestResolver.OriginalRun?
+        switch RunRequestResolver.lookup(for: request) {
+        case .failure(let rejection):
+            return .failure(rejection)
+        case .success(.none):
+            break
+        case .success(.pipeline(let name, let version)):
+            stored = try await pipeline(named: name, version: version, on: connection).map {
+                RunRequestResolver.StoredPipeline(yaml: $0.yaml, version: $0.version)
             }
-            yaml = stored.yaml
-            version = stored.version
-        case (nil, nil):
-            throw RequestRejection(reason: "request names no pipeline: set 'pipeline' or 'spec'")
-        }
-        let spec: PipelineSpec
-        do {
-            spec = try PipelineSpecCache.shared.spec(yaml)
-        } catch {
-            throw RequestRejection(reason: error.description)
-        }
-        if let name = request.pipeline, request.spec != nil, name != spec.name {
-            throw RequestRejection(reason: "request names pipeline '\(name)' but the spec is '\(spec.name)'")
-        }
-        do {
-            let params = try ParamResolver.resolve(request.params ?? [:], declared: spec.params)
-            return (spec, yaml, version, params)
-        } catch {
-            throw RequestRejection(reason: error.message)
-        }
-    }
-
-    /// A retry runs the original run's spec (as stored with it) and params.
-    private func resolveRetry(
-        of original: UUID, _ request: PipelineRequested, on connection: PostgresConnection
-    ) async throws -> (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue]) {
-        guard request.spec == nil, request.pipeline == nil, request.params == nil else {
-            throw RequestRejection(
-                reason:
-                    "a retry takes the spec and params of run \(original.lowercased); submit a new run to change them")
-        }
-        let rows = try await connection.query(
-            "SELECT spec_yaml, pipeline_version, params::text, state FROM runs WHERE id = \(original)", logger: logger)
-        for try await (yaml, version, paramsJSON, state) in rows.decode((String, Int?, String, String).self) {
-            guard state != RunState.running.rawValue else {
-                throw RequestRejection(reason: "run \(original.lowercased) is still running; retry it once it ended")
+        case .success(.originalRun(let id)):
+            let rows = try await connection.query(
+                "SELECT spec_yaml, pipeline_version, params::text, state FROM runs WHERE id = \(id)", logger: logger)
+            for try await (yaml, version, paramsJSON, state) in rows.decode((String, Int?, String, String).self) {
+                let params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
+                original = RunRequestResolver.OriginalRun(
+                    id: id, yaml: yaml, version: version, params: params, isRunning: state == RunState.running.rawValue)
             }
-            let spec: PipelineSpec
-            do {
-                spec = try PipelineSpecParser.parse(yaml)
-            } catch {
-                throw RequestRejection(reason: "the spec of run \(original.lowercased) no longer parses: \(error)")
-            }
-            guard let from = request.retryFrom, spec.stage(named: from) != nil else {
-                throw RequestRejection(
-                    reason: "retry_from must name a stage of \(spec.name): "
-                        + spec.stages.map(\.name).joined(separator: ", "))
-            }
-            let params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
-            return (spec, yaml, version, params)
         }
-        throw RequestRejection(reason: "unknown run \(original.lowercased) to retry")
+        return RunRequestResolver.resolve(request, stored: stored, original: original)
     }
 
     /// Marks which stages of a new run may not use the cache, and which reuse an attempt of the
@@ -202,7 +160,7 @@ extension BatonStore {
 
     private func createRun(
         _ runID: UUID, request: PipelineRequested,
-        resolved: (spec: PipelineSpec, yaml: String, version: Int?, params: [String: JSONValue]), eventID: String,
+        resolved: RunRequestResolver.Resolution, eventID: String,
         on connection: PostgresConnection
     ) async throws {
         let paramsJSON = String(decoding: try CloudEvent.encode(resolved.params), as: UTF8.self)

@@ -102,8 +102,3 @@ public struct BatonStore: Sendable {
             """, logger: logger)
     }
 }
-
-extension UUID {
-    /// The lower-case text form used in keys, subjects and logs.
-    public var lowercased: String { uuidString.lowercased() }
-}

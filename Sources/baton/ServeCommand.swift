@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var platforms: PlatformOptions
 
     @Option(
         help:
@@ -68,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "baton")
         let environment = GlobalOptions.environment
         var configuration = try options.engineConfiguration()
+        configuration.rayLauncher = try platforms.makeRayLauncher()
         if let pools = pools ?? environment["BATON_POOLS"] {
             configuration.pools = pools.split(separator: ",").map(String.init)
         }
@@ -99,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
         let store = BatonStore(
             client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
-        configuration.rolloutDrivers = try options.rolloutDrivers(
+        configuration.rolloutDrivers = try platforms.rolloutDrivers(
             jobsRoot: configuration.jobsRoot, lock: store, logger: logger)
         let producer = try Runtime.makeProducer(options, logger: logger, createsTopics: false)
         if let factor = environment["BATON_TOPIC_REPLICATION_FACTOR"] {

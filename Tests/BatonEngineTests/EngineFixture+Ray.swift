@@ -1,3 +1,4 @@
+import BatonCore
 import BatonRay
 import BatonStore
 import BatonTestSupport

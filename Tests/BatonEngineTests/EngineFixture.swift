@@ -1,11 +1,12 @@
 import BatonCore
+import BatonHTTPClient
 import BatonKafka
 import BatonStore
 import BatonTestSupport
 import Foundation
-import FoundationNetworking
 import Glibc
 import Logging
+import NIOHTTP1
 import PostgresNIO
 
 /// One isolated Baton installation for a test: its own database and its own topics and groups.
@@ -66,9 +67,11 @@ struct EngineFixture: Sendable {
 
     /// GETs a path of the serve process's observability endpoint.
     func get(_ path: String) async throws -> (status: Int, body: String) {
-        let url = URL(string: "http://127.0.0.1:\(metricsPort)\(path)")!
-        let (data, response) = try await URLSession.shared.data(from: url)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let client = JSONHTTPClient(
+            configuration: .init(service: "baton serve", baseURL: "http://127.0.0.1:\(metricsPort)"),
+            logger: TestStack.logger)
+        let answer = try await client.send(.GET, path, accept: "*/*", expect: nil)
+        return (answer.status, String(decoding: answer.body, as: UTF8.self))
     }
 
     /// Starts `baton serve` with all roles.

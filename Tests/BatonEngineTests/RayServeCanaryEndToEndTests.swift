@@ -1,10 +1,11 @@
 import BatonCore
+import BatonHTTPClient
 import BatonMLflow
 import BatonRay
 import BatonStore
 import BatonTestSupport
 import Foundation
-import FoundationNetworking
+import NIOHTTP1
 import PostgresNIO
 import Testing
 
@@ -85,17 +86,21 @@ struct RayServeCanaryEndToEndTests {
             """
     }
 
-    /// Sends requests to the model's router until cancelled; counts the answers by status.
-    static func traffic(url: URL) async -> [Int: Int] {
+    /// A client of `base` for the test's own calls.
+    static func client(_ base: String, timeout: Duration = .seconds(5)) -> JSONHTTPClient {
+        var configuration = JSONHTTPClient.Configuration(service: "test", baseURL: base)
+        configuration.requestTimeout = timeout
+        return JSONHTTPClient(configuration: configuration, logger: TestStack.logger)
+    }
+
+    /// Sends requests to the model's router (`path` on Serve's proxy `base`) until cancelled;
+    /// counts the answers by status (0: no answer).
+    static func traffic(base: String, path: String) async -> [Int: Int] {
         var statuses: [Int: Int] = [:]
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = Data(#"{"prompt": "hello"}"#.utf8)
-        request.timeoutInterval = 5
+        let proxy = client(base)
         while !Task.isCancelled {
-            let status = (try? await URLSession.shared.data(for: request)).flatMap {
-                ($0.1 as? HTTPURLResponse)?.statusCode
-            }
+            let status = try? await proxy.send(.POST, path, body: Array(#"{"prompt": "hello"}"#.utf8), expect: nil)
+                .status
             statuses[status ?? 0, default: 0] += 1
             try? await Task.sleep(for: .milliseconds(40))
         }
@@ -131,8 +136,8 @@ struct RayServeCanaryEndToEndTests {
                 "BATON_MLFLOW_POLL_SECONDS": "0.3", "BATON_RAY_SERVE_APPS": Self.applications.path,
             ]) { $1 }, logName: "\(fixture.prefix)-canary")
         let spec = try spec()
-        let router = try #require(URL(string: "\(serveHTTP)/\(model)"))
-        let traffic = Task { await Self.traffic(url: router) }
+        let router = "/\(model)"
+        let traffic = Task { await Self.traffic(base: serveHTTP, path: router) }
         defer { traffic.cancel() }
 
         // v1: the model's first rollout; nothing is serving, so v1 takes all traffic at once.
@@ -188,11 +193,9 @@ struct RayServeCanaryEndToEndTests {
         // Serve: only the router and v2 are left for the model, and the router sends everything to v2.
         let apps = try await servedApplications()
         #expect(apps.filter { $0.hasPrefix(model) }.sorted() == [model, "\(model)-v2"])
-        var request = URLRequest(url: router)
-        request.httpMethod = "POST"
-        request.httpBody = Data(#"{"prompt": "hi"}"#.utf8)
+        let proxy = Self.client(serveHTTP)
         for _ in 0..<5 {
-            let (data, _) = try await URLSession.shared.data(for: request)
+            let data = try await proxy.send(.POST, router, body: Array(#"{"prompt": "hi"}"#.utf8)).body
             #expect(String(decoding: data, as: UTF8.self).contains("\"version\":2"))
         }
 
@@ -223,10 +226,9 @@ struct RayServeCanaryEndToEndTests {
 
     /// The names of Serve's applications.
     func servedApplications() async throws -> [String] {
-        let address = try TestStack.variable("BATON_RAY_ADDRESS")
-        let url = try #require(URL(string: "\(address)/api/serve/applications/"))
-        let (data, _) = try await URLSession.shared.data(from: url)
-        let root = try JSONDecoder().decode(JSONValue.self, from: data)
+        let dashboard = Self.client(try TestStack.variable("BATON_RAY_ADDRESS"), timeout: .seconds(30))
+        let root = try JSONDecoder().decode(
+            JSONValue.self, from: Data(try await dashboard.send(.GET, "/api/serve/applications/").body))
         guard case .object(let fields) = root, case .object(let apps)? = fields["applications"] else { return [] }
         return Array(apps.keys)
     }

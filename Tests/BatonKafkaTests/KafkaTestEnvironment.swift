@@ -1,4 +1,5 @@
 import BatonKafka
+import BatonTestEnvironment
 import Foundation
 import Logging
 import Synchronization
@@ -9,22 +10,10 @@ import Testing
 /// The real broker of the local stack (`eval "$(scripts/stack env)"`), and helpers for tests
 /// that use it.
 enum KafkaTestEnvironment {
-    struct MissingBrokerError: Error, CustomStringConvertible {
-        var description: String {
-            "BATON_KAFKA_BROKERS is not set: start the local stack with `scripts/stack up` and "
-                + "run `eval \"$(scripts/stack env)\"` before `swift test` (integration tests never skip)."
-        }
-    }
-
     /// The broker addresses from `BATON_KAFKA_BROKERS` (comma-separated).
     ///
-    /// - Throws: ``MissingBrokerError`` when the variable is unset, so the test fails.
-    static func brokers() throws -> [String] {
-        guard let value = ProcessInfo.processInfo.environment["BATON_KAFKA_BROKERS"], !value.isEmpty else {
-            throw MissingBrokerError()
-        }
-        return value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-    }
+    /// - Throws: `TestStack.MissingEnvironment` when the variable is unset, so the test fails.
+    static func brokers() throws -> [String] { try TestStack.brokers() }
 
     /// A logger for tests; `BATON_KAFKA_TEST_LOG_LEVEL` (e.g. `debug`) makes it talk.
     static func logger(_ label: String) -> Logger {
@@ -38,7 +27,7 @@ enum KafkaTestEnvironment {
 
     /// A name no other test (or earlier run against the same broker) uses.
     static func uniqueName(_ prefix: String) -> String {
-        "baton-test-\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        "baton-test-\(prefix)-\(TestStack.uniqueSuffix())"
     }
 
     /// A consumer configuration with short group timings, so that joins and rebalances are quick.

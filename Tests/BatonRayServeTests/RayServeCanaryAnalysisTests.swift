@@ -1,6 +1,6 @@
 import BatonCore
 import BatonRay
-import BatonTestSupport
+import BatonTestEnvironment
 import Foundation
 import Testing
 

@@ -1,49 +1,9 @@
 import BatonCore
 import BatonStore
+@_exported import BatonTestEnvironment
 import Foundation
 import Logging
 import PostgresNIO
-
-/// The local stack's addresses, from the variables `scripts/stack env` prints.
-///
-/// Integration tests never skip: a missing variable is a failure that says how to fix it.
-public enum TestStack {
-    public struct MissingEnvironment: Error, CustomStringConvertible {
-        public var variable: String
-        public var description: String {
-            "\(variable) is not set: run `scripts/stack up` and `eval \"$(scripts/stack env)\"` (make test does both)"
-        }
-    }
-
-    public static func variable(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-            throw MissingEnvironment(variable: name)
-        }
-        return value
-    }
-
-    public static func databaseURL() throws -> String { try variable("BATON_DATABASE_URL") }
-    public static func brokers() throws -> [String] {
-        try variable("BATON_KAFKA_BROKERS").split(separator: ",").map(String.init)
-    }
-
-    /// The repository root (where `migrations/`, `examples/` and `.build/` are).
-    public static let repositoryRoot = URL(filePath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    public static var migrations: URL { repositoryRoot.appending(path: "migrations") }
-
-    /// A short random name suffix.
-    public static func uniqueSuffix() -> String {
-        String(UUID().uuidString.lowercased().prefix(8))
-    }
-
-    public static let logger: Logger = {
-        var logger = Logger(label: "baton.tests")
-        logger.logLevel = .warning
-        return logger
-    }()
-}
 
 /// A throwaway database with Baton's schema, created for one test (or one suite).
 public struct ScratchDatabase: Sendable {
