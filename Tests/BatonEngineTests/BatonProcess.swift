@@ -6,10 +6,7 @@ import Testing
 /// The `baton` executable run as a separate process, as a user or an operator runs it.
 final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; access is confined to the test.
     /// `BATON_BIN`, or the debug build in this clone.
-    static var binary: URL {
-        ProcessInfo.processInfo.environment["BATON_BIN"].map { URL(filePath: $0) }
-            ?? TestStack.repositoryRoot.appending(path: ".build/debug/baton")
-    }
+    static var binary: URL { TestStack.batonBinary }
 
     let process = Process()
     let logFile: URL

@@ -11,9 +11,7 @@ struct LineageCommandTests {
     /// Runs the debug `baton` (or `BATON_BIN`) against `database`; returns its exit status and stdout.
     func baton(_ arguments: [String], database: ScratchDatabase) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL =
-            ProcessInfo.processInfo.environment["BATON_BIN"].map { URL(filePath: $0) }
-            ?? TestStack.repositoryRoot.appending(path: ".build/debug/baton")
+        process.executableURL = TestStack.batonBinary
         process.arguments = arguments + ["--database-url", database.url]
         let output = Pipe()
         process.standardOutput = output

@@ -33,6 +33,12 @@ public enum TestStack {
     public static let repositoryRoot = URL(filePath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The `baton` executable under test: `BATON_BIN`, or the debug build in this clone.
+    public static var batonBinary: URL {
+        ProcessInfo.processInfo.environment["BATON_BIN"].map { URL(filePath: $0) }
+            ?? repositoryRoot.appending(path: ".build/debug/baton")
+    }
+
     /// The SQL migrations.
     public static var migrations: URL { repositoryRoot.appending(path: "migrations") }
 
