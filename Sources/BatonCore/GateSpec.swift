@@ -14,6 +14,7 @@ public struct GateSpec: Sendable, Hashable {
     /// `gate.model` as written; see `PipelineSpec.championModel(forGate:)` for the default.
     public var model: String?
 
+    /// A gate's settings.
     public init(condition: Expression, conditionSource: String, model: String? = nil) {
         self.condition = condition
         self.conditionSource = conditionSource
@@ -24,6 +25,7 @@ public struct GateSpec: Sendable, Hashable {
     public struct Issue: Sendable, Hashable {
         /// `condition`, `model`, or empty for the mapping itself.
         public var field: String
+        /// What is wrong, as a sentence fragment after the field.
         public var message: String
     }
 
@@ -146,15 +148,17 @@ public struct GateSpec: Sendable, Hashable {
 
 /// The problems of a `gate:` mapping.
 public struct GateSpecIssues: Error, Sendable, Hashable {
+    /// Every problem found, in field order.
     public var issues: [GateSpec.Issue]
 }
 
-extension StageSpec {
-    /// The stage's `gate:` settings; `nil` unless it is a valid `gate` stage (a validated spec's
-    /// `gate` stages always have them).
-    public var gate: GateSpec? {
-        guard kind == .gate else { return nil }
-        return try? GateSpec.read(config["gate"]).get()
+extension GateSpec {
+    /// The model whose champion a gate compares against: the gate's own `model`, else the one
+    /// model that the `register` stages downstream of it name (none when they name several).
+    static func championModel(named model: String?, registeredDownstream models: some Sequence<String>) -> String? {
+        if let model { return model }
+        let distinct = Set(models)
+        return distinct.count == 1 ? distinct.first : nil
     }
 }
 
@@ -162,30 +166,9 @@ extension PipelineSpec {
     /// The registered model whose `champion` alias a gate compares against: its `gate.model`,
     /// else the model of the `register` stages downstream of it when they name exactly one.
     public func championModel(forGate stage: StageSpec) -> String? {
-        if let model = stage.gate?.model { return model }
-        let models = Set(
-            downstream(of: stage.name).compactMap { name -> String? in
-                guard let stage = self.stage(named: name), stage.kind == .register,
-                    case .object(let register) = stage.config["register"], case .string(let model) = register["model"]
-                else { return nil }
-                return model
-            })
-        return models.count == 1 ? models.first : nil
-    }
-
-    /// Every stage that needs `name`, directly or not.
-    func downstream(of name: String) -> Set<String> { closure(from: name, along: graph.dependents) }
-
-    /// Every stage `name` needs, directly or not.
-    func upstream(of name: String) -> Set<String> { closure(from: name, along: graph.needs) }
-
-    private func closure(from name: String, along edges: [String: [String]]) -> Set<String> {
-        var seen: Set<String> = []
-        var queue = edges[name] ?? []
-        while let next = queue.popLast() {
-            guard seen.insert(next).inserted else { continue }
-            queue += edges[next] ?? []
-        }
-        return seen
+        GateSpec.championModel(
+            named: stage.gate?.model,
+            registeredDownstream: graph.downstream(of: stage.name).compactMap { self.stage(named: $0)?.register?.model }
+        )
     }
 }

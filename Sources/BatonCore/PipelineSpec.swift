@@ -27,13 +27,16 @@ public enum ParamType: String, Sendable, Hashable, CaseIterable {
 
 /// A declared param: its type, an optional default and optional allowed values.
 public struct ParamSpec: Sendable, Hashable {
+    /// The JSON type a value must have.
     public var type: ParamType
     /// The value used when a request does not set the param; a param without default is required.
     public var defaultValue: JSONValue?
     /// When non-empty, the only values the param may take.
     public var allowed: [JSONValue]
+    /// Free text from the param's `description`.
     public var description: String?
 
+    /// A declared param.
     public init(type: ParamType, defaultValue: JSONValue? = nil, allowed: [JSONValue] = [], description: String? = nil)
     {
         self.type = type
@@ -59,12 +62,13 @@ public enum StageKind: String, Sendable, Hashable, CaseIterable {
 
 /// One stage of a pipeline.
 public struct StageSpec: Sendable, Hashable {
+    /// The stage's name, unique in its pipeline.
     public var name: String
-    public var kind: StageKind
     /// Stages that must finish first.
     public var needs: [String]
     /// The worker pool whose topic carries this stage's `stage.ready` events.
     public var pool: String
+    /// How often, and after what backoff, a failed attempt is retried.
     public var retry: RetryPolicy
     /// The longest one attempt may run before it is stopped and counted as `timed_out`.
     public var timeout: Duration
@@ -78,18 +82,17 @@ public struct StageSpec: Sendable, Hashable {
     public var inputs: [String: String]
     /// Names of the outputs the stage promises.
     public var outputs: [String]
-    /// Ray settings, for `kind: ray`.
-    public var ray: RayStageSpec?
-    /// Behaviour of a `noop` stage.
-    public var noop: NoopStageSpec
-    /// Kind-specific settings of the built-in kinds (gate, register, rollout), kept as written.
-    public var config: [String: JSONValue]
+    /// What the stage does: the settings of its kind, read and checked with the spec.
+    public var body: StageBody
     /// Whether a succeeded attempt with the same fingerprint may stand in for running the stage
     /// (`cache:`; default on for `ray` stages; the other kinds are never cached).
     public var cache: Bool
     /// The run params the stage reads (`uses:`); `nil` means all of them. Only these reach the
     /// job and enter its fingerprint, so changing another param does not re-run the stage.
     public var uses: [String]?
+
+    /// What executes the stage: the kind of its ``body``.
+    public var kind: StageKind { body.kind }
 
     /// The params the stage's job receives: the run's (those in `uses`, when given) with the
     /// stage's own params over them.
@@ -99,22 +102,35 @@ public struct StageSpec: Sendable, Hashable {
     }
 }
 
-/// Ray settings of a stage.
+/// Ray settings of a stage: `ray: {entrypoint, runtime_env, resources}` of the spec.
 public struct RayStageSpec: Sendable, Hashable {
+    /// The shell command Ray runs for the job, as written.
     public var entrypoint: String
     /// `runtime_env` as written (working_dir, pip, env_vars, ...).
     public var runtimeEnv: [String: JSONValue]
+    /// What the entrypoint asks Ray for.
     public var resources: ResourceSpec
+
+    /// A stage's Ray settings.
+    public init(entrypoint: String, runtimeEnv: [String: JSONValue] = [:], resources: ResourceSpec = ResourceSpec()) {
+        self.entrypoint = entrypoint
+        self.runtimeEnv = runtimeEnv
+        self.resources = resources
+    }
 }
 
 /// Resources requested for a stage's entrypoint.
 public struct ResourceSpec: Sendable, Hashable {
+    /// CPUs for the entrypoint; `nil` leaves Ray's default.
     public var cpus: Double?
+    /// GPUs for the entrypoint; `nil` means none.
     public var gpus: Double?
     /// Memory in bytes.
     public var memory: Int64?
+    /// Custom Ray resources by name.
     public var custom: [String: Double]
 
+    /// Resources, each unset by default.
     public init(cpus: Double? = nil, gpus: Double? = nil, memory: Int64? = nil, custom: [String: Double] = [:]) {
         self.cpus = cpus
         self.gpus = gpus
@@ -133,6 +149,7 @@ public struct NoopStageSpec: Sendable, Hashable {
     /// Default: none.
     public var metrics: [String: Double] = [:]
 
+    /// A noop stage's behaviour; by default it succeeds at once.
     public init(sleep: Duration = .zero, failAttempts: Int = 0, metrics: [String: Double] = [:]) {
         self.sleep = sleep
         self.failAttempts = failAttempts

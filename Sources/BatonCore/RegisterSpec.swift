@@ -15,6 +15,7 @@ public struct RegisterSpec: Sendable, Hashable {
     /// The alias moved to the new version. Default: ``defaultAlias``.
     public var alias: String
 
+    /// A registration's settings.
     public init(model: String, stage: String, output: String, alias: String = Self.defaultAlias) {
         self.model = model
         self.stage = stage
@@ -26,6 +27,7 @@ public struct RegisterSpec: Sendable, Hashable {
     public struct Issue: Sendable, Hashable {
         /// `model`, `artifact`, `alias`, or empty for the mapping itself.
         public var field: String
+        /// What is wrong, as a sentence fragment after the field.
         public var message: String
     }
 
@@ -106,14 +108,6 @@ public struct RegisterSpec: Sendable, Hashable {
 
 /// The problems of a `register:` mapping.
 public struct RegisterSpecIssues: Error, Sendable, Hashable {
+    /// Every problem found, in field order.
     public var issues: [RegisterSpec.Issue]
-}
-
-extension StageSpec {
-    /// The stage's `register:` settings; `nil` unless it is a valid `register` stage (a validated
-    /// spec's `register` stages always have them).
-    public var register: RegisterSpec? {
-        guard kind == .register else { return nil }
-        return try? RegisterSpec.read(config["register"]).get()
-    }
 }

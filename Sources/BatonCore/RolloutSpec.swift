@@ -45,11 +45,14 @@ public struct RolloutSpec: Sendable, Hashable {
     /// The most steps a rollout may have.
     public static let maxSteps = 64
 
+    /// The platform that serves the model.
     public var target: Target
+    /// The steps, in order.
     public var steps: [Step]
     /// The templates the steps may name: the spec's own and the built-in ones.
     public var templates: [String: AnalysisTemplate]
 
+    /// A rollout's settings.
     public init(target: Target, steps: [Step], templates: [String: AnalysisTemplate]) {
         self.target = target
         self.steps = steps
@@ -63,6 +66,7 @@ public struct RolloutSpec: Sendable, Hashable {
         public var field: String
         /// The step the problem is in, for line numbers.
         public var step: Int?
+        /// What is wrong, as a sentence fragment after the field.
         public var message: String
     }
 
@@ -166,26 +170,12 @@ extension RolloutSpec {
     /// The `register` stages upstream of `stage`, directly or transitively, by name. A valid
     /// `rollout` stage has exactly one: the version it registers in the run is the candidate.
     public static func registerStages(upstreamOf stage: String, in spec: PipelineSpec) -> [String] {
-        var seen: Set<String> = []
-        var pending = spec.graph.needs[stage] ?? []
-        while let next = pending.popLast() {
-            guard seen.insert(next).inserted else { continue }
-            pending += spec.graph.needs[next] ?? []
-        }
-        return seen.filter { spec.stage(named: $0)?.kind == .register }.sorted()
+        spec.graph.upstream(of: stage).filter { spec.stage(named: $0)?.kind == .register }.sorted()
     }
 }
 
 /// The problems of a `rollout:` mapping.
 public struct RolloutSpecIssues: Error, Sendable, Hashable {
+    /// Every problem found, in field order.
     public var issues: [RolloutSpec.Issue]
-}
-
-extension StageSpec {
-    /// The stage's `rollout:` settings; `nil` unless it is a valid `rollout` stage (a validated
-    /// spec's `rollout` stages always have them).
-    public var rollout: RolloutSpec? {
-        guard kind == .rollout else { return nil }
-        return try? RolloutSpec.read(config["rollout"]).get()
-    }
 }

@@ -24,9 +24,12 @@ public struct RunPlanner: Sendable {
     /// stage at once: retrying cannot help until someone starts a worker for the pool.
     public static let noWorkerErrorType = "no_worker"
 
+    /// The run's spec.
     public let spec: PipelineSpec
+    /// The run's resolved params (for `when` conditions).
     public let params: [String: JSONValue]
 
+    /// A planner for one run.
     public init(spec: PipelineSpec, params: [String: JSONValue]) {
         self.spec = spec
         self.params = params
@@ -89,7 +92,7 @@ public struct RunPlanner: Sendable {
     /// for a failure, and the run ends `rejected_by_gate`. A rejection is never retried.
     private func reject(_ stage: StageSpec, error: String?, states: [String: StageState]) -> [Action] {
         let reason = "stage \(stage.name) rejected the run: \(error ?? "its gate condition is false")"
-        let after = spec.downstream(of: stage.name)
+        let after = spec.graph.downstream(of: stage.name)
         var actions: [Action] = [.finishStage(stage: stage.name, state: .rejected, error: error)]
         for name in spec.graph.order where after.contains(name) && states[name] == .pending {
             actions.append(.skipStage(stage: name, reason: "not run: \(reason)"))

@@ -38,6 +38,22 @@ public struct StageGraph: Sendable, Hashable {
     /// Stages that need nothing.
     public var roots: [String] { order.filter { needs[$0]?.isEmpty ?? true } }
 
+    /// Every stage `name` needs, directly or not.
+    public func upstream(of name: String) -> Set<String> { closure(from: name, along: needs) }
+
+    /// Every stage that needs `name`, directly or not.
+    public func downstream(of name: String) -> Set<String> { closure(from: name, along: dependents) }
+
+    private func closure(from name: String, along edges: [String: [String]]) -> Set<String> {
+        var seen: Set<String> = []
+        var queue = edges[name] ?? []
+        while let next = queue.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            queue += edges[next] ?? []
+        }
+        return seen
+    }
+
     /// A cycle among the stages, named in the error.
     public struct CycleError: Error, Sendable, Hashable {
         /// The stages of one cycle, each needing the next, first stage repeated at the end (`a -> b -> a`).

@@ -40,7 +40,7 @@ struct DeadLetterQueue: Sendable {
             metadata: [
                 LogKeys.topic: "\(message.topic)", LogKeys.partition: "\(message.partition)",
                 LogKeys.offset: "\(message.offset)", LogKeys.error: "\(letter.error.prefix(1000))",
-                "attempts": "\(attempts)", "payload_bytes": "\(letter.payloadSize)",
+                LogKeys.attempts: "\(attempts)", LogKeys.payloadBytes: "\(letter.payloadSize)",
             ])
         do {
             _ = try await producer.send(topicCopy(of: message, letter: letter))
@@ -71,7 +71,10 @@ struct DeadLetterQueue: Sendable {
                 }
                 logger.warning(
                     "dead-lettering failed; retrying",
-                    metadata: [LogKeys.error: "\(describeError(error))", "retry_in_ms": "\(backoff.next.milliseconds)"])
+                    metadata: [
+                        LogKeys.error: "\(describeError(error))",
+                        LogKeys.retryInMilliseconds: "\(backoff.next.milliseconds)",
+                    ])
                 await backoff.wait()
             }
         }

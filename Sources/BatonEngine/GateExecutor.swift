@@ -10,19 +10,18 @@ import Logging
 /// (`gate.failed`, never retried: the run ends `rejected_by_gate`). A condition that cannot be
 /// evaluated (a metric the upstream job never reported, with no `??` for it) fails the attempt
 /// with that error, like any failure. Every write is fenced by the lease epoch.
-struct GateExecutor: Sendable {
+struct GateExecutor: StageExecutor {
     let store: BatonStore
     let logger: Logger
 
     /// Decides the attempt and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
         guard try await store.recordExecution(claim) else { return }
-        let spec = try PipelineSpecCache.shared.spec(claim.specYAML)
         guard let gate = stage.gate else {
             try await finish(claim, failure: "the stage has no valid gate: {condition}", errorType: "invalid")
             return
         }
-        let model = gate.readsChampion ? spec.championModel(forGate: stage) : nil
+        let model = gate.readsChampion ? pipeline.championModel(forGate: stage) : nil
         let stages = Set(gate.condition.references.compactMap { $0.path.first == "stages" ? $0.path[1] : nil })
         let inputs = try await store.gateInputs(claim, stages: stages.sorted(), model: model)
         let decision: GateDecision

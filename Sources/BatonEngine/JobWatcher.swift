@@ -16,6 +16,7 @@ public struct JobWatcher: Service {
     private let configuration: EngineConfiguration
     private let logger: Logger
 
+    /// Creates the watcher; it follows jobs through `launcher`.
     public init(configuration: EngineConfiguration, launcher: any RayJobLauncher, store: BatonStore, logger: Logger) {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "watcher"
@@ -27,6 +28,7 @@ public struct JobWatcher: Service {
         self.logger = logger
     }
 
+    /// Adopts and follows attempts every sweep interval until graceful shutdown.
     public func run() async throws {
         await withDiscardingTaskGroup { watches in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
@@ -42,7 +44,7 @@ public struct JobWatcher: Service {
                             "adopted ray attempt",
                             metadata: [
                                 LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.stage: "\(claim.stage)",
-                                "submitted": "\(claim.raySubmissionID != nil)",
+                                LogKeys.submitted: "\(claim.raySubmissionID != nil)",
                             ])
                         watches.addTask { await executor.watch(claim, stage: stage) }
                     }

@@ -68,7 +68,8 @@ extension MLflowMirror {
             try await store.recordMLflowModelAlias(name, alias: alias, version: nil)
         }
         if complete {
-            logger.debug("mirrored model", metadata: ["model": "\(name)", "versions": "\(model.versions.count)"])
+            logger.debug(
+                "mirrored model", metadata: [LogKeys.model: "\(name)", LogKeys.versions: "\(model.versions.count)"])
         }
         return complete
     }

@@ -41,6 +41,7 @@ public struct MLflowMirror: Service {
         /// This mirror's name in the lease. Default: `<host>-<pid>`.
         public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
 
+        /// Settings for mirroring into the MLflow server `client` names.
         public init(client: MLflowClient.Configuration) {
             self.client = client
         }
@@ -51,6 +52,7 @@ public struct MLflowMirror: Service {
     let store: BatonStore
     let logger: Logger
 
+    /// Creates the mirror; it talks to MLflow only once it runs.
     public init(configuration: Configuration, store: BatonStore, logger: Logger) {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "mirror"
@@ -60,6 +62,7 @@ public struct MLflowMirror: Service {
         self.logger = logger
     }
 
+    /// Mirrors while it holds the mirror lease, until graceful shutdown.
     public func run() async throws {
         var failures = 0
         var enabled = false
@@ -83,14 +86,14 @@ public struct MLflowMirror: Service {
                 }
                 if failures > 0 {
                     logger.notice(
-                        "mlflow mirror caught up with MLflow again", metadata: ["failed_polls": "\(failures)"])
+                        "mlflow mirror caught up with MLflow again", metadata: [LogKeys.failedPolls: "\(failures)"])
                 }
                 failures = 0
             } catch {
                 failures += 1
                 Counter(label: "baton_mlflow_mirror_failures_total").increment()
                 let next = retryInterval(failures: failures)
-                let metadata: Logger.Metadata = [LogKeys.error: "\(error)", "retry_in": "\(next)"]
+                let metadata: Logger.Metadata = [LogKeys.error: "\(error)", LogKeys.retryIn: "\(next)"]
                 // One line per outage, not one per poll.
                 if failures == 1 {
                     logger.warning(
@@ -160,7 +163,7 @@ public struct MLflowMirror: Service {
         EngineMetrics.mlflowMirrorParking(kind: kind.rawValue)
         logger.warning(
             "mlflow refused a \(kind.rawValue) for good; parked it, the mirror moves on (see baton mirror failed)",
-            metadata: ["subject": "\(subject)", LogKeys.error: "\(refusal)"])
+            metadata: [LogKeys.subject: "\(subject)", LogKeys.error: "\(refusal)"])
     }
 
     // MARK: - One run
@@ -193,7 +196,7 @@ public struct MLflowMirror: Service {
                 parent.mlflowRunID, status: status, endTime: status.isTerminal ? run.finishedAt.map(Self.millis) : nil)
             try await store.updateMLflowRun(runID, status: status.rawValue, paramsLogged: true)
             logger.debug(
-                "mirrored run", metadata: [LogKeys.runID: "\(runID)", "mlflow_run_id": "\(parent.mlflowRunID)"])
+                "mirrored run", metadata: [LogKeys.runID: "\(runID)", LogKeys.mlflowRunID: "\(parent.mlflowRunID)"])
         }
         return complete
     }

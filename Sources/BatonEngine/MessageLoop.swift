@@ -155,8 +155,8 @@ struct MessageLoop: Sendable {
                     "handling failed; retrying",
                     metadata: [
                         LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)",
-                        LogKeys.error: "\(describeError(error).prefix(1000))", "failure": "\(failure)",
-                        "retry_in_ms": "\(backoff.next.milliseconds)",
+                        LogKeys.error: "\(describeError(error).prefix(1000))", LogKeys.failure: "\(failure)",
+                        LogKeys.retryInMilliseconds: "\(backoff.next.milliseconds)",
                     ])
                 await backoff.wait()
             }

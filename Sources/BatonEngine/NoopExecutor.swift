@@ -5,21 +5,23 @@ import Logging
 
 /// Executes a `noop` stage inside the worker: optionally sleeps, optionally fails on purpose.
 ///
-/// While it sleeps it renews its lease; if the lease is lost (the run was cancelled, the
+/// While it sleeps it keeps its lease; if the lease is lost (the run was cancelled, the
 /// stage timed out, or the sweeper gave the attempt up) it stops without writing.
-struct NoopExecutor: Sendable {
+struct NoopExecutor: StageExecutor {
     let store: BatonStore
-    let leaseDuration: Duration
+    let leases: LeaseKeeper
     let logger: Logger
 
     /// Runs the attempt to its end and records the outcome (fenced by the lease epoch).
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+        let noop = stage.noop ?? NoopStageSpec()
         guard try await store.recordExecution(claim) else { return }
         let deadline = ContinuousClock.now + .milliseconds(Int64(claim.deadline.timeIntervalSinceNow * 1000))
-        let end = min(ContinuousClock.now + stage.noop.sleep, deadline)
-        while ContinuousClock.now < end {
-            try await Task.sleep(until: min(end, ContinuousClock.now + leaseDuration / 3))
-            if ContinuousClock.now < end, try await !store.renewLease(claim, lease: leaseDuration) {
+        let end = min(ContinuousClock.now + noop.sleep, deadline)
+        if ContinuousClock.now < end {
+            do {
+                try await leases.run(claim) { try await Task.sleep(until: end) }
+            } catch is LeaseKeeper.LeaseLost {
                 logger.info("lease lost; stopping", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
                 return
             }
@@ -27,19 +29,18 @@ struct NoopExecutor: Sendable {
         let state: AttemptState
         var error: String?
         var errorType: String?
-        if stage.noop.sleep > .zero, ContinuousClock.now >= deadline {
+        if noop.sleep > .zero, ContinuousClock.now >= deadline {
             state = .timedOut
             error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout))"
             errorType = "timeout"
-        } else if claim.attempt <= stage.noop.failAttempts {
+        } else if claim.attempt <= noop.failAttempts {
             state = .failed
-            error =
-                "noop stage failed on purpose (attempt \(claim.attempt) of fail_attempts \(stage.noop.failAttempts))"
+            error = "noop stage failed on purpose (attempt \(claim.attempt) of fail_attempts \(noop.failAttempts))"
             errorType = "job_failed"
         } else {
             state = .succeeded
         }
-        let metrics = state == .succeeded ? stage.noop.metrics.map { JobMetric(key: $0.key, value: $0.value) } : []
+        let metrics = state == .succeeded ? noop.metrics.map { JobMetric(key: $0.key, value: $0.value) } : []
         var records = JobRecords()
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)

@@ -19,6 +19,7 @@ public struct OutboxRelay: Service {
     private let configuration: EngineConfiguration
     private let logger: Logger
 
+    /// Creates the relay; it publishes through `producer`.
     public init(configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger) {
         self.store = store
         self.producer = producer
@@ -28,6 +29,7 @@ public struct OutboxRelay: Service {
         self.logger = logger
     }
 
+    /// Publishes due rows as they appear, until graceful shutdown.
     public func run() async throws {
         let (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingDiscardingTaskGroup { group in
@@ -62,7 +64,7 @@ public struct OutboxRelay: Service {
                     for (id, error) in result.parked {
                         logger.error(
                             "outbox event parked: the broker refused it for good",
-                            metadata: ["outbox_id": "\(id)", LogKeys.error: "\(error)"])
+                            metadata: [LogKeys.outboxID: "\(id)", LogKeys.error: "\(error)"])
                     }
                 }
                 let handled = result.published.count + result.parked.count + result.deferred.count
@@ -129,7 +131,7 @@ public struct OutboxRelay: Service {
                 logger.warning(
                     "outbox event not published; will retry",
                     metadata: [
-                        "outbox_id": "\(outbox.id)", LogKeys.topic: "\(outbox.topic)", LogKeys.error: "\(error)",
+                        LogKeys.outboxID: "\(outbox.id)", LogKeys.topic: "\(outbox.topic)", LogKeys.error: "\(error)",
                     ])
                 return result
             } catch {

@@ -10,13 +10,14 @@ import Logging
 /// redelivered event, a crash between submit and commit, an adopting watcher) Ray runs one job.
 /// Every write is fenced by the lease epoch; a watcher that lost its lease stops writing and, if
 /// the attempt was cancelled or timed out, stops the job.
-struct RayStageExecutor: Sendable {
+struct RayStageExecutor: StageExecutor {
     let store: BatonStore
     let ray: any RayJobLauncher
     let configuration: EngineConfiguration
     let logger: Logger
     private let serverVersion = RayServerVersionCache()
     private let cache: StageCache
+    private let leases: LeaseKeeper
 
     init(store: BatonStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
         self.store = store
@@ -24,6 +25,29 @@ struct RayStageExecutor: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.cache = StageCache(store: store, presence: configuration.artifactPresence)
+        self.leases = LeaseKeeper(store: store, lease: configuration.leaseDuration, logger: logger)
+    }
+
+    // MARK: - StageExecutor
+
+    /// Submits the attempt's job before the `stage.ready` offset is committed (see ``submit(_:stage:)``);
+    /// a job Ray refuses for good fails the attempt.
+    ///
+    /// Other failures (Ray unreachable) leave the attempt running: its lease runs out and a
+    /// watcher adopts it and submits again under the same submission id.
+    func prepare(_ claim: ClaimedAttempt, stage: StageSpec) async throws -> ClaimedAttempt? {
+        do {
+            return try await submit(claim, stage: stage)
+        } catch let error as RayError where !error.isRetriable {
+            _ = try await store.finishAttempt(
+                claim, state: .failed, error: "Ray refused the job: \(error.reason)", errorType: "submit_rejected")
+            return nil
+        }
+    }
+
+    /// Follows the submitted job to its end (see ``watch(_:stage:)``).
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+        await watch(claim, stage: stage)
     }
 
     // MARK: - Submit
@@ -72,7 +96,7 @@ struct RayStageExecutor: Sendable {
                     "stage served from the cache",
                     metadata: [
                         LogKeys.attemptID: "\(submissionID)", LogKeys.stage: "\(claim.stage)",
-                        "cached_from": "\(source.attemptID.lowercased)",
+                        LogKeys.cachedFrom: "\(source.attemptID.lowercased)",
                     ])
             }
             return nil
@@ -107,7 +131,8 @@ struct RayStageExecutor: Sendable {
         logger.info(
             "ray job submitted",
             metadata: [
-                LogKeys.attemptID: "\(submissionID)", LogKeys.stage: "\(claim.stage)", "ray_status": "\(job.status)",
+                LogKeys.attemptID: "\(submissionID)", LogKeys.stage: "\(claim.stage)",
+                LogKeys.rayStatus: "\(job.status)",
             ])
         var submitted = claim
         submitted.raySubmissionID = submissionID
@@ -125,7 +150,7 @@ struct RayStageExecutor: Sendable {
 
     // MARK: - Watch
 
-    /// Follows the job to its end, renewing the lease; records the outcome, or stops the job
+    /// Follows the job to its end, keeping the lease; records the outcome, or stops the job
     /// when the attempt ran out of time or was cancelled.
     func watch(_ claim: ClaimedAttempt, stage: StageSpec) async {
         var claim = claim
@@ -135,7 +160,14 @@ struct RayStageExecutor: Sendable {
                 guard let submitted = try await submit(claim, stage: stage) else { return }
                 claim = submitted
             }
-            try await follow(claim, stage: stage)
+            let watched = claim
+            do {
+                // Reading and parsing a log of many MiB must not let the lease lapse either, or an
+                // adopting watcher would fence the outcome out and read the log again, and again.
+                try await leases.run(watched) { try await follow(watched, stage: stage) }
+            } catch is LeaseKeeper.LeaseLost {
+                try await leaseLost(watched, submissionID: watched.raySubmissionID ?? watched.id.lowercased)
+            }
         } catch {
             // The lease runs out and a watcher adopts the attempt.
             logger.error(
@@ -181,16 +213,12 @@ struct RayStageExecutor: Sendable {
                     "ray did not answer; polling on",
                     metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.error: "\(error)"])
                 try await Task.sleep(for: configuration.rayMaxPollInterval)
-                guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
-                    try await leaseLost(claim, submissionID: submissionID)
-                    return
-                }
                 continue
             }
             if job.status.isTerminal {
                 let log: String
                 do {
-                    log = try await renewingLease(claim) { try await ray.logs(submissionID) }
+                    log = try await ray.logs(submissionID)
                 } catch {
                     // Never "no outputs": the outputs and metrics are in the log, so ask again.
                     logger.warning(
@@ -198,15 +226,9 @@ struct RayStageExecutor: Sendable {
                         metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.error: "\(error)"])
                     logFailingSince = logFailingSince ?? .now
                     try await Task.sleep(for: configuration.rayMaxPollInterval)
-                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
-                        try await leaseLost(claim, submissionID: submissionID)
-                        return
-                    }
                     continue
                 }
-                try await renewingLease(claim) {
-                    try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
-                }
+                try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
                 return
             }
             if job.status != lastStatus {
@@ -215,10 +237,6 @@ struct RayStageExecutor: Sendable {
             }
             try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
             delay = min(delay * 2, configuration.rayMaxPollInterval)
-            guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
-                try await leaseLost(claim, submissionID: submissionID)
-                return
-            }
         }
     }
 
@@ -237,25 +255,6 @@ struct RayStageExecutor: Sendable {
             return .missing
         } catch {
             return .unavailable(error)
-        }
-    }
-
-    /// Runs `body` while renewing the lease every third of its length: reading and parsing a
-    /// log of many MiB must not let the lease lapse, or an adopting watcher would fence the
-    /// outcome out and read the log again, and again.
-    private func renewingLease<Result: Sendable>(
-        _ claim: ClaimedAttempt, _ body: @Sendable () async throws -> Result
-    ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
-            group.addTask { [store, configuration] in
-                while true {
-                    try await Task.sleep(for: configuration.leaseDuration / 3)
-                    // Lost: the fenced writes of `body` then write nothing.
-                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else { return }
-                }
-            }
-            defer { group.cancelAll() }
-            return try await body()
         }
     }
 
@@ -336,7 +335,7 @@ struct RayStageExecutor: Sendable {
         let state = try await store.attemptState(claim.id)
         logger.info(
             "lease lost; stopping watch",
-            metadata: [LogKeys.attemptID: "\(submissionID)", "state": "\(state?.rawValue ?? "-")"])
+            metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.state: "\(state?.rawValue ?? "-")"])
         if state == .cancelled || state == .timedOut {
             try await store.markRayStopped(claim.id, status: try await stopJob(submissionID))
         }

@@ -10,29 +10,28 @@ import Logging
 /// (``BatonStore/register(_:_:upstreamStages:)``), so a redelivered or retried attempt never
 /// registers twice. The MLflow registry is brought in step afterwards by the mirror role, from
 /// the same tables, so MLflow being down never blocks a registration.
-struct RegisterExecutor: Sendable {
+struct RegisterExecutor: StageExecutor {
     let store: BatonStore
     let logger: Logger
 
     /// Registers and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
         guard let spec = stage.register else {
             _ = try await store.finishAttempt(
                 claim, state: .failed, error: "stage has no valid register settings", errorType: "invalid")
             return
         }
         guard try await store.recordExecution(claim) else { return }
-        let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
         let outcome = try await store.register(
-            claim, spec, upstreamStages: Self.upstream(of: stage.name, in: pipeline.graph))
+            claim, spec, upstreamStages: pipeline.graph.upstream(of: stage.name).sorted())
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
-            "model": "\(spec.model)",
+            LogKeys.model: "\(spec.model)",
         ]
         switch outcome {
         case .registered(let registration):
-            metadata["version"] = "\(registration.version)"
-            metadata["artifact_uri"] = "\(registration.artifactURI)"
+            metadata[LogKeys.version] = "\(registration.version)"
+            metadata[LogKeys.artifactURI] = "\(registration.artifactURI)"
             logger.info(
                 registration.isNew ? "model version registered" : "model version found registered",
                 metadata: metadata)
@@ -44,16 +43,5 @@ struct RegisterExecutor: Sendable {
         case .fencedOut:
             logger.info("registration fenced out (lease lost)", metadata: metadata)
         }
-    }
-
-    /// Every stage `stage` needs, directly or transitively.
-    static func upstream(of stage: String, in graph: StageGraph) -> [String] {
-        var seen: Set<String> = []
-        var pending = graph.needs[stage] ?? []
-        while let next = pending.popLast() {
-            guard seen.insert(next).inserted else { continue }
-            pending += graph.needs[next] ?? []
-        }
-        return seen.sorted()
     }
 }

@@ -13,16 +13,13 @@ import Logging
 /// failing measurement (`rollout.aborted`). A lost lease cancels the driver without writing; the
 /// next attempt runs the driver again, which picks up from what the platform reports. An attempt
 /// after an aborted one fails at once: an aborted canary is not retried.
-struct RolloutExecutor: Sendable {
+struct RolloutExecutor: StageExecutor {
     let store: BatonStore
     let configuration: EngineConfiguration
     let logger: Logger
 
-    /// The lease was lost while the rollout ran.
-    private struct LeaseLost: Error {}
-
     /// Runs the rollout and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
         guard let spec = stage.rollout else {
             try await fail(claim, "stage has no valid rollout settings", type: "invalid")
             return
@@ -32,7 +29,6 @@ struct RolloutExecutor: Sendable {
             try await fail(claim, "not retried: \(earlier)", type: "rollout_aborted")
             return
         }
-        let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
         guard let registerStage = RolloutSpec.registerStages(upstreamOf: stage.name, in: pipeline).first,
             let register = pipeline.stage(named: registerStage)?.register
         else {
@@ -59,13 +55,14 @@ struct RolloutExecutor: Sendable {
         }
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
-            "model": "\(candidate.name)", "candidate": "\(candidate.version)",
-            "stable": "\(stable.map { String($0.version) } ?? "none")",
+            LogKeys.model: "\(candidate.name)", LogKeys.candidate: "\(candidate.version)",
+            LogKeys.stable: "\(stable.map { String($0.version) } ?? "none")",
         ]
         logger.info("rollout started", metadata: metadata)
         let result: RolloutResult
         do {
-            result = try await runRenewingLease(claim) {
+            let leases = LeaseKeeper(store: store, lease: configuration.leaseDuration, logger: logger)
+            result = try await leases.run(claim) {
                 try await driver.run(candidate: candidate, stable: stable, rollout: spec) {
                     step in
                     let stepped = RolloutStepped(
@@ -73,10 +70,10 @@ struct RolloutExecutor: Sendable {
                         candidateVersion: candidate.version, stableVersion: stable?.version, index: step.index,
                         kind: step.kind, weight: step.weight, phase: step.phase, measurements: step.measurements,
                         message: step.message)
-                    guard try await store.recordRolloutStep(claim, stepped) else { throw LeaseLost() }
+                    guard try await store.recordRolloutStep(claim, stepped) else { throw LeaseKeeper.LeaseLost() }
                 }
             }
-        } catch is LeaseLost {
+        } catch is LeaseKeeper.LeaseLost {
             logger.info("lease lost; rollout stopped", metadata: metadata)
             return
         } catch let error as any RolloutDriverError {
@@ -93,36 +90,13 @@ struct RolloutExecutor: Sendable {
             reason: reason)
         let finish = try await store.finishRollout(
             claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
-        metadata["outcome"] = "\(reason == nil ? "succeeded" : "aborted")"
+        metadata[LogKeys.outcome] = "\(reason == nil ? "succeeded" : "aborted")"
         switch finish {
         case .finished:
             logger.info("rollout finished", metadata: metadata)
             EngineMetrics.attemptFinished(state: (reason == nil ? AttemptState.succeeded : .failed).rawValue)
         case .fencedOut:
             logger.info("rollout outcome fenced out (lease lost)", metadata: metadata)
-        }
-    }
-
-    /// Runs `body` while renewing the lease every third of its length; throws ``LeaseLost`` (and
-    /// cancels `body`) as soon as a renewal finds the lease gone.
-    private func runRenewingLease(
-        _ claim: ClaimedAttempt, _ body: @escaping @Sendable () async throws -> RolloutResult
-    ) async throws -> RolloutResult {
-        try await withThrowingTaskGroup(of: RolloutResult?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: configuration.leaseDuration / 3)
-                    guard try await store.renewLease(claim, lease: configuration.leaseDuration) else {
-                        throw LeaseLost()
-                    }
-                }
-            }
-            defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let result = next { return result }
-            }
-            throw LeaseLost()
         }
     }
 

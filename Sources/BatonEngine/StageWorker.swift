@@ -1,6 +1,5 @@
 import BatonCore
 import BatonKafka
-import BatonRay
 import BatonStore
 import Foundation
 import Logging
@@ -15,12 +14,15 @@ import ServiceLifecycle
 /// the attempt already claimed and does nothing, so no attempt executes twice.
 public struct StageWorker: Service {
     private let loop: MessageLoop
-    private let rayExecutor: RayStageExecutor?
+    private let executors: StageExecutors
     private let store: BatonStore
     private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
 
+    /// Creates the worker of `pool`, consuming the pool's `stage.ready` topic in its own group.
+    ///
+    /// - Throws: when the Kafka consumer cannot be created from `configuration`.
     public init(
         pool: String, configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
     ) throws {
@@ -31,17 +33,14 @@ public struct StageWorker: Service {
             group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)], consumerName: "worker",
             followUpLimit: configuration.workerConcurrency, configuration: configuration, store: store,
             producer: producer, logger: logger)
-        self.rayExecutor = configuration.rayLauncher.map {
-            RayStageExecutor(
-                store: store, ray: $0, configuration: configuration,
-                logger: logger)
-        }
+        self.executors = StageExecutors(store: store, configuration: configuration, logger: logger)
         self.store = store
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
     }
 
+    /// Consumes and executes until graceful shutdown, recording a heartbeat for the pool meanwhile.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await heartbeat() }
@@ -65,29 +64,21 @@ public struct StageWorker: Service {
 
     private func consume() async throws {
         try await loop.run { message in
-            guard let (claim, stage) = try await claim(message) else { return nil }
-            guard stage.kind == .ray else { return { await execute(claim, stage: stage) } }
-            guard let rayExecutor else {
+            guard let (claim, stage, pipeline) = try await claim(message) else { return nil }
+            guard let executor = executors.executor(for: stage.kind) else {
                 _ = try await store.finishAttempt(
-                    claim, state: .failed, error: "no Ray address is configured (set BATON_RAY_ADDRESS)",
-                    errorType: "ray_unconfigured")
+                    claim, state: .failed,
+                    error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
+                    errorType: "unsupported_kind")
                 return nil
             }
-            do {
-                guard let submitted = try await rayExecutor.submit(claim, stage: stage) else { return nil }
-                return { await rayExecutor.watch(submitted, stage: stage) }
-            } catch let error as RayError where !error.isRetriable {
-                _ = try await store.finishAttempt(
-                    claim, state: .failed, error: "Ray refused the job: \(error.reason)", errorType: "submit_rejected")
-                return nil
-            }
-            // Other failures (Ray unreachable) leave the attempt running: its lease runs out and a
-            // watcher adopts it and submits again under the same submission id.
+            guard let prepared = try await executor.prepare(claim, stage: stage) else { return nil }
+            return { await execute(prepared, stage: stage, in: pipeline, with: executor) }
         }
     }
 
     /// Claims the attempt a `stage.ready` message names; `nil` when there is nothing to run.
-    private func claim(_ message: KafkaConsumerMessage) async throws -> (ClaimedAttempt, StageSpec)? {
+    private func claim(_ message: KafkaConsumerMessage) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
         let event: CloudEvent
         let ready: StageReady
         do {
@@ -108,7 +99,8 @@ public struct StageWorker: Service {
                 metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
             return nil
         }
-        guard let stage = try PipelineSpecCache.shared.spec(claim.specYAML).stage(named: claim.stage) else {
+        let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
+        guard let stage = pipeline.stage(named: claim.stage) else {
             _ = try await store.finishAttempt(
                 claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
             return nil
@@ -119,28 +111,14 @@ public struct StageWorker: Service {
                 LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)",
                 LogKeys.attempt: "\(claim.attempt)",
             ])
-        return (claim, stage)
+        return (claim, stage, pipeline)
     }
 
-    private func execute(_ claim: ClaimedAttempt, stage: StageSpec) async {
+    private func execute(
+        _ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec, with executor: any StageExecutor
+    ) async {
         do {
-            switch stage.kind {
-            case .noop:
-                try await NoopExecutor(store: store, leaseDuration: configuration.leaseDuration, logger: logger)
-                    .execute(claim, stage: stage)
-            case .register:
-                try await RegisterExecutor(store: store, logger: logger).execute(claim, stage: stage)
-            case .gate:
-                try await GateExecutor(store: store, logger: logger).execute(claim, stage: stage)
-            case .rollout:
-                try await RolloutExecutor(store: store, configuration: configuration, logger: logger)
-                    .execute(claim, stage: stage)
-            case .ray:
-                _ = try await store.finishAttempt(
-                    claim, state: .failed,
-                    error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
-                    errorType: "unsupported_kind")
-            }
+            try await executor.execute(claim, stage: stage, in: pipeline)
         } catch {
             // The lease runs out and the sweeper re-drives the attempt.
             logger.error(

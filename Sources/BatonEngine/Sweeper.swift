@@ -9,6 +9,7 @@ public struct Sweeper: Service {
     private let configuration: EngineConfiguration
     private let logger: Logger
 
+    /// Creates the sweeper.
     public init(configuration: EngineConfiguration, store: BatonStore, logger: Logger) {
         self.store = store
         self.configuration = configuration
@@ -17,6 +18,7 @@ public struct Sweeper: Service {
         self.logger = logger
     }
 
+    /// Sweeps every sweep interval until graceful shutdown.
     public func run() async throws {
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
@@ -33,9 +35,10 @@ public struct Sweeper: Service {
                     logger.info(
                         "sweep",
                         metadata: [
-                            "lost": "\(report.lost)", "timed_out": "\(report.timedOut)",
-                            "redriven_ready": "\(report.redrivenReady)",
-                            "redriven_outcomes": "\(report.redrivenOutcomes)", "no_worker": "\(report.unserved)",
+                            LogKeys.lost: "\(report.lost)", LogKeys.timedOut: "\(report.timedOut)",
+                            LogKeys.redrivenReady: "\(report.redrivenReady)",
+                            LogKeys.redrivenOutcomes: "\(report.redrivenOutcomes)",
+                            LogKeys.noWorker: "\(report.unserved)",
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {

@@ -5,9 +5,13 @@ import PostgresNIO
 
 /// One applied version of a pipeline spec.
 public struct PipelineVersion: Sendable, Hashable {
+    /// The pipeline's name (`metadata.name`).
     public var name: String
+    /// The version number, from 1 per pipeline.
     public var version: Int
+    /// The spec as applied.
     public var yaml: String
+    /// When the version was applied.
     public var createdAt: Date
 }
 
@@ -17,7 +21,7 @@ extension BatonStore {
     /// - Returns: the version, and whether it is new.
     /// - Throws: `SpecError` when the spec is invalid (nothing is stored).
     public func applyPipeline(yaml: String) async throws -> (version: PipelineVersion, isNew: Bool) {
-        let spec = try PipelineSpecParser.parse(yaml)
+        let spec = try PipelineSpecCache.shared.spec(yaml)
         let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
         return try await transaction { connection in
             // Serialise version numbering per pipeline name.

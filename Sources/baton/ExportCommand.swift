@@ -34,7 +34,7 @@ struct ExportCommand: AsyncParsableCommand {
                 print("no run \(id.lowercased)")
                 throw ExitCode(1)
             }
-            let project = try ExportDVCProject(steps: steps, spec: try PipelineSpecParser.parse(yaml))
+            let project = try ExportDVCProject(steps: steps, spec: try PipelineSpecCache.shared.spec(yaml))
             let folder = URL(filePath: out)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try project.dvcYAML.write(to: folder.appending(path: "dvc.yaml"), atomically: true, encoding: .utf8)
