@@ -40,11 +40,10 @@ extension SpecReader {
         var cache: Bool?
     }
 
-    /// The fields a stage mapping may have: the common settings and one body per kind.
-    private static let stageFields: Set<String> = [
-        "name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "ray", "noop",
-        "gate", "register", "rollout", "cache", "uses",
-    ]
+    /// The fields a stage mapping may have: the common settings and one body per kind, named after it.
+    private static let stageFields = Set(
+        ["name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "cache", "uses"]
+            + StageKind.allCases.map(\.rawValue))
 
     /// The kinds whose settings are kept as written (JSON) until every stage is known.
     private static let settingsKinds: [StageKind] = [.gate, .register, .rollout]
