@@ -45,8 +45,9 @@ extension SpecReader {
         ["name", "kind", "needs", "pool", "retries", "timeout", "when", "params", "inputs", "outputs", "cache", "uses"]
             + StageKind.allCases.map(\.rawValue))
 
-    /// The kinds whose settings are kept as written (JSON) until every stage is known.
-    private static let settingsKinds: [StageKind] = [.gate, .register, .rollout]
+    /// The kinds whose settings are kept as written (JSON) until every stage is known: all but
+    /// the two whose mapping alone decides their body.
+    private static let settingsKinds = StageKind.allCases.filter { $0 != .ray && $0 != .noop }
 
     /// `defaults:` of the spec.
     mutating func readDefaults(_ node: Node) -> StageDefaults {
