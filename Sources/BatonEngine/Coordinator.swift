@@ -11,20 +11,22 @@ import ServiceLifecycle
 /// (inbox dedupe included) before its offset is committed.
 public struct Coordinator: Service {
     private let loop: MessageLoop
-    private let store: BatonStore
+    private let runs: RunStore
     private let topics: EventTopics
     private let logger: Logger
 
     public init(
-        configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+        configuration: EngineConfiguration, runs: RunStore, messaging: MessagingStore, producer: KafkaProducer,
+        logger: Logger
     ) throws {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "coordinator"
         loop = try MessageLoop(
             group: "coordinator", topics: [configuration.topics.requested, configuration.topics.runEvents],
-            consumerName: EngineConfiguration.coordinatorConsumer, configuration: configuration, store: store,
+            consumerName: EngineConfiguration.coordinatorConsumer, configuration: configuration,
+            messaging: messaging,
             producer: producer, logger: logger)
-        self.store = store
+        self.runs = runs
         self.topics = configuration.topics
         self.logger = logger
     }
@@ -48,7 +50,7 @@ public struct Coordinator: Service {
         var metadata: Logger.Metadata = [LogKeys.eventID: "\(event.id)", LogKeys.eventType: "\(event.type)"]
         switch EventType(rawValue: event.type) {
         case .pipelineRequested:
-            let outcome = try await store.handleRequest(consumer: consumerName, event: event)
+            let outcome = try await runs.handleRequest(consumer: consumerName, event: event)
             switch outcome {
             case .created(let runID):
                 metadata[LogKeys.runID] = "\(runID.lowercased)"
@@ -61,13 +63,13 @@ public struct Coordinator: Service {
             }
         case .runCancel:
             let cancel = try decode(RunCancel.self, from: event)
-            if try await store.handleCancel(consumer: consumerName, event: event, cancel: cancel) {
+            if try await runs.handleCancel(consumer: consumerName, event: event, cancel: cancel) {
                 logger.info(
                     "run cancelled", metadata: metadata.merging([LogKeys.runID: "\(cancel.runId.lowercased)"]) { $1 })
             }
         case .stageSucceeded, .stageCached, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)
-            try await store.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
+            try await runs.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
         case .none:
             if message.topic == topics.requested {
                 throw PoisonMessage(reason: "unknown event type '\(event.type)' on \(message.topic)")

@@ -19,7 +19,7 @@ struct DeadLetterQueue: Sendable {
     /// in PostgreSQL).
     static let maxTopicHeaderBytes = 64 * 1024
 
-    let store: BatonStore
+    let messaging: MessagingStore
     let producer: KafkaProducer
     let topic: String
     let logger: Logger
@@ -59,7 +59,7 @@ struct DeadLetterQueue: Sendable {
         var backoff = Backoff()
         while !Task.isCancelled {
             do {
-                try await store.recordDeadLetter(letter)
+                try await messaging.recordDeadLetter(letter)
                 return true
             } catch {
                 if HandlingFailure.classify(error) != .transient, letter != letter.minimal {

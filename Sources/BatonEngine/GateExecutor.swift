@@ -11,19 +11,20 @@ import Logging
 /// evaluated (a metric the upstream job never reported, with no `??` for it) fails the attempt
 /// with that error, like any failure. Every write is fenced by the lease epoch.
 struct GateExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
+    let registry: RegistryStore
     let logger: Logger
 
     /// Decides the attempt and records the outcome.
     func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
-        guard try await store.recordExecution(claim) else { return }
+        guard try await attempts.recordExecution(claim) else { return }
         guard let gate = stage.gate else {
             try await finish(claim, failure: "the stage has no valid gate: {condition}", errorType: "invalid")
             return
         }
         let model = gate.readsChampion ? pipeline.championModel(forGate: stage) : nil
         let stages = Set(gate.condition.references.compactMap { $0.path.first == "stages" ? $0.path[1] : nil })
-        let inputs = try await store.gateInputs(claim, stages: stages.sorted(), model: model)
+        let inputs = try await registry.gateInputs(claim, stages: stages.sorted(), model: model)
         let decision: GateDecision
         do {
             decision = try gate.decide(inputs)
@@ -32,7 +33,7 @@ struct GateExecutor: StageExecutor {
                 claim, failure: "gate condition could not be evaluated: \(error)", errorType: "gate_error")
             return
         }
-        let recorded = try await store.finishGateAttempt(
+        let recorded = try await registry.finishGateAttempt(
             claim, gate: gate, decision: decision, model: model, championVersion: inputs.champion?.version)
         guard recorded else {
             logger.info(
@@ -50,7 +51,7 @@ struct GateExecutor: StageExecutor {
     }
 
     private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws {
-        if try await store.finishAttempt(claim, state: .failed, error: failure, errorType: errorType) {
+        if try await attempts.finishAttempt(claim, state: .failed, error: failure, errorType: errorType) {
             EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
         }
     }

@@ -11,18 +11,20 @@ import ServiceLifecycle
 /// worker harmless: once its lease expires, a watcher here takes the attempt over (the epoch
 /// moves on, fencing the old one out) and follows the same Ray job — it never submits a second.
 public struct JobWatcher: Service {
-    private let store: BatonStore
+    private let attempts: AttemptStore
     private let executor: RayStageExecutor
     private let configuration: EngineConfiguration
     private let logger: Logger
 
     /// Creates the watcher; it follows jobs through `launcher`.
-    public init(configuration: EngineConfiguration, launcher: any RayJobLauncher, store: BatonStore, logger: Logger) {
+    public init(
+        configuration: EngineConfiguration, launcher: any RayJobLauncher, attempts: AttemptStore, logger: Logger
+    ) {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "watcher"
-        self.store = store
+        self.attempts = attempts
         self.executor = RayStageExecutor(
-            store: store, ray: launcher, configuration: configuration,
+            attempts: attempts, ray: launcher, configuration: configuration,
             logger: logger)
         self.configuration = configuration
         self.logger = logger
@@ -33,7 +35,7 @@ public struct JobWatcher: Service {
         await withDiscardingTaskGroup { watches in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 do {
-                    let adopted = try await store.adoptRayAttempts(
+                    let adopted = try await attempts.adoptRayAttempts(
                         owner: configuration.instanceID, lease: configuration.leaseDuration, limit: 50)
                     for claim in adopted {
                         guard let stage = try? PipelineSpecCache.shared.spec(claim.specYAML).stage(named: claim.stage)
@@ -58,13 +60,13 @@ public struct JobWatcher: Service {
     }
 
     private func stopOrphanedJobs() async throws {
-        for (attemptID, submissionID) in try await store.rayJobsToStop(limit: 50) {
+        for (attemptID, submissionID) in try await attempts.rayJobsToStop(limit: 50) {
             do {
                 let status = try await executor.stopJob(submissionID)
-                try await store.markRayStopped(attemptID, status: status)
+                try await attempts.markRayStopped(attemptID, status: status)
                 logger.info("stopped the ray job of an ended attempt", metadata: [LogKeys.attemptID: "\(submissionID)"])
             } catch let error as RayError where error.code == .notFound {
-                try await store.markRayStopped(attemptID, status: "UNKNOWN")
+                try await attempts.markRayStopped(attemptID, status: "UNKNOWN")
             }
         }
     }

@@ -12,11 +12,20 @@ import Logging
 /// this only stops work nobody will record. A renewal that fails (the database away for a
 /// moment) is tried again at the next interval: a lease that lapses meanwhile is taken over,
 /// and the next renewal finds it lost.
+/// What a lease keeper needs of the store: the attempt store in `baton serve`, an in-memory fake
+/// in unit tests of the keeper's logic.
+protocol LeaseRenewing: Sendable {
+    /// Extends `claim`'s lease by `lease`; `false` when the lease is no longer held.
+    func renewLease(_ claim: ClaimedAttempt, lease: Duration) async throws -> Bool
+}
+
+extension AttemptStore: LeaseRenewing {}
+
 struct LeaseKeeper: Sendable {
     /// The lease was lost while the body ran.
     struct LeaseLost: Error {}
 
-    private let store: BatonStore
+    private let attempts: any LeaseRenewing
     /// How long each renewal extends the lease.
     let lease: Duration
     /// Time between renewals. Default: a third of ``lease``.
@@ -26,8 +35,8 @@ struct LeaseKeeper: Sendable {
     /// - Parameters:
     ///   - lease: how long each renewal extends the lease (the engine's lease duration).
     ///   - interval: time between renewals; `nil` for a third of `lease`.
-    init(store: BatonStore, lease: Duration, interval: Duration? = nil, logger: Logger) {
-        self.store = store
+    init(attempts: any LeaseRenewing, lease: Duration, interval: Duration? = nil, logger: Logger) {
+        self.attempts = attempts
         self.lease = lease
         self.interval = interval ?? lease / 3
         self.logger = logger
@@ -77,7 +86,7 @@ struct LeaseKeeper: Sendable {
         while true {
             try await Task.sleep(for: interval)
             do {
-                guard try await store.renewLease(claim, lease: lease) else { return }
+                guard try await attempts.renewLease(claim, lease: lease) else { return }
             } catch let error as CancellationError {
                 throw error
             } catch {

@@ -19,7 +19,7 @@ extension MLflowMirror {
     /// Brings the queued models in step, once each; models left incomplete stay queued, a model
     /// MLflow refuses for good is parked and the pass moves on.
     func registryPass() async throws {
-        let changes = try await store.mlflowRegistryChanges(limit: configuration.batchSize * 20)
+        let changes = try await mirror.mlflowRegistryChanges(limit: configuration.batchSize * 20)
         for (model, changeIDs) in changes.prefix(configuration.batchSize) {
             guard !Task.isShuttingDownGracefully else { return }
             let complete: Bool
@@ -30,17 +30,17 @@ extension MLflowMirror {
                 try await park(.model, model, refusal)
                 continue
             }
-            if complete { try await store.deleteMLflowRegistryChanges(changeIDs) }
+            if complete { try await mirror.deleteMLflowRegistryChanges(changeIDs) }
         }
     }
 
     /// Brings MLflow's registered model `name` in step; `false` when something must wait.
     private func mirrorModel(_ name: String) async throws -> Bool {
-        guard let model = try await store.mlflowMirrorModel(name) else { return true }
+        guard let model = try await mirror.mlflowMirrorModel(name) else { return true }
         if !model.isRegistered {
             try await client.ensureRegisteredModel(
                 named: name, tags: [MLflowTag(key: "baton.managed", value: "true")])
-            try await store.recordMLflowRegisteredModel(name)
+            try await mirror.recordMLflowRegisteredModel(name)
         }
         var complete = true
         var mlflowVersions: [Int: String] = [:]
@@ -61,11 +61,11 @@ extension MLflowMirror {
                 continue
             }
             try await client.setRegisteredModelAlias(name: name, alias: alias, version: target)
-            try await store.recordMLflowModelAlias(name, alias: alias, version: version)
+            try await mirror.recordMLflowModelAlias(name, alias: alias, version: version)
         }
         for alias in model.mirroredAliases.keys.sorted() where model.aliases[alias] == nil {
             try await client.deleteRegisteredModelAlias(name: name, alias: alias)
-            try await store.recordMLflowModelAlias(name, alias: alias, version: nil)
+            try await mirror.recordMLflowModelAlias(name, alias: alias, version: nil)
         }
         if complete {
             logger.debug(
@@ -95,7 +95,7 @@ extension MLflowMirror {
                 tags: tags, description: "Baton version \(version.version) of run \(version.runID.lowercased)")
             mlflowVersion = made.version
         }
-        try await store.recordMLflowModelVersion(name, version: version.version, mlflowVersion: mlflowVersion)
+        try await mirror.recordMLflowModelVersion(name, version: version.version, mlflowVersion: mlflowVersion)
         return mlflowVersion
     }
 

@@ -49,16 +49,16 @@ public struct MLflowMirror: Service {
 
     let configuration: Configuration
     let client: MLflowClient
-    let store: BatonStore
+    let mirror: MirrorStore
     let logger: Logger
 
     /// Creates the mirror; it talks to MLflow only once it runs.
-    public init(configuration: Configuration, store: BatonStore, logger: Logger) {
+    public init(configuration: Configuration, mirror: MirrorStore, logger: Logger) {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "mirror"
         self.configuration = configuration
         self.client = MLflowClient(configuration: configuration.client, logger: logger)
-        self.store = store
+        self.mirror = mirror
         self.logger = logger
     }
 
@@ -70,12 +70,12 @@ public struct MLflowMirror: Service {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 if !enabled {
-                    if try await store.enableMLflowMirror() {
+                    if try await mirror.enableMLflowMirror() {
                         logger.info("mlflow mirror switched on: queued every existing run")
                     }
                     enabled = true
                 }
-                if try await store.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
+                if try await mirror.leaseMLflowMirror(owner: configuration.instanceID, for: configuration.leaseDuration)
                 {
                     // The registry is mirrored even while runs fail: a run MLflow cannot take now
                     // must not hold up alias moves (and the other way round).
@@ -102,16 +102,16 @@ public struct MLflowMirror: Service {
                     logger.debug("mlflow mirror failed again", metadata: metadata)
                 }
             }
-            if let backlog = try? await store.mlflowMirrorBacklog() {
+            if let backlog = try? await mirror.mlflowMirrorBacklog() {
                 Gauge(label: "baton_mlflow_mirror_runs_behind").record(backlog)
             }
-            if let parked = try? await store.mlflowMirrorParkedCounts() {
+            if let parked = try? await mirror.mlflowMirrorParkedCounts() {
                 for (kind, count) in parked { EngineMetrics.mlflowMirrorParked(kind: kind.rawValue, count: count) }
             }
             let wait = failures == 0 ? configuration.pollInterval : retryInterval(failures: failures)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
-        try? await store.releaseMLflowMirror(owner: configuration.instanceID)
+        try? await mirror.releaseMLflowMirror(owner: configuration.instanceID)
     }
 
     private func retryInterval(failures: Int) -> Duration {
@@ -123,7 +123,7 @@ public struct MLflowMirror: Service {
     /// the pass moves on to the next.
     private func pass(experiments: inout [String: String]) async throws {
         while !Task.isShuttingDownGracefully {
-            let changes = try await store.mlflowMirrorChanges(limit: configuration.batchSize * 20)
+            let changes = try await mirror.mlflowMirrorChanges(limit: configuration.batchSize * 20)
             guard !changes.isEmpty else { return }
             for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
                 guard !Task.isShuttingDownGracefully else { return }
@@ -136,7 +136,7 @@ public struct MLflowMirror: Service {
                     continue
                 }
                 // Changes made meanwhile have their own rows and stay queued.
-                if complete { try await store.deleteMLflowMirrorChanges(changeIDs) }
+                if complete { try await mirror.deleteMLflowMirrorChanges(changeIDs) }
             }
         }
     }
@@ -158,7 +158,7 @@ public struct MLflowMirror: Service {
 
     /// Sets a run or model aside until `baton mirror retry`, saying so in the log and the metrics.
     func park(_ kind: MLflowMirrorParked.Kind, _ subject: String, _ refusal: MLflowError) async throws {
-        try await store.parkMLflowMirror(
+        try await mirror.parkMLflowMirror(
             kind, subject: subject, error: refusal.description, errorCode: refusal.code.rawValue)
         EngineMetrics.mlflowMirrorParking(kind: kind.rawValue)
         logger.warning(
@@ -171,7 +171,7 @@ public struct MLflowMirror: Service {
     /// Brings the MLflow runs of Baton run `runID` in step; `false` when metric points are left
     /// for the next poll.
     private func mirror(_ runID: UUID, experiments: inout [String: String]) async throws -> Bool {
-        guard let run = try await store.mlflowMirrorRun(runID, metricLimit: configuration.metricsPerPoll) else {
+        guard let run = try await mirror.mlflowMirrorRun(runID, metricLimit: configuration.metricsPerPoll) else {
             return true  // deleted
         }
         let parent: MLflowMirrorRun.Mirrored
@@ -184,7 +184,7 @@ public struct MLflowMirror: Service {
         if !parent.paramsLogged, !run.params.isEmpty {
             try await client.logBatch(
                 parent.mlflowRunID, params: run.params.map { MLflowParam(key: $0.key, value: $0.value) })
-            try await store.updateMLflowRun(runID, status: parent.status, paramsLogged: true)
+            try await mirror.updateMLflowRun(runID, status: parent.status, paramsLogged: true)
         }
         var complete = true
         for attempt in run.attempts {
@@ -194,7 +194,7 @@ public struct MLflowMirror: Service {
         if status.rawValue != parent.status {
             try await client.updateRun(
                 parent.mlflowRunID, status: status, endTime: status.isTerminal ? run.finishedAt.map(Self.millis) : nil)
-            try await store.updateMLflowRun(runID, status: status.rawValue, paramsLogged: true)
+            try await mirror.updateMLflowRun(runID, status: status.rawValue, paramsLogged: true)
             logger.debug(
                 "mirrored run", metadata: [LogKeys.runID: "\(runID)", LogKeys.mlflowRunID: "\(parent.mlflowRunID)"])
         }
@@ -205,11 +205,11 @@ public struct MLflowMirror: Service {
         let name = configuration.experimentPrefix + pipeline
         if let id = cache[name] { return id }
         let id: String
-        if let stored = try await store.mlflowExperimentID(name) {
+        if let stored = try await mirror.mlflowExperimentID(name) {
             id = stored
         } else {
             id = try await client.ensureExperiment(named: name)
-            try await store.recordMLflowExperiment(name, id: id)
+            try await mirror.recordMLflowExperiment(name, id: id)
         }
         cache[name] = id
         return id
@@ -236,7 +236,7 @@ public struct MLflowMirror: Service {
         }
         // A run made now is RUNNING; one found may have been told more since.
         let status = existing == nil ? MLflowRunStatus.running.rawValue : nil
-        try await store.recordMLflowRun(
+        try await mirror.recordMLflowRun(
             run.id, experimentID: experimentID, mlflowRunID: made.info.runID, status: status)
         return .init(experimentID: experimentID, mlflowRunID: made.info.runID, status: status, paramsLogged: false)
     }
@@ -271,7 +271,7 @@ public struct MLflowMirror: Service {
                 MLflowMetric(key: $0.key, value: $0.value, timestamp: Self.millis($0.recordedAt), step: $0.step)
             }
             try await client.logBatch(runID, metrics: points)
-            try await store.deleteMLflowPendingMetrics(attempt.pendingMetrics.map(\.id))
+            try await mirror.deleteMLflowPendingMetrics(attempt.pendingMetrics.map(\.id))
         }
         let status = Self.status(ofAttempt: attempt.state)
         if status.rawValue != mirrored.status {
@@ -284,7 +284,7 @@ public struct MLflowMirror: Service {
                 runID, status: status, endTime: status.isTerminal ? attempt.finishedAt.map(Self.millis) : nil)
         }
         if status.rawValue != mirrored.status || params != mirrored.paramsLogged || outputs != mirrored.outputsLogged {
-            try await store.updateMLflowAttempt(
+            try await mirror.updateMLflowAttempt(
                 attempt.id, status: status.rawValue, paramsLogged: params, outputsLogged: outputs)
         }
         return attempt.pendingMetrics.count < configuration.metricsPerPoll
@@ -319,7 +319,7 @@ public struct MLflowMirror: Service {
                 startTime: Self.millis(attempt.startedAt ?? attempt.queuedAt), tags: tags)
         }
         let status = existing == nil ? MLflowRunStatus.running.rawValue : nil
-        try await store.recordMLflowAttempt(attempt.id, mlflowRunID: made.info.runID, status: status)
+        try await mirror.recordMLflowAttempt(attempt.id, mlflowRunID: made.info.runID, status: status)
         return .init(mlflowRunID: made.info.runID, status: status, paramsLogged: 0, outputsLogged: 0)
     }
 

@@ -35,12 +35,12 @@ struct MessageLoop: Sendable {
     /// Creates the consumer of group `<prefix>.<group>` for `topics`.
     init(
         group: String, topics: [String], consumerName: String, followUpLimit: Int = 1,
-        configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+        configuration: EngineConfiguration, messaging: MessagingStore, producer: KafkaProducer, logger: Logger
     ) throws {
         consumer = try KafkaConsumer(
             configuration: configuration.consumerConfiguration(group: group, topics: topics), logger: logger)
         deadLetters = DeadLetterQueue(
-            store: store, producer: producer, topic: configuration.topics.deadLetters, logger: logger)
+            messaging: messaging, producer: producer, topic: configuration.topics.deadLetters, logger: logger)
         self.consumerName = consumerName
         self.maxAttempts = configuration.maxHandlingAttempts
         self.followUpLimit = followUpLimit

@@ -8,14 +8,14 @@ import Logging
 /// While it sleeps it keeps its lease; if the lease is lost (the run was cancelled, the
 /// stage timed out, or the sweeper gave the attempt up) it stops without writing.
 struct NoopExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
     let leases: LeaseKeeper
     let logger: Logger
 
     /// Runs the attempt to its end and records the outcome (fenced by the lease epoch).
     func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
         let noop = stage.noop ?? NoopStageSpec()
-        guard try await store.recordExecution(claim) else { return }
+        guard try await attempts.recordExecution(claim) else { return }
         let deadline = ContinuousClock.now + .milliseconds(Int64(claim.deadline.timeIntervalSinceNow * 1000))
         let end = min(ContinuousClock.now + noop.sleep, deadline)
         if ContinuousClock.now < end {
@@ -44,7 +44,7 @@ struct NoopExecutor: StageExecutor {
         var records = JobRecords()
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)
-        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
+        if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
             EngineMetrics.attemptFinished(state: state.rawValue)
         } else {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])

@@ -14,14 +14,15 @@ import ServiceLifecycle
 /// missed) and when the next delayed event (a retry backoff) falls due. Several relays may run:
 /// rows are locked with `SKIP LOCKED`.
 public struct OutboxRelay: Service {
-    private let store: BatonStore
+    private let messaging: MessagingStore
     private let producer: KafkaProducer
     private let configuration: EngineConfiguration
     private let logger: Logger
 
     /// Creates the relay; it publishes through `producer`.
-    public init(configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger) {
-        self.store = store
+    public init(configuration: EngineConfiguration, messaging: MessagingStore, producer: KafkaProducer, logger: Logger)
+    {
+        self.messaging = messaging
         self.producer = producer
         self.configuration = configuration
         var logger = logger
@@ -37,7 +38,7 @@ public struct OutboxRelay: Service {
             group.addTask {
                 while !Task.isCancelled {
                     continuation.yield()
-                    let delay = (try? await store.nextOutboxDelay()) ?? nil
+                    let delay = (try? await messaging.nextOutboxDelay()) ?? nil
                     let wait = min(delay ?? configuration.relayPollInterval, configuration.relayPollInterval)
                     try? await Task.sleep(for: max(wait, .milliseconds(10)))
                 }
@@ -55,7 +56,7 @@ public struct OutboxRelay: Service {
         var backoff = Backoff(first: .milliseconds(200), maximum: .seconds(5))
         while !Task.isCancelled {
             do {
-                let result = try await store.publishOutbox(limit: configuration.relayBatchSize) { events in
+                let result = try await messaging.publishOutbox(limit: configuration.relayBatchSize) { events in
                     await publish(events)
                 }
                 EngineMetrics.published(result.published.count)
@@ -145,7 +146,7 @@ public struct OutboxRelay: Service {
     private func listen(_ continuation: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
-                try await store.listenForOutboxRows { continuation.yield() }
+                try await messaging.listenForOutboxRows { continuation.yield() }
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("outbox listener reconnecting", metadata: [LogKeys.error: "\(describeError(error))"])

@@ -11,7 +11,7 @@ import Logging
 /// Every write is fenced by the lease epoch; a watcher that lost its lease stops writing and, if
 /// the attempt was cancelled or timed out, stops the job.
 struct RayStageExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
     let ray: any RayJobLauncher
     let configuration: EngineConfiguration
     let logger: Logger
@@ -19,13 +19,13 @@ struct RayStageExecutor: StageExecutor {
     private let cache: StageCache
     private let leases: LeaseKeeper
 
-    init(store: BatonStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
-        self.store = store
+    init(attempts: AttemptStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
+        self.attempts = attempts
         self.ray = ray
         self.configuration = configuration
         self.logger = logger
-        self.cache = StageCache(store: store, presence: configuration.artifactPresence)
-        self.leases = LeaseKeeper(store: store, lease: configuration.leaseDuration, logger: logger)
+        self.cache = StageCache(attempts: attempts, presence: configuration.artifactPresence)
+        self.leases = LeaseKeeper(attempts: attempts, lease: configuration.leaseDuration, logger: logger)
     }
 
     // MARK: - StageExecutor
@@ -39,7 +39,7 @@ struct RayStageExecutor: StageExecutor {
         do {
             return try await submit(claim, stage: stage)
         } catch let error as RayError where !error.isRetriable {
-            _ = try await store.finishAttempt(
+            _ = try await attempts.finishAttempt(
                 claim, state: .failed, error: "Ray refused the job: \(error.reason)", errorType: "submit_rejected")
             return nil
         }
@@ -61,7 +61,7 @@ struct RayStageExecutor: StageExecutor {
         guard let spec = stage.ray else { throw RayStageError("stage \(stage.name) has no ray settings") }
         let submissionID = claim.id.lowercased
         let params = stage.jobParams(run: claim.params)
-        var inputs = try await store.resolveInputs(stage, runID: claim.runID, params: claim.params)
+        var inputs = try await attempts.resolveInputs(stage, runID: claim.runID, params: claim.params)
         var runtimeEnv = spec.runtimeEnv
         var folder: URL?
         var code: String?
@@ -90,7 +90,7 @@ struct RayStageExecutor: StageExecutor {
             inputs: inputs, cpus: spec.resources.cpus ?? 0, gpus: spec.resources.gpus ?? 0)
         switch try await cache.decide(claim, stage: stage, fingerprint: launch.fingerprint) {
         case .hit(let source, let reason):
-            if try await store.finishFromCache(claim, launch, source: source, cacheDecision: "hit: \(reason)") {
+            if try await attempts.finishFromCache(claim, launch, source: source, cacheDecision: "hit: \(reason)") {
                 EngineMetrics.attemptFinished(state: "cached")
                 logger.info(
                     "stage served from the cache",
@@ -101,7 +101,7 @@ struct RayStageExecutor: StageExecutor {
             }
             return nil
         case .miss(let reason):
-            guard try await store.recordLaunch(claim, launch, cacheDecision: "miss: \(reason)") else { return nil }
+            guard try await attempts.recordLaunch(claim, launch, cacheDecision: "miss: \(reason)") else { return nil }
         }
         let contract = JobContract(
             runID: claim.runID.lowercased, stage: claim.stage, attemptID: submissionID, params: params,
@@ -127,7 +127,7 @@ struct RayStageExecutor: StageExecutor {
         let started = ContinuousClock.now
         let job = try await ray.submit(submission, server: try await serverVersion.version(from: ray))
         EngineMetrics.raySubmitted(seconds: (ContinuousClock.now - started).secondsDouble)
-        guard try await store.recordRaySubmission(claim, submissionID: submissionID) else { return nil }
+        guard try await attempts.recordRaySubmission(claim, submissionID: submissionID) else { return nil }
         logger.info(
             "ray job submitted",
             metadata: [
@@ -198,7 +198,7 @@ struct RayStageExecutor: StageExecutor {
                 job = details
             case .missing:
                 // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
-                if try await store.finishAttempt(
+                if try await attempts.finishAttempt(
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
                     errorType: "ray_job_lost")
                 {
@@ -232,7 +232,7 @@ struct RayStageExecutor: StageExecutor {
                 return
             }
             if job.status != lastStatus {
-                try await store.recordRayStatus(claim, status: job.status.rawValue)
+                try await attempts.recordRayStatus(claim, status: job.status.rawValue)
                 lastStatus = job.status
             }
             try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
@@ -266,7 +266,7 @@ struct RayStageExecutor: StageExecutor {
         let error =
             "the Ray job ended but its log (with the job's outputs and metrics) could not be read for "
             + "\(DurationParsing.format(Self.logPatience)) or until the stage timeout; see the worker's log"
-        if try await store.finishAttempt(claim, state: .failed, error: error, errorType: "log_unreadable") {
+        if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: "log_unreadable") {
             EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
         }
     }
@@ -315,7 +315,7 @@ struct RayStageExecutor: StageExecutor {
             error = "\(job.message ?? "the Ray job failed")\(exit)"
             errorType = job.errorType ?? "job_failed"
         }
-        if try await store.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
+        if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
             EngineMetrics.attemptFinished(state: state.rawValue)
         }
     }
@@ -323,21 +323,21 @@ struct RayStageExecutor: StageExecutor {
     private func stopForTimeout(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws {
         let status = try await stopJob(submissionID)
         let error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout)); Ray job \(status)"
-        if try await store.finishAttempt(
+        if try await attempts.finishAttempt(
             claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
         {
-            try await store.markRayStopped(claim.id, status: status)
+            try await attempts.markRayStopped(claim.id, status: status)
             EngineMetrics.attemptFinished(state: AttemptState.timedOut.rawValue)
         }
     }
 
     private func leaseLost(_ claim: ClaimedAttempt, submissionID: String) async throws {
-        let state = try await store.attemptState(claim.id)
+        let state = try await attempts.attemptState(claim.id)
         logger.info(
             "lease lost; stopping watch",
             metadata: [LogKeys.attemptID: "\(submissionID)", LogKeys.state: "\(state?.rawValue ?? "-")"])
         if state == .cancelled || state == .timedOut {
-            try await store.markRayStopped(claim.id, status: try await stopJob(submissionID))
+            try await attempts.markRayStopped(claim.id, status: try await stopJob(submissionID))
         }
     }
 

@@ -11,18 +11,19 @@ import Logging
 /// registers twice. The MLflow registry is brought in step afterwards by the mirror role, from
 /// the same tables, so MLflow being down never blocks a registration.
 struct RegisterExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
+    let registry: RegistryStore
     let logger: Logger
 
     /// Registers and records the outcome.
     func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
         guard let spec = stage.register else {
-            _ = try await store.finishAttempt(
+            _ = try await attempts.finishAttempt(
                 claim, state: .failed, error: "stage has no valid register settings", errorType: "invalid")
             return
         }
-        guard try await store.recordExecution(claim) else { return }
-        let outcome = try await store.register(
+        guard try await attempts.recordExecution(claim) else { return }
+        let outcome = try await registry.register(
             claim, spec, upstreamStages: pipeline.graph.upstream(of: stage.name).sorted())
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
@@ -37,7 +38,7 @@ struct RegisterExecutor: StageExecutor {
                 metadata: metadata)
             EngineMetrics.attemptFinished(state: AttemptState.succeeded.rawValue)
         case .missingArtifact(let reason):
-            if try await store.finishAttempt(claim, state: .failed, error: reason, errorType: "missing_artifact") {
+            if try await attempts.finishAttempt(claim, state: .failed, error: reason, errorType: "missing_artifact") {
                 EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
             }
         case .fencedOut:

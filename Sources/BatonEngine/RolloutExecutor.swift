@@ -14,7 +14,8 @@ import Logging
 /// next attempt runs the driver again, which picks up from what the platform reports. An attempt
 /// after an aborted one fails at once: an aborted canary is not retried.
 struct RolloutExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
+    let registry: RegistryStore
     let configuration: EngineConfiguration
     let logger: Logger
 
@@ -24,8 +25,8 @@ struct RolloutExecutor: StageExecutor {
             try await fail(claim, "stage has no valid rollout settings", type: "invalid")
             return
         }
-        guard try await store.recordExecution(claim) else { return }
-        if let earlier = try await store.abortedRollout(runID: claim.runID, stage: claim.stage) {
+        guard try await attempts.recordExecution(claim) else { return }
+        if let earlier = try await registry.abortedRollout(runID: claim.runID, stage: claim.stage) {
             try await fail(claim, "not retried: \(earlier)", type: "rollout_aborted")
             return
         }
@@ -36,7 +37,7 @@ struct RolloutExecutor: StageExecutor {
             return
         }
         guard
-            let versions = try await store.rolloutVersions(
+            let versions = try await registry.rolloutVersions(
                 runID: claim.runID, registerStage: registerStage, model: register.model)
         else {
             try await fail(
@@ -61,7 +62,7 @@ struct RolloutExecutor: StageExecutor {
         logger.info("rollout started", metadata: metadata)
         let result: RolloutResult
         do {
-            let leases = LeaseKeeper(store: store, lease: configuration.leaseDuration, logger: logger)
+            let leases = LeaseKeeper(attempts: attempts, lease: configuration.leaseDuration, logger: logger)
             result = try await leases.run(claim) {
                 try await driver.run(candidate: candidate, stable: stable, rollout: spec) {
                     step in
@@ -70,7 +71,7 @@ struct RolloutExecutor: StageExecutor {
                         candidateVersion: candidate.version, stableVersion: stable?.version, index: step.index,
                         kind: step.kind, weight: step.weight, phase: step.phase, measurements: step.measurements,
                         message: step.message)
-                    guard try await store.recordRolloutStep(claim, stepped) else { throw LeaseKeeper.LeaseLost() }
+                    guard try await registry.recordRolloutStep(claim, stepped) else { throw LeaseKeeper.LeaseLost() }
                 }
             }
         } catch is LeaseKeeper.LeaseLost {
@@ -88,7 +89,7 @@ struct RolloutExecutor: StageExecutor {
             runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: candidate.name,
             candidateVersion: candidate.version, stableVersion: stable?.version, target: spec.target.rawValue,
             reason: reason)
-        let finish = try await store.finishRollout(
+        let finish = try await registry.finishRollout(
             claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
         metadata[LogKeys.outcome] = "\(reason == nil ? "succeeded" : "aborted")"
         switch finish {
@@ -101,7 +102,7 @@ struct RolloutExecutor: StageExecutor {
     }
 
     private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws {
-        if try await store.finishAttempt(claim, state: .failed, error: error, errorType: type) {
+        if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: type) {
             EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
         }
     }

@@ -8,7 +8,7 @@ import Foundation
 /// --from` pinned) that recorded every output the stage declares, all of which still exist. Every decision comes with its reason in
 /// words, stored with the attempt for `baton cache explain`.
 struct StageCache: Sendable {
-    let store: BatonStore
+    let attempts: AttemptStore
     let presence: ArtifactPresenceChecks
 
     enum Decision {
@@ -17,9 +17,9 @@ struct StageCache: Sendable {
     }
 
     func decide(_ claim: ClaimedAttempt, stage: StageSpec, fingerprint: StageFingerprint) async throws -> Decision {
-        switch try await store.cachePolicy(runID: claim.runID, stage: claim.stage) {
+        switch try await attempts.cachePolicy(runID: claim.runID, stage: claim.stage) {
         case .reuse(let attemptID):
-            guard let source = try await store.reusableAttempt(attemptID) else {
+            guard let source = try await attempts.reusableAttempt(attemptID) else {
                 return .miss(reason: "attempt \(attemptID.lowercased) to reuse did not succeed")
             }
             if let unrecorded = Self.unrecorded(stage, source) {
@@ -33,7 +33,7 @@ struct StageCache: Sendable {
             return .miss(reason: "the cache is off for this stage of this run (--no-cache, or runs retry --from)")
         case .lookUp:
             guard stage.cache else { return .miss(reason: "the stage says cache: false") }
-            let candidates = try await store.cacheCandidates(fingerprint: fingerprint.digest)
+            let candidates = try await attempts.cacheCandidates(fingerprint: fingerprint.digest)
             guard !candidates.isEmpty else {
                 return .miss(reason: "no succeeded attempt has fingerprint \(fingerprint.digest.prefix(19))...")
             }

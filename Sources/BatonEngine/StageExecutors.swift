@@ -10,19 +10,20 @@ struct StageExecutors: Sendable {
     private let byKind: [StageKind: any StageExecutor]
 
     /// The executors of a worker (or any role that runs attempts).
-    init(store: BatonStore, configuration: EngineConfiguration, logger: Logger) {
-        let leases = LeaseKeeper(store: store, lease: configuration.leaseDuration, logger: logger)
+    init(attempts: AttemptStore, registry: RegistryStore, configuration: EngineConfiguration, logger: Logger) {
+        let leases = LeaseKeeper(attempts: attempts, lease: configuration.leaseDuration, logger: logger)
         byKind = [
             .ray: configuration.rayLauncher.map {
-                RayStageExecutor(store: store, ray: $0, configuration: configuration, logger: logger)
+                RayStageExecutor(attempts: attempts, ray: $0, configuration: configuration, logger: logger)
             }
                 ?? UnconfiguredStageExecutor(
-                    store: store, reason: "no Ray address is configured (set BATON_RAY_ADDRESS)",
+                    attempts: attempts, reason: "no Ray address is configured (set BATON_RAY_ADDRESS)",
                     errorType: "ray_unconfigured"),
-            .gate: GateExecutor(store: store, logger: logger),
-            .register: RegisterExecutor(store: store, logger: logger),
-            .rollout: RolloutExecutor(store: store, configuration: configuration, logger: logger),
-            .noop: NoopExecutor(store: store, leases: leases, logger: logger),
+            .gate: GateExecutor(attempts: attempts, registry: registry, logger: logger),
+            .register: RegisterExecutor(attempts: attempts, registry: registry, logger: logger),
+            .rollout: RolloutExecutor(
+                attempts: attempts, registry: registry, configuration: configuration, logger: logger),
+            .noop: NoopExecutor(attempts: attempts, leases: leases, logger: logger),
         ]
     }
 

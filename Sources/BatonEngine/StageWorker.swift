@@ -15,7 +15,7 @@ import ServiceLifecycle
 public struct StageWorker: Service {
     private let loop: MessageLoop
     private let executors: StageExecutors
-    private let store: BatonStore
+    private let attempts: AttemptStore
     private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
@@ -24,17 +24,20 @@ public struct StageWorker: Service {
     ///
     /// - Throws: when the Kafka consumer cannot be created from `configuration`.
     public init(
-        pool: String, configuration: EngineConfiguration, store: BatonStore, producer: KafkaProducer, logger: Logger
+        pool: String, configuration: EngineConfiguration, attempts: AttemptStore, registry: RegistryStore,
+        messaging: MessagingStore, producer: KafkaProducer, logger: Logger
     ) throws {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "worker"
         logger[metadataKey: LogKeys.pool] = "\(pool)"
         loop = try MessageLoop(
             group: "worker.\(pool)", topics: [configuration.topics.stageReady(pool: pool)], consumerName: "worker",
-            followUpLimit: configuration.workerConcurrency, configuration: configuration, store: store,
+            followUpLimit: configuration.workerConcurrency, configuration: configuration,
+            messaging: messaging,
             producer: producer, logger: logger)
-        self.executors = StageExecutors(store: store, configuration: configuration, logger: logger)
-        self.store = store
+        self.executors = StageExecutors(
+            attempts: attempts, registry: registry, configuration: configuration, logger: logger)
+        self.attempts = attempts
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
@@ -54,7 +57,7 @@ public struct StageWorker: Service {
     private func heartbeat() async {
         while !Task.isCancelled {
             do {
-                try await store.recordWorkerHeartbeat(instance: configuration.instanceID, pools: [pool])
+                try await attempts.recordWorkerHeartbeat(instance: configuration.instanceID, pools: [pool])
             } catch {
                 logger.debug("worker heartbeat failed", metadata: [LogKeys.error: "\(describeError(error))"])
             }
@@ -66,7 +69,7 @@ public struct StageWorker: Service {
         try await loop.run { message in
             guard let (claim, stage, pipeline) = try await claim(message) else { return nil }
             guard let executor = executors.executor(for: stage.kind) else {
-                _ = try await store.finishAttempt(
+                _ = try await attempts.finishAttempt(
                     claim, state: .failed,
                     error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
                     errorType: "unsupported_kind")
@@ -91,7 +94,7 @@ public struct StageWorker: Service {
             throw PoisonMessage(reason: error.message)
         }
         guard
-            let claim = try await store.claimAttempt(
+            let claim = try await attempts.claimAttempt(
                 ready.attemptId, owner: configuration.instanceID, lease: configuration.leaseDuration)
         else {
             logger.debug(
@@ -101,7 +104,7 @@ public struct StageWorker: Service {
         }
         let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
         guard let stage = pipeline.stage(named: claim.stage) else {
-            _ = try await store.finishAttempt(
+            _ = try await attempts.finishAttempt(
                 claim, state: .failed, error: "stage is not in the run's spec", errorType: "invalid")
             return nil
         }

@@ -5,13 +5,15 @@ import ServiceLifecycle
 /// The sweeper role: periodically ends attempts past their deadline or lease and re-sends
 /// events that went missing, so every run reaches a terminal state.
 public struct Sweeper: Service {
-    private let store: BatonStore
+    private let attempts: AttemptStore
+    private let messaging: MessagingStore
     private let configuration: EngineConfiguration
     private let logger: Logger
 
     /// Creates the sweeper.
-    public init(configuration: EngineConfiguration, store: BatonStore, logger: Logger) {
-        self.store = store
+    public init(configuration: EngineConfiguration, attempts: AttemptStore, messaging: MessagingStore, logger: Logger) {
+        self.attempts = attempts
+        self.messaging = messaging
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: LogKeys.role] = "sweeper"
@@ -23,7 +25,7 @@ public struct Sweeper: Service {
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                let report = try await store.sweep(
+                let report = try await attempts.sweep(
                     redriveAfter: configuration.redriveAfter, queueTimeout: configuration.queueTimeout,
                     workerTimeout: configuration.workerHeartbeatInterval * 3)
                 EngineMetrics.swept("lost", report.lost)
@@ -42,7 +44,7 @@ public struct Sweeper: Service {
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
-                    try await store.pruneHistory(
+                    try await messaging.pruneHistory(
                         outboxAge: configuration.outboxRetention, inboxAge: configuration.inboxRetention)
                     lastPrune = .now
                 }

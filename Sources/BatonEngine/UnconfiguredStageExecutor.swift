@@ -4,7 +4,7 @@ import BatonStore
 /// Stands in for the executor of a kind this process cannot run as configured: fails the
 /// attempt at once, saying what to set.
 struct UnconfiguredStageExecutor: StageExecutor {
-    let store: BatonStore
+    let attempts: AttemptStore
     /// The attempt's error: what is missing and how to set it.
     let reason: String
     /// The attempt's error type, e.g. `ray_unconfigured`.
@@ -12,7 +12,7 @@ struct UnconfiguredStageExecutor: StageExecutor {
 
     /// Fails the attempt; there is nothing to execute.
     func prepare(_ claim: ClaimedAttempt, stage: StageSpec) async throws -> ClaimedAttempt? {
-        _ = try await store.finishAttempt(claim, state: .failed, error: reason, errorType: errorType)
+        _ = try await attempts.finishAttempt(claim, state: .failed, error: reason, errorType: errorType)
         return nil
     }
 

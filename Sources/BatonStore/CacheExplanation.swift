@@ -31,7 +31,7 @@ public struct CacheExplanation: Sendable, Hashable, Codable {
     }
 }
 
-extension BatonStore {
+extension AttemptStore {
     /// Explains the cache decision for a stage's latest attempt in a run; `nil` when the stage
     /// has no attempt. A miss is compared with the newest other succeeded attempt of the same
     /// pipeline and stage, and the changed ingredients are named.

@@ -48,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 views += try await Self.waitForAll(batch, store: store, timeout: .seconds(timeout))
             }
-            return (views, try await store.rayStageFigures(runIDs: runIDs))
+            return (views, try await store.runs.rayStageFigures(runIDs: runIDs))
         }
         await producer.shutdown()
         let finished = views.compactMap(\.finishedAt).max() ?? Date()
@@ -96,7 +96,7 @@ struct BenchCommand: AsyncParsableCommand {
         var done: [UUID: RunView] = [:]
         while done.count < runIDs.count, ContinuousClock.now < deadline {
             for runID in runIDs where done[runID] == nil {
-                if let view = try await store.run(runID), view.state.isTerminal { done[runID] = view }
+                if let view = try await store.runs.run(runID), view.state.isTerminal { done[runID] = view }
             }
             if done.count < runIDs.count { try await Task.sleep(for: .milliseconds(500)) }
         }

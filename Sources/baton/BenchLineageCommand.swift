@@ -107,7 +107,7 @@ struct BenchLineageCommand: AsyncParsableCommand {
             depths.append(Double(deepest))
             let model = graph.output(10, ofRun: Int.random(in: 0..<graph.runs, using: &generator))
             let provenanceStart = clock.now
-            let document = try await store.provenance(of: model)
+            let document = try await store.lineage.provenance(of: model)
             provenance.append(milliseconds(clock.now - provenanceStart))
             attempts.append(Double(document?.attempts.count ?? 0))
         }
@@ -184,7 +184,8 @@ struct BenchLineageCommand: AsyncParsableCommand {
                 INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, kind)
                 VALUES (\(attemptID), \(runID), 'train', \(sample), 'queued', 'gpu', 3600000, 'ray')
                 """, logger: logger)
-            guard let claim = try await store.claimAttempt(attemptID, owner: "bench", lease: .seconds(60)) else {
+            guard let claim = try await store.attempts.claimAttempt(attemptID, owner: "bench", lease: .seconds(60))
+            else {
                 throw ValidationError("could not claim the bench attempt \(attemptID.lowercased)")
             }
             // Two popular datasets and the base model of a chain, as artifacts the graph holds.
@@ -214,10 +215,10 @@ struct BenchLineageCommand: AsyncParsableCommand {
                 (0..<5).map { JobMetric(key: key, value: 1 / Double($0 + 1), step: Int64($0)) }
             }
             let start = clock.now
-            try await store.recordLaunch(
+            try await store.attempts.recordLaunch(
                 claim, AttemptLaunch(fingerprint: fingerprint, inputs: inputs, cpus: 4, gpus: 8), cacheDecision: "miss")
             let launched = clock.now
-            let finished = try await store.finishAttempt(
+            let finished = try await store.attempts.finishAttempt(
                 claim, state: .succeeded,
                 report: AttemptReport(rayStartedAt: Date(), rayEndedAt: Date(), records: records))
             timings.launch.append(milliseconds(launched - start))

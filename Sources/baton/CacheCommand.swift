@@ -21,7 +21,7 @@ struct CacheCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
             let explanation = try await Runtime.withStore(options, logger: Logger(label: "baton.cache")) { store in
-                try await store.explainCache(runID: id, stage: stage)
+                try await store.attempts.explainCache(runID: id, stage: stage)
             }
             guard let explanation else {
                 print("run \(id.lowercased) has no attempt of a stage '\(stage.prefix(64))'")

@@ -23,7 +23,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let letters = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
-                try await store.deadLetters(limit: max(1, min(limit, 10_000)), includeDiscarded: all)
+                try await store.messaging.deadLetters(limit: max(1, min(limit, 10_000)), includeDiscarded: all)
             }
             if json { return print(try RunPrinter.json(letters)) }
             if letters.isEmpty { return print("no dead letters") }
@@ -48,7 +48,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let letter = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
-                try await store.deadLetter(id)
+                try await store.messaging.deadLetter(id)
             }
             guard let letter else { throw ValidationError("no dead letter \(id)") }
             if json { return print(try RunPrinter.json(letter)) }
@@ -99,7 +99,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         private static func replay(_ id: Int64, store: BatonStore, producer: KafkaProducer, actor: String) async throws
         {
-            guard let record = try await store.deadLetterRecord(id) else {
+            guard let record = try await store.messaging.deadLetterRecord(id) else {
                 throw ValidationError("no dead letter \(id)")
             }
             guard record.isComplete else {
@@ -114,7 +114,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let report = try await producer.send(
                 KafkaProducerMessage(topic: record.topic, key: record.key, value: record.payload, headers: headers))
             let destination = "\(record.topic)[\(report.partition)]@\(report.offset)"
-            try await store.markDeadLetterReplayed(record.id, actor: actor, detail: "to \(destination)")
+            try await store.messaging.markDeadLetterReplayed(record.id, actor: actor, detail: "to \(destination)")
             print("replayed dead letter \(record.id) to \(destination)")
         }
     }
@@ -134,7 +134,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let reason = reason.map { String($0.prefix(1000)) }
             try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
                 for id in ids {
-                    let discarded = try await store.discardDeadLetter(id, actor: actor, reason: reason)
+                    let discarded = try await store.messaging.discardDeadLetter(id, actor: actor, reason: reason)
                     print(discarded ? "discarded dead letter \(id)" : "no open dead letter \(id)")
                 }
             }

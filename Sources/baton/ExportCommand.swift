@@ -27,8 +27,8 @@ struct ExportCommand: AsyncParsableCommand {
             let id = try GlobalOptions.runID(runID)
             let export = try await Runtime.withStore(options, logger: Logger(label: "baton.export")) {
                 store -> (yaml: String, steps: [RunStep])? in
-                guard let yaml = try await store.specYAML(ofRun: id) else { return nil }
-                return (yaml, try await store.steps(ofRun: id))
+                guard let yaml = try await store.lineage.specYAML(ofRun: id) else { return nil }
+                return (yaml, try await store.lineage.steps(ofRun: id))
             }
             guard let (yaml, steps) = export else {
                 print("no run \(id.lowercased)")

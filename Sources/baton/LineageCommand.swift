@@ -45,18 +45,21 @@ struct LineageCommand: AsyncParsableCommand {
         let report = try await Runtime.withStore(options, logger: Logger(label: "baton.lineage")) { store -> Report? in
             let roots: [ArtifactView]
             if let runID = UUID(uuidString: target) {
-                roots = try await store.finalOutputs(ofRun: runID)
-            } else if let artifact = try await store.artifact(uri: target) {
+                roots = try await store.lineage.finalOutputs(ofRun: runID)
+            } else if let artifact = try await store.lineage.artifact(uri: target) {
                 roots = [artifact]
             } else {
                 return nil
             }
             guard wantsProvenance else {
-                return .graph(try await store.lineage(of: roots.map(\.id), direction: direction, bounds: bounds))
+                return .graph(
+                    try await store.lineage.lineage(of: roots.map(\.id), direction: direction, bounds: bounds))
             }
             var documents: [ArtifactProvenance] = []
             for root in roots {
-                if let document = try await store.provenance(of: root.id, bounds: bounds) { documents.append(document) }
+                if let document = try await store.lineage.provenance(of: root.id, bounds: bounds) {
+                    documents.append(document)
+                }
             }
             return .provenance(documents)
         }

@@ -21,7 +21,7 @@ struct MirrorCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let parked = try await Runtime.withStore(options, logger: Logger(label: "baton.mirror")) { store in
-                try await store.mlflowMirrorParked()
+                try await store.mirror.mlflowMirrorParked()
             }
             if json {
                 print(try MirrorCommand.json(parked))
@@ -63,7 +63,7 @@ struct MirrorCommand: AsyncParsableCommand {
             }
             let logger = Logger(label: "baton.mirror")
             let cleared = try await Runtime.withStore(options, logger: logger) { store in
-                try await store.retryMLflowMirror(kind, subject: subject, actor: actor)
+                try await store.mirror.retryMLflowMirror(kind, subject: subject, actor: actor)
             }
             for item in cleared {
                 logger.notice(

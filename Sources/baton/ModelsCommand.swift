@@ -20,7 +20,7 @@ struct ModelsCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let models = try await Runtime.withStore(options, logger: Logger(label: "baton.models")) { store in
-                try await store.listModels()
+                try await store.registry.listModels()
             }
             print(json ? try RunPrinter.json(models) : ModelPrinter.list(models))
         }
@@ -39,7 +39,7 @@ struct ModelsCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             let model = try ModelsCommand.validModel(name)
             let view = try await Runtime.withStore(options, logger: Logger(label: "baton.models")) { store in
-                try await store.model(model, versionLimit: min(max(limit, 1), 10_000))
+                try await store.registry.model(model, versionLimit: min(max(limit, 1), 10_000))
             }
             guard let view else {
                 print("no model \(model)")
@@ -82,7 +82,7 @@ struct ModelsCommand: AsyncParsableCommand {
             let model = try ModelsCommand.validModel(name)
             let (alias, reason, actor) = try audit.validated()
             let move = try await ModelsCommand.moving(options) { store in
-                try await store.promote(model: model, alias: alias, to: version, actor: actor, reason: reason)
+                try await store.registry.promote(model: model, alias: alias, to: version, actor: actor, reason: reason)
             }
             guard let move else {
                 print("\(model): \(alias) already points at version \(version); nothing moved")
@@ -107,7 +107,7 @@ struct ModelsCommand: AsyncParsableCommand {
             let model = try ModelsCommand.validModel(name)
             let (alias, reason, actor) = try audit.validated()
             let move = try await ModelsCommand.moving(options) { store in
-                try await store.rollback(model: model, alias: alias, actor: actor, reason: reason)
+                try await store.registry.rollback(model: model, alias: alias, actor: actor, reason: reason)
             }
             print(ModelPrinter.move(move))
         }

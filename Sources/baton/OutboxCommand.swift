@@ -20,7 +20,7 @@ struct OutboxCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let events = try await Runtime.withStore(options, logger: Logger(label: "baton.outbox")) { store in
-                try await store.parkedOutboxEvents(limit: max(1, min(limit, 10_000)))
+                try await store.messaging.parkedOutboxEvents(limit: max(1, min(limit, 10_000)))
             }
             if json { return print(try RunPrinter.json(events)) }
             if events.isEmpty { return print("no parked outbox events") }
@@ -50,7 +50,7 @@ struct OutboxCommand: AsyncParsableCommand {
             let actor = try GlobalOptions.actor(actor, "retries")
             let logger = Logger(label: "baton.outbox")
             let count = try await Runtime.withStore(options, logger: logger) { store in
-                try await store.retryParkedOutboxEvents(ids: all ? nil : ids)
+                try await store.messaging.retryParkedOutboxEvents(ids: all ? nil : ids)
             }
             logger.notice("parked outbox events retried", metadata: ["actor": "\(actor)", "count": "\(count)"])
             print("un-parked \(count) outbox event(s)")

@@ -27,7 +27,7 @@ struct PipelinesCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             let (version, isNew) = try await Runtime.withStore(options, logger: Logger(label: "baton.pipelines")) {
-                try await $0.applyPipeline(yaml: yaml)
+                try await $0.runs.applyPipeline(yaml: yaml)
             }
             print("\(version.name) v\(version.version) \(isNew ? "applied" : "unchanged")")
         }
@@ -41,7 +41,7 @@ struct PipelinesCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let pipelines = try await Runtime.withStore(options, logger: Logger(label: "baton.pipelines")) {
-                try await $0.listPipelines()
+                try await $0.runs.listPipelines()
             }
             for pipeline in pipelines {
                 print("\(pipeline.name)\tv\(pipeline.version)\t\(pipeline.createdAt.formatted(.iso8601))")

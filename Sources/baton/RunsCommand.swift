@@ -19,7 +19,7 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let runs = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
-                try await store.listRuns(limit: min(max(limit, 1), 1000))
+                try await store.runs.listRuns(limit: min(max(limit, 1), 1000))
             }
             if json {
                 print(try RunPrinter.json(runs))
@@ -40,7 +40,7 @@ struct RunsCommand: AsyncParsableCommand {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
             let view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
-                try await store.run(id)
+                try await store.runs.run(id)
             }
             guard let view else {
                 print("no run \(id.lowercased)")

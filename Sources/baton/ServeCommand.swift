@@ -102,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
         let store = BatonStore(
             client: client, topics: configuration.topics, source: "baton/\(configuration.instanceID)", logger: logger)
         configuration.rolloutDrivers = try platforms.rolloutDrivers(
-            jobsRoot: configuration.jobsRoot, lock: store, logger: logger)
+            jobsRoot: configuration.jobsRoot, lock: store.messaging, logger: logger)
         let producer = try Runtime.makeProducer(options, logger: logger, createsTopics: false)
         if let factor = environment["BATON_TOPIC_REPLICATION_FACTOR"] {
             guard let value = Int16(factor), value >= 1 else {
@@ -132,27 +132,36 @@ struct ServeCommand: AsyncParsableCommand {
             )
         }
         if selected.contains(.relay) {
-            services.append(OutboxRelay(configuration: configuration, store: store, producer: producer, logger: logger))
+            services.append(
+                OutboxRelay(
+                    configuration: configuration, messaging: store.messaging, producer: producer, logger: logger))
         }
         if selected.contains(.coordinator) {
             services.append(
-                try Coordinator(configuration: configuration, store: store, producer: producer, logger: logger))
+                try Coordinator(
+                    configuration: configuration, runs: store.runs, messaging: store.messaging, producer: producer,
+                    logger: logger))
         }
         if selected.contains(.worker) {
             for pool in configuration.pools {
                 services.append(
                     try StageWorker(
-                        pool: pool, configuration: configuration, store: store, producer: producer, logger: logger))
+                        pool: pool, configuration: configuration, attempts: store.attempts, registry: store.registry,
+                        messaging: store.messaging, producer: producer, logger: logger))
             }
         }
         if selected.contains(.watcher), let launcher = configuration.rayLauncher {
-            services.append(JobWatcher(configuration: configuration, launcher: launcher, store: store, logger: logger))
+            services.append(
+                JobWatcher(
+                    configuration: configuration, launcher: launcher, attempts: store.attempts, logger: logger))
         }
         if selected.contains(.sweeper) {
-            services.append(Sweeper(configuration: configuration, store: store, logger: logger))
+            services.append(
+                Sweeper(
+                    configuration: configuration, attempts: store.attempts, messaging: store.messaging, logger: logger))
         }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
-            services.append(MLflowMirror(configuration: mirror, store: store, logger: logger))
+            services.append(MLflowMirror(configuration: mirror, mirror: store.mirror, logger: logger))
         }
         logger.info(
             "baton serving",

@@ -108,16 +108,16 @@ struct SubmitCommand: AsyncParsableCommand {
     ) async throws -> (state: String, reason: String?) {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let run = try await store.run(runID), run.state.isTerminal {
+            if let run = try await store.runs.run(runID), run.state.isTerminal {
                 return (run.state.rawValue, run.reason)
             }
-            if let status = try await store.requestStatus(
+            if let status = try await store.runs.requestStatus(
                 consumer: EngineConfiguration.coordinatorConsumer, source: event.source, eventID: event.id),
                 status.outcome == "rejected"
             {
                 return ("rejected", status.reason)
             }
-            if let error = try await store.deadLetterError(eventID: event.id) {
+            if let error = try await store.messaging.deadLetterError(eventID: event.id) {
                 return ("dead_lettered", error)
             }
             try await Task.sleep(for: .milliseconds(200))
@@ -160,7 +160,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let stored: PipelineVersion?
             do {
                 stored = try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
-                    try await $0.pipeline(named: name)
+                    try await $0.runs.pipeline(named: name)
                 }
             } catch {
                 FileHandle.standardError.write(

@@ -102,7 +102,7 @@ struct EngineFixture: Sendable {
             while ContinuousClock.now < deadline {
                 var views: [RunView] = []
                 for runID in runIDs {
-                    if let view = try await store.run(runID), view.state.isTerminal { views.append(view) }
+                    if let view = try await store.runs.run(runID), view.state.isTerminal { views.append(view) }
                 }
                 if views.count == runIDs.count { return views }
                 try await Task.sleep(for: .milliseconds(250))

@@ -33,13 +33,13 @@ struct LeaseKeeperTests {
     func claim(_ store: BatonStore, lease: Duration) async throws -> ClaimedAttempt {
         let event = try CloudEvent(
             source: "test", type: .pipelineRequested, payload: PipelineRequested(spec: Self.spec))
-        guard case .created(let runID) = try await store.handleRequest(consumer: "c", event: event) else {
+        guard case .created(let runID) = try await store.runs.handleRequest(consumer: "c", event: event) else {
             throw LeaseKeeperTests.Precondition()
         }
         let rows = try await store.client.query(
             "SELECT id FROM stage_attempts WHERE run_id = \(runID) AND state = 'queued'")
         for try await id in rows.decode(UUID.self) {
-            return try #require(try await store.claimAttempt(id, owner: "keeper-test", lease: lease))
+            return try #require(try await store.attempts.claimAttempt(id, owner: "keeper-test", lease: lease))
         }
         throw LeaseKeeperTests.Precondition()
     }
@@ -59,7 +59,7 @@ struct LeaseKeeperTests {
             let claim = try await claim(store, lease: .seconds(1))
             let claimed = try await leaseExpiry(store, claim)
             let keeper = LeaseKeeper(
-                store: store, lease: .seconds(1), interval: .milliseconds(200), logger: TestStack.logger)
+                attempts: store.attempts, lease: .seconds(1), interval: .milliseconds(200), logger: TestStack.logger)
             // The body outlives the claim's own lease more than twice over.
             let answer = try await keeper.run(claim) {
                 try await Task.sleep(for: .milliseconds(2500))
@@ -82,7 +82,7 @@ struct LeaseKeeperTests {
         try await database.withStore { store in
             let claim = try await claim(store, lease: .seconds(30))
             let keeper = LeaseKeeper(
-                store: store, lease: .seconds(30), interval: .milliseconds(100), logger: TestStack.logger)
+                attempts: store.attempts, lease: .seconds(30), interval: .milliseconds(100), logger: TestStack.logger)
             let cancelled = Flag()
             let started = ContinuousClock.now
             // Another owner takes the attempt over: the epoch moves on.

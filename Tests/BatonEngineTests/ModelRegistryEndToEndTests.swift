@@ -85,7 +85,7 @@ struct ModelRegistryEndToEndTests {
 
         let first = try await runToEnd(fixture, spec, quality: "0.8")
         let second = try await runToEnd(fixture, spec, quality: "0.9")
-        let view = try #require(try await fixture.withStore { try await $0.model(model) })
+        let view = try #require(try await fixture.withStore { try await $0.registry.model(model) })
         #expect(view.versions.map(\.version) == [2, 1])
         #expect(view.aliases == ["candidate": 2])
         for (version, run, quality) in [(1, first, 0.8), (2, second, 0.9)] {

@@ -31,7 +31,7 @@ extension RayServeCanaryEndToEndTests {
         let unlocked = configuration
         try await database.withStore(topics: EventTopics(prefix: "serve")) { store in
             var configuration = unlocked
-            configuration.applicationsLock = store
+            configuration.applicationsLock = store.messaging
             let applications = RayServeCanaryApplications(
                 serve: configuration.makeServeClient(logger: TestStack.logger), configuration: configuration,
                 logger: TestStack.logger)

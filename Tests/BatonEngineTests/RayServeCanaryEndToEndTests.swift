@@ -158,7 +158,7 @@ struct RayServeCanaryEndToEndTests {
             ])
         #expect(passed[1].contains("\"success-rate\": 1"))
         print("figure: canary of v2 (4 steps, analysis 2 x 6s) took \(ContinuousClock.now - started) end to end")
-        var registry = try #require(try await fixture.withStore { try await $0.model(model) })
+        var registry = try #require(try await fixture.withStore { try await $0.registry.model(model) })
         #expect(registry.aliases == ["candidate": 2, "champion": 2])
         let promotion = try #require(registry.aliasEvents.first { $0.alias == "champion" && $0.toVersion == 2 })
         #expect(promotion.actor == "baton/\(second.lowercased)" && promotion.move == .promote)
@@ -170,7 +170,7 @@ struct RayServeCanaryEndToEndTests {
         #expect(view.reason?.contains("success-rate = 0 fails result >= 0.9") == true, "\(view.reason ?? "")")
         let failed = try await steps(fixture, run: third)
         #expect(failed.map { $0.prefix(while: { $0 != " " }) } == ["0:setWeight:50:succeeded", "1:analysis:0:failed"])
-        registry = try #require(try await fixture.withStore { try await $0.model(model) })
+        registry = try #require(try await fixture.withStore { try await $0.registry.model(model) })
         #expect(registry.aliases == ["candidate": 2, "champion": 2])
         #expect(
             registry.aliasEvents.contains {

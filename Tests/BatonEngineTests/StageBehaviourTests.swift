@@ -123,7 +123,7 @@ struct StageBehaviourTests {
         // The worker is still sleeping; once it renews its lease it must stop without writing.
         try await Task.sleep(for: .seconds(2))
         #expect(
-            try await fixture.withStore { try await $0.run(runID) }?.stages[0].attemptHistory.map(\.state) == [
+            try await fixture.withStore { try await $0.runs.run(runID) }?.stages[0].attemptHistory.map(\.state) == [
                 .cancelled
             ])
         #expect(serve.log.contains("lease lost; stopping"))

@@ -17,7 +17,8 @@ struct StageExecutorsTests {
                 .makeClientConfiguration())
         let store = BatonStore(client: client, source: "baton/tests", logger: TestStack.logger)
         var configuration = EngineConfiguration(brokers: ["127.0.0.1:1"])
-        let unconfigured = StageExecutors(store: store, configuration: configuration, logger: TestStack.logger)
+        let unconfigured = StageExecutors(
+            attempts: store.attempts, registry: store.registry, configuration: configuration, logger: TestStack.logger)
         for kind in StageKind.allCases {
             #expect(unconfigured.executor(for: kind) != nil, "\(kind) has no executor")
         }
@@ -25,7 +26,8 @@ struct StageExecutorsTests {
         #expect(standIn.errorType == "ray_unconfigured")
         configuration.rayLauncher = RayJobClient(
             configuration: RayJobClient.Configuration(address: "http://127.0.0.1:1"), logger: TestStack.logger)
-        let configured = StageExecutors(store: store, configuration: configuration, logger: TestStack.logger)
+        let configured = StageExecutors(
+            attempts: store.attempts, registry: store.registry, configuration: configuration, logger: TestStack.logger)
         #expect(configured.executor(for: .ray) is RayStageExecutor)
         #expect(configured.executor(for: .gate) is GateExecutor)
         #expect(configured.executor(for: .register) is RegisterExecutor)

@@ -17,16 +17,16 @@ struct DeadLetterStoreTests {
             payload: payload, headers: [("ce\u{0}id", [0x00, 0xFF]), ("ok", Array("v".utf8))],
             error: "bad\u{0}error", attempts: 1)
         try await database.withStore { store in
-            try await store.recordDeadLetter(letter)
-            let listed = try await store.deadLetters(limit: 10, includeDiscarded: false)
+            try await store.messaging.recordDeadLetter(letter)
+            let listed = try await store.messaging.deadLetters(limit: 10, includeDiscarded: false)
             #expect(listed.count == 1)
             let listedID = try #require(listed.first).id
-            let stored = try #require(try await store.deadLetter(listedID))
+            let stored = try #require(try await store.messaging.deadLetter(listedID))
             #expect(stored.payloadSize == payload.count)
             #expect(stored.payloadSHA256.count == 64)
             #expect(stored.error == "bad\\u{00}error")
             #expect(stored.headers?["ce\\u{00}id"] == "\\u{00}\\xff")
-            let record = try #require(try await store.deadLetterRecord(stored.id))
+            let record = try #require(try await store.messaging.deadLetterRecord(stored.id))
             #expect(!record.isComplete, "a truncated payload is never replayed")
             #expect(record.payload.count == DeadLetter.maxStoredPayload)
         }
@@ -42,10 +42,10 @@ struct DeadLetterStoreTests {
         }
         let first = Date(timeIntervalSince1970: 1_000)
         try await database.withStore { store in
-            try await store.recordDeadLetter(letter("one", at: first))
-            try await store.recordDeadLetter(letter("one", at: first))
-            try await store.recordDeadLetter(letter("two", at: Date(timeIntervalSince1970: 2_000)))
-            #expect(try await store.deadLetters(limit: 10, includeDiscarded: true).count == 2)
+            try await store.messaging.recordDeadLetter(letter("one", at: first))
+            try await store.messaging.recordDeadLetter(letter("one", at: first))
+            try await store.messaging.recordDeadLetter(letter("two", at: Date(timeIntervalSince1970: 2_000)))
+            #expect(try await store.messaging.deadLetters(limit: 10, includeDiscarded: true).count == 2)
         }
     }
 

@@ -26,7 +26,7 @@ struct DistributedLockTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        try await store.withLock("baton/ray-serve-applications/test") {
+                        try await store.messaging.withLock("baton/ray-serve-applications/test") {
                             await overlap.enter()
                             try await Task.sleep(for: .milliseconds(150))
                             await overlap.leave()

@@ -69,13 +69,13 @@ struct LineageTests {
                     vocab: 0, models[0]: 1, models[1]: 1, models[2]: 1,
                 ])
 
-            let reads = try await store.reads(ofMD5: "c0c0.dir")
+            let reads = try await store.lineage.reads(ofMD5: "c0c0.dir")
             #expect(reads.map(\.runId) == runs.map(\.lowercased))
             #expect(reads.map(\.artifact.uri) == ["s3://data/corpus", "s3://data/corpus", "file:///mirror/corpus"])
             #expect(reads.allSatisfy { $0.input == "corpus" && $0.stage == "train" && $0.runState == .succeeded })
-            #expect(try await store.reads(ofMD5: "nothing").isEmpty)
+            #expect(try await store.lineage.reads(ofMD5: "nothing").isEmpty)
 
-            let graph = try await store.lineage(of: [vocab], direction: .downstream)
+            let graph = try await store.lineage.lineage(of: [vocab], direction: .downstream)
             #expect(graph.nodes.map(\.artifact.id) == [vocab] + models)
             #expect(graph.steps.count == 3)
             #expect(
@@ -88,10 +88,10 @@ struct LineageTests {
         try await ScratchDatabase.create().withStore { store in
             let fixture = LineageFixture(store: store)
             let d = try await fixture.diamond()
-            #expect(try await store.artifact(uri: "file:///art/model")?.id == d.model)
-            #expect(try await store.artifact(uri: "file:///nowhere") == nil)
-            #expect(try await store.finalOutputs(ofRun: d.run).map(\.id) == [d.model])
-            let graph = try await store.lineage(of: [d.model], direction: .upstream)
+            #expect(try await store.lineage.artifact(uri: "file:///art/model")?.id == d.model)
+            #expect(try await store.lineage.artifact(uri: "file:///nowhere") == nil)
+            #expect(try await store.lineage.finalOutputs(ofRun: d.run).map(\.id) == [d.model])
+            let graph = try await store.lineage.lineage(of: [d.model], direction: .upstream)
             #expect(graph.roots == [d.model])
             #expect(graph.nodes.map(\.depth) == [0, 1, 1, 2])
             let byStage = Dictionary(uniqueKeysWithValues: graph.steps.map { ($0.stage, $0) })
@@ -103,11 +103,11 @@ struct LineageTests {
             #expect(byStage["c"]?.codeDigest == "sha256:c")
             #expect(byStage["a"]?.outputs == [LineagePort(name: "x", artifactId: d.x)])
             // Depth 1 keeps the producer of the root but drops inputs beyond the cap.
-            let shallow = try await store.lineage(
+            let shallow = try await store.lineage.lineage(
                 of: [d.model], direction: .upstream, bounds: LineageBounds(maxDepth: 1, maxNodes: 100)!)
             #expect(shallow.nodes.count == 3)
             #expect(shallow.steps.first { $0.stage == "a" }?.inputs == [])
-            await #expect(throws: StoreError.self) { try await store.finalOutputs(ofRun: UUID()) }
+            await #expect(throws: StoreError.self) { try await store.lineage.finalOutputs(ofRun: UUID()) }
         }
     }
 
@@ -153,7 +153,7 @@ struct LineageTests {
             try await fixture.writes(evaluate, "report", report)
             try await fixture.metric(evaluate, "accuracy", step: 0, 0.88)
 
-            let provenance = try #require(try await store.provenance(of: report))
+            let provenance = try #require(try await store.lineage.provenance(of: report))
             #expect(provenance.artifact.uri == "s3://baton/2/evaluate/report")
             // Declared datasets (corpus, tokens) and the one nobody in Baton produced (base).
             #expect(provenance.datasets.map(\.artifactId) == [base, tokens, corpus])
@@ -170,7 +170,7 @@ struct LineageTests {
             #expect(trained.runId == first.lowercased && trained.attempt == 2)
             // 2 GPUs x 30 s for train, 1 x 4 s for evaluate; the failed try and the cache hits add nothing.
             #expect(provenance.gpuSeconds == 64)
-            #expect(try await store.provenance(of: 424_242) == nil)
+            #expect(try await store.lineage.provenance(of: 424_242) == nil)
         }
     }
 

@@ -43,7 +43,7 @@ struct ModelRegistryTests {
             INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, kind)
             VALUES (\(id), \(run), 'register', \(attempt), 'queued', 'default', 60000, 'register')
             """)
-        return try #require(try await store.claimAttempt(id, owner: "test", lease: .seconds(30)))
+        return try #require(try await store.attempts.claimAttempt(id, owner: "test", lease: .seconds(30)))
     }
 
     func registered(_ outcome: RegistrationOutcome) throws -> Registration {
@@ -70,7 +70,7 @@ struct ModelRegistryTests {
                         (
                             run,
                             try registered(
-                                try await store.register(
+                                try await store.registry.register(
                                     run.claim, Self.register, upstreamStages: ["prepare", "train"]))
                         )
                     }
@@ -79,7 +79,7 @@ struct ModelRegistryTests {
             }
             #expect(registrations.map(\.1.version).sorted() == Array(1...8))
             #expect(registrations.allSatisfy { $0.1.isNew && $0.1.move?.move == .register })
-            let view = try #require(try await store.model("ko-llm"))
+            let view = try #require(try await store.registry.model("ko-llm"))
             #expect(view.versions.map(\.version) == Array((1...8).reversed()))
             for (run, registration) in registrations {
                 let version = try #require(view.versions.first { $0.version == registration.version })
@@ -95,7 +95,7 @@ struct ModelRegistryTests {
             #expect(moves.count == 8)
             for (previous, next) in zip(moves, moves.dropFirst()) { #expect(next.0 == previous.1) }
             #expect(view.aliases == ["candidate": try #require(moves.last?.1)])
-            #expect(try await store.listModels().map(\.latestVersion) == [8])
+            #expect(try await store.registry.listModels().map(\.latestVersion) == [8])
             #expect(
                 try await count(store, "SELECT count(*)::int FROM outbox WHERE event_type = 'model.registered'") == 8)
             #expect(try await count(store, "SELECT count(*)::int FROM outbox WHERE event_type = 'model.promoted'") == 8)
@@ -110,12 +110,15 @@ struct ModelRegistryTests {
     func secondAttemptReusesVersion() async throws {
         try await ScratchDatabase.create().withStore { store in
             let run = try await registrable(store)
-            let first = try registered(try await store.register(run.claim, Self.register, upstreamStages: ["train"]))
+            let first = try registered(
+                try await store.registry.register(run.claim, Self.register, upstreamStages: ["train"]))
             #expect(first.version == 1 && first.isNew)
             // A manual move in between must survive the retry.
-            _ = try await store.promote(model: "ko-llm", alias: "candidate", to: 1, actor: "bob", reason: "keep")
+            _ = try await store.registry.promote(
+                model: "ko-llm", alias: "candidate", to: 1, actor: "bob", reason: "keep")
             let retry = try await claimRegister(store, run: run.run, attempt: 2)
-            let second = try registered(try await store.register(retry, Self.register, upstreamStages: ["train"]))
+            let second = try registered(
+                try await store.registry.register(retry, Self.register, upstreamStages: ["train"]))
             #expect(second.version == 1 && !second.isNew && second.move == nil)
             #expect(second.artifactURI == first.artifactURI)
             #expect(try await count(store, "SELECT count(*)::int FROM model_versions") == 1)
@@ -136,10 +139,13 @@ struct ModelRegistryTests {
             let run = try await registrable(store)
             try await store.client.query(
                 "UPDATE stage_attempts SET lease_epoch = lease_epoch + 1 WHERE id = \(run.claim.id)")
-            #expect(try await store.register(run.claim, Self.register, upstreamStages: ["train"]) == .fencedOut)
+            #expect(
+                try await store.registry.register(run.claim, Self.register, upstreamStages: ["train"]) == .fencedOut)
             let other = try await registrable(store)
             let missing = RegisterSpec(model: "ko-llm", stage: "train", output: "weights")
-            guard case .missingArtifact(let reason) = try await store.register(other.claim, missing, upstreamStages: [])
+            guard
+                case .missingArtifact(let reason) = try await store.registry.register(
+                    other.claim, missing, upstreamStages: [])
             else {
                 Issue.record("expected a missing artifact")
                 return
@@ -155,9 +161,10 @@ struct ModelRegistryTests {
         try await ScratchDatabase.create().withStore { store in
             for _ in 0..<2 {
                 let run = try await registrable(store)
-                _ = try registered(try await store.register(run.claim, Self.register, upstreamStages: ["train"]))
+                _ = try registered(
+                    try await store.registry.register(run.claim, Self.register, upstreamStages: ["train"]))
             }
-            let first = try await store.promote(
+            let first = try await store.registry.promote(
                 model: "ko-llm", alias: "champion", to: 1, actor: "alice", reason: "baseline")
             #expect(
                 first
@@ -165,24 +172,28 @@ struct ModelRegistryTests {
                         model: "ko-llm", alias: "champion", fromVersion: nil, toVersion: 1, move: .promote,
                         actor: "alice",
                         reason: "baseline", runId: nil))
-            _ = try await store.promote(model: "ko-llm", alias: "champion", to: 2, actor: "alice", reason: "canary ok")
+            _ = try await store.registry.promote(
+                model: "ko-llm", alias: "champion", to: 2, actor: "alice", reason: "canary ok")
             #expect(
-                try await store.promote(model: "ko-llm", alias: "champion", to: 2, actor: "alice", reason: "again")
+                try await store.registry.promote(
+                    model: "ko-llm", alias: "champion", to: 2, actor: "alice", reason: "again")
                     == nil)
-            let back = try await store.rollback(model: "ko-llm", alias: "champion", actor: "bob", reason: "errors up")
+            let back = try await store.registry.rollback(
+                model: "ko-llm", alias: "champion", actor: "bob", reason: "errors up")
             #expect(back.fromVersion == 2 && back.toVersion == 1 && back.move == .rollback)
-            let gone = try await store.rollback(model: "ko-llm", alias: "champion", actor: "bob", reason: "pull it")
+            let gone = try await store.registry.rollback(
+                model: "ko-llm", alias: "champion", actor: "bob", reason: "pull it")
             #expect(gone.fromVersion == 1 && gone.toVersion == nil)
             await #expect(throws: StoreError.self) {
-                try await store.rollback(model: "ko-llm", alias: "champion", actor: "bob", reason: nil)
+                try await store.registry.rollback(model: "ko-llm", alias: "champion", actor: "bob", reason: nil)
             }
             await #expect(throws: StoreError.self) {
-                try await store.promote(model: "ko-llm", alias: "champion", to: 9, actor: "bob", reason: nil)
+                try await store.registry.promote(model: "ko-llm", alias: "champion", to: 9, actor: "bob", reason: nil)
             }
             await #expect(throws: StoreError.self) {
-                try await store.promote(model: "nope", alias: "champion", to: 1, actor: "bob", reason: nil)
+                try await store.registry.promote(model: "nope", alias: "champion", to: 1, actor: "bob", reason: nil)
             }
-            let view = try #require(try await store.model("ko-llm"))
+            let view = try #require(try await store.registry.model("ko-llm"))
             #expect(view.aliases == ["candidate": 2])
             let champion = view.aliasEvents.filter { $0.alias == "champion" }.reversed()
             #expect(champion.map(\.actor) == ["alice", "alice", "bob", "bob"])
@@ -218,8 +229,8 @@ struct ModelRegistryTests {
                 """)
             let claim = try await claimRegister(store, run: run, attempt: 1)
             let spec = RegisterSpec(model: "korean-llm", stage: "train", output: "model")
-            _ = try registered(try await store.register(claim, spec, upstreamStages: ["gate", "train"]))
-            _ = try await store.promote(
+            _ = try registered(try await store.registry.register(claim, spec, upstreamStages: ["gate", "train"]))
+            _ = try await store.registry.promote(
                 model: "korean-llm", alias: "champion", to: 1, actor: "alice", reason: "canary passed")
 
             let query = try DocumentedQuery.lineage("why-serving")

@@ -35,19 +35,22 @@ struct RunLifecycleTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             let event = try request(PipelineRequested(spec: Self.spec, runId: UUID()))
-            guard case .created(let runID) = try await store.handleRequest(consumer: "c", event: event) else {
+            guard case .created(let runID) = try await store.runs.handleRequest(consumer: "c", event: event) else {
                 Issue.record("first delivery should create a run")
                 return
             }
-            #expect(try await store.handleRequest(consumer: "c", event: event) == .duplicate(runID: runID))
+            #expect(try await store.runs.handleRequest(consumer: "c", event: event) == .duplicate(runID: runID))
             let keyed = PipelineRequested(spec: Self.spec, idempotencyKey: "nightly-1")
-            guard case .created(let keyedRun) = try await store.handleRequest(consumer: "c", event: try request(keyed))
+            guard
+                case .created(let keyedRun) = try await store.runs.handleRequest(
+                    consumer: "c", event: try request(keyed))
             else {
                 Issue.record("keyed request should create a run")
                 return
             }
             #expect(
-                try await store.handleRequest(consumer: "c", event: try request(keyed)) == .duplicate(runID: keyedRun))
+                try await store.runs.handleRequest(consumer: "c", event: try request(keyed))
+                    == .duplicate(runID: keyedRun))
             let rows = try await store.client.query("SELECT count(*) FROM runs")
             for try await count in rows.decode(Int.self) { #expect(count == 2) }
         }
@@ -68,7 +71,7 @@ struct RunLifecycleTests {
                 (PipelineRequested(), "request names no pipeline"),
             ]
             for (payload, expected) in cases {
-                let outcome = try await store.handleRequest(consumer: "c", event: try request(payload))
+                let outcome = try await store.runs.handleRequest(consumer: "c", event: try request(payload))
                 guard case .rejected(let reason) = outcome else {
                     Issue.record("expected rejection containing \(expected), got \(outcome)")
                     continue
@@ -93,28 +96,29 @@ struct RunLifecycleTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             guard
-                case .created(let runID) = try await store.handleRequest(
+                case .created(let runID) = try await store.runs.handleRequest(
                     consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
-            let claim = try #require(try await store.claimAttempt(attemptID, owner: "stalled", lease: .seconds(30)))
-            #expect(try await store.claimAttempt(attemptID, owner: "other", lease: .seconds(30)) == nil)
+            let claim = try #require(
+                try await store.attempts.claimAttempt(attemptID, owner: "stalled", lease: .seconds(30)))
+            #expect(try await store.attempts.claimAttempt(attemptID, owner: "other", lease: .seconds(30)) == nil)
             // The worker stalls past its lease.
             try await store.client.query(
                 "UPDATE stage_attempts SET lease_expires_at = now() - interval '1 second' WHERE id = \(attemptID)")
-            let report = try await store.sweep(
+            let report = try await store.attempts.sweep(
                 redriveAfter: .seconds(60), queueTimeout: .seconds(3600), workerTimeout: .seconds(30))
             #expect(report.lost == 1)
-            #expect(try await store.finishAttempt(claim, state: .succeeded) == false)
-            #expect(try await store.renewLease(claim, lease: .seconds(30)) == false)
-            #expect(try await store.recordExecution(claim) == false)
+            #expect(try await store.attempts.finishAttempt(claim, state: .succeeded) == false)
+            #expect(try await store.attempts.renewLease(claim, lease: .seconds(30)) == false)
+            #expect(try await store.attempts.recordExecution(claim) == false)
             // The coordinator consumes the sweeper's outcome and queues attempt 2 at once.
             let outcome = StageOutcome(
                 runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .lost)
             let event = try CloudEvent(source: "test", type: .stageFailed, payload: outcome)
-            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: outcome))
-            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: outcome) == false)
-            let view = try #require(try await store.run(runID))
+            #expect(try await store.runs.handleOutcome(consumer: "c", event: event, outcome: outcome))
+            #expect(try await store.runs.handleOutcome(consumer: "c", event: event, outcome: outcome) == false)
+            let view = try #require(try await store.runs.run(runID))
             #expect(view.stages[0].attemptHistory.map(\.state) == [.lost, .queued])
             #expect(view.stages[0].state == .ready)
         }
@@ -125,7 +129,7 @@ struct RunLifecycleTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             guard
-                case .created(let runID) = try await store.handleRequest(
+                case .created(let runID) = try await store.runs.handleRequest(
                     consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             try await store.client.query("UPDATE runs SET state = 'succeeded' WHERE id = \(runID)")
@@ -148,15 +152,15 @@ struct RunLifecycleTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             guard
-                case .created(let runID) = try await store.handleRequest(
+                case .created(let runID) = try await store.runs.handleRequest(
                     consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
             // The attempt never ran; an event claiming success must be ignored.
             let forged = StageOutcome(runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .succeeded)
             let event = try CloudEvent(source: "test", type: .stageSucceeded, payload: forged)
-            #expect(try await store.handleOutcome(consumer: "c", event: event, outcome: forged) == false)
-            #expect(try await store.run(runID)?.stages.map(\.state) == [.ready, .pending])
+            #expect(try await store.runs.handleOutcome(consumer: "c", event: event, outcome: forged) == false)
+            #expect(try await store.runs.run(runID)?.stages.map(\.state) == [.ready, .pending])
         }
     }
 }

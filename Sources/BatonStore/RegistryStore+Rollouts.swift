@@ -18,7 +18,7 @@ public enum RolloutFinish: Sendable, Hashable {
     case fencedOut
 }
 
-extension BatonStore {
+extension RegistryStore {
     // MARK: - Reading
 
     /// The version the run's `registerStage` registered (the candidate) and the model's current

@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension RegistryStore {
     // MARK: - Registering
 
     /// Registers the artifact a `register` stage names as the model's next version and ends the

@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension StoreAggregate {
     /// Applies a planner's actions to a run inside the caller's transaction.
     func apply(
         _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: PostgresConnection

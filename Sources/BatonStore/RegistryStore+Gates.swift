@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension RegistryStore {
     /// The values a gate of this run reads from PostgreSQL.
     ///
     /// - Parameters:

@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension AttemptStore {
     /// Records that Ray accepted the attempt's job (fenced); the caller commits the offset after.
     ///
     /// - Returns: `false` when the lease was lost meanwhile.

@@ -30,7 +30,7 @@ public struct MLflowMirrorModel: Sendable {
     }
 }
 
-extension BatonStore {
+extension MirrorStore {
     /// The oldest queued registry changes, grouped by model, oldest model first; parked models'
     /// changes stay queued but are left out until `baton mirror retry` clears the parking.
     public func mlflowRegistryChanges(limit: Int) async throws -> [(model: String, changeIDs: [Int64])] {

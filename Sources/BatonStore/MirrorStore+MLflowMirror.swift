@@ -79,7 +79,7 @@ public struct MLflowMirrorRun: Sendable {
     }
 }
 
-extension BatonStore {
+extension MirrorStore {
     // MARK: - Switching on, leadership
 
     /// Switches change capture on. The first time, every existing run, metric point and

@@ -45,7 +45,7 @@ public struct AttemptReport: Sendable, Hashable {
     }
 }
 
-extension BatonStore {
+extension AttemptStore {
     /// Claims a queued attempt for `owner` with a lease, and marks its stage running.
     ///
     /// - Returns: the claim, or `nil` when the attempt is not queued (already claimed, cancelled,

@@ -21,7 +21,7 @@ public struct SweepReport: Sendable, Hashable {
     public var isEmpty: Bool { lost + timedOut + redrivenReady + redrivenOutcomes + unserved == 0 }
 }
 
-extension BatonStore {
+extension AttemptStore {
     /// Re-drives everything stuck, so a lost message or a dead worker delays a run but never loses it.
     ///
     /// - Parameters:

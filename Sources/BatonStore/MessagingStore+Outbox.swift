@@ -45,7 +45,7 @@ public struct ParkedOutboxEvent: Sendable, Hashable, Codable {
     }
 }
 
-extension BatonStore {
+extension MessagingStore {
     /// Publishes due outbox events in id order and records what became of each, in one transaction.
     ///
     /// Rows are locked with `FOR UPDATE SKIP LOCKED`, so several relays can run. `publish` says

@@ -17,7 +17,7 @@ public struct RayStageFigures: Sendable {
     public var endedToRecorded: [Double] = []
 }
 
-extension BatonStore {
+extension RunStore {
     /// The Ray stage latencies of the given runs' succeeded attempts.
     public func rayStageFigures(runIDs: [UUID]) async throws -> RayStageFigures {
         var figures = RayStageFigures()

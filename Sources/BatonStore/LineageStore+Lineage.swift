@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension LineageStore {
     // MARK: - Finding artifacts
 
     /// The newest artifact recorded at `uri` (the same URI rewritten with new content is a new

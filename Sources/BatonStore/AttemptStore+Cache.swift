@@ -51,7 +51,7 @@ public struct CacheCandidate: Sendable, Hashable {
     public var outputs: [JobOutput]
 }
 
-extension BatonStore {
+extension AttemptStore {
     /// The cache policy of a stage of a run.
     public func cachePolicy(runID: UUID, stage: String) async throws -> StageCachePolicy {
         let rows = try await client.query(

@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension RunStore {
     /// Handles `stage.succeeded` / `stage.failed` in one transaction: dedupe, check the outcome
     /// is the stage's current attempt, then retry, unlock dependents or finish the run.
     ///

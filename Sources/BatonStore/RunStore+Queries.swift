@@ -2,7 +2,7 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-extension BatonStore {
+extension RunStore {
     /// The most recent runs, newest first.
     public func listRuns(limit: Int = 50) async throws -> [RunSummary] {
         let rows = try await client.query(
@@ -43,7 +43,7 @@ extension BatonStore {
         guard var view else { return nil }
         let outputs = try await attemptOutputs(runID)
         let metrics = try await attemptMetrics(runID)
-        let gates = try await gateDecisions(runID)
+        let gates = try await RegistryStore(database: database).gateDecisions(runID)
         var attempts: [String: [AttemptView]] = [:]
         let attemptRows = try await client.query(
             """

@@ -13,7 +13,7 @@ public enum RequestOutcome: Sendable, Hashable {
     case rejected(reason: String)
 }
 
-extension BatonStore {
+extension RunStore {
     /// Handles a `pipeline.requested` event in one transaction: dedupe, validate, create the
     /// run and its stages, queue the first stages, and write the events.
     ///

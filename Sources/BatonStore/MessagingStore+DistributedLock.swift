@@ -1,7 +1,7 @@
 import BatonCore
 import PostgresNIO
 
-extension BatonStore: DistributedLock {
+extension MessagingStore: DistributedLock {
     /// Runs `body` while holding a PostgreSQL advisory lock named `key`, in a transaction that
     /// ends with `body`: every Baton process that takes the same key waits its turn, and a process
     /// that dies releases the lock with its connection.

@@ -32,7 +32,7 @@ public struct MLflowMirrorParked: Sendable, Hashable, Codable {
     }
 }
 
-extension BatonStore {
+extension MirrorStore {
     // MARK: - Parking
 
     /// The longest refusal stored, in bytes (MLflow's messages can quote a whole request).

@@ -15,7 +15,7 @@ public struct PipelineVersion: Sendable, Hashable {
     public var createdAt: Date
 }
 
-extension BatonStore {
+extension RunStore {
     /// Stores a spec as the next version of its pipeline, unless an identical spec is stored.
     ///
     /// - Returns: the version, and whether it is new.

@@ -124,7 +124,7 @@ public struct DeadLetterRecord: Sendable, Hashable {
     public var headers: [String: String]
 }
 
-extension BatonStore {
+extension MessagingStore {
     /// Records a dead letter; recording the same record again (same origin, time and content) keeps
     /// the first row.
     public func recordDeadLetter(_ letter: DeadLetter) async throws {

@@ -1,0 +1,77 @@
+import BatonCore
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import BatonEngine
+@testable import BatonStore
+
+/// The lease keeper's decisions against an in-memory store (no server): when to stop the work,
+/// and when to keep trying. The real-PostgreSQL behaviour is in `LeaseKeeperTests`.
+@Suite("Lease keeper logic (in-memory store)", .timeLimit(.minutes(1)))
+struct LeaseKeeperLogicTests {
+    /// Answers renewals from a script: `true` (held), `false` (lost), or a failure.
+    final class ScriptedLeases: LeaseRenewing {
+        enum Answer: Sendable {
+            case held, lost, failure
+        }
+        struct Unavailable: Error {}
+
+        private let state: Mutex<(script: [Answer], calls: Int)>
+        init(_ script: [Answer]) { state = Mutex((script, 0)) }
+        var calls: Int { state.withLock { $0.calls } }
+
+        func renewLease(_ claim: ClaimedAttempt, lease: Duration) async throws -> Bool {
+            let answer = state.withLock { state -> Answer in
+                state.calls += 1
+                return state.script.isEmpty ? .held : state.script.removeFirst()
+            }
+            switch answer {
+            case .held: return true
+            case .lost: return false
+            case .failure: throw Unavailable()
+            }
+        }
+    }
+
+    static let claim = ClaimedAttempt(
+        id: UUID(), runID: UUID(), stage: "s", attempt: 1, epoch: 1, deadline: .distantFuture, specYAML: "",
+        params: [:])
+
+    func keeper(_ leases: ScriptedLeases) -> LeaseKeeper {
+        LeaseKeeper(attempts: leases, lease: .seconds(1), interval: .milliseconds(20), logger: .init(label: "test"))
+    }
+
+    @Test("A lost lease cancels the work and throws LeaseLost")
+    func lostLease() async throws {
+        let leases = ScriptedLeases([.held, .held, .lost])
+        let started = ContinuousClock.now
+        await #expect(throws: LeaseKeeper.LeaseLost.self) {
+            try await keeper(leases).run(Self.claim) {
+                try await Task.sleep(for: .seconds(30))
+                return 1
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(5), "the body was cancelled, not waited for")
+        #expect(leases.calls == 3)
+    }
+
+    @Test("A failed renewal is tried again; the work's result comes back while the lease is held")
+    func failuresAreRetried() async throws {
+        let leases = ScriptedLeases([.failure, .failure, .held])
+        let result = try await keeper(leases).run(Self.claim) {
+            try await Task.sleep(for: .milliseconds(200))
+            return 42
+        }
+        #expect(result == 42)
+        #expect(leases.calls >= 3)
+    }
+
+    @Test("Work that ends before the first renewal is not renewed")
+    func shortWork() async throws {
+        let leases = ScriptedLeases([.lost])
+        #expect(try await keeper(leases).run(Self.claim) { 7 } == 7)
+        #expect(leases.calls == 0)
+    }
+}
