@@ -424,7 +424,7 @@ def test_asyncapi_headers_match_the_codec(asyncapi):
 def test_asyncapi_dead_letter_headers_match_the_engine(asyncapi):
     dead_letter = next(m for m in asyncapi["components"]["messages"].values() if m["name"] == "dead.letter")
     Draft7Validator.check_schema(dead_letter["headers"])
-    source = (ROOT / "Sources" / "BatonEngine" / "DeadLetterQueue.swift").read_text()
+    source = (ROOT / "Sources" / "BatonEngine" / "Messaging" / "DeadLetterQueue.swift").read_text()
     written = set(re.findall(r'KafkaHeader\(key: "(baton_dlq_\w+)"', source))
     assert len(written) == 9
     # Every header but the marker of a cut payload is always written.
