@@ -430,7 +430,7 @@ def test_asyncapi_dead_letter_headers_match_the_engine(asyncapi):
     # Every header but the marker of a cut payload is always written.
     assert set(dead_letter["headers"]["required"]) == written - {"baton_dlq_truncated"}
     assert set(dead_letter["headers"]["properties"]) == written
-    letter = (ROOT / "Sources" / "BatonStore" / "BatonStore+DeadLetters.swift").read_text()
+    letter = (ROOT / "Sources" / "BatonStore" / "MessagingStore+DeadLetters.swift").read_text()
     limit = re.search(r"maxError = (\d+)", letter)
     assert limit and dead_letter["headers"]["properties"]["baton_dlq_error"]["maxLength"] == int(limit.group(1))
     cut = re.search(r"maxTopicPayload = (\d+) \* (\d+)", source)
