@@ -94,13 +94,7 @@ public struct JSONHTTPClient: Sendable {
                 "service": "\(configuration.service)", "method": "\(method)", "path": "\(path)",
                 "status": "\(answer.status)",
             ])
-        if let expect, !expect.contains(answer.status) {
-            let quoted = String(decoding: answer.body.prefix(Self.refusalBytes), as: UTF8.self)
-            throw HTTPCallFailure(
-                .refused, reason: "\(configuration.service) refused \(method) \(path): \(quoted)",
-                status: answer.status,
-                body: Array(answer.body.prefix(Self.refusalBytes)))
-        }
+        if let expect, !expect.contains(answer.status) { throw refusal(answer, method: method) }
         return answer
     }
 
@@ -133,11 +127,8 @@ public struct JSONHTTPClient: Sendable {
         switch result {
         case .read(let sink):
             return sink
-        case .refused(let refusal):
-            let quoted = String(decoding: refusal.body.prefix(Self.refusalBytes), as: UTF8.self)
-            throw HTTPCallFailure(
-                .refused, reason: "\(configuration.service) refused GET \(path): \(quoted)", status: refusal.status,
-                body: Array(refusal.body.prefix(Self.refusalBytes)))
+        case .refused(let answer):
+            throw refusal(answer, method: .GET)
         }
     }
 
@@ -201,6 +192,16 @@ public struct JSONHTTPClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         return request
+    }
+
+    /// The `.refused` failure of `answer` to `method`, quoting the start of its body.
+    private func refusal(_ answer: Answer, method: HTTPMethod) -> HTTPCallFailure {
+        let kept = Array(answer.body.prefix(Self.refusalBytes))
+        return HTTPCallFailure(
+            .refused,
+            reason:
+                "\(configuration.service) refused \(method) \(answer.path): \(String(decoding: kept, as: UTF8.self))",
+            status: answer.status, body: kept)
     }
 
     /// Sends `request` and runs `read` on the answer, all within the timeout.
