@@ -17,8 +17,10 @@ public struct RayJobClient: Sendable {
         public var address: String
         /// A bearer token, sent as `Authorization` and `X-Ray-Authorization`. Default: none.
         public var token: String?
-        /// The longest one call may take. Default: 10 s.
-        public var requestTimeout: Duration = .seconds(10)
+        /// The longest one call may take, answer included. Default: 30 s: the dashboard is one
+        /// Python process that a busy head can leave silent for seconds, and every call is safe to
+        /// repeat (a submission is keyed by its id).
+        public var requestTimeout: Duration = .seconds(30)
         /// The most bytes of job log kept: a longer log is read to its end and only its last
         /// `maxLogBytes` are kept (the job's `::baton::` records come last). Default: 16 MiB.
         public var maxLogBytes = 16 << 20

@@ -27,9 +27,14 @@ struct PlatformOptions: ParsableArguments {
         switch rayLauncher ?? environment["BATON_RAY_LAUNCHER"] ?? "jobs" {
         case "jobs":
             guard let address = rayAddress ?? environment["BATON_RAY_ADDRESS"] else { return nil }
-            return RayJobClient(
-                configuration: .init(address: address, token: environment["BATON_RAY_TOKEN"]),
-                logger: Logger(label: "baton.ray"))
+            var configuration = RayJobClient.Configuration(address: address, token: environment["BATON_RAY_TOKEN"])
+            if let text = environment["BATON_RAY_TIMEOUT_SECONDS"] {
+                guard let seconds = Int64(text), seconds > 0 else {
+                    throw ValidationError("BATON_RAY_TIMEOUT_SECONDS must be whole seconds above 0")
+                }
+                configuration.requestTimeout = .seconds(seconds)
+            }
+            return RayJobClient(configuration: configuration, logger: Logger(label: "baton.ray"))
         case "kuberay": return try kubeRayLauncher()
         case let other: throw ValidationError("--ray-launcher must be jobs or kuberay, not '\(other.prefix(40))'")
         }

@@ -17,8 +17,11 @@ struct RayJobClientTests {
     func waitForEnd(_ id: String) async throws -> RayJobDetails {
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
-            let job = try await client.job(id)
-            if job.status.isTerminal { return job }
+            // As the engine's watcher does, a call the busy head did not answer is asked again.
+            do {
+                let job = try await client.job(id)
+                if job.status.isTerminal { return job }
+            } catch let error as RayError where error.isRetriable {}
             try await Task.sleep(for: .milliseconds(200))
         }
         throw RayTimeout()
