@@ -26,7 +26,7 @@ RUN apt-get update \
 WORKDIR /build
 
 # The manifest names the test targets too, and SwiftPM checks their folders exist when it loads
-# the package, so Tests/ comes along even though only the `baton` product is built.
+# the package, so Tests/ comes along even though only the `baton` and `baton-bench` products are built.
 # Package.resolved is left out on purpose (.dockerignore): SwiftPM resolves the manifest's
 # version ranges afresh against the real repositories.
 COPY Package.swift ./
@@ -39,8 +39,9 @@ COPY Tests ./Tests
 # image needs no Swift toolchain.
 RUN --mount=type=cache,target=/build/.build \
     swift build -c release --product baton --static-swift-stdlib \
+ && swift build -c release --product baton-bench --static-swift-stdlib \
  && mkdir -p /out \
- && cp "$(swift build -c release --show-bin-path)/baton" /out/baton
+ && cp "$(swift build -c release --show-bin-path)/baton" "$(swift build -c release --show-bin-path)/baton-bench" /out/
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -56,7 +57,8 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 baton \
  && useradd --system --uid 10001 --gid baton --home-dir /app --no-create-home --shell /usr/sbin/nologin baton
 
-COPY --from=build /out/baton /usr/local/bin/baton
+# `baton bench` runs baton-bench from the same folder.
+COPY --from=build /out/baton /out/baton-bench /usr/local/bin/
 # Read-only data: owned by root, so the baton user cannot modify what it executes.
 COPY migrations /app/migrations
 COPY examples /app/examples

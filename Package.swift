@@ -10,7 +10,8 @@ let package = Package(
     name: "baton",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "baton", targets: ["baton"])
+        .executable(name: "baton", targets: ["baton"]),
+        .executable(name: "baton-bench", targets: ["baton-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -196,10 +197,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - Executable
+        // MARK: - What the executables share: options, the store and producer of a command, JSON output
+        .target(
+            name: "BatonCommandLine",
+            dependencies: [
+                "BatonCore",
+                "BatonStore",
+                "BatonKafka",
+                "BatonEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Executables
         .executableTarget(
             name: "baton",
             dependencies: [
+                "BatonCommandLine",
                 "BatonCore",
                 "BatonStore",
                 "BatonKafka",
@@ -218,6 +235,20 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "baton-bench",
+            dependencies: [
+                "BatonCommandLine",
+                "BatonCore",
+                "BatonStore",
+                "BatonKafka",
+                "BatonEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

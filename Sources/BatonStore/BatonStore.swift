@@ -12,8 +12,8 @@ import PostgresNIO
 /// that changes state runs in one transaction; state moves are conditional UPDATEs, and the
 /// schema's triggers refuse illegal ones.
 public struct BatonStore: Sendable {
-    /// The connection pool; run it as a `Service` (it is one) for the store's lifetime.
-    public let client: PostgresClient
+    /// The connection pool, run by whoever made the store (it is a `Service`).
+    let client: PostgresClient
     /// Topic names used when writing outbox events.
     public let topics: EventTopics
     /// The CloudEvents `source` of events this process writes.

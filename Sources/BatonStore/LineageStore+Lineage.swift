@@ -19,6 +19,16 @@ extension LineageStore {
         return nil
     }
 
+    /// The artifact with id `id`; `nil` when there is none.
+    public func artifact(id: Int64) async throws -> ArtifactView? {
+        let rows = try await client.query(
+            "SELECT id, uri, md5, size, nfiles, kind FROM artifacts WHERE id = \(id)", logger: logger)
+        for try await row in rows.decode((Int64, String, String?, Int64?, Int?, String).self) {
+            return ArtifactView(id: row.0, uri: row.1, md5: row.2, size: row.3, nfiles: row.4, kind: row.5)
+        }
+        return nil
+    }
+
     /// A run's final outputs: what its succeeded attempts produced that no attempt of the run read.
     ///
     /// - Throws: `StoreError.notFound` when there is no such run.

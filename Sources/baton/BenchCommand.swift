@@ -1,121 +1,32 @@
 import ArgumentParser
-import BatonCore
-import BatonEngine
-import BatonKafka
-import BatonStore
 import Foundation
-import Logging
 
-struct BenchCommand: AsyncParsableCommand {
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `baton bench ...`: Baton's benchmarks live in their own executable, `baton-bench`, installed next
+/// to `baton`; this command runs it in place of this process with the same arguments.
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Submit many runs to a running `baton serve` and print latency figures as JSON.",
-        subcommands: [BenchLineageCommand.self])
+        abstract: "Run Baton's benchmarks: `baton bench [runs] ...` or `baton bench lineage ...` (JSON figures).",
+        discussion: "Runs the baton-bench binary next to this one; `baton bench --help` lists its options.")
 
-    @OptionGroup var options: GlobalOptions
+    /// What `baton-bench` gets, as given.
+    @Argument(parsing: .captureForPassthrough, help: "Arguments of baton-bench.")
+    var arguments: [String] = []
 
-    @Option(help: "The spec file to run.") var pipeline = "examples/korean-llm-noop.yaml"
-    @Option(help: "How many runs.") var runs = 50
-    @Option(help: "Runs in flight at once: submitted in waves of this many (default: all at once).") var concurrency:
-        Int?
-    @Option(help: "Give up after this many seconds.") var timeout: Double = 600
-
-    func run() async throws {
-        options.bootstrapLogging()
-        let logger = Logger(label: "baton.bench")
-        let yaml = try String(contentsOfFile: pipeline, encoding: .utf8)
-        let spec = try PipelineSpecParser.parse(yaml)
-        let producer = try Runtime.makeProducer(options, logger: logger)
-        let topic = options.topics().requested
-        let started = Date()
-        let runIDs = (0..<max(1, min(runs, 10_000))).map { _ in UUID() }
-        let wave = max(1, concurrency ?? runIDs.count)
-        let (views, ray) = try await Runtime.withStore(options, logger: logger) { store in
-            var views: [RunView] = []
-            for start in stride(from: 0, to: runIDs.count, by: wave) {
-                let batch = Array(runIDs[start..<min(start + wave, runIDs.count)])
-                try await withThrowingTaskGroup { group in
-                    for runID in batch {
-                        group.addTask {
-                            let request = PipelineRequested(
-                                spec: yaml, runId: runID, requestedBy: "bench", noCache: true)
-                            let event = try CloudEvent(
-                                source: "baton/bench", type: .pipelineRequested, payload: request)
-                            _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: runID.lowercased))
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-                views += try await Self.waitForAll(batch, store: store, timeout: .seconds(timeout))
-            }
-            return (views, try await store.runs.rayStageFigures(runIDs: runIDs))
+    func run() throws {
+        guard let own = Bundle.main.executableURL?.resolvingSymlinksInPath() else {
+            throw ValidationError("cannot tell where this baton binary is, to find baton-bench next to it")
         }
-        await producer.shutdown()
-        let finished = views.compactMap(\.finishedAt).max() ?? Date()
-        var handoffs: [Double] = []
-        var firstStage: [Double] = []
-        for view in views {
-            let byName = Dictionary(uniqueKeysWithValues: view.stages.map { ($0.name, $0) })
-            for stage in view.stages {
-                guard let start = stage.startedAt else { continue }
-                let needs = spec.graph.needs[stage.name] ?? []
-                if needs.isEmpty {
-                    firstStage.append(start.timeIntervalSince(view.createdAt))
-                } else if let ready = needs.compactMap({ byName[$0]?.finishedAt }).max() {
-                    handoffs.append(start.timeIntervalSince(ready))
-                }
-            }
+        let bench = own.deletingLastPathComponent().appending(path: "baton-bench")
+        guard FileManager.default.isExecutableFile(atPath: bench.path) else {
+            throw ValidationError("baton-bench is not installed next to baton (\(bench.path)); build it with swift build")
         }
-        var report: [String: JSONValue] = [
-            "pipeline": .string(spec.name),
-            "stages_per_run": .int(Int64(spec.stages.count)),
-            "runs": .int(Int64(views.count)),
-            "succeeded": .int(Int64(views.filter { $0.state == .succeeded }.count)),
-            "wall_seconds": .double(finished.timeIntervalSince(started)),
-            "runs_per_second": .double(Double(views.count) / max(finished.timeIntervalSince(started), 0.001)),
-            "run_makespan_seconds": Self.percentiles(
-                views.compactMap { $0.finishedAt?.timeIntervalSince($0.createdAt) }),
-            "request_to_first_stage_start_seconds": Self.percentiles(firstStage),
-            "stage_handoff_seconds": Self.percentiles(handoffs),
-        ]
-        if !ray.readyToSubmitted.isEmpty {
-            report["ray"] = .object([
-                "stage_ready_to_submission_accepted_seconds": Self.percentiles(ray.readyToSubmitted),
-                "stage_ready_to_attempt_claimed_seconds": Self.percentiles(ray.readyToClaimed),
-                "ray_terminal_to_next_submission_seconds": Self.percentiles(ray.endedToNextSubmitted),
-                "ray_startup_seconds": Self.percentiles(ray.rayStartup),
-                "ray_job_run_seconds": Self.percentiles(ray.rayRun),
-                "ray_terminal_to_outcome_recorded_seconds": Self.percentiles(ray.endedToRecorded),
-            ])
-        }
-        print(try RunPrinter.json(report))
-    }
-
-    static func waitForAll(_ runIDs: [UUID], store: BatonStore, timeout: Duration) async throws -> [RunView] {
-        let deadline = ContinuousClock.now + timeout
-        var done: [UUID: RunView] = [:]
-        while done.count < runIDs.count, ContinuousClock.now < deadline {
-            for runID in runIDs where done[runID] == nil {
-                if let view = try await store.runs.run(runID), view.state.isTerminal { done[runID] = view }
-            }
-            if done.count < runIDs.count { try await Task.sleep(for: .milliseconds(500)) }
-        }
-        guard done.count == runIDs.count else {
-            throw ValidationError("only \(done.count) of \(runIDs.count) runs ended within the timeout")
-        }
-        return runIDs.compactMap { done[$0] }
-    }
-
-    static func percentiles(_ values: [Double]) -> JSONValue {
-        guard !values.isEmpty else { return .null }
-        let sorted = values.sorted()
-        func at(_ quantile: Double) -> JSONValue {
-            let index = min(sorted.count - 1, Int((quantile * Double(sorted.count)).rounded(.up)) - 1)
-            return .double((sorted[max(0, index)] * 10_000).rounded() / 10_000)
-        }
-        return .object([
-            "count": .int(Int64(values.count)), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99),
-            "max": .double((sorted.last! * 10_000).rounded() / 10_000),
-        ])
+        let argv = ([bench.path] + arguments).map { strdup($0) } + [nil]
+        execv(bench.path, argv)
+        throw ValidationError("could not run \(bench.path): \(String(cString: strerror(errno)))")
     }
 }

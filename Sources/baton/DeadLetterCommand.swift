@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonCore
 import BatonKafka
 import BatonStore
@@ -25,7 +26,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let letters = try await Runtime.withStore(options, logger: Logger(label: "baton.dlq")) { store in
                 try await store.messaging.deadLetters(limit: max(1, min(limit, 10_000)), includeDiscarded: all)
             }
-            if json { return print(try RunPrinter.json(letters)) }
+            if json { return print(try JSONOutput.render(letters)) }
             if letters.isEmpty { return print("no dead letters") }
             for letter in letters {
                 let status =
@@ -51,7 +52,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 try await store.messaging.deadLetter(id)
             }
             guard let letter else { throw ValidationError("no dead letter \(id)") }
-            if json { return print(try RunPrinter.json(letter)) }
+            if json { return print(try JSONOutput.render(letter)) }
             print("dead letter \(letter.id) from \(letter.topic)[\(letter.partition)]@\(letter.offset)")
             print("consumer: \(letter.consumer), attempts: \(letter.attempts), at \(letter.createdAt)")
             if let eventID = letter.eventID { print("event id: \(eventID)") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonStore
 import Foundation
 import Logging
@@ -68,11 +69,11 @@ struct LineageCommand: AsyncParsableCommand {
             print("no artifact recorded at \(target.prefix(200))")
             throw ExitCode(1)
         case .graph(let graph)?:
-            print(json ? try RunPrinter.json(graph) : LineagePrinter.tree(graph))
+            print(json ? try JSONOutput.render(graph) : LineagePrinter.tree(graph))
         case .provenance(let documents)?:
             print(
                 json
-                    ? try RunPrinter.json(documents)
+                    ? try JSONOutput.render(documents)
                     : documents.map(LineagePrinter.provenance).joined(separator: "\n\n"))
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonStore
 import Logging
 
@@ -14,9 +15,8 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         options.bootstrapLogging()
         let logger = Logger(label: "baton.migrate")
-        let runner = MigrationRunner(directory: Runtime.migrationsDirectory(dir))
         let applied = try await Runtime.withStore(options, logger: logger) { store in
-            try await runner.migrate(store.client, logger: logger)
+            try await store.migrate(from: Runtime.migrationsDirectory(dir))
         }
         print(applied.isEmpty ? "schema is up to date" : "applied: " + applied.joined(separator: ", "))
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonCore
 import BatonStore
 import Foundation

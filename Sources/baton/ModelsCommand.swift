@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonCore
 import BatonStore
 import Foundation
@@ -22,7 +23,7 @@ struct ModelsCommand: AsyncParsableCommand {
             let models = try await Runtime.withStore(options, logger: Logger(label: "baton.models")) { store in
                 try await store.registry.listModels()
             }
-            print(json ? try RunPrinter.json(models) : ModelPrinter.list(models))
+            print(json ? try JSONOutput.render(models) : ModelPrinter.list(models))
         }
     }
 
@@ -45,7 +46,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 print("no model \(model)")
                 throw ExitCode(1)
             }
-            print(json ? try RunPrinter.json(view) : ModelPrinter.text(view))
+            print(json ? try JSONOutput.render(view) : ModelPrinter.text(view))
         }
     }
 

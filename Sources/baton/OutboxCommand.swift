@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonStore
 import Foundation
 import Logging
@@ -22,7 +23,7 @@ struct OutboxCommand: AsyncParsableCommand {
             let events = try await Runtime.withStore(options, logger: Logger(label: "baton.outbox")) { store in
                 try await store.messaging.parkedOutboxEvents(limit: max(1, min(limit, 10_000)))
             }
-            if json { return print(try RunPrinter.json(events)) }
+            if json { return print(try JSONOutput.render(events)) }
             if events.isEmpty { return print("no parked outbox events") }
             for event in events {
                 print(

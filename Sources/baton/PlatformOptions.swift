@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonArgo
+import BatonCommandLine
 import BatonCore
 import BatonKubeRay
 import BatonKubernetes

@@ -4,13 +4,6 @@ import Foundation
 
 /// Renders runs for the terminal and as JSON.
 enum RunPrinter {
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     static func table(_ runs: [RunSummary]) -> String {
         var rows = [["RUN", "PIPELINE", "STATE", "CREATED", "DURATION"]]
         for run in runs {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonCore
 import BatonStore
 import Foundation
@@ -22,7 +23,7 @@ struct RunsCommand: AsyncParsableCommand {
                 try await store.runs.listRuns(limit: min(max(limit, 1), 1000))
             }
             if json {
-                print(try RunPrinter.json(runs))
+                print(try JSONOutput.render(runs))
             } else {
                 print(RunPrinter.table(runs))
             }
@@ -46,7 +47,7 @@ struct RunsCommand: AsyncParsableCommand {
                 print("no run \(id.lowercased)")
                 throw ExitCode(1)
             }
-            print(json ? try RunPrinter.json(view) : RunPrinter.text(view))
+            print(json ? try JSONOutput.render(view) : RunPrinter.text(view))
         }
     }
 

@@ -1,6 +1,7 @@
 import BatonCore
 import BatonMLflow
-import BatonStore
+// `store.client`, internal to the store: the test writes an attempt's lineage rows as the watcher would.
+@testable import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO

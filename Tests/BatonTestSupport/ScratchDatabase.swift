@@ -21,10 +21,7 @@ public struct ScratchDatabase: Sendable {
         components.path = "/\(name)"
         let database = ScratchDatabase(name: name, url: components.string!)
         if migrate {
-            try await database.withStore { store in
-                try await MigrationRunner(directory: TestStack.migrations).migrate(
-                    store.client, logger: TestStack.logger)
-            }
+            _ = try await database.withStore { store in try await store.migrate(from: TestStack.migrations) }
         }
         return database
     }

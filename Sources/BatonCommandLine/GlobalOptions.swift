@@ -9,36 +9,45 @@ import Logging
 ///
 /// Each option falls back to a `BATON_*` environment variable, then to a default; this is the
 /// one place where the environment is read.
-struct GlobalOptions: ParsableArguments {
+public struct GlobalOptions: ParsableArguments {
+    /// PostgreSQL URL; see ``resolvedDatabaseURL()``.
     @Option(help: "PostgreSQL URL, postgres://user:password@host:port/db (env BATON_DATABASE_URL).")
-    var databaseURL: String?
+    public var databaseURL: String?
 
+    /// Kafka bootstrap servers; see ``resolvedBrokers()``.
     @Option(help: "Kafka bootstrap servers, comma-separated (env BATON_KAFKA_BROKERS).")
-    var brokers: String?
+    public var brokers: String?
 
+    /// librdkafka `key=value` properties; see ``resolvedKafkaProperties()``.
     @Option(
         name: .customLong("kafka-property"),
         help:
             "librdkafka property key=value for SASL/TLS and tuning; repeatable (env BATON_KAFKA_PROPERTIES, comma-separated)."
     )
-    var kafkaProperties: [String] = []
+    public var kafkaProperties: [String] = []
 
+    /// The topic name prefix; see ``topics()``.
     @Option(help: "Topic name prefix (env BATON_TOPIC_PREFIX; default baton).")
-    var topicPrefix: String?
+    public var topicPrefix: String?
 
+    /// The swift-log level; see ``bootstrapLogging(defaultLevel:)``.
     @Option(
         help:
             "Log level: trace, debug, info, notice, warning, error (env BATON_LOG_LEVEL; default info for serve, warning otherwise)."
     )
-    var logLevel: String?
+    public var logLevel: String?
 
-    static let environment = ProcessInfo.processInfo.environment
+    /// Every option unset: each falls back to its variable, then its default.
+    public init() {}
+
+    /// The process environment, read once.
+    public static let environment = ProcessInfo.processInfo.environment
 
     /// Who acts, for audit records: `--actor`, else `$USER`; at most 200 bytes.
     ///
     /// - Parameter action: what the actor does, for the error, e.g. "moves the alias".
     /// - Throws: `ValidationError` when neither is set or the name is too long.
-    static func actor(_ flag: String?, _ action: String) throws -> String {
+    public static func actor(_ flag: String?, _ action: String) throws -> String {
         let actor = (flag ?? environment["USER"] ?? "").trimmingCharacters(in: .whitespaces)
         guard !actor.isEmpty, actor.utf8.count <= 200 else {
             throw ValidationError("set --actor (or $USER) to who \(action), at most 200 bytes")
@@ -47,26 +56,29 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// A run id given on the command line.
-    static func runID(_ text: String) throws -> UUID {
+    public static func runID(_ text: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else { throw ValidationError("'\(text.prefix(64))' is not a run id") }
         return id
     }
 
-    func resolvedDatabaseURL() throws -> String {
+    /// `--database-url`, else `BATON_DATABASE_URL`.
+    public func resolvedDatabaseURL() throws -> String {
         guard let url = databaseURL ?? Self.environment["BATON_DATABASE_URL"] else {
             throw ValidationError("set --database-url or BATON_DATABASE_URL (scripts/stack env prints it)")
         }
         return url
     }
 
-    func resolvedBrokers() throws -> [String] {
+    /// `--brokers`, else `BATON_KAFKA_BROKERS`, split at commas.
+    public func resolvedBrokers() throws -> [String] {
         guard let brokers = brokers ?? Self.environment["BATON_KAFKA_BROKERS"] else {
             throw ValidationError("set --brokers or BATON_KAFKA_BROKERS (scripts/stack env prints it)")
         }
         return brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    func resolvedKafkaProperties() throws -> [String: String] {
+    /// `BATON_KAFKA_PROPERTIES`, then each `--kafka-property` (a later key wins).
+    public func resolvedKafkaProperties() throws -> [String: String] {
         let fromEnvironment =
             Self.environment["BATON_KAFKA_PROPERTIES"].map { $0.split(separator: ",").map(String.init) } ?? []
         var properties: [String: String] = [:]
@@ -79,13 +91,14 @@ struct GlobalOptions: ParsableArguments {
         return properties
     }
 
-    func topics() -> EventTopics {
+    /// The topic names under `--topic-prefix`, else `BATON_TOPIC_PREFIX`, else `baton`.
+    public func topics() -> EventTopics {
         EventTopics(prefix: topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton")
     }
 
     /// The engine's settings that every role shares: brokers, topics, Kafka properties, where
     /// artifacts and job code live. `serve` adds its own and the platforms'.
-    func engineConfiguration() throws -> EngineConfiguration {
+    public func engineConfiguration() throws -> EngineConfiguration {
         var configuration = EngineConfiguration(brokers: try resolvedBrokers())
         configuration.topics = topics()
         configuration.kafkaProperties = try resolvedKafkaProperties()
@@ -99,7 +112,7 @@ struct GlobalOptions: ParsableArguments {
     ///
     /// - Parameter defaultLevel: the level when neither flag nor environment sets one; one-shot
     ///   commands keep the terminal quiet with `warning`, `serve` logs at `info`.
-    func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
+    public func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
         let configured = logLevel ?? Self.environment["BATON_LOG_LEVEL"]
         let level = configured.flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
         LoggingSystem.bootstrap { label in

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Logging
 import PostgresNIO
 
@@ -11,41 +10,46 @@ import PostgresNIO
 /// 16 artifacts; raw datasets are 2 % of the artifacts, picked with a skew so some are read by many
 /// runs. Params (4 per attempt) and metrics (2 keys x 5 steps for train, sft and evaluate) are
 /// filled as the engine records them.
-struct BenchLineageGraph: Sendable {
+public struct GeneratedLineageGraph: Sendable {
     /// Root datasets (ids 1...datasets).
-    let datasets: Int
-    let runs: Int
+    public let datasets: Int
+    /// Pipeline runs, six stage attempts each.
+    public let runs: Int
     /// Raw shards each preprocess reads.
-    let shards: Int
+    public let shards: Int
     /// Runs per chain of continued training.
-    let chain = 12
-    static let outputsPerRun = 16
+    public let chain = 12
+    /// Artifacts each run writes.
+    public static let outputsPerRun = 16
     /// Inputs per run besides the shards: 3 common + 3 + 3 + 5 + 8 + 2.
     static let fixedInputsPerRun = 24
 
     /// The graph nearest to `artifacts` artifacts and `edges` input plus output edges.
     ///
-    /// - Throws: `ValidationError` when the sizes are out of range or too few edges per artifact.
-    init(artifacts: Int, edges: Int) throws {
+    /// - Throws: `StoreError` `.invalidConfiguration` when the sizes are out of range or give too
+    ///   few or too many edges per run.
+    public init(artifacts: Int, edges: Int) throws(StoreError) {
         guard (10_000...20_000_000).contains(artifacts) else {
-            throw ValidationError("--artifacts must be between 10000 and 20000000")
+            throw .invalidConfiguration("artifacts must be between 10000 and 20000000")
         }
         datasets = artifacts / 50
         runs = (artifacts - datasets) / Self.outputsPerRun
         let perRun = Int((Double(edges) / Double(runs)).rounded())
         shards = perRun - Self.outputsPerRun - Self.fixedInputsPerRun
         guard shards >= 1, shards <= 10_000 else {
-            throw ValidationError(
-                "--edges gives \(perRun) edges per run; use between \(runs * 41) and \(runs * 10_040) edges")
+            throw .invalidConfiguration(
+                "edges gives \(perRun) edges per run; use between \(runs * 41) and \(runs * 10_040) edges")
         }
     }
 
-    var artifactCount: Int { datasets + runs * Self.outputsPerRun }
-    var edgeCount: Int { runs * (Self.outputsPerRun + Self.fixedInputsPerRun + shards) }
+    /// Artifacts in the graph.
+    public var artifactCount: Int { datasets + runs * Self.outputsPerRun }
+    /// Input plus output edges in the graph.
+    public var edgeCount: Int { runs * (Self.outputsPerRun + Self.fixedInputsPerRun + shards) }
 
     /// The artifact id of output `k` (0...15) of run `run`: 6 = trained model, 10 = fine-tuned
     /// model, 15 = exported package.
-    func output(_ k: Int, ofRun run: Int) -> Int64 { Int64(datasets + run * Self.outputsPerRun + k + 1) }
+    public func output(_ k: Int, ofRun run: Int) -> Int64 { Int64(datasets + run * Self.outputsPerRun + k + 1) }
 
     /// Writes the graph into an empty, migrated database on `connection`. Foreign keys and
     /// secondary indexes are dropped for the load and made again after it (one pass each, as a

@@ -1,9 +1,9 @@
 import ArgumentParser
+import BatonCommandLine
 import BatonCore
 import BatonStore
 import Foundation
 import Logging
-import PostgresNIO
 
 /// `baton bench lineage`: the lineage API's latencies on a generated graph in a scratch database.
 struct BenchLineageCommand: AsyncParsableCommand {
@@ -26,29 +26,34 @@ struct BenchLineageCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (10...100_000).contains(samples) else { throw ValidationError("--samples must be 10-100000") }
-        _ = try BenchLineageGraph(artifacts: artifacts, edges: edges)
+        _ = try graph()
+    }
+
+    /// The graph of `--artifacts` and `--edges`.
+    private func graph() throws -> GeneratedLineageGraph {
+        do {
+            return try GeneratedLineageGraph(artifacts: artifacts, edges: edges)
+        } catch {
+            throw ValidationError("--" + error.reason)
+        }
     }
 
     func run() async throws {
         options.bootstrapLogging()
         let logger = Logger(label: "baton.bench")
-        let graph = try BenchLineageGraph(artifacts: artifacts, edges: edges)
-        let name = "baton_bench_lineage_" + String(UUID().uuidString.lowercased().prefix(8))
+        let graph = try graph()
+        let name = try SQLIdentifier("baton_bench_lineage_" + String(UUID().uuidString.lowercased().prefix(8)))
         var components = URLComponents(string: try options.resolvedDatabaseURL())
         components?.path = "/\(name)"
         guard let scratchURL = components?.string else { throw ValidationError("--database-url is not a URL") }
         var scratch = options
         scratch.databaseURL = scratchURL
-        // The name is made here of [a-z0-9_] only; CREATE DATABASE takes no bind parameters.
-        try await Runtime.withStore(options, logger: logger) { store in
-            try await store.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        }
+        try await Runtime.withStore(options, logger: logger) { store in try await store.createDatabase(name) }
         let report: [String: JSONValue]
         do {
             report = try await Runtime.withStore(scratch, logger: logger) { store in
-                try await MigrationRunner(directory: Runtime.migrationsDirectory(nil)).migrate(
-                    store.client, logger: logger)
-                return try await Self.measure(graph, samples: samples, store: store, logger: logger)
+                _ = try await store.migrate(from: Runtime.migrationsDirectory(nil))
+                return try await Self.measure(graph, samples: samples, store: store)
             }
         } catch {
             if !keep { try? await Self.drop(name, options: options, logger: logger) }
@@ -57,31 +62,23 @@ struct BenchLineageCommand: AsyncParsableCommand {
         if !keep { try await Self.drop(name, options: options, logger: logger) }
         var output = report
         output["database"] = keep ? .string(name) : .string("\(name) (dropped)")
-        print(try RunPrinter.json(output))
+        print(try JSONOutput.render(output))
     }
 
-    private static func drop(_ name: String, options: GlobalOptions, logger: Logger) async throws {
-        try await Runtime.withStore(options, logger: logger) { store in
-            try await store.client.query(
-                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
-        }
+    private static func drop(_ name: SQLIdentifier, options: GlobalOptions, logger: Logger) async throws {
+        try await Runtime.withStore(options, logger: logger) { store in try await store.dropDatabase(name) }
     }
 
     // MARK: - Measurements
 
-    private static func measure(_ graph: BenchLineageGraph, samples: Int, store: BatonStore, logger: Logger)
+    private static func measure(_ graph: GeneratedLineageGraph, samples: Int, store: BatonStore)
         async throws -> [String: JSONValue]
     {
         let clock = ContinuousClock()
         let buildStart = clock.now
-        try await store.client.withConnection { connection in try await graph.write(on: connection, logger: logger) }
+        try await store.load(graph)
         let loaded = clock.now
-        for table in [
-            "artifacts", "attempt_inputs", "attempt_outputs", "attempt_params", "attempt_metrics",
-            "stage_attempts", "stages", "runs",
-        ] {
-            try await store.client.query(PostgresQuery(unsafeSQL: "VACUUM ANALYZE \(table)"), logger: logger)
-        }
+        try await store.analyzeLineageTables()
         let built = clock.now
         var generator = SystemRandomNumberGenerator()
         // Closures and provenance of final artifacts: exported packages and fine-tuned models.
@@ -94,17 +91,10 @@ struct BenchLineageCommand: AsyncParsableCommand {
             let run = Int.random(in: 0..<graph.runs, using: &generator)
             let target = graph.output(sample.isMultiple(of: 2) ? 15 : 10, ofRun: run)
             let start = clock.now
-            let rows = try await store.client.query(
-                "SELECT artifact_id, depth FROM lineage_upstream(\(target), 20, 10000)", logger: logger)
-            var count = 0
-            var deepest = 0
-            for try await (_, depth) in rows.decode((Int64, Int).self) {
-                count += 1
-                deepest = max(deepest, depth)
-            }
+            let shape = try await store.upstreamClosureShape(of: target)
             upstream.append(milliseconds(clock.now - start))
-            nodes.append(Double(count))
-            depths.append(Double(deepest))
+            nodes.append(Double(shape.nodes))
+            depths.append(Double(shape.maxDepth))
             let model = graph.output(10, ofRun: Int.random(in: 0..<graph.runs, using: &generator))
             let provenanceStart = clock.now
             let document = try await store.lineage.provenance(of: model)
@@ -117,16 +107,19 @@ struct BenchLineageCommand: AsyncParsableCommand {
         for _ in 0..<min(samples, 100) {
             let dataset = Int64(1 + Int(Double(graph.datasets) * pow(Double.random(in: 0..<1, using: &generator), 3)))
             let start = clock.now
-            let rows = try await store.client.query(
-                "SELECT count(*) FROM lineage_downstream(\(dataset), 20, 10000)", logger: logger)
-            for try await count in rows.decode(Int.self) { downstreamNodes.append(Double(count)) }
+            downstreamNodes.append(Double(try await store.downstreamClosureSize(of: dataset)))
             downstream.append(milliseconds(clock.now - start))
         }
-        let recording = try await measureRecording(graph, samples: samples, store: store, logger: logger)
-        let sizes = try await tableSizes(store: store, logger: logger)
-        let upstreamP95 = percentile95(upstream)
-        let provenanceP95 = percentile95(provenance)
-        let recordingP95 = max(percentile95(recording.launch), percentile95(recording.finish))
+        let recording = try await measureRecording(graph, samples: samples, store: store)
+        var sizes: [String: JSONValue] = [:]
+        for (name, size) in try await store.lineageTableSizes() {
+            var entry: [String: JSONValue] = ["mib": .double((Double(size.bytes) / 1_048_576).rounded())]
+            if let rows = size.rows { entry["rows"] = .int(rows) }
+            sizes[name] = .object(entry)
+        }
+        let upstreamP95 = Percentiles.p95(upstream)
+        let provenanceP95 = Percentiles.p95(provenance)
+        let recordingP95 = max(Percentiles.p95(recording.launch), Percentiles.p95(recording.finish))
         return [
             "graph": .object([
                 "artifacts": .int(Int64(graph.artifactCount)), "edges": .int(Int64(graph.edgeCount)),
@@ -136,19 +129,19 @@ struct BenchLineageCommand: AsyncParsableCommand {
                 "load_seconds": .double(seconds(loaded - buildStart)),
                 "vacuum_analyze_seconds": .double(seconds(built - loaded)),
                 "build_seconds": .double(seconds(built - buildStart)),
-                "sizes": sizes,
+                "sizes": .object(sizes),
             ]),
-            "upstream_closure_ms": BenchCommand.percentiles(upstream),
-            "upstream_closure_nodes": BenchCommand.percentiles(nodes),
-            "upstream_closure_max_depth": BenchCommand.percentiles(depths),
-            "model_provenance_ms": BenchCommand.percentiles(provenance),
-            "model_provenance_attempts": BenchCommand.percentiles(attempts),
-            "downstream_closure_of_dataset_ms": BenchCommand.percentiles(downstream),
-            "downstream_closure_of_dataset_nodes": BenchCommand.percentiles(downstreamNodes),
+            "upstream_closure_ms": Percentiles.summary(upstream),
+            "upstream_closure_nodes": Percentiles.summary(nodes),
+            "upstream_closure_max_depth": Percentiles.summary(depths),
+            "model_provenance_ms": Percentiles.summary(provenance),
+            "model_provenance_attempts": Percentiles.summary(attempts),
+            "downstream_closure_of_dataset_ms": Percentiles.summary(downstream),
+            "downstream_closure_of_dataset_nodes": Percentiles.summary(downstreamNodes),
             "record_stage_lineage_ms": .object([
-                "launch_inputs_params": BenchCommand.percentiles(recording.launch),
-                "finish_outputs_metrics": BenchCommand.percentiles(recording.finish),
-                "both": BenchCommand.percentiles(zip(recording.launch, recording.finish).map(+)),
+                "launch_inputs_params": Percentiles.summary(recording.launch),
+                "finish_outputs_metrics": Percentiles.summary(recording.finish),
+                "both": Percentiles.summary(zip(recording.launch, recording.finish).map(+)),
             ]),
             "targets": .object([
                 "upstream_closure_p95_ms": .double(100), "model_provenance_p95_ms": .double(500),
@@ -163,37 +156,22 @@ struct BenchLineageCommand: AsyncParsableCommand {
     /// artifacts, 4 params) and `finishAttempt` (2 outputs upserted as artifacts, 10 metric
     /// points, the outcome event).
     private static func measureRecording(
-        _ graph: BenchLineageGraph, samples: Int, store: BatonStore, logger: Logger
+        _ graph: GeneratedLineageGraph, samples: Int, store: BatonStore
     ) async throws -> (launch: [Double], finish: [Double]) {
-        let runID = UUID()
-        try await store.client.query(
-            """
-            INSERT INTO runs (id, pipeline_name, spec_yaml, state, request_event_id)
-            VALUES (\(runID), 'bench-record', 'generated', 'running', \(runID.lowercased))
-            """, logger: logger)
-        try await store.client.query(
-            """
-            INSERT INTO stages (run_id, name, position, kind, pool, state) VALUES (\(runID), 'train', 0, 'ray', 'gpu', 'ready')
-            """, logger: logger)
+        let runID = try await store.makeBenchmarkRun()
         let clock = ContinuousClock()
         var timings: (launch: [Double], finish: [Double]) = ([], [])
         for sample in 1...samples {
-            let attemptID = UUID()
-            try await store.client.query(
-                """
-                INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, kind)
-                VALUES (\(attemptID), \(runID), 'train', \(sample), 'queued', 'gpu', 3600000, 'ray')
-                """, logger: logger)
+            let attemptID = try await store.queueBenchmarkAttempt(runID: runID, number: sample)
             guard let claim = try await store.attempts.claimAttempt(attemptID, owner: "bench", lease: .seconds(60))
             else {
                 throw ValidationError("could not claim the bench attempt \(attemptID.lowercased)")
             }
             // Two popular datasets and the base model of a chain, as artifacts the graph holds.
             let inputs = [
-                try await input("corpus", artifact: 1, store: store, logger: logger),
-                try await input("vocab", artifact: 2, store: store, logger: logger),
-                try await input(
-                    "base", artifact: graph.output(10, ofRun: sample % graph.runs), store: store, logger: logger),
+                try await input("corpus", artifact: 1, store: store),
+                try await input("vocab", artifact: 2, store: store),
+                try await input("base", artifact: graph.output(10, ofRun: sample % graph.runs), store: store),
             ]
             let params: [String: JSONValue] = [
                 "learning_rate": .double(0.0002), "epochs": .int(3), "seed": .int(Int64(sample)),
@@ -229,39 +207,11 @@ struct BenchLineageCommand: AsyncParsableCommand {
     }
 
     /// An input of the recorded attempt: an artifact of the generated graph.
-    private static func input(_ name: String, artifact id: Int64, store: BatonStore, logger: Logger) async throws
-        -> AttemptInput
-    {
-        let rows = try await store.client.query("SELECT uri, md5, kind FROM artifacts WHERE id = \(id)", logger: logger)
-        for try await (uri, md5, kind) in rows.decode((String, String?, String).self) {
-            return AttemptInput(name: name, uri: uri, md5: md5, kind: kind)
+    private static func input(_ name: String, artifact id: Int64, store: BatonStore) async throws -> AttemptInput {
+        guard let artifact = try await store.lineage.artifact(id: id) else {
+            throw ValidationError("the generated graph has no artifact \(id)")
         }
-        throw ValidationError("the generated graph has no artifact \(id)")
-    }
-
-    private static func tableSizes(store: BatonStore, logger: Logger) async throws -> JSONValue {
-        let rows = try await store.client.query(
-            """
-            SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid)
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind = 'r'
-              AND c.relname IN ('artifacts', 'attempt_inputs', 'attempt_outputs', 'attempt_params', 'attempt_metrics',
-                                'stage_attempts')
-            UNION ALL SELECT 'database', NULL, pg_database_size(current_database())
-            """, logger: logger)
-        var sizes: [String: JSONValue] = [:]
-        for try await (name, estimatedRows, bytes) in rows.decode((String, Int64?, Int64).self) {
-            var entry: [String: JSONValue] = ["mib": .double((Double(bytes) / 1_048_576).rounded())]
-            if let estimatedRows { entry["rows"] = .int(estimatedRows) }
-            sizes[name] = .object(entry)
-        }
-        return .object(sizes)
-    }
-
-    /// The 95th percentile (nearest rank), as `BenchCommand.percentiles` reports it.
-    private static func percentile95(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? .infinity : sorted[max(0, Int((0.95 * Double(sorted.count)).rounded(.up)) - 1)]
+        return AttemptInput(name: name, uri: artifact.uri, md5: artifact.md5, kind: artifact.kind)
     }
 
     private static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }

@@ -7,9 +7,9 @@ import Logging
 import PostgresNIO
 
 /// Helpers that give one-shot commands a running store and a producer.
-enum Runtime {
+public enum Runtime {
     /// Runs `body` with a store whose connection pool runs for the body's duration.
-    static func withStore<Result: Sendable>(
+    public static func withStore<Result: Sendable>(
         _ options: GlobalOptions, logger: Logger, _ body: @Sendable (BatonStore) async throws -> Result
     ) async throws -> Result {
         let configuration = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
@@ -32,7 +32,7 @@ enum Runtime {
     /// - Parameter createsTopics: whether producing to a missing topic lets the broker create it
     ///   with its own defaults. `serve` says no: it creates its topics itself, with their
     ///   partitions and replication, also after a broker lost them.
-    static func makeProducer(_ options: GlobalOptions, logger: Logger, createsTopics: Bool = true) throws
+    public static func makeProducer(_ options: GlobalOptions, logger: Logger, createsTopics: Bool = true) throws
         -> KafkaProducer
     {
         var configuration = KafkaProducerConfiguration(bootstrapServers: try options.resolvedBrokers())
@@ -42,7 +42,7 @@ enum Runtime {
     }
 
     /// Sends one event, binary mode, keyed by `key`; returns once the broker acknowledged it.
-    static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger)
+    public static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger)
         async throws
     {
         let producer = try makeProducer(options, logger: logger)
@@ -51,7 +51,7 @@ enum Runtime {
     }
 
     /// The migrations folder: `--dir`, `BATON_MIGRATIONS_DIR`, or `./migrations`.
-    static func migrationsDirectory(_ flag: String?) -> URL {
+    public static func migrationsDirectory(_ flag: String?) -> URL {
         URL(filePath: flag ?? ProcessInfo.processInfo.environment["BATON_MIGRATIONS_DIR"] ?? "migrations")
     }
 }
