@@ -14,16 +14,21 @@ import ServiceLifecycle
 /// missed) and when the next delayed event (a retry backoff) falls due. Several relays may run:
 /// rows are locked with `SKIP LOCKED`.
 public struct OutboxRelay: Service {
-    private let messaging: MessagingStore
-    private let producer: KafkaProducer
+    private let outbox: any OutboxSource
+    private let publisher: any EventPublisher
     private let configuration: EngineConfiguration
     private let logger: Logger
 
     /// Creates the relay; it publishes through `producer`.
     public init(configuration: EngineConfiguration, messaging: MessagingStore, producer: KafkaProducer, logger: Logger)
     {
-        self.messaging = messaging
-        self.producer = producer
+        self.init(configuration: configuration, outbox: messaging, publisher: producer, logger: logger)
+    }
+
+    /// Creates the relay over any outbox and publisher (the tests' in-memory ones).
+    init(configuration: EngineConfiguration, outbox: any OutboxSource, publisher: any EventPublisher, logger: Logger) {
+        self.outbox = outbox
+        self.publisher = publisher
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: LogKeys.role] = "relay"
@@ -38,7 +43,7 @@ public struct OutboxRelay: Service {
             group.addTask {
                 while !Task.isCancelled {
                     continuation.yield()
-                    let delay = (try? await messaging.nextOutboxDelay()) ?? nil
+                    let delay = (try? await outbox.nextOutboxDelay()) ?? nil
                     let wait = min(delay ?? configuration.relayPollInterval, configuration.relayPollInterval)
                     try? await Task.sleep(for: max(wait, .milliseconds(10)))
                 }
@@ -56,7 +61,7 @@ public struct OutboxRelay: Service {
         var backoff = Backoff(first: .milliseconds(200), maximum: .seconds(5))
         while !Task.isCancelled {
             do {
-                let result = try await messaging.publishOutbox(limit: configuration.relayBatchSize) { events in
+                let result = try await outbox.publishOutbox(limit: configuration.relayBatchSize) { events in
                     await publish(events)
                 }
                 EngineMetrics.published(result.published.count)
@@ -117,7 +122,7 @@ public struct OutboxRelay: Service {
                 continue
             }
             do {
-                _ = try await producer.send(message)
+                try await publisher.publish(message)
                 result.published.append(outbox.id)
             } catch let error as KafkaError {
                 switch OutboxRefusal.classify(error, createdAt: outbox.event.time) {
@@ -146,7 +151,7 @@ public struct OutboxRelay: Service {
     private func listen(_ continuation: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
-                try await messaging.listenForOutboxRows { continuation.yield() }
+                try await outbox.listenForOutboxRows { continuation.yield() }
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("outbox listener reconnecting", metadata: [LogKeys.error: "\(describeError(error))"])
