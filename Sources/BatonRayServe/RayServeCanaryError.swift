@@ -1,38 +1,33 @@
 import BatonCore
 
+/// The Ray Serve canary's errors.
+public enum RayServeCanaryErrorDomain: RolloutErrorDomain {}
+
 /// Why a Ray Serve canary could not run (as opposed to a failed analysis, which aborts it).
-public struct RayServeCanaryError: RolloutDriverError, Sendable {
-    /// A class of error; compare with the static members.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        /// Ray Serve or Prometheus could not be reached or did not answer in time.
-        public static let unavailable = Code(name: "unavailable")
-        /// Ray Serve refused the applications or could not deploy them.
-        public static let deployFailed = Code(name: "deploy_failed")
-        /// An answer that is not the documented JSON.
-        public static let badResponse = Code(name: "bad_response")
-        public var description: String { name }
-    }
+public typealias RayServeCanaryError = ServiceError<RayServeCanaryErrorDomain>
 
-    public var code: Code
-    /// What happened, with the server's own message when it sent one.
-    public var reason: String
-    /// Whether a later attempt may succeed (the stage's retry policy decides).
-    public var isRetriable: Bool
-    public var file: String
-    public var line: Int
+extension ServiceErrorCode where Domain == RayServeCanaryErrorDomain {
+    /// Ray Serve or Prometheus could not be reached or did not answer in time.
+    public static var unavailable: Self { Self(rawValue: "unavailable") }
+    /// Ray Serve refused the applications or could not deploy them.
+    public static var deployFailed: Self { Self(rawValue: "deploy_failed") }
+    /// An answer that is not the documented JSON.
+    public static var badResponse: Self { Self(rawValue: "bad_response") }
+}
 
-    public var description: String { "\(reason) [\(code)]" }
-
+extension ServiceError where Domain == RayServeCanaryErrorDomain {
+    /// Ray Serve or Prometheus is away: a later attempt may succeed.
     public static func unavailable(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
-        Self(code: .unavailable, reason: reason, isRetriable: true, file: file, line: line)
+        Self(.unavailable, reason, isRetriable: true, file: file, line: line)
     }
 
+    /// Ray Serve refused or failed the deployment.
     public static func deployFailed(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
-        Self(code: .deployFailed, reason: reason, isRetriable: false, file: file, line: line)
+        Self(.deployFailed, reason, isRetriable: false, file: file, line: line)
     }
 
+    /// An answer that is not the documented JSON.
     public static func badResponse(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
-        Self(code: .badResponse, reason: reason, isRetriable: false, file: file, line: line)
+        Self(.badResponse, reason, isRetriable: false, file: file, line: line)
     }
 }

@@ -1,39 +1,36 @@
+import BatonCore
+
+/// The store's errors.
+public enum StoreErrorDomain: ServiceErrorDomain {}
+
 /// An error from Baton's PostgreSQL store.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
-    /// A class of store error; compare with the static members.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private let name: String
-        public static let invalidConfiguration = Code(name: "invalid_configuration")
-        public static let migrationFailed = Code(name: "migration_failed")
-        public static let migrationChanged = Code(name: "migration_changed")
-        public static let notFound = Code(name: "not_found")
-        public static let database = Code(name: "database")
-        public var description: String { name }
+public typealias StoreError = ServiceError<StoreErrorDomain>
+
+extension ServiceErrorCode where Domain == StoreErrorDomain {
+    /// A setting (a database URL, a name) is missing or invalid.
+    public static var invalidConfiguration: Self { Self(rawValue: "invalid_configuration") }
+    /// A migration failed; it was rolled back whole.
+    public static var migrationFailed: Self { Self(rawValue: "migration_failed") }
+    /// An applied migration's file was edited since.
+    public static var migrationChanged: Self { Self(rawValue: "migration_changed") }
+    /// No such run, stage, model or artifact.
+    public static var notFound: Self { Self(rawValue: "not_found") }
+}
+
+extension ServiceError where Domain == StoreErrorDomain {
+    static func invalidConfiguration(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.invalidConfiguration, reason, isRetriable: false, file: file, line: line)
     }
 
-    public var code: Code
-    /// What happened and what to do, in a sentence.
-    public var reason: String
-    /// Whether trying again later may succeed (connection loss, serialization failure).
-    public var isRetriable: Bool
-    public var file: String
-    public var line: Int
-
-    public var description: String { "\(reason) [\(code)]" }
-
-    static func invalidConfiguration(_ reason: String, file: String = #fileID, line: Int = #line) -> StoreError {
-        StoreError(code: .invalidConfiguration, reason: reason, isRetriable: false, file: file, line: line)
+    static func migrationFailed(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.migrationFailed, reason, isRetriable: false, file: file, line: line)
     }
 
-    static func migrationFailed(_ reason: String, file: String = #fileID, line: Int = #line) -> StoreError {
-        StoreError(code: .migrationFailed, reason: reason, isRetriable: false, file: file, line: line)
+    static func migrationChanged(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.migrationChanged, reason, isRetriable: false, file: file, line: line)
     }
 
-    static func migrationChanged(_ reason: String, file: String = #fileID, line: Int = #line) -> StoreError {
-        StoreError(code: .migrationChanged, reason: reason, isRetriable: false, file: file, line: line)
-    }
-
-    static func notFound(_ reason: String, file: String = #fileID, line: Int = #line) -> StoreError {
-        StoreError(code: .notFound, reason: reason, isRetriable: false, file: file, line: line)
+    static func notFound(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.notFound, reason, isRetriable: false, file: file, line: line)
     }
 }
