@@ -117,7 +117,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
     /// - Parameter reason: why, for the log.
     /// - Throws: `KubernetesError`.
     public func abort(reason: String) async throws(KubernetesError) {
-        logger.warning("aborting the Argo Rollout", metadata: ["reason": "\(reason)"])
+        logger.warning("aborting the Argo Rollout", metadata: [LogKeys.reason: "\(reason)"])
         let body: JSONValue = .object(["status": .object(["abort": .bool(true)])])
         _ = try await client.patch(JSONValue.self, rolloutPath + "/status", as: .merge, body: body)
     }
@@ -136,7 +136,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
         let container = containers[index]
         if carries(container, candidate) {
             logger.info(
-                "the Rollout already carries the candidate; following it", metadata: ["version": "\(candidate.version)"]
+                "the Rollout already carries the candidate; following it", metadata: [LogKeys.version: "\(candidate.version)"]
             )
             return
         }
@@ -146,7 +146,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
         logger.info(
             "pointed the Rollout at the candidate",
             metadata: [
-                "model": "\(candidate.name)", "version": "\(candidate.version)", "uri": "\(candidate.uri)",
+                LogKeys.model: "\(candidate.name)", LogKeys.version: "\(candidate.version)", LogKeys.uri: "\(candidate.uri)",
             ])
     }
 
@@ -274,7 +274,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
                 await stepReport(index, of: steps, phase: "succeeded", analysisRun: follower.analysisRuns[index]))
             follower.reported = index + 1
         }
-        logger.info("the Rollout is Healthy on the candidate", metadata: ["version": "\(candidate.version)"])
+        logger.info("the Rollout is Healthy on the candidate", metadata: [LogKeys.version: "\(candidate.version)"])
         return .succeeded
     }
 
@@ -297,7 +297,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
                 "/apis/argoproj.io/v1alpha1/namespaces/\(KubernetesClient.segment(configuration.namespace))"
                     + "/analysisruns/\(KubernetesClient.segment(name))")
         } catch {
-            logger.warning("cannot read the AnalysisRun", metadata: ["analysis_run": "\(name)", "error": "\(error)"])
+            logger.warning("cannot read the AnalysisRun", metadata: [LogKeys.analysisRun: "\(name)", LogKeys.error: "\(error)"])
             return nil
         }
     }
@@ -319,7 +319,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
         do {
             return try await fetchRollout()
         } catch  where error.isRetriable {
-            logger.warning("cannot read the Argo Rollout; trying again", metadata: ["error": "\(error)"])
+            logger.warning("cannot read the Argo Rollout; trying again", metadata: [LogKeys.error: "\(error)"])
             return nil
         }
     }

@@ -91,8 +91,8 @@ public struct JSONHTTPClient: Sendable {
         logger.debug(
             "http call",
             metadata: [
-                "service": "\(configuration.service)", "method": "\(method)", "path": "\(path)",
-                "status": "\(answer.status)",
+                LogKeys.service: "\(configuration.service)", LogKeys.method: "\(method)", LogKeys.path: "\(path)",
+                LogKeys.status: "\(answer.status)",
             ])
         if let expect, !expect.contains(answer.status) { throw refusal(answer, method: method) }
         return answer

@@ -68,7 +68,7 @@ public struct RayJobClient: Sendable {
         do {
             _ = try await call(.POST, "/api/jobs/", body: try? CloudEvent.encode(body), expect: [200])
         } catch  where error.status == 500 && Self.isDuplicate(error.reason) {
-            logger.info("ray job already submitted", metadata: ["submission_id": "\(submission.submissionID)"])
+            logger.info("ray job already submitted", metadata: [LogKeys.submissionID: "\(submission.submissionID)"])
         }
         return try await job(submission.submissionID)
     }
@@ -105,8 +105,8 @@ public struct RayJobClient: Sendable {
             logger.info(
                 "job log longer than the read limit; kept its end",
                 metadata: [
-                    "submission_id": "\(submissionID)", "log_bytes": "\(tail.total)",
-                    "kept_bytes": "\(configuration.maxLogBytes)",
+                    LogKeys.submissionID: "\(submissionID)", LogKeys.logBytes: "\(tail.total)",
+                    LogKeys.keptBytes: "\(configuration.maxLogBytes)",
                 ])
         }
         return try tail.log()
@@ -136,7 +136,7 @@ public struct RayJobClient: Sendable {
             _ = try await call(.GET, path)
         } catch  where error.code == .notFound {
             _ = try await call(.PUT, path, body: Array(try package.zip()), contentType: "application/zip")
-            logger.info("uploaded working_dir", metadata: ["folder": "\(folder.path)", "package": "\(name)"])
+            logger.info("uploaded working_dir", metadata: [LogKeys.folder: "\(folder.path)", LogKeys.packageURI: "\(name)"])
         }
         return "gcs://\(name)"
     }

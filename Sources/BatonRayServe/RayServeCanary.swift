@@ -154,8 +154,8 @@ public struct RayServeCanary: RolloutDriver {
                 logger.info(
                     "analysis done",
                     metadata: [
-                        "template": "\(name)", "passed": "\(outcome.passed)",
-                        "query_ms": "\(outcome.queryDurations.map(\.milliseconds))",
+                        LogKeys.template: "\(name)", LogKeys.passed: "\(outcome.passed)",
+                        LogKeys.queryMilliseconds: "\(outcome.queryDurations.map(\.milliseconds))",
                     ])
                 guard outcome.passed else {
                     let message = "step \(index) (analysis \(name)): \(outcome.message ?? "failed")"
@@ -174,8 +174,8 @@ public struct RayServeCanary: RolloutDriver {
             logger.info(
                 "rollout step done",
                 metadata: [
-                    "model": "\(model)", "step": "\(index)", "weight": "\(weight)",
-                    "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+                    LogKeys.model: "\(model)", LogKeys.step: "\(index)", LogKeys.weight: "\(weight)",
+                    LogKeys.durationMilliseconds: "\((ContinuousClock.now - started).milliseconds)",
                 ])
         }
         // Promotion: the candidate alone behind the router; the old stable application goes.

@@ -65,8 +65,8 @@ struct RayServeCanaryAnalysis: Sendable {
             logger.info(
                 "analysis measurement",
                 metadata: [
-                    "template": "\(template.name)", "values": "\(measurements)", "errors": "\(errors)",
-                    "problems": "\(problems)",
+                    LogKeys.template: "\(template.name)", LogKeys.values: "\(measurements)", LogKeys.errors: "\(errors)",
+                    LogKeys.problems: "\(problems)",
                 ])
             if !errors.isEmpty {
                 errorsInARow += 1

@@ -93,7 +93,7 @@ extension AttemptStore {
                     """, logger: logger)
                 logger.warning(
                     "queued attempt failed: no worker serves its pool",
-                    metadata: ["run_id": "\(runID.lowercased)", "stage": "\(stage)"])
+                    metadata: [LogKeys.runID: "\(runID.lowercased)", LogKeys.stage: "\(stage)"])
                 count += 1
             }
             try await connection.query(
@@ -129,7 +129,7 @@ extension AttemptStore {
                 try await enqueueRunEvent(.stageFailed, runID: runID, stage: stage, payload: outcome, on: connection)
                 logger.warning(
                     "attempt ended by sweeper",
-                    metadata: ["run_id": "\(runID.lowercased)", "stage": "\(stage)", "state": "\(state.rawValue)"])
+                    metadata: [LogKeys.runID: "\(runID.lowercased)", LogKeys.stage: "\(stage)", LogKeys.state: "\(state.rawValue)"])
                 count += 1
             }
             return count

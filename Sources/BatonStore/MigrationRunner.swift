@@ -1,3 +1,4 @@
+import BatonCore
 import Crypto
 import Foundation
 import Logging
@@ -100,7 +101,7 @@ public struct MigrationRunner: Sendable {
     }
 
     private func apply(_ migration: Migration, _ connection: PostgresConnection, logger: Logger) async throws {
-        logger.info("applying migration", metadata: ["migration": "\(migration.name)"])
+        logger.info("applying migration", metadata: [LogKeys.migration: "\(migration.name)"])
         do {
             try await connection.withTransaction(logger: logger) { connection in
                 for statement in SQLScript.statements(migration.sql) {

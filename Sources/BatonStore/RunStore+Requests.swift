@@ -200,7 +200,7 @@ extension RunStore {
         let rejected = try CloudEvent(
             source: source, type: .runRejected, subject: runID.map { "run/\($0.lowercased)" }, payload: notice)
         try await enqueue(rejected, topic: topics.runEvents, key: runID?.lowercased ?? eventID, on: connection)
-        logger.info("request rejected", metadata: ["event_id": "\(eventID)", "reason": "\(reason)"])
+        logger.info("request rejected", metadata: [LogKeys.eventID: "\(eventID)", LogKeys.reason: "\(reason)"])
         return .rejected(reason: reason)
     }
 

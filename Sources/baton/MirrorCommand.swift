@@ -69,7 +69,7 @@ struct MirrorCommand: AsyncParsableCommand {
             for item in cleared {
                 logger.notice(
                     "mlflow mirror parking cleared",
-                    metadata: ["kind": "\(item.kind.rawValue)", "subject": "\(item.subject)", "actor": "\(actor)"])
+                    metadata: [LogKeys.kind: "\(item.kind.rawValue)", LogKeys.subject: "\(item.subject)", LogKeys.actor: "\(actor)"])
             }
             if json {
                 print(try MirrorCommand.json(cleared))

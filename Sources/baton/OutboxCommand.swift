@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCommandLine
+import BatonCore
 import BatonStore
 import Foundation
 import Logging
@@ -53,7 +54,7 @@ struct OutboxCommand: AsyncParsableCommand {
             let count = try await Runtime.withStore(options, logger: logger) { store in
                 try await store.messaging.retryParkedOutboxEvents(ids: all ? nil : ids)
             }
-            logger.notice("parked outbox events retried", metadata: ["actor": "\(actor)", "count": "\(count)"])
+            logger.notice("parked outbox events retried", metadata: [LogKeys.actor: "\(actor)", LogKeys.count: "\(count)"])
             print("un-parked \(count) outbox event(s)")
         }
     }

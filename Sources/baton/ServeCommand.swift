@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCommandLine
+import BatonCore
 import BatonEngine
 import BatonKafka
 import BatonMLflow
@@ -167,8 +168,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info(
             "baton serving",
             metadata: [
-                "roles": "\(selected.map(\.rawValue).joined(separator: ","))",
-                "pools": "\(configuration.pools.joined(separator: ","))", "instance": "\(configuration.instanceID)",
+                LogKeys.roles: "\(selected.map(\.rawValue).joined(separator: ","))",
+                LogKeys.pools: "\(configuration.pools.joined(separator: ","))", LogKeys.instance: "\(configuration.instanceID)",
             ])
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -273,7 +274,7 @@ struct ProducerService: Service {
                         try producer.recover()
                         EngineMetrics.producerRebuilt()
                     } catch {
-                        logger.error("Kafka producer cannot be rebuilt", metadata: ["error": "\(error)"])
+                        logger.error("Kafka producer cannot be rebuilt", metadata: [LogKeys.error: "\(error)"])
                     }
                 }
                 try await Task.sleep(for: .seconds(1))
