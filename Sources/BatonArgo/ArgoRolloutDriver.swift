@@ -65,7 +65,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
         self.client = client
         self.configuration = configuration
         var logger = logger
-        logger[metadataKey: "rollout"] = "\(configuration.namespace)/\(configuration.rollout)"
+        logger[metadataKey: LogKeys.rollout] = "\(configuration.namespace)/\(configuration.rollout)"
         self.logger = logger
     }
 

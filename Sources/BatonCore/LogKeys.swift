@@ -89,6 +89,7 @@ public enum LogKeys {
     public static let queryMilliseconds = "query_ms"
     public static let reason = "reason"
     public static let roles = "roles"
+    public static let rollout = "rollout"
     public static let service = "service"
     public static let status = "status"
     public static let step = "step"
