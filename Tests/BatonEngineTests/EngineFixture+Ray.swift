@@ -20,3 +20,20 @@ extension EngineFixture {
         return try await client.list().filter { $0.metadata?["baton_run_id"] == runID.lowercased }
     }
 }
+
+extension EngineFixture {
+    /// The folder a Ray stage runs from (its `working_dir`, packaged and uploaded by Baton): a
+    /// fresh one holding `program` as `stage.py`, and `files` by name.
+    static func jobFolder(program: String, files: [String: String] = [:]) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
+        for (name, text) in files { try text.write(to: folder.appending(path: name), atomically: true, encoding: .utf8) }
+        return folder
+    }
+
+    /// The `ray:` body of a stage that runs `stage.py` from `folder` on 0.1 CPU.
+    static func rayBody(_ folder: URL) -> String {
+        "{entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}"
+    }
+}

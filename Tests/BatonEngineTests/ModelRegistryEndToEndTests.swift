@@ -35,9 +35,7 @@ struct ModelRegistryEndToEndTests {
     }
 
     func spec() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Self.program.write(to: folder.appending(path: "train.py"), atomically: true, encoding: .utf8)
+        let folder = try EngineFixture.jobFolder(program: Self.program)
         return """
             apiVersion: baton/v1
             kind: Pipeline
@@ -48,7 +46,7 @@ struct ModelRegistryEndToEndTests {
             stages:
               - name: train
                 outputs: [model]
-                ray: {entrypoint: python3 train.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}
+                ray: \(EngineFixture.rayBody(folder))
               - {name: evaluate, kind: noop, needs: [train]}
               - name: register
                 kind: register

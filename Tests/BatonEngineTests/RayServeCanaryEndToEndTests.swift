@@ -44,9 +44,7 @@ struct RayServeCanaryEndToEndTests {
         .deletingLastPathComponent().appending(path: "jobs/serve")
 
     func spec() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Self.program.write(to: folder.appending(path: "train.py"), atomically: true, encoding: .utf8)
+        let folder = try EngineFixture.jobFolder(program: Self.program)
         return """
             apiVersion: baton/v1
             kind: Pipeline
@@ -57,7 +55,7 @@ struct RayServeCanaryEndToEndTests {
             stages:
               - name: train
                 outputs: [model]
-                ray: {entrypoint: python3 train.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}
+                ray: \(EngineFixture.rayBody(folder))
               - name: register
                 kind: register
                 needs: [train]

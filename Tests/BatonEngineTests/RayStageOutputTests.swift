@@ -28,9 +28,7 @@ struct RayStageOutputTests {
         """#
 
     static func spec(name: String) throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
+        let folder = try EngineFixture.jobFolder(program: program)
         return """
             apiVersion: baton/v1
             kind: Pipeline
@@ -42,7 +40,7 @@ struct RayStageOutputTests {
             stages:
               - name: produce
                 outputs: [data, report]
-                ray: {entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}
+                ray: \(EngineFixture.rayBody(folder))
             """
     }
 

@@ -35,10 +35,8 @@ struct RayStageTests {
 
     static func spec(name: String, timeout: String = "5m", retries: String = "0") throws -> String {
         // The program travels as the stages' working_dir, packaged and uploaded by Baton.
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
-        let ray = "{entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}"
+        let folder = try EngineFixture.jobFolder(program: program)
+        let ray = EngineFixture.rayBody(folder)
         return """
             apiVersion: baton/v1
             kind: Pipeline

@@ -27,11 +27,8 @@ struct StageCacheTests {
 
     /// a -> b -> c, where only b uses the param `scale`, and a reads the dataset `corpus` names.
     static func spec() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
-        try corpus.write(to: folder.appending(path: "corpus.txt"), atomically: true, encoding: .utf8)
-        let ray = "{entrypoint: python3 stage.py, runtime_env: {working_dir: \(folder.path)}, resources: {cpus: 0.1}}"
+        let folder = try EngineFixture.jobFolder(program: program, files: ["corpus.txt": corpus])
+        let ray = EngineFixture.rayBody(folder)
         return """
             apiVersion: baton/v1
             kind: Pipeline
