@@ -41,6 +41,7 @@ public struct ArgoRolloutDriver: RolloutDriver {
         /// How long the whole rollout may take before Baton aborts it. Default: 1 hour.
         public var timeout: Duration = .seconds(3600)
 
+        /// The Rollout `rollout` in `namespace`, whose container `container` serves the model; every other setting at its default.
         public init(namespace: String, rollout: String, container: String) {
             self.namespace = namespace
             self.rollout = rollout
@@ -50,11 +51,15 @@ public struct ArgoRolloutDriver: RolloutDriver {
 
     /// The env vars Baton sets on the model server's container.
     public enum EnvironmentName {
+        /// The candidate's artifact URI.
         public static let uri = "MODEL_URI"
+        /// The candidate's registry version.
         public static let version = "MODEL_VERSION"
+        /// The candidate artifact's MD5.
         public static let md5 = "MODEL_MD5"
     }
 
+    /// Which Rollout, and how to drive it.
     public let configuration: Configuration
     private let client: KubernetesClient
     private let logger: Logger

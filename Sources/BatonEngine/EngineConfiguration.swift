@@ -91,6 +91,7 @@ public struct EngineConfiguration: Sendable {
     /// instead of sending them.
     public var maxMessageBytes: Int { kafkaProperties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000 }
 
+    /// Settings for the Kafka cluster at `brokers`, every other setting at its default.
     public init(brokers: [String]) {
         self.brokers = brokers
     }

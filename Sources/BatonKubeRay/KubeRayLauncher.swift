@@ -52,6 +52,7 @@ public struct KubeRayLauncher: RayJobLauncher {
 
         /// The API server and the namespace of the RayJobs.
         public var kubernetes: KubernetesConfiguration
+        /// Where each job runs: a new cluster from a template, or an existing one by selector.
         public var cluster: Cluster
         /// `spec.activeDeadlineSeconds`: KubeRay fails a RayJob running longer, even if Baton is
         /// down. Baton's own stage timeouts stop jobs earlier. `nil` sends none. Default: 24 hours.
@@ -71,6 +72,7 @@ public struct KubeRayLauncher: RayJobLauncher {
         /// `::baton::` records come last). Default: 16 MiB.
         public var maxLogBytes = 16 << 20
 
+        /// RayJobs on `kubernetes` running on `cluster`; the Ray version is the template's `rayVersion`, else 2.60.0.
         public init(kubernetes: KubernetesConfiguration, cluster: Cluster) {
             self.kubernetes = kubernetes
             self.cluster = cluster
@@ -82,6 +84,7 @@ public struct KubeRayLauncher: RayJobLauncher {
         }
     }
 
+    /// Where RayJobs go and how they are made.
     public let configuration: Configuration
     private let kubernetes: KubernetesClient
     private let httpClient: HTTPClient

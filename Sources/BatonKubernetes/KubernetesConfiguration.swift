@@ -23,6 +23,7 @@ public struct KubernetesConfiguration: Sendable, CustomStringConvertible {
             }
         }
 
+        /// The same as `description`: never the secret itself.
         public var debugDescription: String { description }
     }
 
@@ -30,12 +31,14 @@ public struct KubernetesConfiguration: Sendable, CustomStringConvertible {
     public var server: String
     /// The namespace RayJobs are created in.
     public var namespace: String
+    /// How Baton authenticates to the API server.
     public var credentials: Credentials
     /// PEM certificates that sign the API server's certificate. Default: none (the system's roots).
     public var certificateAuthorityPEM: [UInt8]?
     /// A PEM client certificate and its PEM private key, for clusters that authenticate by certificate.
     /// Default: none.
     public var clientCertificatePEM: [UInt8]?
+    /// The PEM private key of ``clientCertificatePEM``.
     public var clientKeyPEM: [UInt8]?
     /// Skips verifying the API server's certificate (kubeconfig `insecure-skip-tls-verify`). Default: false.
     public var insecureSkipTLSVerify = false

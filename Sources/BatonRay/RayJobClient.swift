@@ -27,6 +27,7 @@ public struct RayJobClient: Sendable {
         /// The most bytes of any other answer read. Default: 16 MiB.
         public var maxResponseBytes = 16 << 20
 
+        /// The dashboard at `address` (a trailing `/` is dropped), with an optional bearer `token`.
         public init(address: String, token: String? = nil) {
             self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
             self.token = token

@@ -14,9 +14,13 @@ public struct RayJobDetails: Sendable, Hashable, Decodable {
         public var isTerminal: Bool { self == .stopped || self == .succeeded || self == .failed }
     }
 
+    /// The id the job was submitted with (Baton's attempt id).
     public var submissionID: String?
+    /// Ray's own job id (`raysubmit_...` or the driver's job id).
     public var jobID: String?
+    /// Where the job is in its life.
     public var status: Status
+    /// The shell command Ray runs.
     public var entrypoint: String?
     /// Ray's explanation of the status (the driver's error for failures).
     public var message: String?
@@ -26,7 +30,9 @@ public struct RayJobDetails: Sendable, Hashable, Decodable {
     public var driverExitCode: Int?
     /// Milliseconds since the epoch.
     public var startTime: Int64?
+    /// Milliseconds since the epoch; nil until the job ended.
     public var endTime: Int64?
+    /// The labels submitted with the job (run, stage, attempt).
     public var metadata: [String: String]?
 
     enum CodingKeys: String, CodingKey {

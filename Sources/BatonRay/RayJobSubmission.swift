@@ -13,12 +13,16 @@ public struct RayJobSubmission: Sendable, Hashable {
     public var runtimeEnv: [String: JSONValue]
     /// Labels Ray stores with the job (run, stage, attempt).
     public var metadata: [String: String]
+    /// CPUs reserved for the driver; nil reserves none.
     public var entrypointNumCPUs: Double?
+    /// GPUs reserved for the driver; nil reserves none.
     public var entrypointNumGPUs: Double?
     /// Bytes.
     public var entrypointMemory: Int64?
+    /// Custom resources reserved for the driver (sent only to Ray versions that know the field).
     public var entrypointResources: [String: Double]
 
+    /// A submission with the given fields.
     public init(
         entrypoint: String, submissionID: String, runtimeEnv: [String: JSONValue] = [:],
         metadata: [String: String] = [:],
@@ -63,6 +67,7 @@ public struct RayServerVersion: Sendable, Hashable, Codable {
         case rayVersion = "ray_version"
     }
 
+    /// A server of Jobs API `version` running Ray `rayVersion`.
     public init(version: String, rayVersion: String) {
         self.version = version
         self.rayVersion = rayVersion

@@ -14,6 +14,7 @@ public struct RayWorkingDirectory: Sendable {
 
     let folder: URL
 
+    /// The local `folder` to package.
     public init(folder: URL) {
         self.folder = folder
     }

@@ -11,10 +11,13 @@ public protocol ArtifactPresence: Sendable {
 
 /// `file://` artifacts: the path must exist (a file or a folder).
 public struct FileArtifactPresence: ArtifactPresence {
+    /// Checks local paths.
     public init() {}
 
+    /// `file` only.
     public var schemes: Set<String> { ["file"] }
 
+    /// Whether the file or folder at `uri` exists; `false` for a URI that is not a file URL.
     public func exists(_ uri: String) async throws -> Bool {
         guard let url = URL(string: uri), url.isFileURL else { return false }
         return FileManager.default.fileExists(atPath: url.path)

@@ -15,6 +15,7 @@ public struct Coordinator: Service {
     private let topics: EventTopics
     private let logger: Logger
 
+    /// A coordinator applying requests and outcomes with `runs`, its offsets and dead letters kept by `messaging`.
     public init(
         configuration: EngineConfiguration, runs: RunStore, messaging: MessagingStore, producer: KafkaProducer,
         logger: Logger
@@ -31,6 +32,7 @@ public struct Coordinator: Service {
         self.logger = logger
     }
 
+    /// Consumes `pipeline.requested` and `run.events` until graceful shutdown.
     public func run() async throws {
         try await loop.run { message in
             try await handle(message)
