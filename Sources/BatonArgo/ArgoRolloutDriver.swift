@@ -141,7 +141,8 @@ public struct ArgoRolloutDriver: RolloutDriver {
         let container = containers[index]
         if carries(container, candidate) {
             logger.info(
-                "the Rollout already carries the candidate; following it", metadata: [LogKeys.version: "\(candidate.version)"]
+                "the Rollout already carries the candidate; following it",
+                metadata: [LogKeys.version: "\(candidate.version)"]
             )
             return
         }
@@ -151,7 +152,8 @@ public struct ArgoRolloutDriver: RolloutDriver {
         logger.info(
             "pointed the Rollout at the candidate",
             metadata: [
-                LogKeys.model: "\(candidate.name)", LogKeys.version: "\(candidate.version)", LogKeys.uri: "\(candidate.uri)",
+                LogKeys.model: "\(candidate.name)", LogKeys.version: "\(candidate.version)",
+                LogKeys.uri: "\(candidate.uri)",
             ])
     }
 
@@ -302,7 +304,8 @@ public struct ArgoRolloutDriver: RolloutDriver {
                 "/apis/argoproj.io/v1alpha1/namespaces/\(KubernetesClient.segment(configuration.namespace))"
                     + "/analysisruns/\(KubernetesClient.segment(name))")
         } catch {
-            logger.warning("cannot read the AnalysisRun", metadata: [LogKeys.analysisRun: "\(name)", LogKeys.error: "\(error)"])
+            logger.warning(
+                "cannot read the AnalysisRun", metadata: [LogKeys.analysisRun: "\(name)", LogKeys.error: "\(error)"])
             return nil
         }
     }

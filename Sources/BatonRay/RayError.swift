@@ -27,7 +27,8 @@ extension ServiceError where Domain == RayErrorDomain {
             case .refused: failure.isNotFound ? .notFound : .rejected
             case .badResponse: .badResponse
             }
-        self.init(code, failure.reason, status: failure.status, isRetriable: failure.isRetriable, file: file, line: line)
+        self.init(
+            code, failure.reason, status: failure.status, isRetriable: failure.isRetriable, file: file, line: line)
     }
 
     static func badResponse(_ reason: String, status: Int?, file: String = #fileID, line: Int = #line) -> Self {

@@ -137,7 +137,8 @@ public struct RayJobClient: Sendable {
             _ = try await call(.GET, path)
         } catch  where error.code == .notFound {
             _ = try await call(.PUT, path, body: Array(try package.zip()), contentType: "application/zip")
-            logger.info("uploaded working_dir", metadata: [LogKeys.folder: "\(folder.path)", LogKeys.packageURI: "\(name)"])
+            logger.info(
+                "uploaded working_dir", metadata: [LogKeys.folder: "\(folder.path)", LogKeys.packageURI: "\(name)"])
         }
         return "gcs://\(name)"
     }

@@ -65,7 +65,8 @@ struct RayServeCanaryAnalysis: Sendable {
             logger.info(
                 "analysis measurement",
                 metadata: [
-                    LogKeys.template: "\(template.name)", LogKeys.values: "\(measurements)", LogKeys.errors: "\(errors)",
+                    LogKeys.template: "\(template.name)", LogKeys.values: "\(measurements)",
+                    LogKeys.errors: "\(errors)",
                     LogKeys.problems: "\(problems)",
                 ])
             if !errors.isEmpty {

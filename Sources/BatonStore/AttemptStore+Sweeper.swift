@@ -129,7 +129,10 @@ extension AttemptStore {
                 try await enqueueRunEvent(.stageFailed, runID: runID, stage: stage, payload: outcome, on: connection)
                 logger.warning(
                     "attempt ended by sweeper",
-                    metadata: [LogKeys.runID: "\(runID.lowercased)", LogKeys.stage: "\(stage)", LogKeys.state: "\(state.rawValue)"])
+                    metadata: [
+                        LogKeys.runID: "\(runID.lowercased)", LogKeys.stage: "\(stage)",
+                        LogKeys.state: "\(state.rawValue)",
+                    ])
                 count += 1
             }
             return count

@@ -15,7 +15,8 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
         guard let first = bytes.first, bytes.count <= 63, isLetter(first),
             bytes.allSatisfy({ isLetter($0) || isDigit($0) })
         else {
-            throw StoreError.invalidConfiguration("'\(name.prefix(80))' is not a plain SQL identifier ([a-z_][a-z0-9_]{0,62})")
+            throw StoreError.invalidConfiguration(
+                "'\(name.prefix(80))' is not a plain SQL identifier ([a-z_][a-z0-9_]{0,62})")
         }
         self.name = name
     }

@@ -23,7 +23,8 @@ struct BenchCommand: ParsableCommand {
         }
         let bench = own.deletingLastPathComponent().appending(path: "baton-bench")
         guard FileManager.default.isExecutableFile(atPath: bench.path) else {
-            throw ValidationError("baton-bench is not installed next to baton (\(bench.path)); build it with swift build")
+            throw ValidationError(
+                "baton-bench is not installed next to baton (\(bench.path)); build it with swift build")
         }
         let argv = ([bench.path] + arguments).map { strdup($0) } + [nil]
         execv(bench.path, argv)

@@ -69,7 +69,10 @@ struct MirrorCommand: AsyncParsableCommand {
             for item in cleared {
                 logger.notice(
                     "mlflow mirror parking cleared",
-                    metadata: [LogKeys.kind: "\(item.kind.rawValue)", LogKeys.subject: "\(item.subject)", LogKeys.actor: "\(actor)"])
+                    metadata: [
+                        LogKeys.kind: "\(item.kind.rawValue)", LogKeys.subject: "\(item.subject)",
+                        LogKeys.actor: "\(actor)",
+                    ])
             }
             if json {
                 print(try MirrorCommand.json(cleared))

@@ -54,7 +54,8 @@ struct OutboxCommand: AsyncParsableCommand {
             let count = try await Runtime.withStore(options, logger: logger) { store in
                 try await store.messaging.retryParkedOutboxEvents(ids: all ? nil : ids)
             }
-            logger.notice("parked outbox events retried", metadata: [LogKeys.actor: "\(actor)", LogKeys.count: "\(count)"])
+            logger.notice(
+                "parked outbox events retried", metadata: [LogKeys.actor: "\(actor)", LogKeys.count: "\(count)"])
             print("un-parked \(count) outbox event(s)")
         }
     }

@@ -169,7 +169,8 @@ struct ServeCommand: AsyncParsableCommand {
             "baton serving",
             metadata: [
                 LogKeys.roles: "\(selected.map(\.rawValue).joined(separator: ","))",
-                LogKeys.pools: "\(configuration.pools.joined(separator: ","))", LogKeys.instance: "\(configuration.instanceID)",
+                LogKeys.pools: "\(configuration.pools.joined(separator: ","))",
+                LogKeys.instance: "\(configuration.instanceID)",
             ])
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -28,7 +28,9 @@ extension EngineFixture {
         let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
-        for (name, text) in files { try text.write(to: folder.appending(path: name), atomically: true, encoding: .utf8) }
+        for (name, text) in files {
+            try text.write(to: folder.appending(path: name), atomically: true, encoding: .utf8)
+        }
         return folder
     }
 

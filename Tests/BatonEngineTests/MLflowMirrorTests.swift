@@ -1,11 +1,12 @@
 import BatonCore
 import BatonMLflow
-// `store.client`, internal to the store: the test writes an attempt's lineage rows as the watcher would.
-@testable import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+// `store.client`, internal to the store: the test writes an attempt's lineage rows as the watcher would.
+@testable import BatonStore
 
 /// The mirror role of `baton serve` against the real MLflow server and the real engine.
 @Suite("MLflow mirror", .serialized, .timeLimit(.minutes(8)))

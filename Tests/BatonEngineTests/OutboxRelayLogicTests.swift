@@ -58,7 +58,9 @@ struct OutboxRelayLogicTests {
 
         var pending: Int { rows.withLock { $0.filter { !$0.published && $0.parked == nil }.count } }
         var parked: [Int64: String] {
-            rows.withLock { Dictionary(uniqueKeysWithValues: $0.compactMap { row in row.parked.map { (row.event.id, $0) } }) }
+            rows.withLock {
+                Dictionary(uniqueKeysWithValues: $0.compactMap { row in row.parked.map { (row.event.id, $0) } })
+            }
         }
         func isDeferred(_ id: Int64) -> Bool {
             rows.withLock { rows in rows.contains { $0.event.id == id && !$0.published && $0.availableAt > .now } }
