@@ -2,6 +2,7 @@ import Foundation
 
 /// A success condition: `result <op> <number>` with `>=`, `>`, `<=`, `<`, `==` or `!=`.
 public struct AnalysisCondition: Sendable, Hashable, CustomStringConvertible {
+    /// The comparison operator of a condition; the raw value is the operator as written.
     public enum Comparison: String, Sendable, Hashable, CaseIterable {
         case greaterOrEqual = ">="
         case lessOrEqual = "<="
@@ -11,9 +12,12 @@ public struct AnalysisCondition: Sendable, Hashable, CustomStringConvertible {
         case less = "<"
     }
 
+    /// How the measured value is compared with `threshold`.
     public var comparison: Comparison
+    /// The number the measured value is compared with.
     public var threshold: Double
 
+    /// A condition `result <comparison> <threshold>`.
     public init(comparison: Comparison, threshold: Double) {
         self.comparison = comparison
         self.threshold = threshold
@@ -36,6 +40,7 @@ public struct AnalysisCondition: Sendable, Hashable, CustomStringConvertible {
 
     /// Why a condition text is refused.
     public struct ParseError: Error, Sendable, Hashable {
+        /// What is wrong with the text, quoting it.
         public var message: String
     }
 

@@ -17,6 +17,7 @@ public struct AnalysisTemplate: Sendable, Hashable {
         /// What the number must satisfy.
         public var condition: AnalysisCondition
 
+        /// A metric with the given name, query and success condition.
         public init(name: String, query: String, condition: AnalysisCondition) {
             self.name = name
             self.query = query
@@ -29,6 +30,7 @@ public struct AnalysisTemplate: Sendable, Hashable {
     /// The longest query accepted, in characters.
     public static let maxQueryLength = 2000
 
+    /// The template's name, as rollout steps refer to it.
     public var name: String
     /// Time between measurements. Default: 10 s.
     public var interval: Duration
@@ -38,8 +40,10 @@ public struct AnalysisTemplate: Sendable, Hashable {
     public var failureLimit: Int
     /// Errors in a row tolerated (no data, Prometheus unreachable). Default: 4 (Argo's).
     public var consecutiveErrorLimit: Int
+    /// The queries measured each interval; every one must satisfy its condition.
     public var metrics: [Metric]
 
+    /// A template with the given fields; the defaults are Argo's.
     public init(
         name: String, interval: Duration = .seconds(10), count: Int = 3, failureLimit: Int = 0,
         consecutiveErrorLimit: Int = 4, metrics: [Metric]
@@ -88,7 +92,9 @@ public struct AnalysisTemplate: Sendable, Hashable {
 
     /// A problem in a template: the field and what is wrong with it.
     public struct Issue: Sendable, Hashable {
+        /// The field at fault, e.g. `metrics[0].query`; empty for the template as a whole.
         public var field: String
+        /// What is wrong with the field.
         public var message: String
     }
 
@@ -185,5 +191,6 @@ public struct AnalysisTemplate: Sendable, Hashable {
 
 /// The problems of one analysis template.
 public struct AnalysisTemplateIssues: Error, Sendable, Hashable {
+    /// Every problem found in the template.
     public var issues: [AnalysisTemplate.Issue]
 }

@@ -17,6 +17,7 @@ public struct CloudEvent: Sendable, Hashable {
     /// The JSON body.
     public var data: [UInt8]
 
+    /// An event with the given attributes and raw JSON body; the id defaults to a new lowercase UUID.
     public init(
         id: String = UUID().uuidString.lowercased(), source: String, type: String, subject: String? = nil,
         time: Date = Date(), traceparent: String? = nil, data: [UInt8]
@@ -74,7 +75,9 @@ public struct CloudEvent: Sendable, Hashable {
 
 /// An event that cannot be read: bad encoding, missing attributes, unknown type.
 public struct EventError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong with the event, in a sentence.
     public var message: String
+    /// An error with the given message.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

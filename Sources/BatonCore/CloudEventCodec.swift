@@ -14,10 +14,13 @@ public enum CloudEventCodec {
     /// The longest `id`, `source` and `type` accepted on ingress, in bytes: they are keys of the
     /// inbox and labels of logs, and no legitimate producer needs more.
     public static let maxIDBytes = 256
+    /// The longest `source` accepted on ingress, in bytes.
     public static let maxSourceBytes = 256
+    /// The longest `type` accepted on ingress, in bytes.
     public static let maxTypeBytes = 128
     /// The most headers and header bytes accepted on ingress.
     public static let maxHeaders = 64
+    /// The most bytes of all headers together accepted on ingress.
     public static let maxHeaderBytes = 64 * 1024
     /// The header `baton dlq replay` adds to a record it produces again: its value names the dead
     /// letter, and a bare JSON body without an idempotency key takes `replay:<value>` as its id, so

@@ -50,6 +50,7 @@ public struct EventTopics: Sendable, Hashable {
     /// Prefix of the per-pool `stage.ready` topics. Default: `baton.stage.ready.`.
     public var stageReadyPrefix = "baton.stage.ready."
 
+    /// The default topic names.
     public init() {}
 
     /// Topic names under another prefix: `<prefix>.pipeline.requested`, `<prefix>.run.events`,

@@ -96,6 +96,7 @@ public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertibl
     /// What is wrong, in a sentence.
     public var message: String
 
+    /// An error at `column` (1-based) with the given message.
     public init(column: Int, message: String) {
         self.column = column
         self.message = message

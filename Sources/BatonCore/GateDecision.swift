@@ -9,11 +9,14 @@ public struct GateInputs: Sendable, Hashable {
 
     /// A model's `champion` version and the metrics snapshot registered with it.
     public struct Champion: Sendable, Hashable {
+        /// The model's name.
         public var model: String
+        /// The version the `champion` alias points at.
         public var version: Int
         /// stage -> metric key -> value, as `model_versions.metrics` stores it.
         public var metrics: [String: [String: Double]]
 
+        /// A champion with the given fields.
         public init(model: String, version: Int, metrics: [String: [String: Double]]) {
             self.model = model
             self.version = version
@@ -21,6 +24,7 @@ public struct GateInputs: Sendable, Hashable {
         }
     }
 
+    /// Inputs with the given fields.
     public init(params: [String: JSONValue], stageMetrics: [String: [String: Double]], champion: Champion?) {
         self.params = params
         self.stageMetrics = stageMetrics

@@ -3,8 +3,11 @@
 /// Params and inputs are JSON in environment variables, never spliced into the entrypoint,
 /// so no value can inject a shell command.
 public struct JobContract: Sendable, Hashable {
+    /// The run's id (`BATON_RUN_ID`).
     public var runID: String
+    /// The stage's name (`BATON_STAGE`).
     public var stage: String
+    /// The attempt's id (`BATON_ATTEMPT_ID`).
     public var attemptID: String
     /// The run's params merged with the stage's own params (stage wins).
     public var params: [String: JSONValue]
@@ -13,6 +16,7 @@ public struct JobContract: Sendable, Hashable {
     /// Where the job writes its outputs.
     public var outputURI: String
 
+    /// A contract with the given fields.
     public init(
         runID: String, stage: String, attemptID: String, params: [String: JSONValue], inputs: [String: JSONValue],
         outputURI: String

@@ -2,15 +2,21 @@ import Foundation
 
 /// An output a job reported: `::baton::output {"name":..,"uri":..,"md5":..,"size":..,"nfiles":..}`.
 public struct JobOutput: Sendable, Hashable, Codable {
+    /// The output's name, as the stage declares it.
     public var name: String
+    /// Where the job wrote the output.
     public var uri: String
+    /// MD5 of the content as DVC computes it (`<md5>.dir` for a folder); nil when the job reported none.
     public var md5: String?
+    /// The content's size in bytes; nil when the job reported none.
     public var size: Int64?
+    /// How many files a folder output holds; nil for a file or when the job reported none.
     public var nfiles: Int?
     /// What the artifact is (`dataset`, `model`, ...), as the job declared it; `nil` for a
     /// plain file or folder.
     public var kind: String?
 
+    /// An output with the given fields.
     public init(
         name: String, uri: String, md5: String? = nil, size: Int64? = nil, nfiles: Int? = nil, kind: String? = nil
     ) {
@@ -37,10 +43,14 @@ public struct JobOutput: Sendable, Hashable, Codable {
 
 /// A metric a job reported: `::baton::metric {"key":..,"value":..,"step":..}`.
 public struct JobMetric: Sendable, Hashable, Codable {
+    /// The metric's name, e.g. `eval_loss`.
     public var key: String
+    /// The measured value; always finite in records read from a log.
     public var value: Double
+    /// The training step the value was measured at; 0 when the record gives none.
     public var step: Int64
 
+    /// A metric with the given fields.
     public init(key: String, value: Double, step: Int64 = 0) {
         self.key = key
         self.value = value
@@ -49,6 +59,7 @@ public struct JobMetric: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey { case key, value, step }
 
+    /// Decodes a metric record; a missing `step` is 0.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         key = try container.decode(String.self, forKey: .key)
@@ -59,7 +70,9 @@ public struct JobMetric: Sendable, Hashable, Codable {
 
 /// The `::baton::` records in a job's log, and the lines that could not be read.
 public struct JobRecords: Sendable, Hashable {
+    /// The outputs reported, in the order first seen, the last record of each name winning.
     public var outputs: [JobOutput] = []
+    /// Every metric reported, each step kept, in log order.
     public var metrics: [JobMetric] = []
     /// Malformed record lines, with why, so a broken job helper is visible rather than silent.
     public var problems: [String] = []
@@ -67,6 +80,7 @@ public struct JobRecords: Sendable, Hashable {
     /// The most records read from one log (a runaway job cannot flood the database).
     public static let maxRecords = 100_000
 
+    /// No records.
     public init() {}
 
     /// Reads every `::baton::output` and `::baton::metric` line of a job log.

@@ -2,6 +2,7 @@
 public enum ParamResolver {
     /// A param that is unknown, missing or of the wrong type.
     public struct ParamError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// What is wrong, naming the param.
         public var message: String
         public var description: String { message }
     }

@@ -11,6 +11,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// The longest wait. Default: 10 min.
     public var maxBackoff: Duration
 
+    /// A policy with the given fields; the defaults allow no retry.
     public init(
         limit: Int = 0, initialBackoff: Duration = .seconds(10), factor: Double = 2,
         maxBackoff: Duration = .seconds(600)

@@ -9,6 +9,7 @@ public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
         /// What is wrong and, where it helps, what to do.
         public var message: String
 
+        /// An issue with the given location and message.
         public init(line: Int?, path: String, message: String) {
             self.line = line
             self.path = path
@@ -26,6 +27,7 @@ public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Problems found past those in ``issues``: counted, not kept.
     public var omittedIssueCount: Int
 
+    /// An error with the given issues and count of issues left out.
     public init(issues: [Issue], omittedIssueCount: Int = 0) {
         self.issues = issues
         self.omittedIssueCount = omittedIssueCount

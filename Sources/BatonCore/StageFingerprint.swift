@@ -21,6 +21,7 @@ public struct StageFingerprint: Sendable, Hashable, Codable {
     /// The outputs the stage declares.
     public var outputs: [String]
 
+    /// Ingredients with the given fields; drops `working_dir` from `runtimeEnv` and sorts `outputs`.
     public init(
         entrypoint: String, code: String?, runtimeEnv: [String: JSONValue], params: [String: JSONValue],
         inputs: [String: String], outputs: [String]

@@ -9,9 +9,13 @@ import Foundation
 public struct MLflowBatch: Sendable {
     /// MLflow's limits on one `runs/log-batch` request.
     public struct Limits: Sendable {
+        /// Metrics in one request. Default: 1000.
         public var metrics = 1000
+        /// Params in one request. Default: 100.
         public var params = 100
+        /// Tags in one request. Default: 100.
         public var tags = 100
+        /// Metrics, params and tags together in one request. Default: 1000.
         public var entities = 1000
         /// Bytes of JSON in one request body. Default: 1 000 000.
         public var bytes = 1_000_000
@@ -20,6 +24,7 @@ public struct MLflowBatch: Sendable {
         /// Characters of a tag value. Default: 8000.
         public var tagValueLength = 8000
 
+        /// MLflow's own limits.
         public init() {}
     }
 

@@ -48,6 +48,7 @@ public struct MLflowClient: Sendable {
         /// MLflow's limits on `runs/log-batch`. Default: MLflow's own.
         public var batchLimits = MLflowBatch.Limits()
 
+        /// A configuration for the server at `trackingURI` (a trailing `/` is dropped), with default limits.
         public init(trackingURI: String, authorization: Authorization? = nil) {
             self.trackingURI = trackingURI.hasSuffix("/") ? String(trackingURI.dropLast()) : trackingURI
             self.authorization = authorization

@@ -2,9 +2,13 @@
 public struct MLflowRun: Sendable, Decodable {
     /// Identity, status and times of a run.
     public struct Info: Sendable, Decodable {
+        /// The run's id, as MLflow assigned it.
         public var runID: String
+        /// The id of the experiment the run belongs to.
         public var experimentID: String
+        /// The run's display name; nil when it has none.
         public var runName: String?
+        /// Where the run is in its lifecycle.
         public var status: MLflowRunStatus
         /// Milliseconds since the epoch.
         public var startTime: Int64?
@@ -26,10 +30,14 @@ public struct MLflowRun: Sendable, Decodable {
 
     /// What was logged to a run. MLflow returns the latest value of each metric here.
     public struct Contents: Sendable, Decodable {
+        /// The latest value of each metric logged.
         public var metrics: [MLflowMetric]
+        /// The params logged.
         public var params: [MLflowParam]
+        /// The tags set.
         public var tags: [MLflowTag]
 
+        /// Decodes the contents as MLflow returns them, missing lists read as empty.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             metrics = try container.decodeIfPresent([MLflowMetric].self, forKey: .metrics) ?? []
@@ -40,7 +48,9 @@ public struct MLflowRun: Sendable, Decodable {
         enum CodingKeys: String, CodingKey { case metrics, params, tags }
     }
 
+    /// The run's identity, status and times.
     public var info: Info
+    /// What was logged to the run.
     public var data: Contents
 
     /// The run's tags by key.

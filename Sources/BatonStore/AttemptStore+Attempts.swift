@@ -4,9 +4,13 @@ import PostgresNIO
 
 /// An attempt a worker has claimed: it holds the lease at `epoch` until `leaseExpiresAt`.
 public struct ClaimedAttempt: Sendable, Hashable {
+    /// The attempt's id.
     public var id: UUID
+    /// The run the attempt belongs to.
     public var runID: UUID
+    /// The stage's name in the run's spec.
     public var stage: String
+    /// The 1-based attempt number of the stage in this run.
     public var attempt: Int
     /// The fencing epoch; every later write must present it.
     public var epoch: Int64
@@ -22,15 +26,22 @@ public struct ClaimedAttempt: Sendable, Hashable {
 
 /// What a job reported, recorded with its attempt's outcome.
 public struct AttemptReport: Sendable, Hashable {
+    /// Ray's last status of the job, e.g. `SUCCEEDED`; nil for a stage that ran no Ray job.
     public var rayStatus: String?
+    /// Ray's explanation of the status (the driver's error for failures); nil when Ray gave none.
     public var rayMessage: String?
+    /// Ray's class of failure, e.g. `JOB_ENTRYPOINT_COMMAND_ERROR`; nil when Ray gave none.
     public var rayErrorType: String?
+    /// The job driver's exit code; nil when Ray reported none.
     public var driverExitCode: Int?
     /// When Ray started and ended the job, by Ray's clock.
     public var rayStartedAt: Date?
+    /// When Ray ended the job, by Ray's clock; nil when unknown.
     public var rayEndedAt: Date?
+    /// The outputs and metrics the job reported in its log.
     public var records: JobRecords
 
+    /// A report with the given fields; every field is optional.
     public init(
         rayStatus: String? = nil, rayMessage: String? = nil, rayErrorType: String? = nil, driverExitCode: Int? = nil,
         rayStartedAt: Date? = nil, rayEndedAt: Date? = nil, records: JobRecords = JobRecords()

@@ -4,12 +4,16 @@ import PostgresNIO
 
 /// An input of an attempt: where the job reads it and, when known, its content hash.
 public struct AttemptInput: Sendable, Hashable {
+    /// The input's name, as the stage's job receives it.
     public var name: String
+    /// Where the job reads the input.
     public var uri: String
+    /// MD5 of the content as DVC computes it (`<md5>.dir` for a folder); nil when unknown.
     public var md5: String?
     /// The artifact kind recorded for an input nobody in Baton produced (a param's path).
     public var kind: String
 
+    /// An input with the given fields.
     public init(name: String, uri: String, md5: String?, kind: String) {
         self.name = name
         self.uri = uri
@@ -21,11 +25,16 @@ public struct AttemptInput: Sendable, Hashable {
 /// What an attempt is about to run with: recorded before the job starts (or instead of it,
 /// for a cache hit), so lineage knows every attempt's inputs, params and code.
 public struct AttemptLaunch: Sendable, Hashable {
+    /// The ingredients of the attempt's result: code, params, inputs, outputs.
     public var fingerprint: StageFingerprint
+    /// Every input the attempt reads, recorded as lineage edges.
     public var inputs: [AttemptInput]
+    /// CPUs the attempt reserves; 0 when the stage asks for none.
     public var cpus: Double
+    /// GPUs the attempt reserves (for GPU-seconds in audits); 0 when the stage asks for none.
     public var gpus: Double
 
+    /// A launch with the given fields.
     public init(fingerprint: StageFingerprint, inputs: [AttemptInput], cpus: Double, gpus: Double) {
         self.fingerprint = fingerprint
         self.inputs = inputs
@@ -46,8 +55,11 @@ public enum StageCachePolicy: Sendable, Hashable {
 
 /// A succeeded attempt whose outputs could stand in for running a stage again.
 public struct CacheCandidate: Sendable, Hashable {
+    /// The succeeded attempt's id.
     public var attemptID: UUID
+    /// The run the attempt belongs to.
     public var runID: UUID
+    /// The outputs the attempt recorded, which a cache hit reuses.
     public var outputs: [JobOutput]
 }
 

@@ -15,6 +15,7 @@ public struct SweepReport: Sendable, Hashable {
     /// Queued attempts failed because no live worker serves their pool.
     public var unserved = 0
 
+    /// A report of a sweep that did nothing.
     public init() {}
 
     /// Whether the sweep changed anything.

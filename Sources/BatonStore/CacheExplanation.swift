@@ -4,19 +4,25 @@ import PostgresNIO
 
 /// Why a stage of a run was or was not served from the cache (`baton cache explain`).
 public struct CacheExplanation: Sendable, Hashable, Codable {
+    /// The run's id.
     public var runID: UUID
+    /// The stage's name.
     public var stage: String
     /// The stage's latest attempt in the run.
     public var attemptID: UUID
+    /// The latest attempt's 1-based number.
     public var attempt: Int
+    /// The latest attempt's state.
     public var state: AttemptState
     /// The decision in words, as the worker made it (`hit: ...` / `miss: ...`).
     public var decision: String?
+    /// The latest attempt's fingerprint (`sha256:<hex>`); nil when none was recorded.
     public var fingerprint: String?
     /// For a hit: the attempt whose outputs were reused.
     public var cachedFrom: UUID?
     /// The earlier succeeded attempt of the same pipeline stage that this one is compared with.
     public var comparedAttemptID: UUID?
+    /// The run of the compared attempt; nil when there was none to compare with.
     public var comparedRunID: UUID?
     /// What differs between the compared attempt's fingerprint ingredients and this one's.
     public var differences: [String]

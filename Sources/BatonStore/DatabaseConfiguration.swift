@@ -4,10 +4,15 @@ import PostgresNIO
 
 /// Where the database is and how to talk to it, read from a `postgres://` URL.
 public struct DatabaseConfiguration: Sendable {
+    /// The database server's host name.
     public var host: String
+    /// The server's port. Default: 5432.
     public var port: Int
+    /// The user to connect as.
     public var username: String
+    /// The user's password; nil when the URL has none.
     public var password: String?
+    /// The database's name.
     public var database: String
     /// Whether to require TLS (`?sslmode=require`). Default: false.
     public var requireTLS = false

@@ -16,13 +16,18 @@ public struct DeadLetter: Sendable, Hashable {
     public static let maxStoredKey = 16 * 1024
     /// The most headers kept, and the most bytes of each header value kept.
     public static let maxHeaders = 64
+    /// The most bytes of each header value kept.
     public static let maxHeaderValue = 4096
     /// The most bytes of the error text kept.
     public static let maxError = 4096
 
+    /// The name of the consumer that gave up on the record.
     public var consumer: String
+    /// The Kafka topic the record came from.
     public var topic: String
+    /// The record's Kafka partition.
     public var partition: Int32
+    /// The record's offset in its partition.
     public var offset: Int64
     /// The record's timestamp; with the offset it identifies a record across broker resets.
     public var recordTime: Date?
@@ -32,6 +37,7 @@ public struct DeadLetter: Sendable, Hashable {
     public var payload: [UInt8]
     /// The original payload's size and SHA-256 (hex), whatever was kept of it.
     public var payloadSize: Int
+    /// SHA-256 (hex) of the original payload, whatever was kept of it.
     public var payloadSHA256: String
     /// The headers as safe text (a repeated name keeps its last value).
     public var headers: [String: String]
@@ -82,19 +88,33 @@ public struct DeadLetter: Sendable, Hashable {
 
 /// A stored dead letter, as `baton dlq list|show` prints it.
 public struct DeadLetterView: Sendable, Hashable, Codable {
+    /// The dead letter's id, as `baton dlq show|replay|discard` take it.
     public var id: Int64
+    /// The name of the consumer that gave up on the record.
     public var consumer: String
+    /// The Kafka topic the record came from.
     public var topic: String
+    /// The record's Kafka partition.
     public var partition: Int
+    /// The record's offset in its partition.
     public var offset: Int64
+    /// The record's `ce_id` header; nil when it had none.
     public var eventID: String?
+    /// Why the record could not be handled.
     public var error: String
+    /// How many times handling was tried.
     public var attempts: Int
+    /// The original payload's size in bytes, whatever was kept of it.
     public var payloadSize: Int
+    /// SHA-256 (hex) of the original payload.
     public var payloadSHA256: String
+    /// When the dead letter was recorded.
     public var createdAt: Date
+    /// How many times the record was replayed.
     public var replays: Int
+    /// When the record was last replayed; nil if never.
     public var replayedAt: Date?
+    /// When the dead letter was discarded; nil while it is open.
     public var discardedAt: Date?
     /// Present in `show` only.
     public var headers: [String: String]?
@@ -115,12 +135,17 @@ public struct DeadLetterView: Sendable, Hashable, Codable {
 
 /// What `replay` needs of a dead letter: the original record as stored.
 public struct DeadLetterRecord: Sendable, Hashable {
+    /// The dead letter's id.
     public var id: Int64
+    /// The Kafka topic the record came from, and goes back to on replay.
     public var topic: String
+    /// The record's key as stored; nil when it had none.
     public var key: [UInt8]?
+    /// The payload as stored, at most ``DeadLetter/maxStoredPayload`` bytes.
     public var payload: [UInt8]
     /// Whether the stored payload is the whole original (only then can it be replayed).
     public var isComplete: Bool
+    /// The headers as stored, as safe text.
     public var headers: [String: String]
 }
 

@@ -4,9 +4,13 @@ import PostgresNIO
 
 /// An event waiting in the outbox.
 public struct OutboxEvent: Sendable {
+    /// The outbox row's id.
     public var id: Int64
+    /// The Kafka topic to publish to.
     public var topic: String
+    /// The Kafka record key, e.g. the run id or, for model events, the model's name; nil for none.
     public var key: String?
+    /// The event to publish.
     public var event: CloudEvent
 }
 
@@ -22,18 +26,27 @@ public struct OutboxBatchResult: Sendable, Hashable {
     /// How many due events the batch held.
     public var fetched = 0
 
+    /// An empty result.
     public init() {}
 }
 
 /// A parked outbox event, for `baton outbox failed`.
 public struct ParkedOutboxEvent: Sendable, Hashable, Codable {
+    /// The outbox row's id.
     public var id: Int64
+    /// The event's CloudEvents `type`.
     public var eventType: String
+    /// The Kafka topic it was to be published to.
     public var topic: String
+    /// The Kafka record key; nil for none.
     public var key: String?
+    /// The size of the event's data, in bytes.
     public var payloadBytes: Int
+    /// Why the broker refused the event.
     public var error: String
+    /// When the event was written to the outbox.
     public var createdAt: Date
+    /// When the event was parked.
     public var failedAt: Date
 
     enum CodingKeys: String, CodingKey {

@@ -12,16 +12,22 @@ import PostgresNIO
 public struct MigrationRunner: Sendable {
     /// One migration file.
     public struct Migration: Sendable, Hashable {
+        /// The number the file name starts with (`NNNN`).
         public var version: Int
+        /// The file name, e.g. `0001_core.sql`.
         public var name: String
+        /// The file's SQL.
         public var sql: String
+        /// SHA-256 (hex) of the file's SQL, as recorded in `schema_migrations`.
         public var checksum: String
     }
 
     private static let lockKey: Int64 = 0x6261_746f_6e00  // "baton\0"
 
+    /// The folder holding the `NNNN_description.sql` files.
     public let directory: URL
 
+    /// A runner of the migrations in `directory`.
     public init(directory: URL) {
         self.directory = directory
     }

@@ -4,12 +4,17 @@ import PostgresNIO
 
 /// A Baton run as the MLflow mirror needs it, with what MLflow was last told about it.
 public struct MLflowMirrorRun: Sendable {
+    /// The Baton run's id.
     public var id: UUID
+    /// The name of the run's pipeline.
     public var pipelineName: String
+    /// The run's state.
     public var state: RunState
     /// The run's params, each value as text (strings bare, anything else as JSON).
     public var params: [(key: String, value: String)]
+    /// When the run was created.
     public var createdAt: Date
+    /// When the run ended; nil while it runs.
     public var finishedAt: Date?
     /// The parent MLflow run, once made.
     public var mirrored: Mirrored?
@@ -18,12 +23,16 @@ public struct MLflowMirrorRun: Sendable {
 
     /// What the mirror stored about the parent MLflow run.
     public struct Mirrored: Sendable {
+        /// The MLflow experiment the parent run is in.
         public var experimentID: String
+        /// The parent MLflow run's id.
         public var mlflowRunID: String
         /// The MLflow status last sent.
         public var status: String?
+        /// Whether the run's params were logged to MLflow.
         public var paramsLogged: Bool
 
+        /// A record with the given fields.
         public init(experimentID: String, mlflowRunID: String, status: String?, paramsLogged: Bool) {
             self.experimentID = experimentID
             self.mlflowRunID = mlflowRunID
@@ -34,19 +43,33 @@ public struct MLflowMirrorRun: Sendable {
 
     /// A stage attempt, with its params, outputs and the metric points not sent yet.
     public struct Attempt: Sendable {
+        /// The attempt's id.
         public var id: UUID
+        /// The stage's name.
         public var stage: String
+        /// The 1-based attempt number of the stage in this run.
         public var attempt: Int
+        /// The attempt's state.
         public var state: AttemptState
+        /// The stage's kind, e.g. `ray` or `gate`.
         public var kind: String
+        /// The worker pool the attempt was queued for.
         public var pool: String
+        /// When the attempt was queued.
         public var queuedAt: Date
+        /// When a worker started the attempt; nil while it is queued.
         public var startedAt: Date?
+        /// When the attempt ended; nil while it runs.
         public var finishedAt: Date?
+        /// For a cache hit, the attempt whose outputs it reused.
         public var cachedFrom: UUID?
+        /// A readable error, for failures.
         public var error: String?
+        /// The attempt's params by key, each value as text (strings bare, anything else as JSON).
         public var params: [(key: String, value: String)] = []
+        /// The outputs the attempt recorded, by name, with their md5 when known.
         public var outputs: [(name: String, uri: String, md5: String?)] = []
+        /// The attempt's metric points not yet sent to MLflow.
         public var pendingMetrics: [PendingMetric] = []
         /// The nested MLflow run, once made.
         public var mirrored: MirroredAttempt?
@@ -54,12 +77,16 @@ public struct MLflowMirrorRun: Sendable {
 
     /// What the mirror stored about an attempt's MLflow run.
     public struct MirroredAttempt: Sendable {
+        /// The nested MLflow run's id.
         public var mlflowRunID: String
+        /// The MLflow status last sent.
         public var status: String?
         /// How many params / outputs were logged (they are only ever added).
         public var paramsLogged: Int
+        /// How many of the attempt's outputs were logged.
         public var outputsLogged: Int
 
+        /// A record with the given fields.
         public init(mlflowRunID: String, status: String?, paramsLogged: Int, outputsLogged: Int) {
             self.mlflowRunID = mlflowRunID
             self.status = status
@@ -72,9 +99,13 @@ public struct MLflowMirrorRun: Sendable {
     public struct PendingMetric: Sendable {
         /// Its row in the queue, deleted once MLflow has the point.
         public var id: Int64
+        /// The metric's name.
         public var key: String
+        /// The step the job reported with the value.
         public var step: Int64
+        /// The measured value.
         public var value: Double
+        /// When Baton recorded the point.
         public var recordedAt: Date
     }
 }

@@ -14,6 +14,7 @@ public struct MLflowMirrorParked: Sendable, Hashable, Codable {
         case model
     }
 
+    /// Whether a run or a model was parked.
     public var kind: Kind
     /// The run id (lowercased) or the model's name.
     public var subject: String
@@ -21,8 +22,10 @@ public struct MLflowMirrorParked: Sendable, Hashable, Codable {
     public var error: String
     /// MLflow's `error_code`, e.g. `INVALID_PARAMETER_VALUE`.
     public var errorCode: String?
+    /// When MLflow refused it.
     public var failedAt: Date
 
+    /// A parking with the given fields.
     public init(kind: Kind, subject: String, error: String, errorCode: String?, failedAt: Date) {
         self.kind = kind
         self.subject = subject

@@ -4,6 +4,7 @@ import PostgresNIO
 
 /// A registered model as the MLflow mirror needs it, with what MLflow was last told about it.
 public struct MLflowMirrorModel: Sendable {
+    /// The registered model's name.
     public var name: String
     /// Whether MLflow has the registered model.
     public var isRegistered: Bool
@@ -16,11 +17,17 @@ public struct MLflowMirrorModel: Sendable {
 
     /// A version with what MLflow needs to make it.
     public struct Version: Sendable {
+        /// Baton's version number, from 1 per model.
         public var version: Int
+        /// The run whose `register` stage made the version.
         public var runID: UUID
+        /// The `register` stage's name.
         public var stage: String
+        /// The `register` attempt that made the version.
         public var attemptID: UUID
+        /// Where the registered artifact is.
         public var artifactURI: String
+        /// MD5 of the registered artifact; nil when the job reported none.
         public var artifactMD5: String?
         /// MLflow's number of the version, once made.
         public var mlflowVersion: String?

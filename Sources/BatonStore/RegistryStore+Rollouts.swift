@@ -4,9 +4,13 @@ import PostgresNIO
 
 /// A model version a rollout moves traffic to or from.
 public struct RolloutVersion: Sendable, Hashable {
+    /// The registered model's name.
     public var model: String
+    /// The version's number.
     public var version: Int
+    /// Where the version's artifact is, for the serving target to load.
     public var artifactURI: String
+    /// MD5 of the artifact; nil when the job reported none.
     public var artifactMD5: String?
 }
 

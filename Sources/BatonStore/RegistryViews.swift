@@ -4,9 +4,13 @@ import Foundation
 /// A version a `register` attempt registered (or found registered by an earlier attempt of the
 /// same run's stage).
 public struct Registration: Sendable, Hashable {
+    /// The registered model's name.
     public var model: String
+    /// The version's number, from 1 per model.
     public var version: Int
+    /// Where the registered artifact is.
     public var artifactURI: String
+    /// MD5 of the registered artifact; nil when the job reported none.
     public var artifactMD5: String?
     /// The alias move the registration made; `nil` when the alias already pointed there, or the
     /// version was made earlier.
@@ -28,11 +32,15 @@ public enum RegistrationOutcome: Sendable, Hashable {
 
 /// A registered model as `baton models list` shows it.
 public struct ModelSummary: Sendable, Hashable, Codable {
+    /// The registered model's name.
     public var name: String
+    /// The model's newest version number.
     public var latestVersion: Int
     /// Alias -> version.
     public var aliases: [String: Int]
+    /// When the model was first registered.
     public var createdAt: Date
+    /// When an alias of the model last moved; nil if none ever did.
     public var updatedAt: Date?
 
     enum CodingKeys: String, CodingKey {
@@ -45,17 +53,25 @@ public struct ModelSummary: Sendable, Hashable, Codable {
 
 /// A model version with where it came from, as `baton models show` lists it.
 public struct ModelVersionView: Sendable, Hashable, Codable {
+    /// The version's number, from 1 per model.
     public var version: Int
+    /// The run whose `register` stage made the version.
     public var runId: String
+    /// The `register` stage's name.
     public var stage: String
+    /// The `register` attempt that made the version.
     public var attemptId: String
+    /// The registered artifact's id in the lineage tables.
     public var artifactId: Int64
+    /// Where the registered artifact is.
     public var artifactUri: String
+    /// MD5 of the registered artifact; nil when the job reported none.
     public var artifactMd5: String?
     /// Upstream stage -> metric key -> last value, as registered.
     public var metrics: [String: [String: Double]]
     /// The aliases pointing at this version.
     public var aliases: [String]
+    /// When the version was registered.
     public var createdAt: Date
 
     enum CodingKeys: String, CodingKey {
@@ -71,13 +87,21 @@ public struct ModelVersionView: Sendable, Hashable, Codable {
 
 /// One audited alias move.
 public struct ModelAliasEvent: Sendable, Hashable, Codable {
+    /// The alias that moved, e.g. `champion`.
     public var alias: String
+    /// Where the alias pointed before; nil when it was new.
     public var fromVersion: Int?
+    /// Where it pointed after; nil when a rollback removed it.
     public var toVersion: Int?
+    /// What kind of move it was.
     public var move: ModelAliasMove
+    /// Who moved it: `baton/<run id>` for the engine, a user name for the CLI.
     public var actor: String
+    /// Why the alias moved, as the actor gave it; nil when none was given.
     public var reason: String?
+    /// The run that moved it, for moves made by the engine; nil otherwise.
     public var runId: String?
+    /// When the alias moved.
     public var movedAt: Date
 
     enum CodingKeys: String, CodingKey {
@@ -91,7 +115,9 @@ public struct ModelAliasEvent: Sendable, Hashable, Codable {
 
 /// A registered model with its versions, aliases and the audit log of alias moves.
 public struct ModelView: Sendable, Hashable, Codable {
+    /// The registered model's name.
     public var name: String
+    /// When the model was first registered.
     public var createdAt: Date
     /// Alias -> version.
     public var aliases: [String: Int]
