@@ -314,7 +314,7 @@ let package = Package(
         .testTarget(
             name: "BatonMLflowTests",
             dependencies: [
-                "BatonMLflow", "BatonTestSupport",
+                "BatonMLflow", "BatonCore", "BatonTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -333,7 +333,7 @@ let package = Package(
         .testTarget(
             name: "BatonKubernetesTests",
             dependencies: [
-                "BatonKubernetes", "BatonKubernetesTestSupport",
+                "BatonKubernetes", "BatonKubernetesTestSupport", "BatonCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

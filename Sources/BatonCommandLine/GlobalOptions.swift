@@ -9,7 +9,7 @@ import Logging
 ///
 /// Each option falls back to a `BATON_*` environment variable, then to a default; this is the
 /// one place where the environment is read.
-public struct GlobalOptions: ParsableArguments {
+public struct GlobalOptions: ParsableArguments, Sendable {
     /// PostgreSQL URL; see ``resolvedDatabaseURL()``.
     @Option(help: "PostgreSQL URL, postgres://user:password@host:port/db (env BATON_DATABASE_URL).")
     public var databaseURL: String?

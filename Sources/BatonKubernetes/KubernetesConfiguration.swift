@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 
 /// Where the Kubernetes API server is and how to authenticate to it.

@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 
 /// Something that runs one Ray job per stage attempt: the Ray Jobs API on a long-lived

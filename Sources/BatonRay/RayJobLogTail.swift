@@ -1,3 +1,4 @@
+import BatonCore
 import NIOCore
 
 /// The end of a job log, read from Ray's `{"logs": "..."}` answer as it streams in, in bounded

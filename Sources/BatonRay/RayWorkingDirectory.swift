@@ -1,3 +1,4 @@
+import BatonCore
 import Crypto
 import Foundation
 import ZIPFoundation

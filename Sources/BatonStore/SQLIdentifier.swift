@@ -1,3 +1,5 @@
+import BatonCore
+
 /// A PostgreSQL identifier (a database or table name) that can be written into a statement as
 /// is, for the few statements that take no bind parameters (`CREATE DATABASE`, `VACUUM`): lower
 /// case letters, digits and `_`, starting with a letter or `_`, at most 63 bytes.

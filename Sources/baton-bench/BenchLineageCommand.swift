@@ -49,6 +49,7 @@ struct BenchLineageCommand: AsyncParsableCommand {
         var scratch = options
         scratch.databaseURL = scratchURL
         try await Runtime.withStore(options, logger: logger) { store in try await store.createDatabase(name) }
+        let samples = samples
         let report: [String: JSONValue]
         do {
             report = try await Runtime.withStore(scratch, logger: logger) { store in
@@ -61,7 +62,7 @@ struct BenchLineageCommand: AsyncParsableCommand {
         }
         if !keep { try await Self.drop(name, options: options, logger: logger) }
         var output = report
-        output["database"] = keep ? .string(name) : .string("\(name) (dropped)")
+        output["database"] = keep ? .string(name.name) : .string("\(name) (dropped)")
         print(try JSONOutput.render(output))
     }
 

@@ -31,6 +31,7 @@ struct BenchRunsCommand: AsyncParsableCommand {
         let started = Date()
         let runIDs = (0..<max(1, min(runs, 10_000))).map { _ in UUID() }
         let wave = max(1, concurrency ?? runIDs.count)
+        let timeout = timeout
         let (views, ray) = try await Runtime.withStore(options, logger: logger) { store in
             var views: [RunView] = []
             for start in stride(from: 0, to: runIDs.count, by: wave) {

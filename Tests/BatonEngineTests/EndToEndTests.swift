@@ -1,10 +1,11 @@
 import BatonCore
 import BatonKafka
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The engine end to end: `baton serve` as a process, the real broker and the real database.
 @Suite("Engine end to end", .serialized, .timeLimit(.minutes(5)))

@@ -1,13 +1,14 @@
 import BatonCore
 import BatonHTTPClient
 import BatonKafka
-import BatonStore
 import BatonTestSupport
 import Foundation
 import Glibc
 import Logging
 import NIOHTTP1
 import PostgresNIO
+
+@testable import BatonStore
 
 /// One isolated Baton installation for a test: its own database and its own topics and groups.
 struct EngineFixture: Sendable {

@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// Gates through a running `baton serve`: a pass, a rejection against the champion that stops the
 /// stages after the gate, and a condition that cannot be evaluated (a failure, not a rejection).

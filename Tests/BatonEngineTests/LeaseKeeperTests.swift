@@ -1,5 +1,4 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
@@ -7,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import BatonEngine
+@testable import BatonStore
 
 /// The one lease keeper every long-running executor uses, against the real PostgreSQL.
 @Suite("Lease keeper", .serialized, .timeLimit(.minutes(2)))

@@ -1,12 +1,12 @@
 import BatonCore
 import BatonMLflow
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
 
 @testable import BatonEngine
+@testable import BatonStore
 
 /// The `register` stage kind through `baton serve`, a real Ray job, the `baton models` CLI and
 /// the real MLflow registry.

@@ -1,11 +1,12 @@
 import BatonCore
 import BatonEngine
 import BatonKafka
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// Every message, outbox row and fault reaches an end, and nothing is lost: hostile input, a
 /// database that turns read-only or goes away, a broker that loses all its data, and dead letters

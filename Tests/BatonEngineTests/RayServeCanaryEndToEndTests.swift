@@ -2,7 +2,6 @@ import BatonCore
 import BatonHTTPClient
 import BatonMLflow
 import BatonRay
-import BatonStore
 import BatonTestSupport
 import Foundation
 import NIOHTTP1
@@ -11,6 +10,7 @@ import Testing
 
 @testable import BatonEngine
 @testable import BatonRayServe
+@testable import BatonStore
 
 /// The `rollout` stage kind with the Ray Serve target, through `baton serve`, a real Ray head
 /// with Serve, the real Prometheus of the stack and the MLflow registry.

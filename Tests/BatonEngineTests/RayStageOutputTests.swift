@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// A Ray stage's declared outputs against what its job reports, through `baton serve` and the
 /// real local Ray head: a log longer than the read limit, and an output never reported.

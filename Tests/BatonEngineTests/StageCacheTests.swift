@@ -1,10 +1,11 @@
 import BatonCore
 import BatonRay
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The content-addressed cache through `baton serve` and the real local Ray head.
 @Suite("Cache, retry and lineage of Ray runs (real Ray head)", .serialized, .timeLimit(.minutes(8)))

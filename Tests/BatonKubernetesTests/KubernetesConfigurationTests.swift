@@ -1,3 +1,4 @@
+import BatonCore
 import BatonKubernetes
 import BatonKubernetesTestSupport
 import Foundation

@@ -1,3 +1,4 @@
+import BatonCore
 import BatonMLflow
 import BatonTestSupport
 import Foundation

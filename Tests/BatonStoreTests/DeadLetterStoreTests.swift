@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The dead-letter store and the database failure classification, against the real PostgreSQL.
 @Suite("Dead letters and database failures", .serialized, .timeLimit(.minutes(2)))

@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// `baton lineage` and `baton export dvc`, run as a user runs them, on graphs built with SQL.
 @Suite("baton lineage and export dvc", .timeLimit(.minutes(5)))

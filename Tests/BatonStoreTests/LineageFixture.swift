@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// Builds lineage graphs with plain SQL (runs, stages, attempts, artifacts and edges), as the
 /// engine records them, so the lineage API is tested on graphs of exactly the wanted shape.

@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The SQL lineage API (migrations/0004_lineage_api.sql) and its Swift face, on graphs built with SQL.
 @Suite("Lineage SQL API", .timeLimit(.minutes(5)))

@@ -1,8 +1,10 @@
-import BatonStore
+import BatonCore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 @Suite("Migrations (real PostgreSQL)", .serialized, .timeLimit(.minutes(3)))
 struct MigrationRunnerTests {

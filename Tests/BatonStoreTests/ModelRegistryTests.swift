@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The model registry's transactions (migrations/0006, 0008; BatonStore+Registry) on a real database.
 @Suite("Model registry in PostgreSQL", .timeLimit(.minutes(3)))

@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// Requests past ``RequestLimits`` are rejected in the coordinator's transaction with a short,
 /// readable reason, before anything derived from them is looked up or stored.

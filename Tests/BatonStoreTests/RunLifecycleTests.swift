@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// The coordinator's and worker's transactions, driven directly against a real database.
 @Suite("Run lifecycle in PostgreSQL", .serialized, .timeLimit(.minutes(3)))

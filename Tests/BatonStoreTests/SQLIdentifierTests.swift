@@ -1,3 +1,4 @@
+import BatonCore
 import BatonStore
 import Testing
 
