@@ -105,6 +105,15 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
+        if let roots = Self.environment["BATON_DATA_ROOTS"] {
+            configuration.dataRoots = try roots.split(separator: ",").map { root in
+                let path = root.trimmingCharacters(in: .whitespaces)
+                guard path.hasPrefix("/") else {
+                    throw ValidationError("BATON_DATA_ROOTS must list absolute folders, not '\(path.prefix(80))'")
+                }
+                return URL(filePath: path)
+            }
+        }
         return configuration
     }
 

@@ -80,6 +80,9 @@ public struct EngineConfiguration: Sendable {
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the
     /// current directory.
     public var jobsRoot = URL(filePath: FileManager.default.currentDirectoryPath)
+    /// Folders besides ``jobsRoot`` where a spec's local inputs (`file://` URIs, absolute
+    /// paths) may live; a request naming a local input elsewhere is rejected. Default: none.
+    public var dataRoots: [URL] = []
     /// How the cache checks that an earlier attempt's outputs still exist, by URI scheme
     /// (`file://` built in; add e.g. an `s3` check). Outputs of other schemes are never reused.
     public var artifactPresence = ArtifactPresenceChecks()
@@ -90,6 +93,9 @@ public struct EngineConfiguration: Sendable {
     /// ``kafkaProperties``, else its default of 1,000,000 bytes. The relay parks larger events
     /// instead of sending them.
     public var maxMessageBytes: Int { kafkaProperties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000 }
+
+    /// Where specs may point at local files: ``jobsRoot`` and ``dataRoots``.
+    public var pathPolicy: LocalPathPolicy { LocalPathPolicy(jobsRoot: jobsRoot, dataRoots: dataRoots) }
 
     /// Settings for the Kafka cluster at `brokers`, every other setting at its default.
     public init(brokers: [String]) {

@@ -22,8 +22,13 @@ extension RunStore {
     /// ``RequestLimits/maxEventIDBytes`` is kept as its digest. Every rejection reason is cut to
     /// ``RequestLimits/maxReasonBytes``.
     ///
-    /// - Parameter consumer: the inbox consumer name (dedupe is per consumer and event id).
-    public func handleRequest(consumer: String, event: CloudEvent) async throws -> RequestOutcome {
+    /// - Parameters:
+    ///   - consumer: the inbox consumer name (dedupe is per consumer and event id).
+    ///   - policy: where the spec's local paths may point; a spec that points elsewhere is
+    ///     rejected, naming the rule.
+    public func handleRequest(consumer: String, policy: LocalPathPolicy, event: CloudEvent) async throws
+        -> RequestOutcome
+    {
         let eventID = Self.inboxEventID(event)
         return try await transaction { connection in
             guard
@@ -61,6 +66,10 @@ extension RunStore {
                 return try await reject(
                     consumer: consumer, eventID: eventID, runID: request.runId, reason: rejection.reason, on: connection
                 )
+            }
+            if let violation = policy.violation(in: resolved.spec, params: resolved.params) {
+                return try await reject(
+                    consumer: consumer, eventID: eventID, runID: request.runId, reason: violation, on: connection)
             }
             let runID = request.runId ?? UUID()
             if try await runExists(runID, on: connection) {

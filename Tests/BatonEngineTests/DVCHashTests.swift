@@ -1,3 +1,4 @@
+import BatonCore
 import BatonTestSupport
 import Foundation
 import Testing
@@ -38,15 +39,37 @@ struct DVCHashTests {
         #expect(DVCHash.of(root.appending(path: "missing")) == nil)
     }
 
-    @Test("Local input URIs resolve against the working_dir; remote ones are not hashed")
-    func localFiles() {
-        let jobs = URL(filePath: "/srv/jobs")
+    @Test("Local inputs are hashed only inside the roots, symlinks resolved; remote ones never")
+    func hashableInputs() throws {
+        let base = FileManager.default.temporaryDirectory.appending(path: "paths-\(TestStack.uniqueSuffix())")
+        let jobs = base.appending(path: "jobs")
+        let data = base.appending(path: "data")
+        let artifacts = base.appending(path: "artifacts")
+        for folder in [jobs.appending(path: "code"), data, artifacts] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        defer { try? FileManager.default.removeItem(at: base) }
+        // A link inside the jobs root to a folder outside every root.
+        try FileManager.default.createSymbolicLink(
+            at: jobs.appending(path: "code/escape"), withDestinationURL: URL(filePath: "/etc"))
+        let paths = LocalPaths(
+            policy: LocalPathPolicy(jobsRoot: jobs, dataRoots: [data]), artifactRoot: "file://" + artifacts.path)
+        let code = try #require(try paths.workingDirectory("code"))
+        let real = { (url: URL) in url.resolvingSymlinksInPath().path }
+
+        #expect(paths.hashable("corpus.jsonl", workingDirectory: code)?.path == real(code) + "/corpus.jsonl")
+        #expect(paths.hashable("file://\(data.path)/x", workingDirectory: code)?.path == real(data) + "/x")
         #expect(
-            RayStageExecutor.localFile("data/corpus.jsonl", workingDirectory: jobs)?.path
-                == "/srv/jobs/data/corpus.jsonl")
-        #expect(RayStageExecutor.localFile("file:///data/x", workingDirectory: jobs)?.path == "/data/x")
-        #expect(RayStageExecutor.localFile("/data/x", workingDirectory: nil)?.path == "/data/x")
-        #expect(RayStageExecutor.localFile("s3://bucket/x", workingDirectory: jobs) == nil)
-        #expect(RayStageExecutor.localFile("data/x", workingDirectory: nil) == nil)
+            paths.hashable("\(artifacts.path)/run/out", workingDirectory: nil)?.path == real(artifacts) + "/run/out")
+        #expect(paths.hashable("/", workingDirectory: code) == nil)
+        #expect(paths.hashable("file:///etc/passwd", workingDirectory: code) == nil)
+        #expect(paths.hashable("escape/passwd", workingDirectory: code) == nil, "a link out of the roots")
+        #expect(paths.hashable("../../../etc/passwd", workingDirectory: code) == nil)
+        #expect(paths.hashable("s3://bucket/x", workingDirectory: code) == nil)
+        #expect(paths.hashable("data/x", workingDirectory: nil) == nil)
+
+        #expect(throws: PathRefusal.self) { try paths.workingDirectory("code/escape") }
+        #expect(throws: PathRefusal.self) { try paths.workingDirectory("/etc") }
+        #expect(try paths.workingDirectory("gcs://bucket/code.zip") == nil)
     }
 }

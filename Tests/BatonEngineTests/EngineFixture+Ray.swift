@@ -22,10 +22,13 @@ extension EngineFixture {
 }
 
 extension EngineFixture {
+    /// The jobs root of the tests' `serve` (`BATON_JOBS_ROOT`): their job folders are made in it.
+    static let jobsRoot = FileManager.default.temporaryDirectory.appending(path: "baton-test-jobs")
+
     /// The folder a Ray stage runs from (its `working_dir`, packaged and uploaded by Baton): a
-    /// fresh one holding `program` as `stage.py`, and `files` by name.
+    /// fresh one under ``jobsRoot`` holding `program` as `stage.py`, and `files` by name.
     static func jobFolder(program: String, files: [String: String] = [:]) throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-job-\(TestStack.uniqueSuffix())")
+        let folder = jobsRoot.appending(path: "job-\(TestStack.uniqueSuffix())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try program.write(to: folder.appending(path: "stage.py"), atomically: true, encoding: .utf8)
         for (name, text) in files {

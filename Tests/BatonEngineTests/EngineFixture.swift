@@ -42,6 +42,8 @@ struct EngineFixture: Sendable {
             "BATON_MLFLOW_URI": "",
             "BATON_ARTIFACT_ROOT": "file://"
                 + FileManager.default.temporaryDirectory.appending(path: "artifacts-\(prefix)").path,
+            // Job folders are made under it (jobFolder(program:files:)); specs may point nowhere else.
+            "BATON_JOBS_ROOT": Self.jobsRoot.path,
         ].merging(extra) { $1 }
     }
 

@@ -33,7 +33,8 @@ struct LeaseKeeperTests {
     func claim(_ store: BatonStore, lease: Duration) async throws -> ClaimedAttempt {
         let event = try CloudEvent(
             source: "test", type: .pipelineRequested, payload: PipelineRequested(spec: Self.spec))
-        guard case .created(let runID) = try await store.runs.handleRequest(consumer: "c", event: event) else {
+        guard case .created(let runID) = try await store.runs.handleRequest(consumer: "c", policy: .tests, event: event)
+        else {
             throw LeaseKeeperTests.Precondition()
         }
         let rows = try await store.client.query(

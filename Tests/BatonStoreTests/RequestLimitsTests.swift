@@ -25,7 +25,7 @@ struct RequestLimitsTests {
 
     /// The rejection reason, or nil (recording an issue) when the request was not rejected.
     func rejection(_ store: BatonStore, _ event: CloudEvent) async throws -> String? {
-        let outcome = try await store.runs.handleRequest(consumer: "c", event: event)
+        let outcome = try await store.runs.handleRequest(consumer: "c", policy: .tests, event: event)
         guard case .rejected(let reason) = outcome else {
             Issue.record("expected a rejection, got \(outcome)")
             return nil
@@ -96,7 +96,9 @@ struct RequestLimitsTests {
             let reason = try await rejection(store, event)
             #expect(reason == "idempotency_key is 3000 bytes; the limit is 256")
             // The same event again is a duplicate: the inbox kept it, by digest.
-            #expect(try await store.runs.handleRequest(consumer: "c", event: event) == .duplicate(runID: nil))
+            #expect(
+                try await store.runs.handleRequest(consumer: "c", policy: .tests, event: event)
+                    == .duplicate(runID: nil))
             let status = try await store.runs.requestStatus(consumer: "c", source: event.source, eventID: event.id)
             #expect(status?.outcome == "rejected")
             let rows = try await store.client.query(
@@ -128,7 +130,7 @@ struct RequestLimitsTests {
             let payload = PipelineRequested(
                 spec: Self.spec, params: ["limit": .string("2.5")], idempotencyKey: String(repeating: "k", count: 256),
                 labels: ["team": String(repeating: "v", count: 256)], requestedBy: "tester")
-            let outcome = try await store.runs.handleRequest(consumer: "c", event: try request(payload))
+            let outcome = try await store.runs.handleRequest(consumer: "c", policy: .tests, event: try request(payload))
             guard case .created = outcome else {
                 Issue.record("expected a run, got \(outcome)")
                 return

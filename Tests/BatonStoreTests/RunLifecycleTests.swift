@@ -36,21 +36,26 @@ struct RunLifecycleTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             let event = try request(PipelineRequested(spec: Self.spec, runId: UUID()))
-            guard case .created(let runID) = try await store.runs.handleRequest(consumer: "c", event: event) else {
+            guard
+                case .created(let runID) = try await store.runs.handleRequest(
+                    consumer: "c", policy: .tests, event: event)
+            else {
                 Issue.record("first delivery should create a run")
                 return
             }
-            #expect(try await store.runs.handleRequest(consumer: "c", event: event) == .duplicate(runID: runID))
+            #expect(
+                try await store.runs.handleRequest(consumer: "c", policy: .tests, event: event)
+                    == .duplicate(runID: runID))
             let keyed = PipelineRequested(spec: Self.spec, idempotencyKey: "nightly-1")
             guard
                 case .created(let keyedRun) = try await store.runs.handleRequest(
-                    consumer: "c", event: try request(keyed))
+                    consumer: "c", policy: .tests, event: try request(keyed))
             else {
                 Issue.record("keyed request should create a run")
                 return
             }
             #expect(
-                try await store.runs.handleRequest(consumer: "c", event: try request(keyed))
+                try await store.runs.handleRequest(consumer: "c", policy: .tests, event: try request(keyed))
                     == .duplicate(runID: keyedRun))
             let rows = try await store.client.query("SELECT count(*) FROM runs")
             for try await count in rows.decode(Int.self) { #expect(count == 2) }
@@ -72,7 +77,8 @@ struct RunLifecycleTests {
                 (PipelineRequested(), "request names no pipeline"),
             ]
             for (payload, expected) in cases {
-                let outcome = try await store.runs.handleRequest(consumer: "c", event: try request(payload))
+                let outcome = try await store.runs.handleRequest(
+                    consumer: "c", policy: .tests, event: try request(payload))
                 guard case .rejected(let reason) = outcome else {
                     Issue.record("expected rejection containing \(expected), got \(outcome)")
                     continue
@@ -98,7 +104,7 @@ struct RunLifecycleTests {
         try await database.withStore { store in
             guard
                 case .created(let runID) = try await store.runs.handleRequest(
-                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+                    consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
             let claim = try #require(
@@ -131,7 +137,7 @@ struct RunLifecycleTests {
         try await database.withStore { store in
             guard
                 case .created(let runID) = try await store.runs.handleRequest(
-                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+                    consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             try await store.client.query("UPDATE runs SET state = 'succeeded' WHERE id = \(runID)")
             await #expect(throws: PSQLError.self) {
@@ -154,7 +160,7 @@ struct RunLifecycleTests {
         try await database.withStore { store in
             guard
                 case .created(let runID) = try await store.runs.handleRequest(
-                    consumer: "c", event: try request(PipelineRequested(spec: Self.spec)))
+                    consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
             else { throw TestPreconditionFailed() }
             let attemptID = try await queuedAttempt(store, run: runID, stage: "first")
             // The attempt never ran; an event claiming success must be ignored.

@@ -65,22 +65,26 @@ struct RayStageExecutor: StageExecutor {
         var runtimeEnv = spec.runtimeEnv
         var folder: URL?
         var code: String?
+        let paths = LocalPaths(policy: configuration.pathPolicy, artifactRoot: configuration.artifactRoot)
         if case .string(let directory) = runtimeEnv["working_dir"] {
-            if directory.contains("://") {
-                code = directory
-            } else {
-                // A local folder (relative to the jobs root): packaged and uploaded, as Ray's SDK does.
-                let local =
-                    directory.hasPrefix("/")
-                    ? URL(filePath: directory) : configuration.jobsRoot.appending(path: directory)
-                code = "sha256:" + (try RayWorkingDirectory(folder: local).digest())
-                folder = local
+            do throws(PathRefusal) {
+                // A local folder (inside the jobs root): packaged and uploaded, as Ray's SDK does.
+                folder = try paths.workingDirectory(directory)
+            } catch {
+                if try await attempts.finishAttempt(
+                    claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused")
+                {
+                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                }
+                return nil
             }
+            code = try folder.map { "sha256:" + (try RayWorkingDirectory(folder: $0).digest()) } ?? directory
         }
         for index in inputs.indices where inputs[index].md5 == nil {
-            // A dataset named by a param: hashed here when it is local, so lineage and the cache
-            // know its content and not just its name.
-            inputs[index].md5 = Self.localFile(inputs[index].uri, workingDirectory: folder).flatMap(DVCHash.of)
+            // A dataset named by a param, or an upstream output reported without an md5: hashed
+            // here when it is local and inside the roots, so lineage and the cache know its
+            // content and not just its name.
+            inputs[index].md5 = paths.hashable(inputs[index].uri, workingDirectory: folder).flatMap(DVCHash.of)
         }
         let launch = AttemptLaunch(
             fingerprint: StageFingerprint(
@@ -137,15 +141,6 @@ struct RayStageExecutor: StageExecutor {
         var submitted = claim
         submitted.raySubmissionID = submissionID
         return submitted
-    }
-
-    /// Where an input URI lies on this machine: `file://` URIs, absolute paths, and paths
-    /// relative to a local working_dir (as the job resolves them); `nil` for anything remote.
-    static func localFile(_ uri: String, workingDirectory: URL?) -> URL? {
-        if uri.hasPrefix("file://") { return URL(string: uri).map { URL(filePath: $0.path) } }
-        if uri.contains("://") { return nil }
-        if uri.hasPrefix("/") { return URL(filePath: uri) }
-        return workingDirectory?.appending(path: uri)
     }
 
     // MARK: - Watch
