@@ -2,6 +2,7 @@ import BatonCore
 import BatonStore
 import BatonTestSupport
 import Foundation
+import PostgresNIO
 import Testing
 
 /// The review's path traversal, tried as a user would through `baton submit` (Kafka, then the
