@@ -41,13 +41,14 @@ public enum Runtime {
         return try KafkaProducer(configuration: configuration, logger: logger)
     }
 
-    /// Sends one event, binary mode, keyed by `key`; returns once the broker acknowledged it.
-    public static func send(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger)
+    /// Writes one event to the outbox for `serve`'s relay to publish, keyed by `key`: durable
+    /// once this returns, even while the broker is away.
+    public static func enqueue(_ event: CloudEvent, topic: String, key: String, options: GlobalOptions, logger: Logger)
         async throws
     {
-        let producer = try makeProducer(options, logger: logger)
-        _ = try await producer.send(KafkaEvents.message(event, topic: topic, key: key))
-        await producer.shutdown()
+        try await withStore(options, logger: logger) { store in
+            try await store.messaging.enqueue(event, topic: topic, key: key)
+        }
     }
 
     /// The migrations folder: `--dir`, `BATON_MIGRATIONS_DIR`, or `./migrations`.

@@ -84,6 +84,8 @@ public enum LogKeys {
     public static let redrivenReady = "redriven_ready"
     /// Ended attempts whose outcome a sweep wrote again.
     public static let redrivenOutcomes = "redriven_outcomes"
+    /// Requests the coordinator never handled, published again.
+    public static let redrivenRequests = "redriven_requests"
     /// Queued attempts a sweep failed because no live worker serves their pool.
     public static let noWorker = "no_worker"
 

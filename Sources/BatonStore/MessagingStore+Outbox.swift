@@ -107,6 +107,44 @@ extension MessagingStore {
         }
     }
 
+    /// Writes `event` to the outbox, for the relay to publish to `topic` keyed by `key`: once this
+    /// returns the event is durable, whether or not the broker is up (the CLI's requests and
+    /// cancels go this way; consumers dedupe on the event id).
+    public func enqueue(_ event: CloudEvent, topic: String, key: String) async throws {
+        try await transaction { connection in try await enqueue(event, topic: topic, key: key, on: connection) }
+    }
+
+    /// Publishes again the `pipeline.requested` events of the outbox that `consumer` (the
+    /// coordinator) has not handled `after` their last publication, so that a broker that lost
+    /// its data after acknowledging a request does not lose the run (the coordinator dedupes on
+    /// the event id). A dead-lettered request is left to `baton dlq replay`; requests older than
+    /// a day are left alone.
+    ///
+    /// - Returns: how many were queued to be published again.
+    public func redriveUnhandledRequests(consumer: String, after: Duration, limit: Int = 100) async throws -> Int {
+        // The inbox key as `inboxEventID(source:id:)` makes it: `source id`, or its digest when long.
+        let rows = try await client.query(
+            """
+            UPDATE outbox o SET published_at = NULL, available_at = now()
+            WHERE o.id IN (
+                SELECT r.id FROM outbox r
+                WHERE r.event_type = \(EventType.pipelineRequested.rawValue) AND r.failed_at IS NULL
+                  AND r.published_at < now() - make_interval(secs => \(after.secondsDouble))
+                  AND r.created_at > now() - interval '1 day'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM inbox i WHERE i.consumer = \(consumer) AND i.event_id =
+                          CASE WHEN octet_length(r.source || ' ' || r.event_id) > \(RequestLimits.maxEventIDBytes)
+                               THEN 'sha256:' || encode(sha256(convert_to(r.source || ' ' || r.event_id, 'UTF8')), 'hex')
+                               ELSE r.source || ' ' || r.event_id END)
+                  AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = r.event_id)
+                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING o.id
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows.decode(Int64.self) { count += 1 }
+        return count
+    }
+
     /// Parked outbox events, oldest first.
     public func parkedOutboxEvents(limit: Int) async throws -> [ParkedOutboxEvent] {
         let rows = try await client.query(

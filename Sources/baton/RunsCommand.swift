@@ -67,7 +67,7 @@ struct RunsCommand: AsyncParsableCommand {
                 requestedBy: GlobalOptions.environment["USER"] ?? "cli")
             let event = try CloudEvent(
                 source: "baton/cli", type: .runCancel, subject: "run/\(id.lowercased)", payload: cancel)
-            try await Runtime.send(
+            try await Runtime.enqueue(
                 event, topic: options.topics().runEvents, key: id.lowercased, options: options,
                 logger: Logger(label: "baton.runs"))
             print("cancel requested for \(id.lowercased)")

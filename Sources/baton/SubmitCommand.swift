@@ -9,7 +9,13 @@ import Logging
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Request a run: produce pipeline.requested for a spec file or an applied pipeline.")
+        abstract:
+            "Request a run of a spec file or an applied pipeline (pipeline.requested, durable in PostgreSQL before it returns).",
+        discussion: """
+            The request is written to the outbox in PostgreSQL, and serve's relay publishes it to Kafka: once \
+            this command returns, the request is kept even if the broker is away or loses its data. Needs \
+            only the database, not Kafka.
+            """)
 
     @OptionGroup var options: GlobalOptions
 
@@ -65,7 +71,7 @@ struct SubmitCommand: AsyncParsableCommand {
         try await Self.send(request, wait: wait, json: json, timeout: timeout, options: options)
     }
 
-    /// Produces the request; with `wait`, follows the run to its end and exits non-zero unless
+    /// Writes the request to the outbox; with `wait`, follows the run to its end and exits non-zero unless
     /// it succeeded: 3 when a gate rejected the run (`rejected_by_gate`: nothing broke, the model
     /// was not good enough), 2 when the request itself was rejected, 1 otherwise.
     static func send(
@@ -78,7 +84,8 @@ struct SubmitCommand: AsyncParsableCommand {
         let topics = options.topics()
         let event = try CloudEvent(
             source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)
-        try await Runtime.send(event, topic: topics.requested, key: runID.lowercased, options: options, logger: logger)
+        try await Runtime.enqueue(
+            event, topic: topics.requested, key: runID.lowercased, options: options, logger: logger)
         guard wait else {
             print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
             return

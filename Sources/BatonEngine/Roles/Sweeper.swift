@@ -34,14 +34,17 @@ public struct Sweeper: Service {
                 EngineMetrics.swept("redriven_ready", report.redrivenReady)
                 EngineMetrics.swept("redriven_outcome", report.redrivenOutcomes)
                 EngineMetrics.swept("no_worker", report.unserved)
-                if !report.isEmpty {
+                let requests = try await messaging.redriveUnhandledRequests(
+                    consumer: EngineConfiguration.coordinatorConsumer, after: configuration.redriveAfter)
+                EngineMetrics.swept("redriven_request", requests)
+                if !report.isEmpty || requests > 0 {
                     logger.info(
                         "sweep",
                         metadata: [
                             LogKeys.lost: "\(report.lost)", LogKeys.timedOut: "\(report.timedOut)",
                             LogKeys.redrivenReady: "\(report.redrivenReady)",
                             LogKeys.redrivenOutcomes: "\(report.redrivenOutcomes)",
-                            LogKeys.noWorker: "\(report.unserved)",
+                            LogKeys.noWorker: "\(report.unserved)", LogKeys.redrivenRequests: "\(requests)",
                         ])
                 }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
