@@ -33,6 +33,11 @@ public struct EngineConfiguration: Sendable {
     public var sweepInterval: Duration = .seconds(5)
     /// How long a queued attempt or an unhandled outcome may wait before the sweeper re-sends it. Default: 30 s.
     public var redriveAfter: Duration = .seconds(30)
+    /// How long a published `pipeline.requested` from the outbox may go unhandled by the
+    /// coordinator before the sweeper publishes it again (a broker may have lost it with its
+    /// data); longer than ``redriveAfter``, since a coordinator that is only slow or rejoining
+    /// its group would just see a duplicate. Default: 120 s.
+    public var requestRedriveAfter: Duration = .seconds(120)
     /// How long an attempt may wait in a pool that no live worker serves before it fails with
     /// `no worker for pool <pool>`. Attempts of a pool with live (busy) workers wait as long as they
     /// must. Leave room for autoscaling from zero (KEDA) to start a worker. Default: 30 minutes.

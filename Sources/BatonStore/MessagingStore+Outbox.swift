@@ -117,8 +117,10 @@ extension MessagingStore {
     /// Publishes again the `pipeline.requested` events of the outbox that `consumer` (the
     /// coordinator) has not handled `after` their last publication, so that a broker that lost
     /// its data after acknowledging a request does not lose the run (the coordinator dedupes on
-    /// the event id). A dead-lettered request is left to `baton dlq replay`; requests older than
-    /// a day are left alone.
+    /// the event id). Each publication restarts the wait, so the sweeper looks only at requests
+    /// published within the hour before `after` (index `outbox_requests_published`). A
+    /// dead-lettered request is left to `baton dlq replay`; requests older than a day are left
+    /// alone.
     ///
     /// - Returns: how many were queued to be published again.
     public func redriveUnhandledRequests(consumer: String, after: Duration, limit: Int = 100) async throws -> Int {
@@ -128,8 +130,9 @@ extension MessagingStore {
             UPDATE outbox o SET published_at = NULL, available_at = now()
             WHERE o.id IN (
                 SELECT r.id FROM outbox r
-                WHERE r.event_type = \(EventType.pipelineRequested.rawValue) AND r.failed_at IS NULL
+                WHERE r.event_type = 'pipeline.requested' AND r.failed_at IS NULL  -- a literal: the partial index's predicate
                   AND r.published_at < now() - make_interval(secs => \(after.secondsDouble))
+                  AND r.published_at > now() - make_interval(secs => \(after.secondsDouble)) - interval '1 hour'
                   AND r.created_at > now() - interval '1 day'
                   AND NOT EXISTS (
                       SELECT 1 FROM inbox i WHERE i.consumer = \(consumer) AND i.event_id =

@@ -84,6 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let seconds = try Self.seconds(redriveSeconds, "BATON_REDRIVE_SECONDS", environment) {
             configuration.redriveAfter = seconds
         }
+        if let seconds = try Self.seconds(nil, "BATON_REQUEST_REDRIVE_SECONDS", environment) {
+            configuration.requestRedriveAfter = seconds
+        }
         if let seconds = try Self.seconds(queueTimeoutSeconds, "BATON_QUEUE_TIMEOUT_SECONDS", environment) {
             configuration.queueTimeout = seconds
         }

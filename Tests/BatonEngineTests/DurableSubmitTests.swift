@@ -20,7 +20,8 @@ struct DurableSubmitTests {
 
     static func fixture(_ broker: PrivateBroker) async throws -> EngineFixture {
         try await EngineFixture(
-            brokers: [broker.address], environment: ["BATON_TOPIC_CHECK_SECONDS": "1", "BATON_REDRIVE_SECONDS": "3"])
+            brokers: [broker.address],
+            environment: ["BATON_TOPIC_CHECK_SECONDS": "1", "BATON_REQUEST_REDRIVE_SECONDS": "3"])
     }
 
     @Test("baton submit returns while the broker (and serve) are down; the run succeeds once they are back")

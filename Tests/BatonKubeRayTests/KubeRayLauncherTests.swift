@@ -381,7 +381,7 @@ struct KubeRayLauncherTests {
     ) async throws {
         let fake = FakeKubernetes()
         try await FakeAPIServer.serve(
-            fake.router(), namespace: namespace, token: Self.token, requestTimeout: .seconds(3), logger: Self.logger
+            fake.router(), namespace: namespace, token: Self.token, requestTimeout: .seconds(20), logger: Self.logger
         ) { kubernetes, port in
             var configuration = KubeRayLauncher.Configuration(kubernetes: kubernetes, cluster: cluster)
             configuration.activeDeadline = .seconds(3600)

@@ -180,7 +180,8 @@ class Suite:
         serve_env.update({
             "BATON_DATABASE_URL": self.pg.baton_url, "BATON_KAFKA_BROKERS": self.broker.address,
             "BATON_TOPIC_PREFIX": PREFIX, "BATON_POOLS": "default", "BATON_LEASE_SECONDS": "3",
-            "BATON_SWEEP_SECONDS": "0.5", "BATON_REDRIVE_SECONDS": "5", "BATON_LOG_LEVEL": "info",
+            "BATON_SWEEP_SECONDS": "0.5", "BATON_REDRIVE_SECONDS": "5", "BATON_REQUEST_REDRIVE_SECONDS": "10",
+            "BATON_LOG_LEVEL": "info",
             # Re-create topics a broker lost within a second (default 10 s), before a client's
             # metadata request makes the broker create one with its own default partitions.
             "BATON_TOPIC_CHECK_SECONDS": "1",

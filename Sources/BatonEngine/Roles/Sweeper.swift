@@ -35,7 +35,7 @@ public struct Sweeper: Service {
                 EngineMetrics.swept("redriven_outcome", report.redrivenOutcomes)
                 EngineMetrics.swept("no_worker", report.unserved)
                 let requests = try await messaging.redriveUnhandledRequests(
-                    consumer: EngineConfiguration.coordinatorConsumer, after: configuration.redriveAfter)
+                    consumer: EngineConfiguration.coordinatorConsumer, after: configuration.requestRedriveAfter)
                 EngineMetrics.swept("redriven_request", requests)
                 if !report.isEmpty || requests > 0 {
                     logger.info(
