@@ -90,15 +90,19 @@ struct SubmitCommand: AsyncParsableCommand {
             print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
             return
         }
+        if !json {
+            // The id first, before any progress line: scripts read it from the first line.
+            FileHandle.standardOutput.write(Data((runID.lowercased + "\n").utf8))
+        }
         let result = try await Runtime.withStore(options, logger: logger) { store in
-            try await Self.waitForEnd(runID: runID, event: event, store: store, timeout: .seconds(timeout))
+            try await Self.waitForEnd(
+                runID: runID, event: event, store: store, timeout: .seconds(timeout), progress: RunProgress())
         }
         if json {
             var object = ["run_id": runID.lowercased, "state": result.state]
             if let reason = result.reason { object["reason"] = reason }
             print(Self.json(object))
         } else {
-            print(runID.lowercased)
             print("state: \(result.state)" + (result.reason.map { " (\($0))" } ?? ""))
         }
         switch result.state {
@@ -111,12 +115,17 @@ struct SubmitCommand: AsyncParsableCommand {
 
     /// Polls the database until the run ends, the request is rejected, or it was dead-lettered
     /// (then the state is `dead_lettered`, with the reason, and `baton dlq replay` can run it later).
+    ///
+    /// - Parameter progress: told each state the run and its stages reach, as they reach it.
     static func waitForEnd(
-        runID: UUID, event: CloudEvent, store: BatonStore, timeout: Duration
+        runID: UUID, event: CloudEvent, store: BatonStore, timeout: Duration, progress: RunProgress? = nil
     ) async throws -> (state: String, reason: String?) {
         let deadline = ContinuousClock.now + timeout
+        var progress = progress
         while ContinuousClock.now < deadline {
-            if let run = try await store.runs.run(runID), run.state.isTerminal {
+            let run = try await store.runs.run(runID)
+            if let run { progress?.show(run) }
+            if let run, run.state.isTerminal {
                 return (run.state.rawValue, run.reason)
             }
             if let status = try await store.runs.requestStatus(

@@ -1,0 +1,58 @@
+import BatonCore
+import BatonTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// `baton submit --wait` as a user at a terminal sees it: a line per stage state, as it happens.
+@Suite("Submit progress", .timeLimit(.minutes(3)))
+struct SubmitProgressTests {
+    @Test("submit --wait prints each stage's progress on stderr while the run goes; stdout keeps the id and the result")
+    func progressLines() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("progress")
+        let process = Process()
+        process.executableURL = TestStack.batonBinary
+        process.arguments = ["submit", "examples/korean-llm-noop.yaml", "--param", "profile=tiny", "--wait"]
+        process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
+        let output = Pipe()
+        let progress = Pipe()
+        process.standardOutput = output
+        process.standardError = progress
+        try process.run()
+        // Read the progress lines as they come, noting whether the command was still running.
+        var lines: [(text: String, whileRunning: Bool)] = []
+        var pending: [UInt8] = []
+        while let chunk = try progress.fileHandleForReading.read(upToCount: 4096), !chunk.isEmpty {
+            let running = process.isRunning
+            pending += chunk
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append((String(decoding: pending[..<newline], as: UTF8.self), running))
+                pending.removeSubrange(...newline)
+            }
+        }
+        process.waitUntilExit()
+        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stdout) \(lines.map(\.text))")
+
+        let texts = lines.map(\.text)
+        let stages = ["preprocess", "cpt", "sft", "rlhf", "evaluate", "gate", "register", "rollout"]
+        for stage in stages {
+            #expect(
+                texts.contains { $0.contains("] \(stage): succeeded in ") }, "\(stage) finishing: \(texts)")
+        }
+        #expect(texts.last?.hasSuffix("] run: succeeded") == true, "\(texts)")
+        // Lines in order of the pipeline, each with the time since the wait began.
+        let firstSucceeded = try #require(texts.firstIndex { $0.contains("preprocess: succeeded") })
+        let lastSucceeded = try #require(texts.firstIndex { $0.contains("rollout: succeeded") })
+        #expect(firstSucceeded < lastSucceeded)
+        #expect(texts.allSatisfy { $0.hasPrefix("[") && $0.contains("s] ") })
+        #expect(lines.first?.whileRunning == true, "progress arrives while the run goes, not at the end")
+        // Standard output: the run id first, the result last, nothing else.
+        let outputLines = stdout.split(separator: "\n").map(String.init)
+        #expect(outputLines.count == 2, "\(outputLines)")
+        #expect(UUID(uuidString: outputLines.first ?? "") != nil)
+        #expect(outputLines.last == "state: succeeded")
+        await serve.stop()
+    }
+}
