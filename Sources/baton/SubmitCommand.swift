@@ -118,13 +118,13 @@ struct SubmitCommand: AsyncParsableCommand {
     ///
     /// - Parameter progress: told each state the run and its stages reach, as they reach it.
     static func waitForEnd(
-        runID: UUID, event: CloudEvent, store: BatonStore, timeout: Duration, progress: RunProgress? = nil
+        runID: UUID, event: CloudEvent, store: BatonStore, timeout: Duration, progress: RunProgress
     ) async throws -> (state: String, reason: String?) {
         let deadline = ContinuousClock.now + timeout
         var progress = progress
         while ContinuousClock.now < deadline {
             let run = try await store.runs.run(runID)
-            if let run { progress?.show(run) }
+            if let run { progress.show(run) }
             if let run, run.state.isTerminal {
                 return (run.state.rawValue, run.reason)
             }
