@@ -18,6 +18,8 @@ struct RayStageExecutor: StageExecutor {
     private let serverVersion = RayServerVersionCache()
     private let cache: StageCache
     private let leases: LeaseKeeper
+    /// Where local code and inputs may be read from, the roots' links resolved once.
+    private let paths: LocalPaths
 
     init(attempts: AttemptStore, ray: any RayJobLauncher, configuration: EngineConfiguration, logger: Logger) {
         self.attempts = attempts
@@ -26,6 +28,7 @@ struct RayStageExecutor: StageExecutor {
         self.logger = logger
         self.cache = StageCache(attempts: attempts, presence: configuration.artifactPresence)
         self.leases = LeaseKeeper(attempts: attempts, lease: configuration.leaseDuration, logger: logger)
+        self.paths = LocalPaths(policy: configuration.pathPolicy, artifactRoot: configuration.artifactRoot)
     }
 
     // MARK: - StageExecutor
@@ -65,7 +68,6 @@ struct RayStageExecutor: StageExecutor {
         var runtimeEnv = spec.runtimeEnv
         var folder: URL?
         var code: String?
-        let paths = LocalPaths(policy: configuration.pathPolicy, artifactRoot: configuration.artifactRoot)
         if case .string(let directory) = runtimeEnv["working_dir"] {
             do throws(PathRefusal) {
                 // A local folder (inside the jobs root): packaged and uploaded, as Ray's SDK does.
