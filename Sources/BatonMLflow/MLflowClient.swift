@@ -41,8 +41,9 @@ public struct MLflowClient: Sendable {
         public var trackingURI: String
         /// Credentials. Default: none.
         public var authorization: Authorization?
-        /// The longest one call may take. Default: 10 s.
-        public var requestTimeout: Duration = .seconds(10)
+        /// The longest one call may take, answer included. Default: 30 s (a tracking server on
+        /// SQLite under load can take many seconds on one large `log-batch`).
+        public var requestTimeout: Duration = .seconds(30)
         /// The most bytes of an answer read. Default: 16 MiB.
         public var maxResponseBytes = 16 << 20
         /// MLflow's limits on `runs/log-batch`. Default: MLflow's own.

@@ -200,8 +200,11 @@ struct ServeCommand: AsyncParsableCommand {
         {
             authorization = .basic(username: username, password: password)
         }
-        var configuration = MLflowMirror.Configuration(
-            client: MLflowClient.Configuration(trackingURI: uri, authorization: authorization))
+        var client = MLflowClient.Configuration(trackingURI: uri, authorization: authorization)
+        if let seconds = try Self.seconds(nil, "BATON_MLFLOW_TIMEOUT_SECONDS", environment) {
+            client.requestTimeout = seconds
+        }
+        var configuration = MLflowMirror.Configuration(client: client)
         if let seconds = try Self.seconds(nil, "BATON_MLFLOW_POLL_SECONDS", environment) {
             configuration.pollInterval = seconds
         }

@@ -23,7 +23,8 @@ struct SubmitProgressTests {
         // Read the progress lines as they come, noting whether the command was still running.
         var lines: [(text: String, whileRunning: Bool)] = []
         var pending: [UInt8] = []
-        while let chunk = try progress.fileHandleForReading.read(upToCount: 4096), !chunk.isEmpty {
+        // `availableData` returns what one read gives; `read(upToCount:)` waits for the count or the end.
+        while case let chunk = progress.fileHandleForReading.availableData, !chunk.isEmpty {
             let running = process.isRunning
             pending += chunk
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
