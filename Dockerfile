@@ -41,7 +41,8 @@ RUN --mount=type=cache,target=/build/.build \
     swift build -c release --product baton --static-swift-stdlib \
  && swift build -c release --product baton-bench --static-swift-stdlib \
  && mkdir -p /out \
- && cp "$(swift build -c release --show-bin-path)/baton" "$(swift build -c release --show-bin-path)/baton-bench" /out/
+ && cp "$(swift build -c release --show-bin-path)/baton" "$(swift build -c release --show-bin-path)/baton-bench" /out/ \
+ && cp -R "$(swift build -c release --show-bin-path)/baton_BatonAPI.resources" /out/
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -57,8 +58,10 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 baton \
  && useradd --system --uid 10001 --gid baton --home-dir /app --no-create-home --shell /usr/sbin/nologin baton
 
-# `baton bench` runs baton-bench from the same folder.
+# `baton bench` runs baton-bench from the same folder; the API finds its OpenAPI document in the
+# resource bundle next to the binary.
 COPY --from=build /out/baton /out/baton-bench /usr/local/bin/
+COPY --from=build /out/baton_BatonAPI.resources /usr/local/bin/baton_BatonAPI.resources
 # Read-only data: owned by root, so the baton user cannot modify what it executes.
 COPY migrations /app/migrations
 COPY examples /app/examples

@@ -46,7 +46,7 @@ public struct CloudEvent: Sendable, Hashable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(data))
         } catch {
-            throw EventError("data of '\(self.type)' does not match its schema: \(Self.describe(error))")
+            throw EventError("data of '\(self.type)' does not match its schema: \(describeDecodingError(error))")
         }
     }
 
@@ -55,21 +55,6 @@ public struct CloudEvent: Sendable, Hashable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(payload))
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case .dataCorrupted(let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? "not valid JSON" : "invalid value at '\(path)'"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }
 

@@ -120,6 +120,8 @@ public enum LogKeys {
     public static let method = "method"
     /// A database migration's name.
     public static let migration = "migration"
+    /// An API operation's id, e.g. `createRun`.
+    public static let operation = "operation"
     /// The URI of an uploaded working_dir package.
     public static let packageURI = "package"
     /// Whether an analysis or check passed.

@@ -8,7 +8,7 @@ import PostgresNIO
 /// the model registry, and the outbox and inbox that tie Kafka delivery to database commits.
 ///
 /// It is split by aggregate (``runs``, ``attempts``, ``messaging``, ``lineage``, ``registry``,
-/// ``mirror``), all over one connection pool; a role takes the aggregates it uses. Every method
+/// ``mirror``, ``access``), all over one connection pool; a role takes the aggregates it uses. Every method
 /// that changes state runs in one transaction; state moves are conditional UPDATEs, and the
 /// schema's triggers refuse illegal ones.
 public struct BatonStore: Sendable {
@@ -30,6 +30,8 @@ public struct BatonStore: Sendable {
     public let registry: RegistryStore
     /// The MLflow mirror's bookkeeping.
     public let mirror: MirrorStore
+    /// API tokens and the audit log.
+    public let access: AccessStore
     let database: StoreDatabase
 
     /// A store over `client`, writing events from `source` to `topics`.
@@ -45,6 +47,7 @@ public struct BatonStore: Sendable {
         lineage = LineageStore(database: database)
         registry = RegistryStore(database: database)
         mirror = MirrorStore(database: database)
+        access = AccessStore(database: database)
     }
 }
 

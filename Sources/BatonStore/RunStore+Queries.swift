@@ -121,3 +121,42 @@ extension RunStore {
         return (end.timeIntervalSince(start) * 1000).rounded() / 1000
     }
 }
+
+extension RunStore {
+    /// Runs matching `filter`, newest first, at most `limit`, with the cursor of the next page
+    /// (nil on the last page).
+    public func listRuns(_ filter: RunFilter, limit: Int) async throws -> (runs: [RunSummary], next: RunCursor?) {
+        let limit = min(max(limit, 1), 500)
+        let labels = String(decoding: try CloudEvent.encode(filter.labels), as: UTF8.self)
+        let cursorMicroseconds = filter.cursor?.createdAtMicroseconds
+        let rows = try await client.query(
+            """
+            SELECT id, pipeline_name, pipeline_version, state, reason, created_at, finished_at FROM runs
+            WHERE (\(filter.pipeline)::text IS NULL OR pipeline_name = \(filter.pipeline))
+              AND (\(filter.state?.rawValue)::text IS NULL OR state = \(filter.state?.rawValue))
+              AND labels @> \(labels)::jsonb
+              AND (\(filter.createdAfter)::timestamptz IS NULL OR created_at >= \(filter.createdAfter))
+              AND (\(filter.createdBefore)::timestamptz IS NULL OR created_at < \(filter.createdBefore))
+              AND (\(cursorMicroseconds)::bigint IS NULL
+                   OR (created_at, id) < ('epoch'::timestamptz + \(cursorMicroseconds) * interval '1 microsecond',
+                                          \(filter.cursor?.runID)))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit + 1)
+            """, logger: logger)
+        var runs: [RunSummary] = []
+        var last: (Date, UUID)?
+        for try await (id, pipeline, version, state, reason, createdAt, finishedAt) in rows.decode(
+            (UUID, String, Int?, String, String?, Date, Date?).self)
+        {
+            guard runs.count < limit else {
+                return (runs, last.map { RunCursor(createdAt: $0.0, runID: $0.1) })
+            }
+            runs.append(
+                RunSummary(
+                    runId: id.lowercased, pipeline: pipeline, pipelineVersion: version,
+                    state: RunState(rawValue: state) ?? .failed, reason: reason, createdAt: createdAt,
+                    finishedAt: finishedAt))
+            last = (createdAt, id)
+        }
+        return (runs, nil)
+    }
+}

@@ -15,6 +15,8 @@ extension ServiceErrorCode where Domain == StoreErrorDomain {
     public static var migrationChanged: Self { Self(rawValue: "migration_changed") }
     /// No such run, stage, model or artifact.
     public static var notFound: Self { Self(rawValue: "not_found") }
+    /// The change conflicts with what is stored (a name taken, a key reused with other content).
+    public static var conflict: Self { Self(rawValue: "conflict") }
 }
 
 extension ServiceError where Domain == StoreErrorDomain {
@@ -32,5 +34,9 @@ extension ServiceError where Domain == StoreErrorDomain {
 
     static func notFound(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
         Self(.notFound, reason, isRetriable: false, file: file, line: line)
+    }
+
+    static func conflict(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.conflict, reason, isRetriable: false, file: file, line: line)
     }
 }

@@ -11,6 +11,6 @@ struct Baton: AsyncParsableCommand {
             BenchCommand.self, CacheCommand.self,
             LineageCommand.self, ExportCommand.self,
             ModelsCommand.self,
-            MirrorCommand.self, DeadLetterCommand.self, OutboxCommand.self,
+            MirrorCommand.self, DeadLetterCommand.self, OutboxCommand.self, TokensCommand.self,
         ])
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonAPI
 import BatonCommandLine
 import BatonCore
 import BatonEngine
@@ -19,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve", abstract: "Run Baton's roles until SIGTERM/SIGINT.")
 
     enum Role: String, CaseIterable, ExpressibleByArgument {
-        case coordinator, relay, worker, watcher, sweeper, mirror
+        case coordinator, relay, worker, watcher, sweeper, mirror, api
     }
 
     @OptionGroup var options: GlobalOptions
@@ -27,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Comma-separated roles: coordinator, relay, worker, watcher, sweeper, mirror (env BATON_ROLES; default all)."
+            "Comma-separated roles: coordinator, relay, worker, watcher, sweeper, mirror, api (env BATON_ROLES; default all)."
     )
     var roles: String?
 
@@ -56,6 +57,10 @@ struct ServeCommand: AsyncParsableCommand {
         help: "host:port for /metrics, /healthz, /readyz, or 'off' (env BATON_METRICS_ADDRESS; default 127.0.0.1:9464)."
     )
     var metricsAddress: String?
+
+    @Option(
+        help: "host:port of the HTTP API (the api role), or 'off' (env BATON_API_ADDRESS; default 127.0.0.1:8088).")
+    var apiAddress: String?
 
     @Option(
         help: "Seconds a graceful shutdown may take before roles are cancelled (env BATON_SHUTDOWN_SECONDS; 25)."
@@ -165,6 +170,9 @@ struct ServeCommand: AsyncParsableCommand {
                 Sweeper(
                     configuration: configuration, attempts: store.attempts, messaging: store.messaging, logger: logger))
         }
+        if selected.contains(.api), let api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
+            services.append(try APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
+        }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
             services.append(MLflowMirror(configuration: mirror, mirror: store.mirror, logger: logger))
         }
@@ -210,6 +218,34 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let prefix = environment["BATON_MLFLOW_EXPERIMENT_PREFIX"] { configuration.experimentPrefix = prefix }
         return configuration
+    }
+
+    /// The API's settings from `--api-address` and `BATON_API_*`; nil when the address is `off`.
+    private func apiConfiguration(_ environment: [String: String], instanceID: String) throws
+        -> APIServer.Configuration?
+    {
+        let address = apiAddress ?? environment["BATON_API_ADDRESS"] ?? "127.0.0.1:8088"
+        guard address != "off" else { return nil }
+        let (host, port) = try Self.parseAddress(address)
+        var api = APIServer.Configuration(
+            host: host, port: port, coordinatorConsumer: EngineConfiguration.coordinatorConsumer)
+        api.eventSource = "baton/api/\(instanceID)"
+        if let text = environment["BATON_API_MAX_BODY_BYTES"] {
+            guard let bytes = Int(text), bytes >= 1024, bytes <= 64 << 20 else {
+                throw ValidationError("BATON_API_MAX_BODY_BYTES must be a number of bytes from 1024 to 67108864")
+            }
+            api.maximumBodyBytes = bytes
+        }
+        if let text = environment["BATON_API_MAX_EVENT_STREAMS"] {
+            guard let streams = Int(text), streams >= 1 else {
+                throw ValidationError("BATON_API_MAX_EVENT_STREAMS must be a whole number, at least 1")
+            }
+            api.maximumEventStreams = streams
+        }
+        if let seconds = try Self.seconds(nil, "BATON_API_TOKEN_CACHE_SECONDS", environment) {
+            api.tokenCacheDuration = seconds
+        }
+        return api
     }
 
     /// Ready when the producer is usable and PostgreSQL answers within 2 seconds.

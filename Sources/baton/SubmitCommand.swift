@@ -78,14 +78,21 @@ struct SubmitCommand: AsyncParsableCommand {
         _ request: PipelineRequested, wait: Bool, json: Bool, timeout: Double, options: GlobalOptions
     ) async throws {
         let logger = Logger(label: "baton.submit")
-        let runID = request.runId ?? UUID()
         var request = request
-        request.runId = runID
+        request.runId = request.runId ?? UUID()
         let topics = options.topics()
         let event = try CloudEvent(
-            source: "baton/cli", type: .pipelineRequested, subject: "run/\(runID.lowercased)", payload: request)
-        try await Runtime.enqueue(
-            event, topic: topics.requested, key: runID.lowercased, options: options, logger: logger)
+            source: "baton/cli", type: .pipelineRequested, subject: "run/\(request.runId!.lowercased)",
+            payload: request)
+        // The same durable path as the API's POST /v1/runs: request row, outbox row and audit row in one transaction.
+        let caller = Caller(name: "cli:\(GlobalOptions.environment["USER"] ?? "unknown")", scopes: [.admin])
+        let accepted = try await Runtime.withStore(options, logger: logger) { [request] store in
+            try await store.runs.accept(request, event: event, topic: topics.requested, caller: caller)
+        }
+        let runID: UUID
+        switch accepted {
+        case .accepted(let id), .existing(let id): runID = id
+        }
         guard wait else {
             print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
             return
@@ -164,40 +171,18 @@ struct SubmitCommand: AsyncParsableCommand {
 
     // MARK: - Local checks
 
-    /// What the coordinator would reject the request for, checked here so that nothing is
-    /// produced for it: the request's bounds, the spec (the file's, or the applied pipeline's,
-    /// looked up in the database) and the `--param` values against it. Nil when it would pass.
+    /// What the coordinator would reject the request for (``RunStore/problem(with:)``), checked
+    /// here so that nothing is written for it; nil when it would pass.
     private func localProblem(_ request: PipelineRequested) async throws -> String? {
         if let violation = RequestLimits.violation(in: request) { return violation }
-        let yaml: String
-        if let spec = request.spec {
-            yaml = spec
-        } else {
-            let name = request.pipeline ?? pipeline
-            let stored: PipelineVersion?
-            do {
-                stored = try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
-                    try await $0.runs.pipeline(named: name)
-                }
-            } catch {
-                FileHandle.standardError.write(
-                    Data("could not look up pipeline '\(name)' in the database: \(describeError(error))\n".utf8))
-                throw ExitCode(1)
-            }
-            guard let stored else {
-                return "unknown pipeline '\(name)': apply it first with `baton pipelines apply FILE`, "
-                    + "or submit the spec file"
-            }
-            yaml = stored.yaml
-        }
         do {
-            let spec = try PipelineSpecParser.parse(yaml)
-            _ = try ParamResolver.resolve(request.params ?? [:], declared: spec.params)
-            return nil
-        } catch let error as SpecError {
-            return error.description
-        } catch let error as ParamResolver.ParamError {
-            return error.message
+            return try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
+                try await $0.runs.problem(with: request)
+            }
+        } catch {
+            FileHandle.standardError.write(
+                Data("could not check the request against the database: \(describeError(error))\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

@@ -1,0 +1,69 @@
+import BatonStore
+import Foundation
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import ServiceLifecycle
+
+/// The `api` role: Baton's HTTP API (`openapi.yaml`), with bearer-token authentication,
+/// problem documents for every error, and live run events.
+public struct APIServer: Service {
+    /// Where the API listens and what it allows.
+    public struct Configuration: Sendable {
+        /// The address to bind, e.g. `127.0.0.1` or `0.0.0.0`.
+        public var host: String
+        /// The port.
+        public var port: Int
+        /// The inbox consumer name of the coordinator, whose verdicts on requests the API reports.
+        public var coordinatorConsumer: String
+        /// The CloudEvents `source` of events the API writes. Default: `baton/api`.
+        public var eventSource = "baton/api"
+        /// The largest request body accepted. Default: 1 MiB.
+        public var maximumBodyBytes = 1 << 20
+        /// The most event streams open at once. Default: 1000.
+        public var maximumEventStreams = 1000
+        /// How long event streams stay open and silent.
+        var eventStreamLimits = RunEventStream.Limits()
+        /// How long a token check is remembered (a revoked token works at most this long). Default: 10 s.
+        public var tokenCacheDuration: Duration = .seconds(10)
+
+        /// A configuration listening on `host:port`, with default limits.
+        public init(host: String, port: Int, coordinatorConsumer: String) {
+            self.host = host
+            self.port = port
+            self.coordinatorConsumer = coordinatorConsumer
+        }
+    }
+
+    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let feed: RunEventFeed
+
+    /// An API over `store`, not yet listening.
+    public init(configuration: Configuration, store: BatonStore, logger: Logger) throws {
+        let feed = RunEventFeed(runs: store.runs, messaging: store.messaging, logger: logger)
+        let router = Router()
+        router.add(middleware: BodyLimitMiddleware(limit: configuration.maximumBodyBytes))
+        let handlers = APIHandlers(store: store, feed: feed, configuration: configuration)
+        try handlers.registerHandlers(
+            on: router,
+            middlewares: [
+                ProblemMiddleware(logger: logger),
+                AuthenticationMiddleware(
+                    verifier: TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)),
+            ])
+        self.feed = feed
+        application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "baton"),
+            logger: logger)
+    }
+
+    /// Serves until the enclosing service group shuts down gracefully.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await feed.run() }
+            group.addTask { try await application.run() }
+        }
+    }
+}

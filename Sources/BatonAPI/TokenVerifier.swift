@@ -1,0 +1,31 @@
+import BatonStore
+import Crypto
+import Foundation
+
+/// Turns bearer secrets into callers through the store, remembering each answer for a short
+/// while so that a busy client costs one database lookup per ``ttl``, not one per request.
+/// A revoked token therefore stops working within ``ttl``.
+actor TokenVerifier {
+    /// How long an answer (a caller, or "no such token") is kept.
+    let ttl: Duration
+    private let access: AccessStore
+    private var answers: [String: (caller: Caller?, until: ContinuousClock.Instant)] = [:]
+    /// The most answers kept; beyond it the memory is cleared (so unknown secrets cannot grow it).
+    private let capacity = 10_000
+
+    init(access: AccessStore, ttl: Duration = .seconds(10)) {
+        self.access = access
+        self.ttl = ttl
+    }
+
+    /// The caller `secret` stands for; nil for an unknown, revoked or expired token.
+    func caller(secret: String) async throws -> Caller? {
+        let key = SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let now = ContinuousClock.now
+        if let answer = answers[key], answer.until > now { return answer.caller }
+        let caller = try await access.caller(secret: secret)
+        if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
+        answers[key] = (caller, now + ttl)
+        return caller
+    }
+}
