@@ -390,6 +390,7 @@ let package = Package(
             dependencies: [
                 "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonRayServe", "BatonMLflow",
                 "BatonHTTPClient", "BatonTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

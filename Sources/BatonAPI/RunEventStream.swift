@@ -116,7 +116,11 @@ struct RunEventStream: AsyncSequence, Sendable {
         static func encode(_ event: RunHistoryEvent) -> [UInt8] {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
+            // Milliseconds: a client can tell how long an event took to reach it.
+            encoder.dateEncodingStrategy = .custom { date, encoder in
+                var container = encoder.singleValueContainer()
+                try container.encode(Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date))
+            }
             let json = (try? encoder.encode(event)).map { Array($0) } ?? Array("{}".utf8)
             return Array("id: \(event.seq)\nevent: \(event.type)\ndata: ".utf8) + json + Array("\n\n".utf8)
         }

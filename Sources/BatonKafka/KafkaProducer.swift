@@ -32,6 +32,8 @@ public final class KafkaProducer: Sendable {
     private let properties: KafkaConfigurationProperties
     private let generation: Mutex<Generation>
     private let isShuttingDown = Mutex(false)
+    /// Deliveries of the current client that timed out since its last successful one.
+    private let timeoutsInARow = Mutex(0)
     private let logger: Logger
 
     /// Creates a producer and starts its delivery-report thread.
@@ -163,14 +165,32 @@ public final class KafkaProducer: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         do {
-            return try await deliveries.wait(id)
+            let report = try await deliveries.wait(id)
+            timeoutsInARow.withLock { $0 = 0 }
+            return report
         } catch let error as KafkaError where error.underlyingName.map(Self.identityErrors.contains) == true {
             // The broker no longer knows this producer's id (it lost its state): only a new
             // client, with a new producer id, can send again. Mark this one for a rebuild.
             client.context.fatalError.withLock { $0 = $0 ?? error }
             throw error
+        } catch let error as KafkaError where error.code == .messageTimedOut {
+            // A broker that came back empty may answer this producer's id with a retriable
+            // error until every record times out, without ever reporting it. After
+            // ``rebuildAfterTimeouts`` timeouts in a row, a new client (a new producer id) is
+            // tried; while the brokers are really away it times out the same way, at no cost.
+            let rebuild = timeoutsInARow.withLock { count in
+                count += 1
+                guard count >= Self.rebuildAfterTimeouts else { return false }
+                count = 0
+                return true
+            }
+            if rebuild { client.context.fatalError.withLock { $0 = $0 ?? error } }
+            throw error
         }
     }
+
+    /// Delivery timeouts in a row after which the client is rebuilt.
+    static let rebuildAfterTimeouts = 2
 
     /// Delivery errors after which the broker will refuse every record of this producer id:
     /// a broker that lost its data fences, or loses track of, the producers it knew.

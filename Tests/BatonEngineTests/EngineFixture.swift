@@ -17,6 +17,8 @@ struct EngineFixture: Sendable {
     let environment: [String: String]
     /// Where `baton serve` of this fixture serves /metrics, /healthz and /readyz.
     let metricsPort = EngineFixture.freePort()
+    /// Where `baton serve` of this fixture serves the HTTP API.
+    let apiPort = EngineFixture.freePort()
 
     /// The brokers this installation's `serve` and producers use.
     let brokers: [String]
@@ -38,6 +40,9 @@ struct EngineFixture: Sendable {
             "BATON_REDRIVE_SECONDS": "5",
             "BATON_LOG_LEVEL": "info",
             "BATON_METRICS_ADDRESS": "127.0.0.1:\(metricsPort)",
+            "BATON_API_ADDRESS": "127.0.0.1:\(apiPort)",
+            // A revoked token is refused at once in tests.
+            "BATON_API_TOKEN_CACHE_SECONDS": "0.1",
             // The MLflow mirror only where a test asks for it (MLflowMirrorTests).
             "BATON_MLFLOW_URI": "",
             "BATON_ARTIFACT_ROOT": "file://"
