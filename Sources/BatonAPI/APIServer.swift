@@ -51,6 +51,7 @@ public struct APIServer: Service {
                 ProblemMiddleware(logger: logger),
                 AuthenticationMiddleware(
                     verifier: TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)),
+                EmptyBodyMiddleware(),
             ])
         self.feed = feed
         application = Application(
