@@ -19,8 +19,13 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let runs = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
-                try await store.runs.listRuns(limit: min(max(limit, 1), 1000))
+            let runs: [RunSummary]
+            if let api = try APIRemote.fromEnvironment() {
+                runs = try await api.runs(limit: limit)
+            } else {
+                runs = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
+                    try await store.runs.listRuns(limit: min(max(limit, 1), 1000))
+                }
             }
             if json {
                 print(try JSONOutput.render(runs))
@@ -40,8 +45,19 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
-            let view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
-                try await store.runs.run(id)
+            let view: RunView?
+            if let api = try APIRemote.fromEnvironment() {
+                switch try await api.run(id) {
+                case .run(let run)?: view = run
+                case .requested(let requested)?:
+                    print(json ? try JSONOutput.render(requested) : "run \(id.lowercased): \(requested.state)")
+                    return
+                case nil: view = nil
+                }
+            } else {
+                view = try await Runtime.withStore(options, logger: Logger(label: "baton.runs")) { store in
+                    try await store.runs.run(id)
+                }
             }
             guard let view else {
                 print("no run \(id.lowercased)")
@@ -62,6 +78,11 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
+            if let api = try APIRemote.fromEnvironment() {
+                try await api.cancel(id, reason: reason.map { String($0.prefix(1000)) })
+                print("cancel requested for \(id.lowercased)")
+                return
+            }
             let cancel = RunCancel(
                 runId: id, reason: reason.map { String($0.prefix(1000)) },
                 requestedBy: GlobalOptions.environment["USER"] ?? "cli")
@@ -91,6 +112,10 @@ struct RunsCommand: AsyncParsableCommand {
             let request = PipelineRequested(
                 runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli", retryOf: id,
                 retryFrom: from)
+            if let api = try APIRemote.fromEnvironment() {
+                try await SubmitCommand.send(request, through: api, wait: wait, json: json, timeout: timeout)
+                return
+            }
             try await SubmitCommand.send(request, wait: wait, json: json, timeout: timeout, options: options)
         }
     }

@@ -14,7 +14,7 @@ struct SubmitCommand: AsyncParsableCommand {
         discussion: """
             The request is written to the outbox in PostgreSQL, and serve's relay publishes it to Kafka: once \
             this command returns, the request is kept even if the broker is away or loses its data. Needs \
-            only the database, not Kafka.
+            only the database, not Kafka; with BATON_API_URL (and BATON_API_TOKEN) set, only the HTTP API.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -59,16 +59,65 @@ struct SubmitCommand: AsyncParsableCommand {
         request.params = try Self.parseParams(params)
         request.idempotencyKey = idempotencyKey
         request.noCache = noCache ? true : nil
-        if let problem = try await localProblem(request) {
-            if json {
-                print(Self.json(["state": "rejected", "reason": problem]))
-            } else {
-                // As a rejection by the coordinator reads after --wait: on standard output.
-                print("state: rejected (\(problem))")
-            }
-            throw ExitCode(2)
+        if let api = try APIRemote.fromEnvironment() {
+            try await Self.send(request, through: api, wait: wait, json: json, timeout: timeout)
+            return
         }
+        if let problem = try await localProblem(request) { try Self.rejected(problem, json: json) }
         try await Self.send(request, wait: wait, json: json, timeout: timeout, options: options)
+    }
+
+    /// Prints a rejected request as a rejection by the coordinator reads after `--wait` (on
+    /// standard output), and exits 2.
+    static func rejected(_ problem: String, json: Bool) throws -> Never {
+        if json {
+            print(Self.json(["state": "rejected", "reason": problem]))
+        } else {
+            print("state: rejected (\(problem))")
+        }
+        throw ExitCode(2)
+    }
+
+    /// Sends the request (or the retry) through the HTTP API; with `wait`, follows the run there
+    /// and exits as ``send(_:wait:json:timeout:options:)`` does.
+    static func send(
+        _ request: PipelineRequested, through api: APIRemote, wait: Bool, json: Bool, timeout: Double
+    ) async throws {
+        let runID: UUID
+        do {
+            if let retryOf = request.retryOf {
+                runID = try await api.retry(retryOf, from: request.retryFrom ?? "")
+            } else {
+                runID = try await api.submit(request).runID
+            }
+        } catch let problem as APIRemote.Problem where problem.status == 422 {
+            try rejected(problem.detail ?? problem.title, json: json)
+        }
+        guard wait else {
+            print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
+            return
+        }
+        if !json { FileHandle.standardOutput.write(Data((runID.lowercased + "\n").utf8)) }
+        var progress = RunProgress()
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var result = (state: "timeout", reason: Optional("no terminal state within \(Int(timeout)) s"))
+        polling: while ContinuousClock.now < deadline {
+            switch try await api.run(runID) {
+            case .run(let run)?:
+                progress.show(run)
+                if run.state.isTerminal {
+                    result = (run.state.rawValue, run.reason)
+                    break polling
+                }
+            case .requested(let requested)? where requested.state == "rejected":
+                result = ("rejected", requested.reason)
+                break polling
+            case .requested?, nil:
+                break
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try report(result, runID: runID, json: json)
     }
 
     /// Writes the request to the outbox; with `wait`, follows the run to its end and exits non-zero unless
@@ -105,6 +154,12 @@ struct SubmitCommand: AsyncParsableCommand {
             try await Self.waitForEnd(
                 runID: runID, event: event, store: store, timeout: .seconds(timeout), progress: RunProgress())
         }
+        try report(result, runID: runID, json: json)
+    }
+
+    /// Prints how the run ended and exits non-zero unless it succeeded: 3 when a gate rejected
+    /// it, 2 when the request was rejected or dead-lettered, 1 otherwise.
+    static func report(_ result: (state: String, reason: String?), runID: UUID, json: Bool) throws {
         if json {
             var object = ["run_id": runID.lowercased, "state": result.state]
             if let reason = result.reason { object["reason"] = reason }

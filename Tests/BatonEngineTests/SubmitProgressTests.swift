@@ -7,14 +7,26 @@ import Testing
 /// `baton submit --wait` as a user at a terminal sees it: a line per stage state, as it happens.
 @Suite("Submit progress", .timeLimit(.minutes(3)))
 struct SubmitProgressTests {
-    @Test("submit --wait prints each stage's progress on stderr while the run goes; stdout keeps the id and the result")
-    func progressLines() async throws {
+    @Test(
+        "submit --wait prints each stage's progress on stderr while the run goes; stdout keeps the id and the result",
+        arguments: [false, true])
+    func progressLines(throughAPI: Bool) async throws {
         let fixture = try await EngineFixture()
-        let serve = try fixture.serve("progress")
+        let serve = try fixture.serve("progress-\(throughAPI ? "api" : "direct")")
         let process = Process()
         process.executableURL = TestStack.batonBinary
         process.arguments = ["submit", "examples/korean-llm-noop.yaml", "--param", "profile=tiny", "--wait"]
-        process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
+        var environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
+        if throughAPI {
+            // A laptop with a token only: no database, no broker.
+            let token = try await APITests.makeToken(fixture, name: "laptop", scopes: "runs:submit,runs:read")
+            try await APITests.waitForAPI(fixture)
+            environment["BATON_API_URL"] = "http://127.0.0.1:\(fixture.apiPort)"
+            environment["BATON_API_TOKEN"] = token
+            environment["BATON_DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"
+            environment["BATON_KAFKA_BROKERS"] = "127.0.0.1:1"
+        }
+        process.environment = environment
         let output = Pipe()
         let progress = Pipe()
         process.standardOutput = output

@@ -1,0 +1,137 @@
+import ArgumentParser
+import BatonCommandLine
+import BatonCore
+import BatonHTTPClient
+import BatonStore
+import Foundation
+import Logging
+import NIOHTTP1
+
+/// The HTTP API of a Baton installation, as the CLI uses it when `BATON_API_URL` is set: a
+/// laptop then needs a token (`BATON_API_TOKEN`), not the database or Kafka credentials.
+struct APIRemote: Sendable {
+    /// A run as `GET /v1/runs/{id}` answers: made by the coordinator, or only requested.
+    enum RemoteRun: Sendable {
+        case run(RunView)
+        case requested(RequestedRunView)
+    }
+
+    /// A problem document the API answered with.
+    struct Problem: Error, CustomStringConvertible {
+        var status: Int
+        var title: String
+        var detail: String?
+        var description: String { "HTTP \(status) \(title)" + (detail.map { ": \($0)" } ?? "") }
+    }
+
+    private let http: JSONHTTPClient
+
+    /// The API named by `BATON_API_URL`, with `BATON_API_TOKEN`; nil when the URL is unset
+    /// (the CLI then uses the database directly).
+    static func fromEnvironment() throws -> APIRemote? {
+        let environment = GlobalOptions.environment
+        guard let url = environment["BATON_API_URL"], !url.isEmpty else { return nil }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw ValidationError("BATON_API_URL must start with http:// or https://")
+        }
+        var configuration = JSONHTTPClient.Configuration(
+            service: "Baton API", baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
+        configuration.requestTimeout = .seconds(30)
+        if let token = environment["BATON_API_TOKEN"], !token.isEmpty {
+            configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        return APIRemote(http: JSONHTTPClient(configuration: configuration, logger: Logger(label: "baton.api-client")))
+    }
+
+    /// `POST /v1/runs`: the run id, and whether an earlier request with the same key made it.
+    func submit(_ request: PipelineRequested) async throws -> (runID: UUID, existing: Bool) {
+        struct Body: Encodable {
+            var pipeline: String?
+            var version: Int?
+            var spec: String?
+            var params: [String: JSONValue]?
+            var labels: [String: String]?
+            var noCache: Bool?
+            enum CodingKeys: String, CodingKey {
+                case pipeline, version, spec, params, labels
+                case noCache = "no_cache"
+            }
+        }
+        let body = Body(
+            pipeline: request.pipeline, version: request.version, spec: request.spec, params: request.params,
+            labels: request.labels, noCache: request.noCache)
+        var headers = HTTPHeaders()
+        if let key = request.idempotencyKey { headers.add(name: "Idempotency-Key", value: key) }
+        let answer = try await call(.POST, "/v1/runs", body: try CloudEvent.encode(body), headers: headers)
+        return try Self.accepted(answer)
+    }
+
+    /// `POST /v1/runs/{id}/retry`: the new run's id.
+    func retry(_ runID: UUID, from stage: String) async throws -> UUID {
+        let answer = try await call(
+            .POST, "/v1/runs/\(runID.lowercased)/retry", body: try CloudEvent.encode(["from": stage]))
+        return try Self.accepted(answer).runID
+    }
+
+    /// `POST /v1/runs/{id}/cancel`.
+    func cancel(_ runID: UUID, reason: String?) async throws {
+        _ = try await call(
+            .POST, "/v1/runs/\(runID.lowercased)/cancel", body: try CloudEvent.encode(["reason": reason]))
+    }
+
+    /// `GET /v1/runs/{id}`; nil for `404`.
+    func run(_ runID: UUID) async throws -> RemoteRun? {
+        let answer: JSONHTTPClient.Answer
+        do {
+            answer = try await call(.GET, "/v1/runs/\(runID.lowercased)")
+        } catch let problem as Problem where problem.status == 404 {
+            return nil
+        }
+        if let run = try? JSONDecoder.iso8601.decode(RunView.self, from: Data(answer.body)) { return .run(run) }
+        return .requested(try JSONDecoder.iso8601.decode(RequestedRunView.self, from: Data(answer.body)))
+    }
+
+    /// `GET /v1/runs`: the newest runs.
+    func runs(limit: Int) async throws -> [RunSummary] {
+        struct Page: Decodable { var runs: [RunSummary] }
+        let answer = try await call(.GET, "/v1/runs", query: ["limit": "\(min(max(limit, 1), 500))"])
+        return try JSONDecoder.iso8601.decode(Page.self, from: Data(answer.body)).runs
+    }
+
+    private func call(
+        _ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
+        headers: HTTPHeaders = [:]
+    ) async throws -> JSONHTTPClient.Answer {
+        let answer = try await http.send(method, path, query: query, body: body, headers: headers, expect: nil)
+        guard (200..<300).contains(answer.status) else {
+            let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
+            throw Problem(
+                status: answer.status, title: object?["title"] as? String ?? "refused",
+                detail: object?["detail"] as? String)
+        }
+        return answer
+    }
+
+    private static func accepted(_ answer: JSONHTTPClient.Answer) throws -> (runID: UUID, existing: Bool) {
+        struct Accepted: Decodable {
+            var runID: String
+            var existing: Bool
+            enum CodingKeys: String, CodingKey {
+                case existing
+                case runID = "run_id"
+            }
+        }
+        let accepted = try JSONDecoder().decode(Accepted.self, from: Data(answer.body))
+        guard let id = UUID(uuidString: accepted.runID) else { throw Problem(status: 502, title: "bad run id") }
+        return (id, accepted.existing)
+    }
+}
+
+extension JSONDecoder {
+    /// A decoder for the API's documents (dates in ISO 8601).
+    static var iso8601: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
