@@ -27,6 +27,8 @@ public struct APIServer: Service {
         var eventStreamLimits = RunEventStream.Limits()
         /// How long a token check is remembered (a revoked token works at most this long). Default: 10 s.
         public var tokenCacheDuration: Duration = .seconds(10)
+        /// The Ray dashboard the console links jobs to, e.g. `http://ray-head:8265`; no links when nil.
+        public var rayDashboardURL: String?
 
         /// A configuration listening on `host:port`, with default limits.
         public init(host: String, port: Int, coordinatorConsumer: String) {
@@ -39,20 +41,20 @@ public struct APIServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
     private let feed: RunEventFeed
 
-    /// An API over `store`, not yet listening.
-    public init(configuration: Configuration, store: BatonStore, logger: Logger) throws {
+    /// An API (and the web console under `/ui`) over `store`, not yet listening.
+    public init(configuration: Configuration, store: BatonStore, logger: Logger) async throws {
         let feed = RunEventFeed(runs: store.runs, messaging: store.messaging, logger: logger)
+        let verifier = TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)
         let router = Router()
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maximumBodyBytes))
         let handlers = APIHandlers(store: store, feed: feed, configuration: configuration)
         try handlers.registerHandlers(
             on: router,
             middlewares: [
-                ProblemMiddleware(logger: logger),
-                AuthenticationMiddleware(
-                    verifier: TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)),
-                EmptyBodyMiddleware(),
+                ProblemMiddleware(logger: logger), AuthenticationMiddleware(verifier: verifier), EmptyBodyMiddleware(),
             ])
+        try await Console.load(store: store, verifier: verifier, configuration: configuration, logger: logger)
+            .register(on: router)
         self.feed = feed
         application = Application(
             router: router,

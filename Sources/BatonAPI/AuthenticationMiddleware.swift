@@ -1,5 +1,6 @@
 import BatonCore
 import BatonStore
+import Foundation
 import HTTPTypes
 import OpenAPIRuntime
 
@@ -16,14 +17,10 @@ struct AuthenticationMiddleware: ServerMiddleware {
         // An operation missing from the table needs admin: a new operation is closed until listed.
         let needed = OperationScopes.table[operationID] ?? .admin
         guard let needed else { return try await next(request, body, metadata) }
-        guard let header = request.headerFields[.authorization] else {
+        guard let secret = try Self.secret(of: request) else {
             throw APIProblem.unauthorized("this operation needs a bearer token (Authorization: Bearer baton_...)")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIProblem.unauthorized("the Authorization header must be 'Bearer <token>'")
-        }
-        guard let caller = try await verifier.caller(secret: String(parts[1])) else {
+        guard let caller = try await verifier.caller(secret: secret) else {
             throw APIProblem.unauthorized("the token is unknown, revoked or expired")
         }
         guard caller.may(needed) else {
@@ -32,5 +29,23 @@ struct AuthenticationMiddleware: ServerMiddleware {
                     + (caller.scopes.isEmpty ? "none" : caller.scopes.sorted().map(\.rawValue).joined(separator: ",")))
         }
         return try await RequestCaller.$current.withValue(caller) { try await next(request, body, metadata) }
+    }
+
+    /// The bearer token of the request; for a GET without one, the console's session cookie (a
+    /// browser's `EventSource` and `fetch` cannot set headers; a cookie never authorizes a change).
+    static func secret(of request: HTTPRequest) throws -> String? {
+        if let header = request.headerFields[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw APIProblem.unauthorized("the Authorization header must be 'Bearer <token>'")
+            }
+            return String(parts[1])
+        }
+        guard request.method == .get, let cookies = request.headerFields[.cookie] else { return nil }
+        for pair in cookies.split(separator: ";") {
+            let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == Console.sessionCookie { return String(parts[1]) }
+        }
+        return nil
     }
 }

@@ -30,7 +30,7 @@ extension AccessStore {
         let rows = try await client.query(
             """
             SELECT id, at, actor, action, target, outcome, detail::text FROM audit_log
-            WHERE \(target) IS NULL OR target = \(target)
+            WHERE \(target)::text IS NULL OR target = \(target)
             ORDER BY id DESC LIMIT \(min(max(limit, 1), 1000))
             """, logger: logger)
         var entries: [AuditEntry] = []

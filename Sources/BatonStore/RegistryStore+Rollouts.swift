@@ -172,3 +172,27 @@ extension RegistryStore {
         return false
     }
 }
+
+extension RegistryStore {
+    /// The recorded canary steps of `model`'s rollouts, oldest first, at most `limit`.
+    public func rolloutSteps(model: String, limit: Int = 500) async throws -> [RolloutStepView] {
+        let rows = try await client.query(
+            """
+            SELECT candidate_version, stable_version, run_id, step_index, kind, weight, phase, measurements::text,
+                   message, recorded_at
+            FROM rollout_steps WHERE model = \(model) ORDER BY recorded_at, step_index LIMIT \(min(max(limit, 1), 5000))
+            """, logger: logger)
+        var steps: [RolloutStepView] = []
+        for try await (candidate, stable, runID, index, kind, weight, phase, measurements, message, at) in rows.decode(
+            (Int, Int?, UUID, Int, String, Int, String, String, String?, Date).self)
+        {
+            steps.append(
+                RolloutStepView(
+                    candidateVersion: candidate, stableVersion: stable, runId: runID.lowercased, stepIndex: index,
+                    kind: kind, weight: weight, phase: phase,
+                    measurements: (try? JSONDecoder().decode([String: JSONValue].self, from: Data(measurements.utf8)))
+                        ?? [:], message: message, recordedAt: at))
+        }
+        return steps
+    }
+}

@@ -132,3 +132,36 @@ public struct ModelView: Sendable, Hashable, Codable {
         case aliasEvents = "alias_events"
     }
 }
+
+/// One recorded step of a canary rollout, as the console draws traffic weight over time.
+public struct RolloutStepView: Sendable, Hashable, Codable {
+    /// The version being rolled out.
+    public var candidateVersion: Int
+    /// The version it replaces; nil for a first rollout.
+    public var stableVersion: Int?
+    /// The run whose rollout stage made the step.
+    public var runId: String
+    /// The step's position in the rollout.
+    public var stepIndex: Int
+    /// `setWeight`, `pause` or `analysis`.
+    public var kind: String
+    /// The candidate's traffic weight after the step.
+    public var weight: Int
+    /// `succeeded` or `failed`.
+    public var phase: String
+    /// An analysis step's measurements.
+    public var measurements: [String: JSONValue]
+    /// What the driver said.
+    public var message: String?
+    /// When the step was recorded.
+    public var recordedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case kind, weight, phase, measurements, message
+        case candidateVersion = "candidate_version"
+        case stableVersion = "stable_version"
+        case runId = "run_id"
+        case stepIndex = "step_index"
+        case recordedAt = "recorded_at"
+    }
+}

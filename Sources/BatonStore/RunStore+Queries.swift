@@ -160,3 +160,31 @@ extension RunStore {
         return (runs, nil)
     }
 }
+
+extension RunStore {
+    /// Every metric a run's attempts reported with more than one step (a loss curve), by attempt
+    /// id (lowercased) and key, as (step, value) in step order; at most `limit` points in all.
+    public func metricSeries(_ runID: UUID, limit: Int = 20_000) async throws -> [String: [String: [MetricPoint]]] {
+        let rows = try await client.query(
+            """
+            SELECT m.attempt_id, m.key, m.step, m.value FROM attempt_metrics m
+            JOIN stage_attempts a ON a.id = m.attempt_id
+            WHERE a.run_id = \(runID)
+              AND (SELECT count(*) FROM attempt_metrics o WHERE o.attempt_id = m.attempt_id AND o.key = m.key) > 1
+            ORDER BY m.attempt_id, m.key, m.step LIMIT \(min(max(limit, 1), 100_000))
+            """, logger: logger)
+        var series: [String: [String: [MetricPoint]]] = [:]
+        for try await (attempt, key, step, value) in rows.decode((UUID, String, Int64, Double).self) {
+            series[attempt.lowercased, default: [:]][key, default: []].append(MetricPoint(step: step, value: value))
+        }
+        return series
+    }
+}
+
+/// One reported value of a metric at a step.
+public struct MetricPoint: Sendable, Hashable, Codable {
+    /// The step (e.g. the training iteration).
+    public var step: Int64
+    /// The value at that step.
+    public var value: Double
+}

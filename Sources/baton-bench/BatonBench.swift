@@ -7,6 +7,6 @@ struct BatonBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baton bench",
         abstract: "Benchmarks that print their figures as JSON (run a release build).",
-        subcommands: [BenchRunsCommand.self, BenchLineageCommand.self],
+        subcommands: [BenchRunsCommand.self, BenchLineageCommand.self, BenchAPICommand.self],
         defaultSubcommand: BenchRunsCommand.self)
 }

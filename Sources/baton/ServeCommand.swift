@@ -171,7 +171,7 @@ struct ServeCommand: AsyncParsableCommand {
                     configuration: configuration, attempts: store.attempts, messaging: store.messaging, logger: logger))
         }
         if selected.contains(.api), let api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
-            services.append(try APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
+            services.append(try await APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
         }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
             services.append(MLflowMirror(configuration: mirror, mirror: store.mirror, logger: logger))
@@ -230,6 +230,7 @@ struct ServeCommand: AsyncParsableCommand {
         var api = APIServer.Configuration(
             host: host, port: port, coordinatorConsumer: EngineConfiguration.coordinatorConsumer)
         api.eventSource = "baton/api/\(instanceID)"
+        api.rayDashboardURL = environment["BATON_RAY_DASHBOARD_URL"] ?? environment["BATON_RAY_ADDRESS"]
         if let text = environment["BATON_API_MAX_BODY_BYTES"] {
             guard let bytes = Int(text), bytes >= 1024, bytes <= 64 << 20 else {
                 throw ValidationError("BATON_API_MAX_BODY_BYTES must be a number of bytes from 1024 to 67108864")

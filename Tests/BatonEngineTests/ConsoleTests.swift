@@ -1,0 +1,155 @@
+import BatonCore
+import BatonStore
+import BatonTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// The web console in a real browser (headless Chromium over the DevTools protocol) while a
+/// pipeline runs: what it shows equals `baton runs show --json`, state changes appear without a
+/// reload, and each page is saved as a screenshot under `.stack/test-output/console/`.
+@Suite("Web console in Chromium", .timeLimit(.minutes(6)))
+struct ConsoleTests {
+    static let output = TestStack.repositoryRoot.appending(path: ".stack/test-output/console")
+
+    static let program = #"""
+        import hashlib, json, os, pathlib, time
+        out = pathlib.Path(os.environ["BATON_OUTPUT_URI"][len("file://"):])
+        out.mkdir(parents=True, exist_ok=True)
+        for step in range(8):
+            print("::baton::metric " + json.dumps({"key": "loss", "value": 3.0 / (step + 1), "step": step}), flush=True)
+            time.sleep(1)
+        data = b"weights of a console test\n"
+        (out / "model.bin").write_bytes(data)
+        print("::baton::output " + json.dumps({"name": "model", "uri": "file://" + str(out / "model.bin"), "md5": hashlib.md5(data).hexdigest(), "size": len(data), "kind": "model"}))
+        print("::baton::metric " + json.dumps({"key": "accuracy", "value": 0.9, "step": 0}))
+        """#
+
+    @Test("Runs table, a run's DAG mid-flight and at its end, lineage and model pages show what the store holds, live")
+    func pages() async throws {
+        let (fixture, serve, token) = try await APITests.start("console", scopes: "admin")
+        let model = "console-\(TestStack.uniqueSuffix())"
+        let folder = try EngineFixture.jobFolder(program: Self.program)
+        let spec = """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: console-demo}
+            defaults: {pool: cpu, timeout: 5m, retries: {limit: 0, backoff: 1s}}
+            stages:
+              - {name: prepare, kind: noop, noop: {sleep: 1s}}
+              - name: train
+                needs: [prepare]
+                outputs: [model]
+                ray: \(EngineFixture.rayBody(folder))
+              - {name: evaluate, kind: noop, needs: [train], noop: {sleep: 2s}}
+              - name: register
+                kind: register
+                needs: [evaluate]
+                register: {model: \(model), artifact: stages.train.outputs.model}
+            """
+        let api = APIClient(port: fixture.apiPort, token: token)
+        let anonymous = try await api.with(token: nil).call("getHealth", .GET, "/ui")
+        #expect(anonymous.status == 303 || anonymous.text.contains("Log in"), "the console needs a login")
+        let accepted = try await api.call("createRun", .POST, "/v1/runs", json: APITests.body(spec))
+        let runID = try #require(accepted.object["run_id"] as? String, "\(accepted.text)")
+        let base = "http://127.0.0.1:\(fixture.apiPort)"
+        let browser = try await Browser()
+        defer { browser.close() }
+        let seen: Data = try await browser.withPage { page in
+            try await page.send("Page.enable")
+            // Log in with the token, as a user would.
+            try await page.open("\(base)/ui/login")
+            _ = try await page.evaluate(
+                "document.querySelector('input[name=token]').value = '\(token)'; document.querySelector('form.login').submit(); true"
+            )
+            try await page.waitUntil("the runs table", "document.getElementById('runs') !== null")
+            try await page.waitUntil(
+                "the run in the table", "document.querySelector('tr[data-run=\"\(runID)\"]') !== null")
+            try await page.screenshot(to: Self.output.appending(path: "runs.png"))
+
+            // The run page while train runs; the state changes reach it without a reload.
+            try await page.open("\(base)/ui/runs/\(runID)")
+            _ = try await page.evaluate("window.loadedOnce = true")
+            try await page.waitUntil(
+                "train running in the DAG",
+                "document.getElementById('node-train').getAttribute('class').includes('running')")
+            try await page.screenshot(to: Self.output.appending(path: "run-dag-running.png"))
+            try await page.waitUntil(
+                "the run's end", "document.getElementById('run-state').textContent === 'succeeded'",
+                timeout: .seconds(180))
+            #expect(try await page.evaluate("window.loadedOnce === true") as? Bool == true, "no reload happened")
+            try await page.screenshot(to: Self.output.appending(path: "run-dag-succeeded.png"))
+            let stages = try await page.evaluate(
+                """
+                Array.from(document.querySelectorAll('#stages tbody tr')).map(row => ({
+                  name: row.dataset.stage, state: row.querySelector('.state').textContent,
+                  attempts: Number(row.querySelector('.attempts').textContent),
+                  duration: row.querySelector('.duration').textContent,
+                  node: document.getElementById('node-' + row.dataset.stage).getAttribute('class') }))
+                """)
+            // A fresh load shows the details of the ended run: outputs, metrics, the loss chart.
+            try await page.open("\(base)/ui/runs/\(runID)")
+            let details = try await page.evaluate(
+                """
+                ({ md5: Array.from(document.querySelectorAll('tr[data-stage=train] .output code')).map(c => c.textContent),
+                   charts: document.querySelectorAll('tr[data-stage=train] svg.chart').length })
+                """)
+            try await page.screenshot(to: Self.output.appending(path: "run-details.png"))
+
+            try await page.open("\(base)/ui/lineage?run=\(runID)")
+            let lineage = try await page.evaluate(
+                """
+                ({ artifacts: document.querySelectorAll('#lineage g.artifact').length,
+                   attempts: document.querySelectorAll('#lineage g.attempt').length,
+                   text: document.querySelector('main').innerText })
+                """)
+            try await page.screenshot(to: Self.output.appending(path: "lineage.png"))
+
+            try await page.open("\(base)/ui/models/\(model)")
+            let modelPage = try await page.evaluate("document.querySelector('#versions').innerText")
+            try await page.screenshot(to: Self.output.appending(path: "model.png"))
+            try await page.open("\(base)/ui/dead-letters")
+            let dead = try await page.evaluate("document.querySelector('h1').textContent")
+            return try JSONSerialization.data(withJSONObject: [
+                "stages": stages ?? [], "details": details ?? [:], "lineage": lineage ?? [:],
+                "model": modelPage ?? "", "dead": dead ?? "",
+            ])
+        }
+        let shown = try #require(try JSONSerialization.jsonObject(with: seen) as? [String: Any])
+
+        // What the page showed equals `baton runs show --json`.
+        let cli = try await fixture.baton("runs", "show", runID, "--json")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any])
+        let expected = try #require(document["stages"] as? [[String: Any]])
+        let rows = try #require(shown["stages"] as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == expected.map { $0["name"] as? String })
+        for (row, stage) in zip(rows, expected) {
+            #expect(row["state"] as? String == stage["state"] as? String, "\(row) \(stage)")
+            #expect(row["attempts"] as? Int == stage["attempts"] as? Int)
+            #expect((row["node"] as? String)?.contains(stage["state"] as? String ?? "?") == true)
+            if let seconds = stage["duration_seconds"] as? Double {
+                #expect(row["duration"] as? String == String(format: "%.1f s", seconds), "\(row) \(stage)")
+            }
+        }
+        let train = try #require(expected.first { $0["name"] as? String == "train" })
+        let attempt = try #require((train["attempt_history"] as? [[String: Any]])?.last)
+        let md5 = try #require((attempt["outputs"] as? [[String: Any]])?.first?["md5"] as? String)
+        let details = try #require(shown["details"] as? [String: Any])
+        #expect((details["md5"] as? [String])?.contains(md5) == true, "\(details)")
+        #expect(details["charts"] as? Int == 1, "one loss chart")
+        let lineage = try #require(shown["lineage"] as? [String: Any])
+        #expect((lineage["artifacts"] as? Int ?? 0) >= 1 && (lineage["attempts"] as? Int ?? 0) >= 1, "\(lineage)")
+        #expect((lineage["text"] as? String)?.contains("model.bin") == true)
+        #expect((shown["model"] as? String)?.contains(md5) == true, "\(shown["model"] ?? "")")
+        #expect(shown["dead"] as? String == "Dead letters")
+        for name in ["runs", "run-dag-running", "run-dag-succeeded", "run-details", "lineage", "model"] {
+            let size =
+                try FileManager.default.attributesOfItem(
+                    atPath: Self.output.appending(path: "\(name).png").path)[.size] as? Int
+            #expect((size ?? 0) > 10_000, "\(name).png was saved")
+        }
+        let audit = try await fixture.withStore { try await $0.access.auditLog(limit: 10) }
+        #expect(audit.contains { $0.action == "console.login" && $0.actor == "token:console-token" })
+        await serve.stop()
+    }
+}
