@@ -328,6 +328,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BatonAPITests", dependencies: ["BatonAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BatonKafkaTests",
             dependencies: ["BatonKafka", "BatonTestEnvironment", .product(name: "Logging", package: "swift-log")],

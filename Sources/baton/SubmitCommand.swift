@@ -63,7 +63,6 @@ struct SubmitCommand: AsyncParsableCommand {
             try await Self.send(request, through: api, wait: wait, json: json, timeout: timeout)
             return
         }
-        if let problem = try await localProblem(request) { try Self.rejected(problem, json: json) }
         try await Self.send(request, wait: wait, json: json, timeout: timeout, options: options)
     }
 
@@ -133,27 +132,30 @@ struct SubmitCommand: AsyncParsableCommand {
         let event = try CloudEvent(
             source: "baton/cli", type: .pipelineRequested, subject: "run/\(request.runId!.lowercased)",
             payload: request)
-        // The same durable path as the API's POST /v1/runs: request row, outbox row and audit row in one transaction.
+        // One database session: the checks the coordinator would make (so that nothing is written
+        // for a request it would reject), then the API's durable path (request row, outbox row
+        // and audit row in one transaction), then the wait.
         let caller = Caller(name: "cli:\(GlobalOptions.environment["USER"] ?? "unknown")", scopes: [.admin])
-        let accepted = try await Runtime.withStore(options, logger: logger) { [request] store in
-            try await store.runs.accept(request, event: event, topic: topics.requested, caller: caller)
-        }
-        let runID: UUID
-        switch accepted {
-        case .accepted(let id), .existing(let id): runID = id
-        }
-        guard wait else {
-            print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
-            return
-        }
-        if !json {
-            // The id first, before any progress line: scripts read it from the first line.
-            FileHandle.standardOutput.write(Data((runID.lowercased + "\n").utf8))
-        }
-        let result = try await Runtime.withStore(options, logger: logger) { store in
-            try await Self.waitForEnd(
+        let ended = try await Runtime.withStore(options, logger: logger) {
+            [request] store -> (runID: UUID, result: (state: String, reason: String?))? in
+            if let problem = try await store.runs.problem(with: request) { try rejected(problem, json: json) }
+            let runID: UUID
+            switch try await store.runs.accept(request, event: event, topic: topics.requested, caller: caller) {
+            case .accepted(let id), .existing(let id): runID = id
+            }
+            guard wait else {
+                print(json ? Self.json(["run_id": runID.lowercased, "state": "requested"]) : runID.lowercased)
+                return nil
+            }
+            if !json {
+                // The id first, before any progress line: scripts read it from the first line.
+                FileHandle.standardOutput.write(Data((runID.lowercased + "\n").utf8))
+            }
+            let result = try await Self.waitForEnd(
                 runID: runID, event: event, store: store, timeout: .seconds(timeout), progress: RunProgress())
+            return (runID, result)
         }
+        guard let (runID, result) = ended else { return }
         try report(result, runID: runID, json: json)
     }
 
@@ -222,22 +224,5 @@ struct SubmitCommand: AsyncParsableCommand {
 
     static func json(_ object: [String: String]) -> String {
         String(decoding: (try? CloudEvent.encode(object)) ?? [], as: UTF8.self)
-    }
-
-    // MARK: - Local checks
-
-    /// What the coordinator would reject the request for (``RunStore/problem(with:)``), checked
-    /// here so that nothing is written for it; nil when it would pass.
-    private func localProblem(_ request: PipelineRequested) async throws -> String? {
-        if let violation = RequestLimits.violation(in: request) { return violation }
-        do {
-            return try await Runtime.withStore(options, logger: Logger(label: "baton.submit")) {
-                try await $0.runs.problem(with: request)
-            }
-        } catch {
-            FileHandle.standardError.write(
-                Data("could not check the request against the database: \(describeError(error))\n".utf8))
-            throw ExitCode(1)
-        }
     }
 }

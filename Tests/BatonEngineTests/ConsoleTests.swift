@@ -8,7 +8,7 @@ import Testing
 /// The web console in a real browser (headless Chromium over the DevTools protocol) while a
 /// pipeline runs: what it shows equals `baton runs show --json`, state changes appear without a
 /// reload, and each page is saved as a screenshot under `.stack/test-output/console/`.
-@Suite("Web console in Chromium", .timeLimit(.minutes(6)))
+@Suite("Web console in Chromium", .timeLimit(.minutes(10)))
 struct ConsoleTests {
     static let output = TestStack.repositoryRoot.appending(path: ".stack/test-output/console")
 
@@ -72,11 +72,12 @@ struct ConsoleTests {
             _ = try await page.evaluate("window.loadedOnce = true")
             try await page.waitUntil(
                 "train running in the DAG",
-                "document.getElementById('node-train').getAttribute('class').includes('running')")
+                "document.getElementById('node-train').getAttribute('class').includes('running')",
+                timeout: .seconds(240))
             try await page.screenshot(to: Self.output.appending(path: "run-dag-running.png"))
             try await page.waitUntil(
                 "the run's end", "document.getElementById('run-state').textContent === 'succeeded'",
-                timeout: .seconds(180))
+                timeout: .seconds(420))
             #expect(try await page.evaluate("window.loadedOnce === true") as? Bool == true, "no reload happened")
             try await page.screenshot(to: Self.output.appending(path: "run-dag-succeeded.png"))
             let stages = try await page.evaluate(
