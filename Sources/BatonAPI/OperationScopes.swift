@@ -12,5 +12,8 @@ enum OperationScopes {
         "cancelRun": .runsCancel,
         "retryRun": .runsSubmit,
         "streamRunEvents": .runsRead,
+        "listModels": .runsRead,
+        "getModel": .runsRead,
+        "moveModelAlias": .modelsPromote,
     ]
 }

@@ -10,3 +10,7 @@ typealias StoredRunView = RunView
 typealias StoredRunSummary = RunSummary
 /// A run the coordinator has not made yet (schema `RequestedRun`).
 typealias StoredRequestedRun = RequestedRunView
+/// A registered model in a listing (schema `ModelSummary`).
+typealias StoredModelSummary = ModelSummary
+/// A model with its versions, aliases and alias moves (schema `ModelView`).
+typealias StoredModelView = ModelView

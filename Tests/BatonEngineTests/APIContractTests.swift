@@ -89,6 +89,24 @@ struct APIContractTests {
         let audit = try await fixture.withStore { try await $0.access.auditLog(target: slowRun) }
         #expect(audit.map(\.action) == ["runs.cancel", "runs.submit"])
 
+        // Models: the list, an unknown model, alias moves without the scope, with it on an
+        // unknown model, and with neither a version nor a rollback.
+        #expect(try await client.call("listModels", .GET, "/v1/models").status == 200)
+        #expect(try await client.call("listModels", .GET, "/v1/models?limit=0").status == 400)
+        #expect(try await client.call("getModel", .GET, "/v1/models/nope").status == 404)
+        let move: [String: Any] = ["version": 1, "reason": "contract"]
+        #expect(
+            try await client.call("moveModelAlias", .POST, "/v1/models/nope/aliases/champion", json: move).status == 403
+        )
+        let promoter = client.with(
+            token: try await APITests.makeToken(fixture, name: "contract-promoter", scopes: "models:promote"))
+        #expect(
+            try await promoter.call("moveModelAlias", .POST, "/v1/models/nope/aliases/champion", json: move).status
+                == 404)
+        let neither = try await promoter.call(
+            "moveModelAlias", .POST, "/v1/models/nope/aliases/champion", json: ["reason": "contract"])
+        #expect(neither.status == 422, "\(neither.text)")
+
         // Bad requests: not JSON, unknown fields, both pipeline and spec, an unknown pipeline,
         // a body over the 1 MiB limit.
         let notJSON = try await client.call("createRun", .POST, "/v1/runs", body: Array("{".utf8))

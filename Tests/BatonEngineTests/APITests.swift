@@ -69,9 +69,12 @@ struct APITests {
             ("cancelRun", .POST, "/v1/runs/\(someRun)/cancel", "runs:cancel"),
             ("retryRun", .POST, "/v1/runs/\(someRun)/retry", "runs:submit"),
             ("streamRunEvents", .GET, "/v1/runs/\(someRun)/events", "runs:read"),
+            ("listModels", .GET, "/v1/models", "runs:read"),
+            ("getModel", .GET, "/v1/models/some", "runs:read"),
         ]
         for (operation, method, path, scope) in operations {
             let json: [String: Any]? = method == .POST ? ["from": "x"] : nil
+            // promoter holds models:promote only, so every operation here is refused to it.
             let bare = try await anonymous.call(operation, method, path, json: json)
             #expect(bare.status == 401, "\(operation) without a token: \(bare.text)")
             #expect(bare.contentType == "application/problem+json")

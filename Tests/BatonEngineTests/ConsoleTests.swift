@@ -149,7 +149,19 @@ struct ConsoleTests {
                     atPath: Self.output.appending(path: "\(name).png").path)[.size] as? Int
             #expect((size ?? 0) > 10_000, "\(name).png was saved")
         }
+        // Promote through the API: the move names the token, on the model's document and in the audit log.
+        let promoted = try await api.call(
+            "moveModelAlias", .POST, "/v1/models/\(model)/aliases/champion",
+            json: ["version": 1, "reason": "console test"])
+        #expect(promoted.status == 200, "\(promoted.text)")
+        #expect(promoted.object["move"] as? String == "promote")
+        let registry = try await api.call("getModel", .GET, "/v1/models/\(model)")
+        #expect((registry.object["aliases"] as? [String: Int])?["champion"] == 1, "\(registry.text)")
+        let moves = registry.object["alias_events"] as? [[String: Any]] ?? []
+        #expect(
+            moves.contains { $0["alias"] as? String == "champion" && $0["actor"] as? String == "token:console-token" })
         let audit = try await fixture.withStore { try await $0.access.auditLog(limit: 10) }
+        #expect(audit.contains { $0.action == "models.promote" && $0.target == "\(model)/champion" })
         #expect(audit.contains { $0.action == "console.login" && $0.actor == "token:console-token" })
         await serve.stop()
     }
