@@ -63,12 +63,16 @@ struct APIHandlers: APIProtocol {
 
     func listRuns(_ input: Operations.ListRuns.Input) async throws -> Operations.ListRuns.Output {
         var filter = RunFilter()
+        if let pipeline = input.query.pipeline, pipeline.utf8.count > 200 {
+            throw APIProblem.badRequest("pipeline: at most 200 bytes")
+        }
         filter.pipeline = input.query.pipeline
         filter.state = try input.query.state.map { state in
             guard let value = RunState(rawValue: state.rawValue) else { throw APIProblem.badRequest("unknown state") }
             return value
         }
         for label in input.query.label ?? [] {
+            guard label.utf8.count <= 400 else { throw APIProblem.badRequest("label: at most 400 bytes each") }
             guard let equals = label.firstIndex(of: "="), equals != label.startIndex else {
                 throw APIProblem.badRequest("label '\(label.prefix(80))' must be key=value")
             }

@@ -42,6 +42,8 @@ struct APIContractTests {
         #expect(try await client.call("listRuns", .GET, "/v1/runs?cursor=nonsense").status == 400)
         #expect(try await client.call("listRuns", .GET, "/v1/runs?limit=0").status == 400)
         #expect(try await client.call("listRuns", .GET, "/v1/runs?state=dancing").status == 400)
+        let longName = String(repeating: "p", count: 201)
+        #expect(try await client.call("listRuns", .GET, "/v1/runs?pipeline=\(longName)").status == 400)
         let stream = try await client.events("/v1/runs/\(runID)/events")
         #expect(stream.events.last?.type == "run.succeeded")
         recorder.add(
