@@ -91,6 +91,32 @@ struct APIContractTests {
         let audit = try await fixture.withStore { try await $0.access.auditLog(target: slowRun) }
         #expect(audit.map(\.action) == ["runs.cancel", "runs.submit"])
 
+        // Pipelines: applied over the API (admin), read back, listed; a spec whose name is not
+        // the path's, an invalid spec, and the scope.
+        let admin = client.with(token: try await APITests.makeToken(fixture, name: "contract-admin", scopes: "admin"))
+        let applied = try await admin.call(
+            "applyPipeline", .PUT, "/v1/pipelines/api-demo", json: ["spec": APITests.spec])
+        #expect(applied.status == 200 && applied.object["created"] as? Bool == true, "\(applied.text)")
+        let again = try await admin.call("applyPipeline", .PUT, "/v1/pipelines/api-demo", json: ["spec": APITests.spec])
+        #expect(again.object["created"] as? Bool == false && again.object["version"] as? Int == 1)
+        #expect(
+            try await admin.call("applyPipeline", .PUT, "/v1/pipelines/other", json: ["spec": APITests.spec]).status
+                == 422)
+        let invalid = try await admin.call("applyPipeline", .PUT, "/v1/pipelines/x", json: ["spec": "stages: 3"])
+        #expect(invalid.status == 422, "\(invalid.text)")
+        #expect(
+            try await client.call("applyPipeline", .PUT, "/v1/pipelines/api-demo", json: ["spec": "x"]).status == 403)
+        let stored = try await client.call("getPipeline", .GET, "/v1/pipelines/api-demo")
+        #expect(stored.object["spec"] as? String == APITests.spec)
+        #expect(try await client.call("getPipeline", .GET, "/v1/pipelines/api-demo?version=2").status == 404)
+        let pipelines = try await client.call("listPipelines", .GET, "/v1/pipelines")
+        #expect((pipelines.object["pipelines"] as? [[String: Any]])?.map { $0["name"] as? String } == ["api-demo"])
+        let byName = try await client.call(
+            "createRun", .POST, "/v1/runs", json: ["pipeline": "api-demo", "version": 1])
+        #expect(byName.status == 202, "\(byName.text)")
+        let applies = try await fixture.withStore { try await $0.access.auditLog(target: "api-demo") }
+        #expect(applies.map(\.action) == ["pipelines.apply", "pipelines.apply"])
+
         // Models: the list, an unknown model, alias moves without the scope, with it on an
         // unknown model, and with neither a version nor a rollback.
         #expect(try await client.call("listModels", .GET, "/v1/models").status == 200)

@@ -69,6 +69,8 @@ struct APITests {
             ("cancelRun", .POST, "/v1/runs/\(someRun)/cancel", "runs:cancel"),
             ("retryRun", .POST, "/v1/runs/\(someRun)/retry", "runs:submit"),
             ("streamRunEvents", .GET, "/v1/runs/\(someRun)/events", "runs:read"),
+            ("listPipelines", .GET, "/v1/pipelines", "runs:read"),
+            ("getPipeline", .GET, "/v1/pipelines/some", "runs:read"),
             ("listModels", .GET, "/v1/models", "runs:read"),
             ("getModel", .GET, "/v1/models/some", "runs:read"),
         ]
