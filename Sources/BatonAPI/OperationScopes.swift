@@ -15,6 +15,7 @@ enum OperationScopes {
         "listPipelines": .runsRead,
         "getPipeline": .runsRead,
         "applyPipeline": .admin,
+        "getLineage": .runsRead,
         "listModels": .runsRead,
         "getModel": .runsRead,
         "moveModelAlias": .modelsPromote,

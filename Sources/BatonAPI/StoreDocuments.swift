@@ -14,3 +14,7 @@ typealias StoredRequestedRun = RequestedRunView
 typealias StoredModelSummary = ModelSummary
 /// A model with its versions, aliases and alias moves (schema `ModelView`).
 typealias StoredModelView = ModelView
+/// An upstream or downstream closure of artifacts with the attempts between them (schema `LineageGraph`).
+typealias StoredLineageGraph = LineageGraph
+/// Everything an artifact was made from (schema `ArtifactProvenance`).
+typealias StoredArtifactProvenance = ArtifactProvenance

@@ -3,6 +3,7 @@ import BatonStore
 import BatonTestSupport
 import Foundation
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// The web console in a real browser (headless Chromium over the DevTools protocol) while a
@@ -47,8 +48,9 @@ struct ConsoleTests {
                 needs: [evaluate]
                 register: {model: \(model), artifact: stages.train.outputs.model}
             """
-        let api = APIClient(port: fixture.apiPort, token: token)
-        let anonymous = try await api.with(token: nil).call("getHealth", .GET, "/ui")
+        let recorder = APIClient.Recorder()
+        let api = APIClient(port: fixture.apiPort, token: token, recorder: recorder)
+        let anonymous = try await APIClient(port: fixture.apiPort).call("console", .GET, "/ui")
         #expect(anonymous.status == 303 || anonymous.text.contains("Log in"), "the console needs a login")
         let accepted = try await api.call("createRun", .POST, "/v1/runs", json: APITests.body(spec))
         let runID = try #require(accepted.object["run_id"] as? String, "\(accepted.text)")
@@ -160,6 +162,16 @@ struct ConsoleTests {
         let moves = registry.object["alias_events"] as? [[String: Any]] ?? []
         #expect(
             moves.contains { $0["alias"] as? String == "champion" && $0["actor"] as? String == "token:console-token" })
+        // The lineage document by API: the model file, its md5, the train attempt with its metrics.
+        let lineageDocument = try await api.call("getLineage", .GET, "/v1/lineage?run=\(runID)")
+        #expect(lineageDocument.status == 200, "\(lineageDocument.text)")
+        #expect(lineageDocument.text.contains(md5), "\(lineageDocument.text)")
+        let provenance = lineageDocument.object["provenance"] as? [String: Any]
+        #expect((provenance?["attempts"] as? [[String: Any]])?.first?["stage"] as? String == "train")
+        let file = FileManager.default.temporaryDirectory.appending(path: "console-exchanges-\(fixture.prefix).json")
+        try JSONEncoder().encode(recorder.exchanges.withLock { $0 }).write(to: file)
+        let check = try APIContractTests.validate(file, partial: true)
+        #expect(check.status == 0, "\(check.output)")
         let audit = try await fixture.withStore { try await $0.access.auditLog(limit: 10) }
         #expect(audit.contains { $0.action == "models.promote" && $0.target == "\(model)/champion" })
         #expect(audit.contains { $0.action == "console.login" && $0.actor == "token:console-token" })
