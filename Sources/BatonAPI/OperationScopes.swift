@@ -16,6 +16,7 @@ enum OperationScopes {
         "getPipeline": .runsRead,
         "applyPipeline": .admin,
         "getLineage": .runsRead,
+        "listDeadLetters": .admin,
         "listModels": .runsRead,
         "getModel": .runsRead,
         "moveModelAlias": .modelsPromote,

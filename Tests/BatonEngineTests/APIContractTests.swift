@@ -117,6 +117,11 @@ struct APIContractTests {
         let applies = try await fixture.withStore { try await $0.access.auditLog(target: "api-demo") }
         #expect(applies.map(\.action) == ["pipelines.apply", "pipelines.apply"])
 
+        // Dead letters: admin only; none in a fresh installation.
+        #expect(try await client.call("listDeadLetters", .GET, "/v1/dead-letters").status == 403)
+        let letters = try await admin.call("listDeadLetters", .GET, "/v1/dead-letters?limit=10")
+        #expect(letters.status == 200 && (letters.object["dead_letters"] as? [Any])?.isEmpty == true, "\(letters.text)")
+
         // Lineage: neither or both of uri and run, an unknown artifact, a run without outputs.
         #expect(try await client.call("getLineage", .GET, "/v1/lineage").status == 400)
         #expect(try await client.call("getLineage", .GET, "/v1/lineage?uri=file:///nowhere").status == 404)
