@@ -27,7 +27,7 @@ struct Console: Sendable {
     ) async throws -> Console {
         guard let templates = Bundle.module.url(forResource: "templates", withExtension: nil),
             let assets = Bundle.module.url(forResource: "assets", withExtension: nil)
-        else { throw APIProblem.internalError }
+        else { throw ResourcesMissing() }
         var files: [String: (String, [UInt8])] = [:]
         for (name, type) in [
             ("console.js", "text/javascript; charset=utf-8"), ("console.css", "text/css; charset=utf-8"),
@@ -37,6 +37,13 @@ struct Console: Sendable {
         return Console(
             store: store, verifier: verifier, configuration: configuration,
             templates: try await MustacheLibrary(directory: templates.path), assets: files, logger: logger)
+    }
+
+    /// The console's templates or assets are not installed next to the binary.
+    struct ResourcesMissing: Error, CustomStringConvertible {
+        var description: String {
+            "the web console's templates are missing: install baton_BatonAPI.resources next to the baton binary"
+        }
     }
 
     /// Adds the console's routes.
