@@ -131,7 +131,7 @@ struct APIHandlers: APIProtocol {
             }
             after = value
         }
-        var exists = try await store.runs.run(runID) != nil
+        var exists = try await store.runs.runState(runID) != nil
         if !exists {
             exists = try await store.runs.requestedRun(runID, consumer: configuration.coordinatorConsumer) != nil
         }

@@ -28,7 +28,7 @@ struct ProblemMiddleware: ServerMiddleware {
             underlying = server.underlyingError
             if let problem = underlying as? APIProblem { return problem }
             // The generated code refused the request before the handler ran: a wrong shape.
-            if !(underlying is StoreError) && server.operationInput == nil || underlying is DecodingError {
+            if server.operationInput == nil || underlying is DecodingError {
                 return .badRequest(Self.describe(server))
             }
         }

@@ -101,7 +101,7 @@ struct RunEventStream: AsyncSequence, Sendable {
         /// Whether nothing more will come: the run ended (and its final event was sent before
         /// the cursor), or the request was rejected.
         private func hasEnded() async throws -> Bool {
-            if let run = try await stream.runs.run(stream.runID) { return run.state.isTerminal }
+            if let state = try await stream.runs.runState(stream.runID) { return state.isTerminal }
             let requested = try await stream.runs.requestedRun(stream.runID, consumer: stream.coordinatorConsumer)
             return requested?.state != "requested"
         }

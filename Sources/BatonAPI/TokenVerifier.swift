@@ -1,6 +1,4 @@
 import BatonStore
-import Crypto
-import Foundation
 
 /// Turns bearer secrets into callers through the store, remembering each answer for a short
 /// while so that a busy client costs one database lookup per ``ttl``, not one per request.
@@ -20,10 +18,12 @@ actor TokenVerifier {
 
     /// The caller `secret` stands for; nil for an unknown, revoked or expired token.
     func caller(secret: String) async throws -> Caller? {
-        let key = SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        guard secret.hasPrefix(AccessStore.tokenPrefix), secret.utf8.count <= 200 else { return nil }
+        // The digest is both the memory's key (no secret is kept) and the store's lookup.
+        let key = AccessStore.digest(ofSecret: secret)
         let now = ContinuousClock.now
         if let answer = answers[key], answer.until > now { return answer.caller }
-        let caller = try await access.caller(secret: secret)
+        let caller = try await access.caller(digest: key)
         if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
         answers[key] = (caller, now + ttl)
         return caller

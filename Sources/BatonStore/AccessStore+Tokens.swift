@@ -15,17 +15,13 @@ extension AccessStore {
     ) async throws -> (token: APITokenView, secret: String) {
         var generator = SystemRandomNumberGenerator()
         let random = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let secret =
-            Self.tokenPrefix
-            + Data(random).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let secret = Self.tokenPrefix + Base64URL.encode(Data(random))
         let id = UUID()
         let scopeNames = scopes.sorted().map(\.rawValue)
         let rows = try await client.query(
             """
             INSERT INTO api_tokens (id, name, secret_sha256, scopes, created_by, expires_at)
-            VALUES (\(id), \(name), \(Self.digest(secret)), \(scopeNames), \(createdBy), \(expiresAt))
+            VALUES (\(id), \(name), \(Self.digest(ofSecret: secret)), \(scopeNames), \(createdBy), \(expiresAt))
             ON CONFLICT DO NOTHING
             RETURNING created_at
             """, logger: logger)
@@ -41,16 +37,15 @@ extension AccessStore {
         throw StoreError.conflict("a live token is already named '\(name)'; revoke it first")
     }
 
-    /// The caller a secret stands for; nil when no live, unexpired token has it. Notes the use
-    /// (at most once a minute per token).
-    public func caller(secret: String) async throws -> Caller? {
-        guard secret.hasPrefix(Self.tokenPrefix), secret.utf8.count <= 200 else { return nil }
+    /// The caller of the token whose secret has this digest (``digest(ofSecret:)``); nil when no
+    /// live, unexpired token has it. Notes the use (at most once a minute per token).
+    public func caller(digest: String) async throws -> Caller? {
         let rows = try await client.query(
             """
             UPDATE api_tokens SET last_used_at = CASE
                 WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now()
                 ELSE last_used_at END
-            WHERE secret_sha256 = \(Self.digest(secret)) AND revoked_at IS NULL
+            WHERE secret_sha256 = \(digest) AND revoked_at IS NULL
               AND (expires_at IS NULL OR expires_at > now())
             RETURNING id, name, scopes
             """, logger: logger)
@@ -93,7 +88,7 @@ extension AccessStore {
     }
 
     /// The lowercase hex SHA-256 of a secret, as stored.
-    static func digest(_ secret: String) -> String {
+    public static func digest(ofSecret secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -34,9 +34,7 @@ public struct RunCursor: Sendable, Hashable {
 
     /// The cursor of `text`; nil when it is not one this store made.
     public init?(text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard text.utf8.count <= 100, let data = Data(base64Encoded: base64),
+        guard text.utf8.count <= 100, let data = Base64URL.decode(text),
             let decoded = String(data: data, encoding: .utf8)
         else { return nil }
         let parts = decoded.split(separator: "/")
@@ -48,8 +46,6 @@ public struct RunCursor: Sendable, Hashable {
 
     /// The opaque text of the cursor.
     public var text: String {
-        Data("\(createdAtMicroseconds)/\(runID.lowercased)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Data("\(createdAtMicroseconds)/\(runID.lowercased)".utf8))
     }
 }

@@ -54,3 +54,12 @@ extension RunStore {
         return lengths
     }
 }
+
+extension RunStore {
+    /// A run's state alone; nil when there is no such run.
+    public func runState(_ runID: UUID) async throws -> RunState? {
+        let rows = try await client.query("SELECT state FROM runs WHERE id = \(runID)", logger: logger)
+        for try await state in rows.decode(String.self) { return RunState(rawValue: state) ?? .failed }
+        return nil
+    }
+}

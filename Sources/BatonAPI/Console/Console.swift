@@ -175,7 +175,7 @@ struct Console: Sendable {
     }
 
     static func time(_ date: Date?) -> String {
-        date.map { ISO8601DateFormatter().string(from: $0).replacingOccurrences(of: "T", with: " ") } ?? ""
+        date.map { $0.formatted(.iso8601).replacingOccurrences(of: "T", with: " ") } ?? ""
     }
 
     static func duration(_ seconds: Double?) -> String {
