@@ -86,6 +86,9 @@ struct APIContractTests {
         #expect(
             try await client.call("retryRun", .POST, "/v1/runs/\(unknown)/retry", json: ["from": "a"]).status == 404)
         #expect(try await client.call("getRun", .GET, "/v1/runs/not-a-uuid").status == 400)
+        let badResume = try await client.call(
+            "streamRunEvents", .GET, "/v1/runs/\(runID)/events", headers: [("Last-Event-ID", "-3")])
+        #expect(badResume.status == 400, "\(badResume.text)")
         let missingStream = try await client.call("streamRunEvents", .GET, "/v1/runs/\(unknown)/events")
         #expect(missingStream.status == 404)
         let audit = try await fixture.withStore { try await $0.access.auditLog(target: slowRun) }

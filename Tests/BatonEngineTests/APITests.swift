@@ -60,6 +60,14 @@ struct APITests {
     func authentication() async throws {
         let (fixture, serve, submitter) = try await Self.start("api-auth")
         let promoter = try await Self.makeToken(fixture, name: "promoter", scopes: "models:promote")
+        // Bad token requests are refused with the reason, and make nothing.
+        let unknownScope = try await fixture.baton("tokens", "create", "--name", "x", "--scopes", "runs:write")
+        #expect(unknownScope.status != 0)
+        let badName = try await fixture.baton("tokens", "create", "--name", "../x", "--scopes", "runs:read")
+        #expect(badName.status != 0)
+        let taken = try await fixture.baton("tokens", "create", "--name", "promoter", "--scopes", "runs:read")
+        #expect(taken.status != 0, "a live token's name is taken")
+        #expect(try await fixture.count("SELECT count(*)::int FROM api_tokens") == 2)
         let anonymous = APIClient(port: fixture.apiPort)
         let someRun = UUID().lowercased
         let operations: [(String, HTTPMethod, String, String)] = [
