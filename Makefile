@@ -35,9 +35,16 @@ build: setup
 # runs) with the Ray venv the jobs run in.
 # Every suite that talks to a server has a per-test time limit; the `timeout` is the last
 # guard, so that a hang fails the run with its output instead of eating CI's 90 minutes.
+# The Swift tests run at most TEST_WIDTH at a time: each starts its own engine processes and
+# Ray jobs, and with no bound all ~260 start at once, a small machine's Ray head stops answering
+# and tests fail on time, not on behaviour. `swift test` has no such option for swift-testing,
+# so the test bundle is run directly (what `swift test` does on Linux).
+TEST_WIDTH ?= 8
+
 test: stack-up lint test-clean
 	$(ENV) swift build --build-tests
-	$(ENV) timeout --kill-after=30 1800 swift test --skip-build
+	$(ENV) timeout --kill-after=30 1800 "$$(swift build --show-bin-path)/batonPackageTests.xctest" \
+		--testing-library swift-testing --experimental-maximum-parallelization-width $(TEST_WIDTH)
 	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py --smoke
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
 	$(ENV) cd jobs && "$$BATON_RAY_PYTHON" -m pytest -q

@@ -9,6 +9,8 @@ import OpenAPIRuntime
 struct APIHandlers: APIProtocol {
     let store: BatonStore
     let feed: RunEventFeed
+    /// Followed stage logs open now.
+    let logFollows: StreamSlots
     let configuration: APIServer.Configuration
 
     // MARK: - Meta
@@ -151,7 +153,12 @@ struct APIHandlers: APIProtocol {
 
     /// Checks and accepts a request durably; the same idempotency key answers the same run.
     private func accept(_ request: PipelineRequested, caller: Caller) async throws -> Components.Schemas.RunAccepted {
-        if let problem = try await store.runs.problem(with: request) { throw APIProblem.unprocessable(problem) }
+        if request.spec != nil, let refusal = configuration.specPolicy?.inlineSpecRefusal(scopes: caller.scopes) {
+            throw APIProblem.forbidden(refusal)
+        }
+        if let problem = try await store.runs.problem(with: request, policy: configuration.specPolicy) {
+            throw APIProblem.unprocessable(problem)
+        }
         let runID = request.runId!
         let event = try CloudEvent(
             source: configuration.eventSource, type: .pipelineRequested, subject: "run/\(runID.lowercased)",
@@ -174,7 +181,7 @@ struct APIHandlers: APIProtocol {
         throw APIProblem.conflict("another request with the same Idempotency-Key is being accepted; try again")
     }
 
-    private static func runID(_ text: String) throws -> UUID {
+    static func runID(_ text: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else {
             throw APIProblem.badRequest("'\(text.prefix(60))' is not a run id")
         }

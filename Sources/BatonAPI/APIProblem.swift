@@ -45,6 +45,8 @@ struct APIProblem: Error, Sendable, CustomStringConvertible {
         Self(status: .serviceUnavailable, title: "Service unavailable", detail: detail)
     }
 
+    static func badGateway(_ detail: String) -> Self { Self(status: .badGateway, title: "Bad gateway", detail: detail) }
+
     static let internalError = Self(
         status: .internalServerError, title: "Internal error", detail: "the server failed; its log has the details")
 

@@ -1,3 +1,4 @@
+import BatonCore
 import BatonStore
 import Foundation
 import Hummingbird
@@ -29,6 +30,13 @@ public struct APIServer: Service {
         public var tokenCacheDuration: Duration = .seconds(10)
         /// The Ray dashboard the console links jobs to, e.g. `http://ray-head:8265`; no links when nil.
         public var rayDashboardURL: String?
+        /// What a spec may ask for (`BATON_SPEC_POLICY` over the path roots), applied before a
+        /// request is accepted; the coordinator applies it again. Nil: only the coordinator does.
+        public var specPolicy: SpecPolicy?
+        /// Where stage logs are read (the Ray launcher); without one, log requests answer 503.
+        public var jobLogs: (any JobLogSource)?
+        /// The most followed logs open at once (each reads its job's log every second). Default: 100.
+        public var maximumLogFollows = 100
 
         /// A configuration listening on `host:port`, with default limits.
         public init(host: String, port: Int, coordinatorConsumer: String) {
@@ -47,7 +55,9 @@ public struct APIServer: Service {
         let verifier = TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)
         let router = Router()
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maximumBodyBytes))
-        let handlers = APIHandlers(store: store, feed: feed, configuration: configuration)
+        let handlers = APIHandlers(
+            store: store, feed: feed, logFollows: StreamSlots(limit: configuration.maximumLogFollows),
+            configuration: configuration)
         try handlers.registerHandlers(
             on: router,
             middlewares: [

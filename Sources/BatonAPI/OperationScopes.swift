@@ -12,6 +12,7 @@ enum OperationScopes {
         "cancelRun": .runsCancel,
         "retryRun": .runsSubmit,
         "streamRunEvents": .runsRead,
+        "getStageLog": .runsRead,
         "listPipelines": .runsRead,
         "getPipeline": .runsRead,
         "applyPipeline": .admin,

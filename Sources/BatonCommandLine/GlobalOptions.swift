@@ -114,6 +114,19 @@ public struct GlobalOptions: ParsableArguments, Sendable {
                 return URL(filePath: path)
             }
         }
+        if let file = Self.environment["BATON_SPEC_POLICY"], !file.isEmpty {
+            let yaml: String
+            do {
+                yaml = try String(contentsOf: URL(filePath: file), encoding: .utf8)
+            } catch {
+                throw ValidationError("BATON_SPEC_POLICY names '\(file.prefix(200))', which cannot be read: \(error)")
+            }
+            do {
+                configuration.specRules = try SpecPolicy.load(yaml: yaml, paths: configuration.pathPolicy)
+            } catch {
+                throw ValidationError("BATON_SPEC_POLICY (\(file.prefix(200))): \(error.message)")
+            }
+        }
         return configuration
     }
 

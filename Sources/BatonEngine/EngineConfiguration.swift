@@ -99,8 +99,19 @@ public struct EngineConfiguration: Sendable {
     /// instead of sending them.
     public var maxMessageBytes: Int { kafkaProperties["message.max.bytes"].flatMap(Int.init) ?? 1_000_000 }
 
+    /// The rules of `BATON_SPEC_POLICY` (inline specs, entrypoints, images, `runtime_env` keys);
+    /// their paths are replaced by ``pathPolicy`` in ``specPolicy``. Default: nil, the defaults.
+    public var specRules: SpecPolicy?
+
     /// Where specs may point at local files: ``jobsRoot`` and ``dataRoots``.
     public var pathPolicy: LocalPathPolicy { LocalPathPolicy(jobsRoot: jobsRoot, dataRoots: dataRoots) }
+
+    /// What a spec may ask for: ``specRules`` over ``pathPolicy``.
+    public var specPolicy: SpecPolicy {
+        var policy = specRules ?? SpecPolicy(paths: pathPolicy)
+        policy.paths = pathPolicy
+        return policy
+    }
 
     /// Settings for the Kafka cluster at `brokers`, every other setting at its default.
     public init(brokers: [String]) {

@@ -102,13 +102,16 @@ public struct JSONHTTPClient: Sendable {
     /// the timeout, for answers too long to hold (logs); a status other than 200 is a
     /// `.refused` failure.
     ///
+    /// - Parameters:
+    ///   - timeout: the limit of the whole exchange. Default: ``Configuration/requestTimeout``.
     /// - Returns: `sink` after the last chunk.
     /// - Throws: ``HTTPCallFailure``; what `feed` throws, as a `.badResponse` failure.
     public func stream<Sink: Sendable>(
-        _ path: String, into sink: Sink, feed: @escaping @Sendable (inout Sink, ByteBuffer) throws -> Void
+        _ path: String, query: [String: String] = [:], accept: String = "application/json", timeout: Duration? = nil,
+        into sink: Sink, feed: @escaping @Sendable (inout Sink, ByteBuffer) throws -> Void
     ) async throws(HTTPCallFailure) -> Sink {
-        let request = makeRequest(.GET, path, query: [:], body: nil, contentType: "", accept: "application/json")
-        let result = try await exchange(request, method: .GET, path: path, headers: [:], timeout: nil) {
+        let request = makeRequest(.GET, path, query: query, body: nil, contentType: "", accept: accept)
+        let result = try await exchange(request, method: .GET, path: path, headers: [:], timeout: timeout) {
             response -> Streamed<Sink> in
             guard response.status == .ok else {
                 let body = try await response.body.collect(upTo: Self.refusalBytes * 256)

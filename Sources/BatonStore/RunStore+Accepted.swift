@@ -147,10 +147,11 @@ extension RunStore {
 
 extension RunStore {
     /// What the coordinator would reject `request` for, checked before it is accepted so that
-    /// the caller hears at once: its bounds, the spec (inline, or the applied pipeline's) and the
-    /// params against it. Nil when it would pass these checks (the coordinator still applies
-    /// the path policy and checks a retry's run).
-    public func problem(with request: PipelineRequested) async throws -> String? {
+    /// the caller hears at once: its bounds, the spec (inline, or the applied pipeline's), the
+    /// params against it, and the spec against `policy` when one is given (the serving process
+    /// has it; the CLI leaves it to the coordinator). Nil when it would pass these checks (the
+    /// coordinator still checks a retry's run).
+    public func problem(with request: PipelineRequested, policy: SpecPolicy? = nil) async throws -> String? {
         if let violation = RequestLimits.violation(in: request) { return violation }
         guard request.retryOf == nil else { return nil }
         let yaml: String
@@ -168,8 +169,8 @@ extension RunStore {
         }
         do {
             let spec = try PipelineSpecParser.parse(yaml)
-            _ = try ParamResolver.resolve(request.params ?? [:], declared: spec.params)
-            return nil
+            let params = try ParamResolver.resolve(request.params ?? [:], declared: spec.params)
+            return policy?.violation(in: spec, params: params)
         } catch let error as SpecError {
             return error.description
         } catch let error as ParamResolver.ParamError {

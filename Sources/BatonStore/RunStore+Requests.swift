@@ -24,9 +24,10 @@ extension RunStore {
     ///
     /// - Parameters:
     ///   - consumer: the inbox consumer name (dedupe is per consumer and event id).
-    ///   - policy: where the spec's local paths may point; a spec that points elsewhere is
-    ///     rejected, naming the rule.
-    public func handleRequest(consumer: String, policy: LocalPathPolicy, event: CloudEvent) async throws
+    ///   - policy: what a spec may ask for; a spec that breaks a rule is rejected, naming the
+    ///     rule. Its inline-spec rule for Kafka applies to requests that the API or `baton submit`
+    ///     did not accept (``accept(_:event:topic:caller:)``), which checked their sender.
+    public func handleRequest(consumer: String, policy: SpecPolicy, event: CloudEvent) async throws
         -> RequestOutcome
     {
         let eventID = Self.inboxEventID(event)
@@ -66,6 +67,12 @@ extension RunStore {
                 return try await reject(
                     consumer: consumer, eventID: eventID, runID: request.runId, reason: rejection.reason, on: connection
                 )
+            }
+            if request.spec != nil, try await !wasAccepted(event, runID: request.runId, on: connection),
+                let refusal = policy.inlineSpecRefusal(scopes: nil)
+            {
+                return try await reject(
+                    consumer: consumer, eventID: eventID, runID: request.runId, reason: refusal, on: connection)
             }
             if let violation = policy.violation(in: resolved.spec, params: resolved.params) {
                 return try await reject(
@@ -159,6 +166,19 @@ extension RunStore {
             """, logger: logger)
         try await connection.query(
             "UPDATE runs SET retry_of = \(original), retry_from = \(from) WHERE id = \(runID)", logger: logger)
+    }
+
+    /// Whether `event` is a request the API or `baton submit` accepted (and so checked who sent it).
+    private func wasAccepted(_ event: CloudEvent, runID: UUID?, on connection: PostgresConnection) async throws -> Bool
+    {
+        guard let runID else { return false }
+        let rows = try await connection.query(
+            """
+            SELECT 1 FROM run_requests
+            WHERE run_id = \(runID) AND event_id = \(event.id) AND event_source = \(event.source)
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     private func runExists(_ runID: UUID, on connection: PostgresConnection) async throws -> Bool {

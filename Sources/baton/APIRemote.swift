@@ -5,6 +5,7 @@ import BatonHTTPClient
 import BatonStore
 import Foundation
 import Logging
+import NIOCore
 import NIOHTTP1
 
 /// The HTTP API of a Baton installation, as the CLI uses it when `BATON_API_URL` is set: a
@@ -98,18 +99,42 @@ struct APIRemote: Sendable {
         return try JSONDecoder.iso8601.decode(Page.self, from: Data(answer.body)).runs
     }
 
+    /// `GET /v1/runs/{id}/stages/{stage}/logs`: hands the log to `write` as it arrives; with
+    /// `follow`, until the attempt ends (the server ends a follow after an hour).
+    func stageLog(
+        _ runID: UUID, stage: String, attempt: Int?, tailLines: Int, follow: Bool,
+        write: @escaping @Sendable (String) -> Void
+    ) async throws {
+        var query = ["tail_lines": "\(tailLines)", "follow": "\(follow)"]
+        if let attempt { query["attempt"] = "\(attempt)" }
+        let path = "/v1/runs/\(runID.lowercased)/stages/\(JSONHTTPClient.segment(stage))/logs"
+        let failure: HTTPCallFailure
+        do {
+            _ = try await http.stream(
+                path, query: query, accept: "text/plain", timeout: follow ? .seconds(3700) : .seconds(60), into: 0
+            ) { _, chunk in write(String(buffer: chunk)) }
+            return
+        } catch {
+            failure = error
+        }
+        guard let status = failure.status else { throw failure }
+        throw Self.problem(status: status, body: failure.body)
+    }
+
     private func call(
         _ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
         headers: HTTPHeaders = [:]
     ) async throws -> JSONHTTPClient.Answer {
         let answer = try await http.send(method, path, query: query, body: body, headers: headers, expect: nil)
-        guard (200..<300).contains(answer.status) else {
-            let object = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any]
-            throw Problem(
-                status: answer.status, title: object?["title"] as? String ?? "refused",
-                detail: object?["detail"] as? String)
-        }
+        guard (200..<300).contains(answer.status) else { throw Self.problem(status: answer.status, body: answer.body) }
         return answer
+    }
+
+    /// The problem document of a refusal.
+    private static func problem(status: Int, body: [UInt8]) -> Problem {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        return Problem(
+            status: status, title: object?["title"] as? String ?? "refused", detail: object?["detail"] as? String)
     }
 
     private static func accepted(_ answer: JSONHTTPClient.Answer) throws -> (runID: UUID, existing: Bool) {

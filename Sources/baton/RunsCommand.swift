@@ -7,8 +7,8 @@ import Logging
 
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, show, cancel and retry runs.",
-        subcommands: [List.self, Show.self, Cancel.self, Retry.self])
+        commandName: "runs", abstract: "List, show, cancel and retry runs; print their stages' logs.",
+        subcommands: [List.self, Show.self, Cancel.self, Retry.self, Logs.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The most recent runs, newest first.")

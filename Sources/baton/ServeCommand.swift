@@ -6,6 +6,7 @@ import BatonEngine
 import BatonKafka
 import BatonMLflow
 import BatonObservability
+import BatonRay
 import BatonStore
 import Foundation
 import Logging
@@ -170,7 +171,9 @@ struct ServeCommand: AsyncParsableCommand {
                 Sweeper(
                     configuration: configuration, attempts: store.attempts, messaging: store.messaging, logger: logger))
         }
-        if selected.contains(.api), let api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
+        if selected.contains(.api), var api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
+            api.jobLogs = configuration.rayLauncher.map(RayJobLogSource.init)
+            api.specPolicy = configuration.specPolicy
             services.append(try await APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
         }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
@@ -242,6 +245,12 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("BATON_API_MAX_EVENT_STREAMS must be a whole number, at least 1")
             }
             api.maximumEventStreams = streams
+        }
+        if let text = environment["BATON_API_MAX_LOG_FOLLOWS"] {
+            guard let follows = Int(text), follows >= 1 else {
+                throw ValidationError("BATON_API_MAX_LOG_FOLLOWS must be a whole number, at least 1")
+            }
+            api.maximumLogFollows = follows
         }
         if let seconds = try Self.seconds(nil, "BATON_API_TOKEN_CACHE_SECONDS", environment) {
             api.tokenCacheDuration = seconds

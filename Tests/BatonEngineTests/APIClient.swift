@@ -93,6 +93,20 @@ struct APIClient: Sendable {
         return answer
     }
 
+    /// Reads `GET path` as plain text until it ends (or `limit` passes): the status, and the
+    /// chunks with when each arrived.
+    func chunks(_ path: String, limit: Duration = .seconds(180)) async throws -> (
+        status: Int, chunks: [(text: String, arrived: ContinuousClock.Instant)]
+    ) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.headers.add(name: "Accept", value: "text/plain")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(limit.components.seconds)))
+        var chunks: [(text: String, arrived: ContinuousClock.Instant)] = []
+        for try await chunk in response.body { chunks.append((String(buffer: chunk), .now)) }
+        return (Int(response.status.code), chunks)
+    }
+
     /// One Server-Sent Event as received, with when it arrived.
     struct Event: Sendable {
         var id: Int?

@@ -7,3 +7,8 @@ extension LocalPathPolicy {
     public static let tests = LocalPathPolicy(
         jobsRoot: FileManager.default.temporaryDirectory.appending(path: "baton-test-jobs"))
 }
+
+extension SpecPolicy {
+    /// The default spec policy over ``LocalPathPolicy/tests``.
+    public static let tests = SpecPolicy(paths: .tests)
+}

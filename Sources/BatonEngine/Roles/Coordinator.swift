@@ -13,7 +13,7 @@ public struct Coordinator: Service {
     private let loop: MessageLoop
     private let runs: RunStore
     private let topics: EventTopics
-    private let pathPolicy: LocalPathPolicy
+    private let specPolicy: SpecPolicy
     private let logger: Logger
 
     /// A coordinator applying requests and outcomes with `runs`, its offsets and dead letters kept by `messaging`.
@@ -30,7 +30,7 @@ public struct Coordinator: Service {
             producer: producer, logger: logger)
         self.runs = runs
         self.topics = configuration.topics
-        self.pathPolicy = configuration.pathPolicy
+        self.specPolicy = configuration.specPolicy
         self.logger = logger
     }
 
@@ -54,7 +54,7 @@ public struct Coordinator: Service {
         var metadata: Logger.Metadata = [LogKeys.eventID: "\(event.id)", LogKeys.eventType: "\(event.type)"]
         switch EventType(rawValue: event.type) {
         case .pipelineRequested:
-            let outcome = try await runs.handleRequest(consumer: consumerName, policy: pathPolicy, event: event)
+            let outcome = try await runs.handleRequest(consumer: consumerName, policy: specPolicy, event: event)
             switch outcome {
             case .created(let runID):
                 metadata[LogKeys.runID] = "\(runID.lowercased)"
