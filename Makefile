@@ -35,11 +35,11 @@ build: setup
 # runs) with the Ray venv the jobs run in.
 # Every suite that talks to a server has a per-test time limit; the `timeout` is the last
 # guard, so that a hang fails the run with its output instead of eating CI's 90 minutes.
-# The Swift tests run at most TEST_WIDTH at a time: each starts its own engine processes and
-# Ray jobs, and with no bound all ~260 start at once, a small machine's Ray head stops answering
-# and tests fail on time, not on behaviour. `swift test` has no such option for swift-testing,
-# so the test bundle is run directly (what `swift test` does on Linux).
-TEST_WIDTH ?= 8
+# The Swift tests run at most TEST_WIDTH at a time (default: two per CPU): each starts its own
+# engine processes and Ray jobs, and with no bound all ~270 start at once, a small machine's Ray
+# head stops answering and tests fail on time, not on behaviour. `swift test` has no such option
+# for swift-testing, so the test bundle is run directly (what `swift test` does on Linux).
+TEST_WIDTH ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 test: stack-up lint test-clean
 	$(ENV) swift build --build-tests

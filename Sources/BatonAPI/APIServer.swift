@@ -2,10 +2,32 @@ import BatonCore
 import BatonStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import ServiceLifecycle
+
+/// The PEM files the API serves HTTPS with (`BATON_API_TLS_CERT`, `BATON_API_TLS_KEY`).
+public struct TLSFiles: Sendable {
+    /// The certificate chain, leaf first.
+    public var certificateFile: String
+    /// The private key.
+    public var keyFile: String
+
+    /// HTTPS with the chain in `certificateFile` and the key in `keyFile`.
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+
+    /// TLS files that cannot be used.
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String
+    }
+}
 
 /// The `api` role: Baton's HTTP API (`openapi.yaml`), with bearer-token authentication,
 /// problem documents for every error, and live run events.
@@ -35,6 +57,12 @@ public struct APIServer: Service {
         public var specPolicy: SpecPolicy?
         /// Where stage logs are read (the Ray launcher); without one, log requests answer 503.
         public var jobLogs: (any JobLogSource)?
+        /// The certificate and key to serve HTTPS with; plain HTTP when nil (TLS ends at an ingress).
+        public var tls: TLSFiles?
+        /// The OIDC issuer whose bearer JWTs are accepted besides Baton's tokens; none when nil.
+        public var oidc: OIDCSettings?
+        /// What replays dead letters (the process's Kafka producer); without one, replays answer 503.
+        public var deadLetterReplayer: (any DeadLetterReplaying)?
         /// The most followed logs open at once (each reads its job's log every second). Default: 100.
         public var maximumLogFollows = 100
 
@@ -52,7 +80,9 @@ public struct APIServer: Service {
     /// An API (and the web console under `/ui`) over `store`, not yet listening.
     public init(configuration: Configuration, store: BatonStore, logger: Logger) async throws {
         let feed = RunEventFeed(runs: store.runs, messaging: store.messaging, logger: logger)
-        let verifier = TokenVerifier(access: store.access, ttl: configuration.tokenCacheDuration)
+        let verifier = TokenVerifier(
+            access: store.access, ttl: configuration.tokenCacheDuration,
+            oidc: configuration.oidc.map { OIDCVerifier(configuration: $0, logger: logger) }, logger: logger)
         let router = Router()
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maximumBodyBytes))
         let handlers = APIHandlers(
@@ -68,8 +98,29 @@ public struct APIServer: Service {
         self.feed = feed
         application = Application(
             router: router,
+            server: try Self.server(configuration.tls),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "baton"),
             logger: logger)
+    }
+
+    /// Plain HTTP/1.1, or HTTPS with the certificate chain and key of `tls`.
+    private static func server(_ tls: TLSFiles?) throws -> HTTPServerBuilder {
+        guard let tls else { return .http1() }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
+            key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+        } catch {
+            throw TLSFiles.Unreadable(
+                description: "the API's TLS files (\(tls.certificateFile), \(tls.keyFile)) cannot be read: \(error)")
+        }
+        guard !chain.isEmpty else {
+            throw TLSFiles.Unreadable(description: "\(tls.certificateFile) holds no PEM certificate")
+        }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        return try .tls(.http1(), tlsConfiguration: configuration)
     }
 
     /// Serves until the enclosing service group shuts down gracefully.

@@ -18,10 +18,13 @@ struct AuthenticationMiddleware: ServerMiddleware {
         let needed = OperationScopes.table[operationID] ?? .admin
         guard let needed else { return try await next(request, body, metadata) }
         guard let secret = try Self.secret(of: request) else {
-            throw APIProblem.unauthorized("this operation needs a bearer token (Authorization: Bearer baton_...)")
+            throw APIProblem.unauthorized(
+                "this operation needs a bearer token (Authorization: Bearer baton_... or an OIDC JWT)")
         }
-        guard let caller = try await verifier.caller(secret: secret) else {
-            throw APIProblem.unauthorized("the token is unknown, revoked or expired")
+        let caller: Caller
+        switch try await verifier.identify(secret) {
+        case .caller(let known): caller = known
+        case .refused(let reason): throw APIProblem.unauthorized(reason)
         }
         guard caller.may(needed) else {
             throw APIProblem.forbidden(

@@ -18,6 +18,8 @@ enum OperationScopes {
         "applyPipeline": .admin,
         "getLineage": .runsRead,
         "listDeadLetters": .admin,
+        "replayDeadLetter": .admin,
+        "discardDeadLetter": .admin,
         "listModels": .runsRead,
         "getModel": .runsRead,
         "moveModelAlias": .modelsPromote,

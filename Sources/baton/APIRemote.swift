@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// The HTTP API of a Baton installation, as the CLI uses it when `BATON_API_URL` is set: a
 /// laptop then needs a token (`BATON_API_TOKEN`), not the database or Kafka credentials.
@@ -38,6 +39,11 @@ struct APIRemote: Sendable {
         var configuration = JSONHTTPClient.Configuration(
             service: "Baton API", baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
         configuration.requestTimeout = .seconds(30)
+        if let authority = environment["BATON_API_CA_FILE"], !authority.isEmpty {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(authority)
+            configuration.tlsConfiguration = tls
+        }
         if let token = environment["BATON_API_TOKEN"], !token.isEmpty {
             configuration.headers.add(name: "Authorization", value: "Bearer \(token)")
         }

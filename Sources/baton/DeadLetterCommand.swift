@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCommandLine
 import BatonCore
+import BatonEngine
 import BatonKafka
 import BatonStore
 import Foundation
@@ -89,7 +90,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let producer = try Runtime.makeProducer(options, logger: logger)
             do {
                 try await Runtime.withStore(options, logger: logger) { store in
-                    for id in ids { try await Self.replay(id, store: store, producer: producer, actor: actor) }
+                    let replayer = DeadLetterReplayer(messaging: store.messaging, producer: producer)
+                    for id in ids {
+                        print("replayed dead letter \(id) to \(try await replayer.replay(id, actor: actor))")
+                    }
                 }
             } catch {
                 await producer.shutdown()
@@ -98,26 +102,6 @@ struct DeadLetterCommand: AsyncParsableCommand {
             await producer.shutdown()
         }
 
-        private static func replay(_ id: Int64, store: BatonStore, producer: KafkaProducer, actor: String) async throws
-        {
-            guard let record = try await store.messaging.deadLetterRecord(id) else {
-                throw ValidationError("no dead letter \(id)")
-            }
-            guard record.isComplete else {
-                throw ValidationError(
-                    "dead letter \(id) was stored truncated (the record was over \(DeadLetter.maxStoredPayload) bytes); "
-                        + "it cannot be replayed")
-            }
-            var headers = record.headers.filter { !$0.key.hasPrefix("baton_dlq_") }.map {
-                KafkaHeader(key: $0.key, value: $0.value)
-            }
-            headers.append(KafkaHeader(key: CloudEventCodec.replayedFromHeader, value: "dead-letter/\(record.id)"))
-            let report = try await producer.send(
-                KafkaProducerMessage(topic: record.topic, key: record.key, value: record.payload, headers: headers))
-            let destination = "\(record.topic)[\(report.partition)]@\(report.offset)"
-            try await store.messaging.markDeadLetterReplayed(record.id, actor: actor, detail: "to \(destination)")
-            print("replayed dead letter \(record.id) to \(destination)")
-        }
     }
 
     struct Discard: AsyncParsableCommand {

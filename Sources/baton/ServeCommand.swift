@@ -174,6 +174,7 @@ struct ServeCommand: AsyncParsableCommand {
         if selected.contains(.api), var api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
             api.jobLogs = configuration.rayLauncher.map(RayJobLogSource.init)
             api.specPolicy = configuration.specPolicy
+            api.deadLetterReplayer = DeadLetterReplayer(messaging: store.messaging, producer: producer)
             services.append(try await APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
         }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
@@ -255,7 +256,33 @@ struct ServeCommand: AsyncParsableCommand {
         if let seconds = try Self.seconds(nil, "BATON_API_TOKEN_CACHE_SECONDS", environment) {
             api.tokenCacheDuration = seconds
         }
+        api.oidc = try Self.oidcSettings(environment)
+        switch (
+            environment["BATON_API_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 },
+            environment["BATON_API_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        )
+        {
+        case (let certificate?, let key?): api.tls = TLSFiles(certificateFile: certificate, keyFile: key)
+        case (nil, nil): break
+        default: throw ValidationError("set both BATON_API_TLS_CERT and BATON_API_TLS_KEY (PEM files), or neither")
+        }
         return api
+    }
+
+    /// The OIDC issuer of `BATON_OIDC_*`; nil without `BATON_OIDC_ISSUER`.
+    private static func oidcSettings(_ environment: [String: String]) throws -> OIDCSettings? {
+        guard let issuer = environment["BATON_OIDC_ISSUER"], !issuer.isEmpty else { return nil }
+        guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://") else {
+            throw ValidationError("BATON_OIDC_ISSUER must be the issuer's URL, as in its tokens' iss")
+        }
+        guard let audience = environment["BATON_OIDC_AUDIENCE"], !audience.isEmpty else {
+            throw ValidationError("BATON_OIDC_AUDIENCE is required with BATON_OIDC_ISSUER: the aud tokens must carry")
+        }
+        var settings = OIDCSettings(issuer: issuer, audience: audience)
+        if let claim = environment["BATON_OIDC_IDENTITY_CLAIM"], !claim.isEmpty { settings.identityClaim = claim }
+        if let claim = environment["BATON_OIDC_SCOPES_CLAIM"], !claim.isEmpty { settings.scopesClaim = claim }
+        if let url = environment["BATON_OIDC_JWKS_URL"], !url.isEmpty { settings.jwksURL = url }
+        return settings
     }
 
     /// Ready when the producer is usable and PostgreSQL answers within 2 seconds.

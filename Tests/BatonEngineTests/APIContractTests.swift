@@ -127,6 +127,9 @@ struct APIContractTests {
         #expect(try await client.call("listDeadLetters", .GET, "/v1/dead-letters").status == 403)
         let letters = try await admin.call("listDeadLetters", .GET, "/v1/dead-letters?limit=10")
         #expect(letters.status == 200 && (letters.object["dead_letters"] as? [Any])?.isEmpty == true, "\(letters.text)")
+        #expect(try await admin.call("replayDeadLetter", .POST, "/v1/dead-letters/7/replay").status == 404)
+        #expect(try await client.call("replayDeadLetter", .POST, "/v1/dead-letters/7/replay").status == 403)
+        #expect(try await admin.call("discardDeadLetter", .POST, "/v1/dead-letters/7/discard").status == 404)
 
         // Lineage: neither or both of uri and run, an unknown artifact, a run without outputs.
         #expect(try await client.call("getLineage", .GET, "/v1/lineage").status == 400)

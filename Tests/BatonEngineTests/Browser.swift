@@ -129,6 +129,11 @@ final class Browser: @unchecked Sendable {  // the process handle is used by the
 
         /// Saves a PNG of the whole page.
         func screenshot(to file: URL) async throws {
+            // A busy machine can leave a fresh page without a laid-out viewport ("0 width"); the
+            // page is given its size explicitly, as the window's.
+            _ = try await send(
+                "Emulation.setDeviceMetricsOverride",
+                ["width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false])
             let result = try await send("Page.captureScreenshot", ["format": "png", "captureBeyondViewport": true])
             guard let base64 = result["data"] as? String, let data = Data(base64Encoded: base64) else {
                 throw BrowserError("no screenshot data")

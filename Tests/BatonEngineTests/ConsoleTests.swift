@@ -97,6 +97,12 @@ struct ConsoleTests {
                 ({ md5: Array.from(document.querySelectorAll('tr[data-stage=train] .output code')).map(c => c.textContent),
                    charts: document.querySelectorAll('tr[data-stage=train] svg.chart').length })
                 """)
+            // The job log's tail, read when its panel is opened.
+            _ = try await page.evaluate("document.querySelector('tr[data-stage=train] details.log').open = true; true")
+            try await page.waitUntil(
+                "the job log", "document.querySelector('tr[data-stage=train] details.log').dataset.loaded === 'true'")
+            let log = try await page.evaluate(
+                "document.querySelector('tr[data-stage=train] details.log pre').textContent")
             try await page.screenshot(to: Self.output.appending(path: "run-details.png"))
 
             try await page.open("\(base)/ui/lineage?run=\(runID)")
@@ -115,7 +121,7 @@ struct ConsoleTests {
             let dead = try await page.evaluate("document.querySelector('h1').textContent")
             return try JSONSerialization.data(withJSONObject: [
                 "stages": stages ?? [], "details": details ?? [:], "lineage": lineage ?? [:],
-                "model": modelPage ?? "", "dead": dead ?? "",
+                "model": modelPage ?? "", "dead": dead ?? "", "log": log ?? "",
             ])
         }
         let shown = try #require(try JSONSerialization.jsonObject(with: seen) as? [String: Any])
@@ -142,6 +148,8 @@ struct ConsoleTests {
         let details = try #require(shown["details"] as? [String: Any])
         #expect((details["md5"] as? [String])?.contains(md5) == true, "\(details)")
         #expect(details["charts"] as? Int == 1, "one loss chart")
+        let log = try #require(shown["log"] as? String)
+        #expect(log.contains("::baton::output") && log.contains(md5), "the log tail shows what the job printed last")
         let lineage = try #require(shown["lineage"] as? [String: Any])
         #expect((lineage["artifacts"] as? Int ?? 0) >= 1 && (lineage["attempts"] as? Int ?? 0) >= 1, "\(lineage)")
         #expect((lineage["text"] as? String)?.contains("model.bin") == true)

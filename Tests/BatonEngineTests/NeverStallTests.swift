@@ -3,6 +3,7 @@ import BatonEngine
 import BatonKafka
 import BatonTestSupport
 import Foundation
+import NIOHTTP1
 import PostgresNIO
 import Testing
 
@@ -263,10 +264,15 @@ struct NeverStallTests {
         try await fixture.withStore { store in
             try await store.client.query(PostgresQuery(unsafeSQL: "ALTER TABLE runs DROP CONSTRAINT replay_outage"))
         }
-        for _ in 0..<2 {
-            let replayed = try await fixture.baton("dlq", "replay", String(letter.id), "--actor", "ops")
-            #expect(replayed.status == 0, "\(replayed.output)")
-        }
+        // Replayed twice: by the CLI, then over the API by an admin token.
+        let replayed = try await fixture.baton("dlq", "replay", String(letter.id), "--actor", "ops")
+        #expect(replayed.status == 0, "\(replayed.output)")
+        let admin = APIClient(
+            port: fixture.apiPort, token: try await APITests.makeToken(fixture, name: "dlq-admin", scopes: "admin"))
+        try await APITests.waitForAPI(fixture)
+        let overHTTP = try await admin.call("replayDeadLetter", .POST, "/v1/dead-letters/\(letter.id)/replay")
+        #expect(overHTTP.status == 200, "\(overHTTP.text)")
+        #expect((overHTTP.object["destination"] as? String)?.hasPrefix(fixture.topics.requested + "[") == true)
         try await fixture.waitUntil("the replayed request ran", timeout: .seconds(60)) {
             try await fixture.count("SELECT count(*)::int FROM runs WHERE state = 'succeeded'") == 1
         }
@@ -274,10 +280,17 @@ struct NeverStallTests {
         #expect(try await fixture.count("SELECT count(*)::int FROM runs") == 1, "exactly one run for two replays")
         #expect(
             try await fixture.count(
-                "SELECT count(*)::int FROM dead_letter_actions WHERE action = 'replayed' AND actor = 'ops'") == 2)
-        let discarded = try await fixture.baton("dlq", "discard", String(letter.id), "--actor", "ops")
-        #expect(discarded.output.contains("discarded dead letter \(letter.id)"))
+                "SELECT count(*)::int FROM dead_letter_actions WHERE action = 'replayed' AND actor IN ('ops', 'token:dlq-admin')"
+            ) == 2)
+        let discarded = try await admin.call(
+            "discardDeadLetter", .POST, "/v1/dead-letters/\(letter.id)/discard", json: ["reason": "replayed"])
+        #expect(discarded.status == 200, "\(discarded.text)")
+        let again = try await admin.call("discardDeadLetter", .POST, "/v1/dead-letters/\(letter.id)/discard")
+        #expect(again.status == 409, "\(again.text)")
         #expect(try await fixture.baton("dlq", "list").output.contains("no dead letters"))
+        let audit = try await fixture.withStore { try await $0.access.auditLog(target: String(letter.id)) }
+        #expect(audit.map(\.action) == ["dead_letters.discard", "dead_letters.replay"])
+        #expect(audit.allSatisfy { $0.actor == "token:dlq-admin" })
         await serve.stop()
     }
 

@@ -61,6 +61,7 @@ extension Console {
                 "reason": Self.present(stage.reason), "error": Self.present(last?.error),
                 "outputs": (last?.outputs ?? []).map { ["name": $0.name, "uri": $0.uri, "md5": $0.md5 ?? ""] },
                 "metrics": Self.pairs(last?.metrics ?? [:]),
+                "hasLog": stage.kind == .ray && last != nil && configuration.jobLogs != nil,
             ]
             if let last, stage.kind == .ray, last.rayStatus != nil || last.startedAt != nil {
                 row["rayJob"] = last.attemptId

@@ -63,7 +63,7 @@ struct Console: Sendable {
                 return message("Refused", "The form came from another site.", .forbidden)
             }
             var response = Response(status: .seeOther, headers: [.location: "/ui/login"])
-            response.setCookie(Self.cookie(value: "", maxAge: 0, request: request))
+            response.setCookie(cookie(value: "", maxAge: 0, request: request))
             return response
         }
         router.get("ui") { request, _ in
@@ -118,10 +118,12 @@ struct Console: Sendable {
     private func login(_ request: Request, context: BasicRequestContext) async throws -> Response {
         struct Form: Decodable { var token: String }
         var request = request
-        let body = try await request.collectBody(upTo: 4096)
+        let body = try await request.collectBody(upTo: 20_000)
         let form = try? URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body))
         let token = form?.token.trimmingCharacters(in: .whitespaces) ?? ""
-        guard token.range(of: #"^baton_[A-Za-z0-9_-]{20,100}$"#, options: .regularExpression) != nil,
+        guard
+            token.range(of: #"^baton_[A-Za-z0-9_-]{20,100}$"#, options: .regularExpression) != nil
+                || OIDCVerifier.looksLikeJWT(token),
             let caller = try await verifier.caller(secret: token)
         else {
             return page(
@@ -129,14 +131,16 @@ struct Console: Sendable {
         }
         try await store.access.audit(caller, action: "console.login", target: nil, outcome: "signed_in")
         var response = Response(status: .seeOther, headers: [.location: "/ui"])
-        response.setCookie(Self.cookie(value: token, maxAge: 12 * 3600, request: request))
+        response.setCookie(cookie(value: token, maxAge: 12 * 3600, request: request))
         return response
     }
 
-    private static func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
+    /// The session cookie: `Secure` when the API serves TLS or sits behind a TLS ingress.
+    private func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
         Cookie(
-            name: sessionCookie, value: value, maxAge: maxAge, path: "/",
-            secure: request.headers[.init("X-Forwarded-Proto")!] == "https", httpOnly: true, sameSite: .strict)
+            name: Self.sessionCookie, value: value, maxAge: maxAge, path: "/",
+            secure: configuration.tls != nil || request.headers[.init("X-Forwarded-Proto")!] == "https",
+            httpOnly: true, sameSite: .strict)
     }
 
     /// Whether a form post came from this site (the cookie is SameSite=Strict as well).

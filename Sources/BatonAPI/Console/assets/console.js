@@ -86,11 +86,40 @@ function followRun(runID) {
   }
 }
 
+// A stage's job log, its last 50 lines, read while its <details> is open (every 3 s until the
+// run ends).
+function followLogs(runID) {
+  for (const details of document.querySelectorAll("details.log")) {
+    const pre = details.querySelector("pre");
+    const path = "/v1/runs/" + runID + "/stages/" + encodeURIComponent(details.dataset.stage) + "/logs?tail_lines=50";
+    const load = async () => {
+      const answer = await fetch(path, { credentials: "same-origin" });
+      const body = await answer.text();
+      if (answer.ok) {
+        pre.textContent = body || "(nothing printed yet)";
+      } else {
+        try { pre.textContent = JSON.parse(body).detail; } catch { pre.textContent = "HTTP " + answer.status; }
+      }
+      details.dataset.loaded = "true";
+    };
+    let timer = null;
+    details.addEventListener("toggle", () => {
+      if (!details.open) { clearInterval(timer); return; }
+      load().catch(() => {});
+      timer = setInterval(() => {
+        if (TERMINAL.has(document.body.dataset.runState || "")) clearInterval(timer);
+        load().catch(() => {});
+      }, 3000);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const runs = document.getElementById("runs");
   if (runs) setInterval(() => refreshRuns(runs).catch(() => {}), 2000);
   const runID = document.body.dataset.runId;
   if (document.body.dataset.page === "run" && runID) {
+    followLogs(runID);
     const state = document.getElementById("run-state").textContent;
     if (!TERMINAL.has(state)) followRun(runID);
   }
