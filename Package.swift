@@ -211,6 +211,7 @@ let package = Package(
                 "BatonCore",
                 "BatonStore",
                 "BatonHTTPClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

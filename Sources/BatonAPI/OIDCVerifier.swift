@@ -24,6 +24,14 @@ public struct OIDCSettings: Sendable {
     public var minimumRefresh: Duration = .seconds(30)
     /// Tolerated clock difference for `exp` and `nbf`. Default: 60 s.
     public var leeway: TimeInterval = 60
+    /// The console's client id at the issuer; with it, the console's login page offers "log in
+    /// with OIDC" (the authorization code flow with PKCE). None by default.
+    public var clientID: String?
+    /// The client's secret, for an issuer that holds the console as a confidential client.
+    public var clientSecret: String?
+    /// The console's address as browsers reach it, e.g. `https://baton.example.com`: the
+    /// redirect URI registered at the issuer is this followed by `/ui/login/callback`.
+    public var consoleURL: String?
 
     /// Tokens of `issuer` for `audience`, other settings at their defaults.
     public init(issuer: String, audience: String) {
@@ -125,17 +133,72 @@ actor OIDCVerifier {
         return Caller(name: "oidc:\(identity.prefix(200))", scopes: Set(words.compactMap(APIScope.init(rawValue:))))
     }
 
+    /// The issuer's discovery document (`/.well-known/openid-configuration`), read once.
+    struct Discovery: Decodable, Sendable {
+        var jwksURI: String?
+        var authorizationEndpoint: String?
+        var tokenEndpoint: String?
+
+        enum CodingKeys: String, CodingKey {
+            case jwksURI = "jwks_uri"
+            case authorizationEndpoint = "authorization_endpoint"
+            case tokenEndpoint = "token_endpoint"
+        }
+    }
+
+    private var discovered: Discovery?
+
+    /// The issuer's discovery document.
+    func discovery() async throws -> Discovery {
+        if let discovered { return discovered }
+        let base = configuration.issuer.hasSuffix("/") ? String(configuration.issuer.dropLast()) : configuration.issuer
+        let document = try http.decode(
+            Discovery.self, from: try await http.send(.GET, base + "/.well-known/openid-configuration"))
+        discovered = document
+        return document
+    }
+
+    /// The tokens the issuer's token endpoint gives for an authorization `code` (RFC 6749
+    /// §4.1.3, with the PKCE `verifier` of RFC 7636): the access token first, then the ID token.
+    func exchange(code: String, verifier: String, redirectURI: String) async throws -> [String] {
+        guard let clientID = configuration.clientID, let endpoint = try await discovery().tokenEndpoint else {
+            throw Refusal(description: "the issuer has no token endpoint, or no client id is set")
+        }
+        var form = [
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI, "client_id": clientID,
+            "code_verifier": verifier,
+        ]
+        if let secret = configuration.clientSecret { form["client_secret"] = secret }
+        let body = form.sorted { $0.key < $1.key }.map { Self.formEncode($0.key) + "=" + Self.formEncode($0.value) }
+            .joined(separator: "&")
+        let answer = try await http.send(
+            .POST, endpoint, body: Array(body.utf8), contentType: "application/x-www-form-urlencoded")
+        struct Tokens: Decodable {
+            var accessToken: String?
+            var idToken: String?
+            enum CodingKeys: String, CodingKey {
+                case accessToken = "access_token"
+                case idToken = "id_token"
+            }
+        }
+        let tokens = try http.decode(Tokens.self, from: answer)
+        return [tokens.accessToken, tokens.idToken].compactMap { $0 }
+    }
+
+    /// `text` as a form or query value.
+    static func formEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
     private func refreshKeys() async throws {
         var jwksURL = configuration.jwksURL
         if jwksURL == nil {
-            struct Discovery: Decodable {
-                var jwksURI: String
-                enum CodingKeys: String, CodingKey { case jwksURI = "jwks_uri" }
+            guard let listed = try await discovery().jwksURI else {
+                throw Refusal(description: "the issuer's discovery document names no jwks_uri")
             }
-            let base =
-                configuration.issuer.hasSuffix("/") ? String(configuration.issuer.dropLast()) : configuration.issuer
-            let answer = try await http.send(.GET, base + "/.well-known/openid-configuration")
-            jwksURL = try http.decode(Discovery.self, from: answer).jwksURI
+            jwksURL = listed
         }
         let answer = try await http.send(.GET, jwksURL!)
         let fresh = JWTKeyCollection()

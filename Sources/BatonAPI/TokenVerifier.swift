@@ -17,7 +17,8 @@ actor TokenVerifier {
     /// How long an answer (a caller, or "no such token") is kept.
     let ttl: Duration
     private let access: AccessStore
-    private let oidc: OIDCVerifier?
+    /// The OIDC issuer's verifier, when one is configured.
+    let oidc: OIDCVerifier?
     private let logger: Logger
     private var answers: [String: (caller: Caller?, until: ContinuousClock.Instant)] = [:]
     /// The most answers kept; beyond it the memory is cleared (so unknown secrets cannot grow it).

@@ -282,6 +282,16 @@ struct ServeCommand: AsyncParsableCommand {
         if let claim = environment["BATON_OIDC_IDENTITY_CLAIM"], !claim.isEmpty { settings.identityClaim = claim }
         if let claim = environment["BATON_OIDC_SCOPES_CLAIM"], !claim.isEmpty { settings.scopesClaim = claim }
         if let url = environment["BATON_OIDC_JWKS_URL"], !url.isEmpty { settings.jwksURL = url }
+        if let client = environment["BATON_OIDC_CLIENT_ID"], !client.isEmpty {
+            guard let console = environment["BATON_CONSOLE_URL"], console.hasPrefix("http") else {
+                throw ValidationError(
+                    "BATON_OIDC_CLIENT_ID needs BATON_CONSOLE_URL (the console's address, e.g. https://baton.example.com)"
+                )
+            }
+            settings.clientID = client
+            settings.consoleURL = console
+            settings.clientSecret = environment["BATON_OIDC_CLIENT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        }
         return settings
     }
 

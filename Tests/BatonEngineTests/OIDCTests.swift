@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import BatonCore
 import BatonStore
 import BatonTestSupport
@@ -7,9 +8,9 @@ import NIOHTTP1
 import PostgresNIO
 import Testing
 
-/// OIDC bearer JWTs against a real issuer endpoint: a discovery document and a JWKS served over
-/// HTTP (Python's `http.server` on a free port, with a key the test makes); the API checks
-/// signature, issuer, audience and expiry, and takes the caller and scopes from the claims.
+/// OIDC against a real issuer over HTTP: `tests/api/oidc_issuer.py` on a free port serves a
+/// discovery document, the JWKS of a key the test makes, and the code flow with PKCE. The API
+/// checks signature, issuer, audience and expiry, and takes the caller and scopes from the claims.
 @Suite("OIDC tokens", .timeLimit(.minutes(5)))
 struct OIDCTests {
     /// The claims a test token carries.
@@ -23,39 +24,44 @@ struct OIDCTests {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    /// A folder served as the issuer: its discovery document and JWKS of `key` as `kid`.
-    static func issuerFolder(port: Int, key: ES256PrivateKey, kid: String) throws -> URL {
+    /// A running issuer (`tests/api/oidc_issuer.py`) with the JWKS of `key` as `kid`.
+    struct Issuer {
+        let port = EngineFixture.freePort()
         let folder = FileManager.default.temporaryDirectory.appending(path: "oidc-\(TestStack.uniqueSuffix())")
-        try FileManager.default.createDirectory(
-            at: folder.appending(path: ".well-known"), withIntermediateDirectories: true)
-        let discovery = ["issuer": "http://127.0.0.1:\(port)", "jwks_uri": "http://127.0.0.1:\(port)/jwks.json"]
-        try JSONSerialization.data(withJSONObject: discovery).write(
-            to: folder.appending(path: ".well-known/openid-configuration"))
-        let point = try #require(key.publicKey.parameters)
-        let jwk: [String: String] = [
-            "kty": "EC", "crv": "P-256", "x": point.x, "y": point.y, "kid": kid, "alg": "ES256", "use": "sig",
-        ]
-        try JSONSerialization.data(withJSONObject: ["keys": [jwk]]).write(to: folder.appending(path: "jwks.json"))
-        return folder
+        let process = Process()
+        var url: String { "http://127.0.0.1:\(port)" }
+
+        init(key: ES256PrivateKey, kid: String) throws {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let point = try #require(key.publicKey.parameters)
+            let jwk = [
+                "kty": "EC", "crv": "P-256", "x": point.x, "y": point.y, "kid": kid, "alg": "ES256", "use": "sig",
+            ]
+            try JSONSerialization.data(withJSONObject: ["keys": [jwk]]).write(to: folder.appending(path: "jwks.json"))
+            process.executableURL = URL(filePath: try TestStack.variable("BATON_PYTHON_TOOLS"))
+            process.arguments = [
+                TestStack.repositoryRoot.appending(path: "tests/api/oidc_issuer.py").path, "\(port)", folder.path,
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        /// The token the issuer's token endpoint hands out.
+        func handOut(_ token: String) throws {
+            try token.write(to: folder.appending(path: "token.txt"), atomically: true, encoding: .utf8)
+        }
     }
 
     @Test(
         "A valid JWT acts as its subject with its scopes; wrong audience, expired, forged and scope-less ones are refused"
     )
     func tokens() async throws {
-        let port = EngineFixture.freePort()
         let key = ES256PrivateKey()
-        let folder = try Self.issuerFolder(port: port, key: key, kid: "k1")
-        let issuer = Process()
-        issuer.executableURL = URL(filePath: try TestStack.variable("BATON_PYTHON_TOOLS"))
-        issuer.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", folder.path]
-        issuer.standardOutput = FileHandle.nullDevice
-        issuer.standardError = FileHandle.nullDevice
-        try issuer.run()
-        defer { issuer.terminate() }
-
+        let issuer = try Issuer(key: key, kid: "k1")
+        defer { issuer.process.terminate() }
+        let port = issuer.port
         let fixture = try await EngineFixture(environment: [
-            "BATON_OIDC_ISSUER": "http://127.0.0.1:\(port)", "BATON_OIDC_AUDIENCE": "baton",
+            "BATON_OIDC_ISSUER": issuer.url, "BATON_OIDC_AUDIENCE": "baton",
         ])
         let serve = try fixture.serve("oidc")
         try await APITests.waitForAPI(fixture)
@@ -98,6 +104,65 @@ struct OIDCTests {
         let malformed = try await alice.with(token: "a.b.c").call("listRuns", .GET, "/v1/runs")
         #expect(malformed.status == 401)
         #expect(try await alice.call("listRuns", .GET, "/v1/runs").status == 200, "a good token still works")
+        await serve.stop()
+    }
+
+    @Test("The console logs in at the issuer (code flow with PKCE): the session acts as the token's subject")
+    func consoleLogin() async throws {
+        let key = ES256PrivateKey()
+        let issuer = try Issuer(key: key, kid: "k1")
+        defer { issuer.process.terminate() }
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: key, kid: "k1")
+        try issuer.handOut(
+            try await signer.sign(
+                Claims(
+                    iss: issuer.url, aud: "baton", sub: "bob", exp: Int(Date().timeIntervalSince1970) + 3600,
+                    scope: "runs:read"), kid: "k1"))
+        let fixture = try await EngineFixture(environment: [
+            "BATON_OIDC_ISSUER": issuer.url, "BATON_OIDC_AUDIENCE": "baton", "BATON_OIDC_CLIENT_ID": "baton-console",
+        ])
+        let base = "http://127.0.0.1:\(fixture.apiPort)"
+        var environment = fixture.environment
+        environment["BATON_CONSOLE_URL"] = base
+        let serve = try BatonProcess(["serve"], environment: environment, logName: "\(fixture.prefix)-oidc")
+        try await APITests.waitForAPI(fixture)
+        let browser = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
+        func get(_ url: String, cookie: String? = nil) async throws -> HTTPClientResponse {
+            var request = HTTPClientRequest(url: url)
+            if let cookie { request.headers.add(name: "Cookie", value: cookie) }
+            return try await browser.execute(request, timeout: .seconds(30))
+        }
+        func cookie(_ response: HTTPClientResponse, _ name: String) -> String? {
+            response.headers["Set-Cookie"].first { $0.hasPrefix(name + "=") }?.split(separator: ";").first.map(
+                String.init)
+        }
+
+        let page = try await get(base + "/ui/login")
+        let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+        #expect(html.contains("Log in with \(issuer.url)"))
+        // The console sends the browser to the issuer, which sends it back with a code.
+        let start = try await get(base + "/ui/login/oidc")
+        #expect(start.status == .seeOther)
+        let login = try #require(cookie(start, "baton_oidc_login"))
+        let authorize = try #require(start.headers.first(name: "Location"))
+        #expect(authorize.hasPrefix(issuer.url + "/authorize?") && authorize.contains("code_challenge_method=S256"))
+        let approved = try await get(authorize)
+        #expect(approved.status == .found)
+        let callback = try #require(approved.headers.first(name: "Location"))
+        #expect(callback.hasPrefix(base + "/ui/login/callback?code="))
+        // Another browser (without the login cookie) cannot finish this login.
+        #expect(try await get(callback).status == .badRequest)
+        let finished = try await get(callback, cookie: login)
+        #expect(finished.status == .ok)
+        let session = try #require(cookie(finished, "baton_session"))
+        let runs = try await get(base + "/ui", cookie: session)
+        #expect(runs.status == .ok)
+        let audit = try await fixture.withStore { try await $0.access.auditLog() }
+        #expect(audit.contains { $0.action == "console.login" && $0.actor == "oidc:bob" })
+        // The code was used once: a replay of the callback is refused by the issuer.
+        #expect(try await get(callback, cookie: login).status == .badGateway)
+        try await browser.shutdown()
         await serve.stop()
     }
 }

@@ -68,4 +68,30 @@ struct SubmitProgressTests {
         #expect(outputLines.last == "state: succeeded")
         await serve.stop()
     }
+
+    @Test("On a terminal a spinner line shows the running stages, cleared before each progress line and at the end")
+    func spinner() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("progress-tty")
+        // `script` gives the command a pseudo-terminal and keeps what it printed.
+        let typescript = FileManager.default.temporaryDirectory.appending(path: "tty-\(TestStack.uniqueSuffix())")
+        let command = [
+            TestStack.batonBinary.path, "submit", "examples/korean-llm-noop.yaml", "--param", "profile=tiny", "--wait",
+        ]
+        let process = Process()
+        process.executableURL = URL(filePath: "/usr/bin/script")
+        process.arguments = ["-qefc", command.joined(separator: " "), typescript.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
+        process.currentDirectoryURL = TestStack.repositoryRoot
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let screen = try String(contentsOf: typescript, encoding: .utf8)
+        #expect(screen.contains("stages done · running: "), "a status line names the running stages")
+        #expect(
+            screen.contains("\r\u{1B}[2K[") && screen.contains("] rollout: succeeded in "), "progress lines clear it")
+        #expect(screen.contains("] run: succeeded"))
+        await serve.stop()
+    }
 }

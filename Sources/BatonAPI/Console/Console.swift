@@ -56,7 +56,9 @@ struct Console: Sendable {
                 status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
                 body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
         }
-        router.get("ui/login") { request, _ in page("login", ["title": "Log in"]) }
+        router.get("ui/login") { _, _ in loginPage() }
+        router.get("ui/login/oidc") { request, _ in try await startOIDCLogin(request) }
+        router.get("ui/login/callback") { request, _ in try await finishOIDCLogin(request) }
         router.post("ui/login") { request, context in try await login(request, context: context) }
         router.post("ui/logout") { request, _ in
             guard Self.isSameOrigin(request) else {
@@ -126,8 +128,7 @@ struct Console: Sendable {
                 || OIDCVerifier.looksLikeJWT(token),
             let caller = try await verifier.caller(secret: token)
         else {
-            return page(
-                "login", ["title": "Log in", "flash": "That token is unknown, revoked or expired."], .unauthorized)
+            return loginPage(flash: "That token is unknown, revoked or expired.", .unauthorized)
         }
         try await store.access.audit(caller, action: "console.login", target: nil, outcome: "signed_in")
         var response = Response(status: .seeOther, headers: [.location: "/ui"])
@@ -136,7 +137,7 @@ struct Console: Sendable {
     }
 
     /// The session cookie: `Secure` when the API serves TLS or sits behind a TLS ingress.
-    private func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
+    func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
         Cookie(
             name: Self.sessionCookie, value: value, maxAge: maxAge, path: "/",
             secure: configuration.tls != nil || request.headers[.init("X-Forwarded-Proto")!] == "https",
