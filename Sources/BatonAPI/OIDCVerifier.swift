@@ -60,6 +60,9 @@ actor OIDCVerifier {
     private let logger: Logger
     private var keys = JWTKeyCollection()
     private var fetchedAt: ContinuousClock.Instant?
+    /// When fetching the keys last failed: for a few seconds after, requests are refused at once
+    /// instead of each waiting on an issuer that does not answer.
+    private var failedAt: ContinuousClock.Instant?
 
     init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -193,6 +196,19 @@ actor OIDCVerifier {
     }
 
     private func refreshKeys() async throws {
+        if let failedAt, ContinuousClock.now - failedAt < .seconds(5) {
+            throw Refusal(description: "the OIDC issuer's keys could not be fetched a moment ago; try again shortly")
+        }
+        do {
+            try await fetchKeys()
+            failedAt = nil
+        } catch {
+            failedAt = .now
+            throw error
+        }
+    }
+
+    private func fetchKeys() async throws {
         var jwksURL = configuration.jwksURL
         if jwksURL == nil {
             guard let listed = try await discovery().jwksURI else {

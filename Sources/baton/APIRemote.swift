@@ -105,6 +105,36 @@ struct APIRemote: Sendable {
         return try JSONDecoder.iso8601.decode(Page.self, from: Data(answer.body)).runs
     }
 
+    /// Wakes when the run's event stream (`GET /v1/runs/{id}/events`) sends anything, and every
+    /// `tick` besides (so a wait never depends on the stream alone); wakes that come while the
+    /// last is unread are one wake. A stream that ends or breaks off is opened again after a
+    /// second. The stream is closed when the sequence is released.
+    func wakes(for runID: UUID, every tick: Duration) -> AsyncStream<Void> {
+        let http = http
+        let path = "/v1/runs/\(runID.lowercased)/events"
+        return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let task = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while !Task.isCancelled {
+                            continuation.yield()
+                            try? await Task.sleep(for: tick)
+                        }
+                    }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            _ = try? await http.stream(
+                                path, accept: "text/event-stream", timeout: .seconds(3700), into: 0
+                            ) { _, _ in continuation.yield() }
+                            try? await Task.sleep(for: .seconds(1))
+                        }
+                    }
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// `GET /v1/runs/{id}/stages/{stage}/logs`: hands the log to `write` as it arrives; with
     /// `follow`, until the attempt ends (the server ends a follow after an hour).
     func stageLog(

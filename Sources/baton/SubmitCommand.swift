@@ -100,7 +100,9 @@ struct SubmitCommand: AsyncParsableCommand {
         var progress = RunProgress()
         let deadline = ContinuousClock.now + .seconds(timeout)
         var result = (state: "timeout", reason: Optional("no terminal state within \(Int(timeout)) s"))
-        polling: while ContinuousClock.now < deadline {
+        // The run is read when its event stream says something happened (at least every 2 s).
+        polling: for await _ in api.wakes(for: runID, every: .seconds(2)) {
+            guard ContinuousClock.now < deadline else { break }
             switch try await api.run(runID) {
             case .run(let run)?:
                 progress.show(run)
@@ -114,7 +116,6 @@ struct SubmitCommand: AsyncParsableCommand {
             case .requested?, nil:
                 break
             }
-            try await Task.sleep(for: .milliseconds(250))
         }
         try report(result, runID: runID, json: json)
     }

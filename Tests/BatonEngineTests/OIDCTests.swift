@@ -46,6 +46,9 @@ struct OIDCTests {
             try process.run()
         }
 
+        /// Kills the issuer (SIGKILL: its server threads do not end on SIGTERM).
+        func stop() { kill(process.processIdentifier, SIGKILL) }
+
         /// The token the issuer's token endpoint hands out.
         func handOut(_ token: String) throws {
             try token.write(to: folder.appending(path: "token.txt"), atomically: true, encoding: .utf8)
@@ -58,7 +61,7 @@ struct OIDCTests {
     func tokens() async throws {
         let key = ES256PrivateKey()
         let issuer = try Issuer(key: key, kid: "k1")
-        defer { issuer.process.terminate() }
+        defer { issuer.stop() }
         let port = issuer.port
         let fixture = try await EngineFixture(environment: [
             "BATON_OIDC_ISSUER": issuer.url, "BATON_OIDC_AUDIENCE": "baton",
@@ -111,7 +114,7 @@ struct OIDCTests {
     func consoleLogin() async throws {
         let key = ES256PrivateKey()
         let issuer = try Issuer(key: key, kid: "k1")
-        defer { issuer.process.terminate() }
+        defer { issuer.stop() }
         let signer = JWTKeyCollection()
         await signer.add(ecdsa: key, kid: "k1")
         try issuer.handOut(
