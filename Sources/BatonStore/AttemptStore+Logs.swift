@@ -16,8 +16,6 @@ public struct StageLogTarget: Sendable, Hashable {
     /// The Ray submission id of the job that printed the log: the attempt's own, or for an
     /// attempt served from the cache, that of the attempt it reused. Nil until Ray accepted a job.
     public var submissionID: String?
-    /// The attempt whose outputs a cached attempt reused; nil otherwise.
-    public var cachedFrom: UUID?
 }
 
 extension AttemptStore {
@@ -26,18 +24,17 @@ extension AttemptStore {
     public func logTarget(runID: UUID, stage: String, attempt: Int?) async throws -> StageLogTarget? {
         let rows = try await client.query(
             """
-            SELECT a.id, a.attempt, a.kind, a.state, coalesce(src.ray_submission_id, a.ray_submission_id),
-                a.cached_from
+            SELECT a.id, a.attempt, a.kind, a.state, coalesce(src.ray_submission_id, a.ray_submission_id)
             FROM stage_attempts a LEFT JOIN stage_attempts src ON src.id = a.cached_from
             WHERE a.run_id = \(runID) AND a.stage = \(stage) AND (\(attempt)::int IS NULL OR a.attempt = \(attempt))
             ORDER BY a.attempt DESC LIMIT 1
             """, logger: logger)
-        for try await (id, number, kind, state, submissionID, cachedFrom) in rows.decode(
-            (UUID, Int, String, String, String?, UUID?).self)
+        for try await (id, number, kind, state, submissionID) in rows.decode(
+            (UUID, Int, String, String, String?).self)
         {
             return StageLogTarget(
                 attemptID: id, attempt: number, kind: StageKind(rawValue: kind) ?? .noop,
-                state: AttemptState(rawValue: state) ?? .failed, submissionID: submissionID, cachedFrom: cachedFrom)
+                state: AttemptState(rawValue: state) ?? .failed, submissionID: submissionID)
         }
         return nil
     }
@@ -57,10 +54,13 @@ extension AttemptStore {
         JobLogFollower(
             tailLines: tailLines, firstRead: firstRead,
             read: {
-                guard
-                    let submissionID = try await self.logTarget(runID: runID, stage: stage, attempt: target.attempt)?
+                // A submission id never changes once set: asked for only until the job started.
+                var submissionID = target.submissionID
+                if submissionID == nil {
+                    submissionID = try await self.logTarget(runID: runID, stage: stage, attempt: target.attempt)?
                         .submissionID
-                else { return "" }
+                }
+                guard let submissionID else { return "" }
                 return try await source.jobLog(submissionID: submissionID)
             },
             hasEnded: {
