@@ -20,10 +20,6 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Run Baton's roles until SIGTERM/SIGINT.")
 
-    enum Role: String, CaseIterable, ExpressibleByArgument {
-        case coordinator, relay, worker, watcher, sweeper, mirror, api
-    }
-
     @OptionGroup var options: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
 
@@ -106,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.workerConcurrency = concurrency
         }
         let roleNames = (roles ?? environment["BATON_ROLES"])?.split(separator: ",").map(String.init)
-        let selected = try roleNames.map { try $0.map(Self.parseRole) } ?? Role.allCases
+        let selected = try roleNames.map { try $0.map(Self.parseRole) } ?? ServeRole.allCases
 
         let database = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
         let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
@@ -341,10 +337,10 @@ struct ServeCommand: AsyncParsableCommand {
         return (String(address[..<colon]), port)
     }
 
-    private static func parseRole(_ name: String) throws -> Role {
-        guard let role = Role(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+    private static func parseRole(_ name: String) throws -> ServeRole {
+        guard let role = ServeRole(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
             throw ValidationError(
-                "unknown role '\(name)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                "unknown role '\(name)'; roles are \(ServeRole.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return role
     }
