@@ -123,6 +123,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - S3 (artifact presence; SigV4 over async-http-client)
+        .target(
+            name: "BatonS3",
+            dependencies: [
+                "BatonCore",
+                "BatonHTTPClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - MLflow
         .target(
             name: "BatonMLflow",
@@ -239,6 +253,7 @@ let package = Package(
                 "BatonKafka",
                 "BatonEngine",
                 "BatonHTTPClient",
+                "BatonS3",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -305,6 +320,8 @@ let package = Package(
                 "BatonTestEnvironment",
                 "BatonCore",
                 "BatonStore",
+                "BatonS3",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -337,6 +354,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BatonS3Tests", dependencies: ["BatonS3", "BatonCore", "BatonTestSupport", "BatonTestEnvironment"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "BatonAPITests", dependencies: ["BatonAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BatonKafkaTests",
@@ -406,7 +426,7 @@ let package = Package(
             name: "BatonEngineTests",
             dependencies: [
                 "BatonEngine", "BatonStore", "BatonCore", "BatonKafka", "BatonRay", "BatonRayServe", "BatonMLflow",
-                "BatonHTTPClient", "BatonTestSupport",
+                "BatonHTTPClient", "BatonS3", "BatonTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -9,7 +9,7 @@ The engine starts a stage's Ray job with these environment variables:
     BATON_ATTEMPT_ID   the attempt's id (also the Ray submission id)
     BATON_PARAMS       JSON object: the run's params merged with the stage's params
     BATON_INPUTS       JSON object: input name -> {"uri": ..., "md5": ...}
-    BATON_OUTPUT_URI   where the job writes its outputs (file:// URI or a local path)
+    BATON_OUTPUT_URI   where the job writes its outputs (file:// URI, local path or s3://)
 
 and the job reports back on stdout with one-line records that the job watcher reads
 from the Ray job log:
@@ -21,6 +21,13 @@ Hashes are DVC-compatible (DVC 3, ``md5``): a file's hash is the md5 of its byte
 folder's hash is the md5 of ``json.dumps(entries, sort_keys=True)`` where ``entries``
 is the list of ``{"md5": <file md5>, "relpath": <posix path>}`` of every file under it,
 sorted by relpath, with ``.dir`` appended (dvc_data.hashfile.tree.Tree.digest).
+
+With ``s3://`` URIs (``BATON_ARTIFACT_ROOT=s3://bucket/prefix``) the job still reads and
+writes local files: an input is downloaded once into a local cache (and checked against its
+md5), outputs are written under a local staging folder, and ``emit_output`` uploads them,
+computing the DVC hash from the bytes as they are sent. S3 is reached with boto3 and the
+standard AWS variables (``AWS_ENDPOINT_URL_S3`` for an S3-compatible store, ``AWS_REGION``,
+an access key or a web identity); boto3 is imported only when an ``s3://`` URI is used.
 
 Typical use::
 
@@ -36,11 +43,16 @@ Typical use::
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
+import threading
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Mapping, Optional
@@ -54,6 +66,8 @@ __all__ = [
     "path_info",
     "uri_to_path",
     "path_to_uri",
+    "is_s3",
+    "local_path",
     "output_record",
     "metric_record",
     "emit_output",
@@ -83,8 +97,7 @@ class ContractError(RuntimeError):
 def uri_to_path(uri: str) -> Path:
     """A local path for a ``file://`` URI or a plain path.
 
-    Other schemes (s3://, gs://, ...) are refused with a readable error: mount the
-    store and pass a file:// URI, or extend this helper.
+    Other schemes are refused with a readable error; ``local_path`` also takes s3:// URIs.
     """
     if not isinstance(uri, str) or not uri:
         raise ContractError(f"expected a file:// URI or a local path, got {uri!r}")
@@ -104,6 +117,195 @@ def uri_to_path(uri: str) -> Path:
 def path_to_uri(path: os.PathLike[str] | str) -> str:
     """The ``file://`` URI of a local path (made absolute)."""
     return Path(path).resolve().as_uri()
+
+
+def is_s3(uri: Any) -> bool:
+    """Whether ``uri`` is an ``s3://`` URI."""
+    return isinstance(uri, str) and uri[:5].lower() == "s3://"
+
+
+def local_path(uri: str, md5: Optional[str] = None) -> Path:
+    """A local path for ``uri``: a ``file://`` URI or path as it is, an ``s3://`` object or
+    folder downloaded into the input cache (checked against ``md5`` when given)."""
+    return _s3_download(uri, md5) if is_s3(uri) else uri_to_path(uri)
+
+
+# --------------------------------------------------------------------------- S3
+
+# Files up to this size go up in one PUT, whose ETag S3 sets to the md5 of the bytes (checked
+# here, and by Baton's stage cache); larger ones in parts.
+_SINGLE_PUT_BYTES = 512 * 1024 * 1024
+_UPLOAD_THREADS = 8
+_s3_lock = threading.Lock()
+_s3_clients: dict[str, Any] = {}
+# Local staging folder -> the s3:// URI its content goes to (Contract.output_root).
+_staged: dict[Path, str] = {}
+
+
+def _s3_client() -> Any:
+    """A boto3 S3 client from the standard AWS variables. A non-AWS endpoint
+    (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) is addressed path-style, and checksums are sent
+    only where S3 requires them (S3-compatible stores differ in what else they accept)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    with _s3_lock:
+        client = _s3_clients.get(endpoint or "")
+        if client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise ContractError("s3:// artifacts need boto3 in the job's Python (pip install boto3)") from None
+            settings: dict[str, Any] = {"retries": {"max_attempts": 5, "mode": "standard"},
+                                        "connect_timeout": 10, "read_timeout": 120}
+            if endpoint:
+                settings.update(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                                response_checksum_validation="when_required")
+            client = boto3.client("s3", endpoint_url=endpoint, config=Config(**settings))
+            _s3_clients[endpoint or ""] = client
+        return client
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlparse(uri)
+    bucket, key = parsed.netloc, parsed.path.lstrip("/")
+    if not bucket:
+        raise ContractError(f"not an s3://bucket/key URI: {uri!r}")
+    return bucket, key
+
+
+class _HashingReader(io.RawIOBase):
+    """A file read for upload that feeds each byte to an md5 once, in order, even when the
+    uploader reads parts of it again (to compute its own checksums)."""
+
+    def __init__(self, handle: IO[bytes]):
+        self._handle = handle
+        self._md5 = hashlib.md5()
+        self.hashed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._handle.tell()
+        data = self._handle.read(size)
+        end = start + len(data)
+        if start <= self.hashed < end:
+            self._md5.update(data[self.hashed - start:])
+            self.hashed = end
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
+
+
+def _upload_file(path: Path, bucket: str, key: str) -> str:
+    """Uploads one file and returns its md5, computed from the bytes as they were sent."""
+    client = _s3_client()
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        reader = _HashingReader(handle)
+        if size <= _SINGLE_PUT_BYTES:
+            etag = client.put_object(Bucket=bucket, Key=key, Body=reader, ContentLength=size)["ETag"].strip('"')
+        else:
+            from boto3.s3.transfer import TransferConfig
+
+            client.upload_fileobj(reader, bucket, key, Config=TransferConfig(use_threads=False))
+            etag = None
+    md5 = reader.hexdigest() if reader.hashed == size else file_md5(path)
+    if etag and len(etag) == 32 and etag != md5 and not os.environ.get("BATON_S3_ETAG_NOT_MD5"):
+        raise RuntimeError(f"s3://{bucket}/{key}: the store got other bytes (ETag {etag}, sent md5 {md5}); "
+                           "set BATON_S3_ETAG_NOT_MD5=1 for a bucket whose ETags are not md5s (SSE-KMS)")
+    return md5
+
+
+def _s3_upload(path: Path, uri: str) -> dict[str, Any]:
+    """Uploads a file to ``uri`` or a folder under ``uri/``; returns md5 (DVC), size, nfiles."""
+    bucket, key = _split_s3(uri)
+    if path.is_file():
+        return {"md5": _upload_file(path, bucket, key), "size": path.stat().st_size, "nfiles": 1}
+    if not path.is_dir():
+        raise FileNotFoundError(f"output does not exist: {path}")
+    files = _walk_files(path)
+    with ThreadPoolExecutor(max_workers=_UPLOAD_THREADS) as pool:
+        md5s = list(pool.map(lambda item: _upload_file(item[1], bucket, f"{key.rstrip('/')}/{item[0]}"), files))
+    entries = [{"md5": md5, "relpath": rel} for (rel, _), md5 in zip(files, md5s)]
+    payload = json.dumps(entries, sort_keys=True).encode("utf-8")
+    return {"md5": hashlib.md5(payload).hexdigest() + ".dir",
+            "size": sum(full.stat().st_size for _, full in files), "nfiles": len(files)}
+
+
+def _input_cache() -> Path:
+    return Path(os.environ.get("BATON_INPUT_CACHE") or Path(tempfile.gettempdir()) / "baton-inputs")
+
+
+def _s3_download(uri: str, md5: Optional[str]) -> Path:
+    """Downloads the object at ``uri``, or the folder of objects under ``uri/``, into the input
+    cache: once per md5 on this machine (written aside, then renamed into place), and checked
+    against ``md5`` when given."""
+    bucket, key = _split_s3(uri)
+    name = Path(key.rstrip("/")).name or bucket
+    # Without an md5 nothing says a cached copy is current: it is downloaded again.
+    slot = md5 or "uri-" + hashlib.sha256(uri.encode()).hexdigest()[:32]
+    target = _input_cache() / slot / name
+    if md5 and target.exists():
+        return target
+    client = _s3_client()
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=_ensure(_input_cache())))
+    try:
+        local = staging / name
+        got = _s3_fetch(client, bucket, key, local, uri)
+        if md5 and got != md5:
+            raise ContractError(f"input {uri} changed in the store: its md5 is {got}, the run expects {md5}")
+        _ensure(target.parent)
+        if not md5 and target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        try:
+            os.rename(local, target)
+        except OSError:
+            if not target.exists():  # not a concurrent download of the same md5
+                raise
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _s3_fetch(client: Any, bucket: str, key: str, local: Path, uri: str) -> str:
+    """Downloads the folder under ``key/``, else the object ``key``, to ``local``; returns its md5."""
+    prefix = key.rstrip("/") + "/"
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    objects = [item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    if not objects:
+        try:
+            client.download_file(bucket, key, str(local))
+        except Exception as exc:  # botocore raises ClientError(404) for a missing key
+            raise ContractError(f"input {uri} cannot be read from S3: {exc}") from None
+        return file_md5(local)
+    for object_key in objects:
+        destination = (local / object_key[len(prefix):]).resolve()
+        if not destination.is_relative_to(local.resolve()):
+            raise ContractError(f"{uri}: object key {object_key!r} leaves the folder")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, object_key, str(destination))
+    return dir_md5(local)
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 # --------------------------------------------------------------------------- hashing
@@ -234,7 +436,8 @@ def emit_output(
     nfiles: Optional[int] = None,
     stream: Optional[IO[str]] = None,
 ) -> dict[str, Any]:
-    """Report an output. A local file or folder is hashed (md5/size/nfiles) unless given.
+    """Report an output. A local file or folder is hashed (md5/size/nfiles) unless given; one
+    under the staging folder of an s3:// output root is uploaded, and its s3:// URI reported.
 
     Returns the record's fields.
     """
@@ -244,6 +447,11 @@ def emit_output(
     if parsed.scheme in ("", "file"):
         local = uri_to_path(text)
         uri = path_to_uri(local)
+        remote = _staged_uri(local)
+        if remote is not None:
+            info = _s3_upload(local, remote)
+            _write(output_record(name, remote, **info), stream)
+            return {"name": name, "uri": remote, **info}
     else:
         uri = text
     fields: dict[str, Any] = {"md5": md5, "size": size, "nfiles": nfiles}
@@ -254,6 +462,16 @@ def emit_output(
                 fields[key] = value
     _write(output_record(name, uri, **fields), stream)
     return {"name": name, "uri": uri, **fields}
+
+
+def _staged_uri(path: Path) -> Optional[str]:
+    """The s3:// URI of a path under a staging folder of an s3:// output root; else None."""
+    resolved = path.resolve()
+    for root, remote in _staged.items():
+        if resolved == root or resolved.is_relative_to(root):
+            relative = resolved.relative_to(root).as_posix()
+            return remote.rstrip("/") + ("" if relative == "." else "/" + relative)
+    return None
 
 
 def emit_metric(key: str, value: float, step: int = 0, *, stream: Optional[IO[str]] = None) -> None:
@@ -283,7 +501,8 @@ class Input:
 
     @property
     def path(self) -> Path:
-        return uri_to_path(self.uri)
+        """A local path: s3:// inputs are downloaded (once) and checked against their md5."""
+        return local_path(self.uri, self.md5)
 
 
 def _env_json(env: Mapping[str, str], var: str, default: str) -> Any:
@@ -348,7 +567,8 @@ class Contract:
             raise ContractError(f"BATON_PARAMS must be a JSON object, got {type(params).__name__}")
         inputs = _parse_inputs(_env_json(env, "BATON_INPUTS", "{}"))
         output_uri = env["BATON_OUTPUT_URI"]
-        uri_to_path(output_uri)  # validate early: an unusable output is a contract error
+        # Validate early: an unusable output is a contract error.
+        _split_s3(output_uri) if is_s3(output_uri) else uri_to_path(output_uri)
         return cls(
             run_id=env["BATON_RUN_ID"],
             stage=env["BATON_STAGE"],
@@ -375,7 +595,15 @@ class Contract:
 
     @property
     def output_root(self) -> Path:
-        return uri_to_path(self.output_uri)
+        """Where outputs are written: the output URI's folder, or for an s3:// output URI a
+        local staging folder (BATON_STAGING_DIR, default the temp dir) whose content
+        ``emit_output`` uploads."""
+        if not is_s3(self.output_uri):
+            return uri_to_path(self.output_uri)
+        base = Path(os.environ.get("BATON_STAGING_DIR") or Path(tempfile.gettempdir()) / "baton-staging")
+        root = (base / self.attempt_id).resolve()
+        _staged[root] = self.output_uri
+        return root
 
     def output_path(self, name: Optional[str] = None, *, create: bool = True) -> Path:
         """``<BATON_OUTPUT_URI>/<name>`` (or the root), created unless create=False."""

@@ -89,7 +89,7 @@ public struct EngineConfiguration: Sendable {
     /// paths) may live; a request naming a local input elsewhere is rejected. Default: none.
     public var dataRoots: [URL] = []
     /// How the cache checks that an earlier attempt's outputs still exist, by URI scheme
-    /// (`file://` built in; add e.g. an `s3` check). Outputs of other schemes are never reused.
+    /// (`file://` built in; the command line adds `s3://`). Outputs of other schemes are never reused.
     public var artifactPresence = ArtifactPresenceChecks()
     /// librdkafka properties passed through to every client (SASL, TLS, ...). Default: none.
     public var kafkaProperties: [String: String] = [:]

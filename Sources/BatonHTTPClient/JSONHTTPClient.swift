@@ -44,6 +44,8 @@ public struct JSONHTTPClient: Sendable {
         public var body: [UInt8]
         /// The path of the call, for messages.
         public var path: String
+        /// The response's headers.
+        public var headers: HTTPHeaders = [:]
     }
 
     /// The most bytes of a refusal's body kept in ``HTTPCallFailure/body`` and quoted in reasons.
@@ -86,7 +88,7 @@ public struct JSONHTTPClient: Sendable {
             response in
             Answer(
                 status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: limit)),
-                path: path)
+                path: path, headers: response.headers)
         }
         logger.debug(
             "http call",

@@ -86,7 +86,7 @@ def train(dataset_dir: Path, out_root: Path, params: dict[str, Any], *, emit: bo
 
 def run(contract: baton_job.Contract):
     dataset = contract.input("dataset")
-    dataset_dir = resolve_path(dataset.uri)
+    dataset_dir = resolve_path(dataset.uri, dataset.md5)
     out_root = contract.output_root
     out_root.mkdir(parents=True, exist_ok=True)
     outcome = train(dataset_dir, out_root, contract.params, dataset_md5=dataset.md5)

@@ -21,13 +21,15 @@ DEFAULT_DATA = {
 }
 
 
-def resolve_path(uri_or_path: str) -> Path:
-    """A local path for a file:// URI or a path.
+def resolve_path(uri_or_path: str, md5: Optional[str] = None) -> Path:
+    """A local path for a file:// URI, an s3:// URI (downloaded, checked against ``md5``) or a path.
 
     Relative paths are tried against the current directory and then the jobs/ folder; a
     leading ``jobs/`` is dropped when the job runs inside jobs/ (Ray's working_dir), so
     the reference pipeline's default ``jobs/data/corpus.jsonl`` works from either place.
     """
+    if baton_job.is_s3(uri_or_path):
+        return baton_job.local_path(uri_or_path, md5)
     path = baton_job.uri_to_path(uri_or_path)
     if path.is_absolute():
         return path
@@ -46,7 +48,7 @@ def resolve_path(uri_or_path: str) -> Path:
 def data_path(contract: Optional[baton_job.Contract], name: str, params: Optional[dict] = None) -> Path:
     """Where the data set `name` is: an input of that name, else a param, else the shipped file."""
     if contract is not None and name in contract.inputs:
-        return resolve_path(contract.inputs[name].uri)
+        return resolve_path(contract.inputs[name].uri, contract.inputs[name].md5)
     params = params if params is not None else (contract.params if contract else {})
     value = params.get(name) if params else None
     if isinstance(value, str) and value:

