@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 JOBS = Path(__file__).resolve().parent.parent
-if str(JOBS) not in sys.path:
-    sys.path.insert(0, str(JOBS))
+# The jobs (baton_job, baton_jobs) and the Serve applications (baton_serve).
+for folder in (JOBS, JOBS / "serve"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

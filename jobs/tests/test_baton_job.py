@@ -191,7 +191,8 @@ def test_missing_contract_names_the_variables():
         ("BATON_PARAMS", "{not json", "BATON_PARAMS is not valid JSON"),
         ("BATON_PARAMS", "[1, 2]", "BATON_PARAMS must be a JSON object"),
         ("BATON_INPUTS", '{"x": {"md5": "a"}}', "BATON_INPUTS['x']"),
-        ("BATON_OUTPUT_URI", "s3://bucket/x", "unsupported URI scheme"),
+        ("BATON_OUTPUT_URI", "gs://bucket/x", "unsupported URI scheme"),
+        ("BATON_OUTPUT_URI", "s3:///x", "not an s3://bucket/key URI"),
     ],
 )
 def test_malformed_contract_is_readable(var, value, needle):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "serve"))
-
-from baton_serve.loading import InjectedError, load, local_path  # noqa: E402
-from baton_serve.routing import RouterConfig  # noqa: E402
+from baton_serve.loading import InjectedError, load, local_path
+from baton_serve.routing import RouterConfig
 
 STABLE = {"app": "m-v1", "version": 1}
 CANDIDATE = {"app": "m-v2", "version": 2}
@@ -56,7 +53,7 @@ def test_trivial_model_answers_and_fails_on_purpose(tmp_path: Path):
 
 
 def test_loading_refuses_remote_and_unknown_models(tmp_path: Path):
-    with pytest.raises(ValueError, match="only file://"):
-        local_path("s3://bucket/model")
+    with pytest.raises(ValueError, match="only file://, s3://"):
+        local_path("gs://bucket/model")
     with pytest.raises(ValueError, match="not a servable model"):
         load(str(tmp_path), 1)
