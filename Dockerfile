@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Baton container image: one binary, every role (`baton serve --roles ...`), plus the SQL
-# migrations (`baton migrate`) and the example pipelines (`baton submit /app/examples/...`).
+# migrations (`baton migrate`), the example pipelines (`baton submit /app/examples/...`) and the
+# reference pipeline's Ray jobs (`jobs/`, which the worker packages as each stage's working_dir).
 #
 #   docker build -t baton:local .
 #
@@ -65,11 +66,16 @@ COPY --from=build /out/baton_BatonAPI.resources /usr/local/bin/baton_BatonAPI.re
 # Read-only data: owned by root, so the baton user cannot modify what it executes.
 COPY migrations /app/migrations
 COPY examples /app/examples
+# examples/korean-llm.yaml names `runtime_env: {working_dir: jobs}`, resolved against
+# BATON_JOBS_ROOT: the worker hashes and uploads /app/jobs (launcher `jobs`), or passes the path
+# on (launcher `kuberay`: the jobs image, deploy/images/jobs.Dockerfile, has it at the same
+# place). The Ray Serve canary uploads /app/jobs/serve.
+COPY jobs /app/jobs
 
 WORKDIR /app
-# `baton migrate` reads its folder from here (default ./migrations would also work from /app,
-# but an absolute path survives a changed working directory).
-ENV BATON_MIGRATIONS_DIR=/app/migrations
+# Absolute paths survive a changed working directory (the defaults are relative to it).
+ENV BATON_MIGRATIONS_DIR=/app/migrations \
+    BATON_JOBS_ROOT=/app
 
 USER 10001:10001
 

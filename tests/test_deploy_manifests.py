@@ -1,17 +1,28 @@
 """Offline checks of the deployment descriptions: Dockerfile, compose/ and deploy/.
 
 Nothing here needs Docker or Kubernetes. The checks keep the manifests in step with the binary
-and with each other: every ``BATON_*`` variable is one the README documents, every ``--roles``
-value is a real role, each KEDA trigger watches the consumer group and topic of a pool its
-Deployment actually serves, the kustomization lists every manifest, the image ships the
-migrations where ``BATON_MIGRATIONS_DIR`` points, and no Secret carries a real credential.
+and with each other: every role the binary has (``baton roles --json``) runs somewhere in both
+compose/ and deploy/, and only those; every ``BATON_*`` variable is one the README documents;
+each KEDA trigger watches the consumer group and topic of a pool its Deployment actually serves,
+and a pool scales to zero only where that is safe; graceful termination outlasts
+``BATON_SHUTDOWN_SECONDS``; the roles that touch artifacts reach the S3 store; Baton's Ray and
+Prometheus addresses are the Services the RayCluster, RayService and Prometheus get; the
+kustomization lists every manifest; and no Secret carries a real credential. Schemas:
+test_deploy_schemas.py; images: test_deploy_images.py.
+
+The role list comes from the built binary: ``BATON_BIN``, else ``.build/debug/baton`` (``make
+test`` builds it before pytest runs).
 
 Run with ``python3 -m pytest tests -q``.
 """
 
+import functools
+import json
+import os
 import pathlib
 import re
 import shlex
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,10 +35,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 README = ROOT / "README.md"
 ENGINE_CONFIGURATION = ROOT / "Sources" / "BatonEngine" / "EngineConfiguration.swift"
 SERVE_COMMAND = ROOT / "Sources" / "baton" / "ServeCommand.swift"
-
-# The roles every deployment must run somewhere (DESIGN.md, "Moving parts"); `serve --roles`
-# accepts the cases of ServeCommand.Role, read from the source (serve_roles).
-ENGINE_ROLES = {"coordinator", "relay", "worker", "sweeper"}
+MIGRATIONS = ROOT / "migrations"
 # Secret values that are obviously not real.
 PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|CHANGEME|<[^<>]+>|\$\{[^{}]+\}|\.\.\.)$")
 # Template files (Secrets with placeholder values) stay out of the kustomization on purpose.
@@ -39,12 +47,15 @@ def yaml_files(folder):
     return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml"))
 
 
+@functools.cache
 def load_all(path):
+    """The documents of a YAML file, parsed once per session: callers must not change them."""
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
 def k8s_files():
-    return [p for p in yaml_files(DEPLOY) if p.name != "kustomization.yaml"]
+    """The manifests of the base kustomization, deploy/*.yaml (deploy/istio/ is a Component)."""
+    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
 
 
 def k8s_objects():
@@ -93,8 +104,13 @@ def containers(obj):
     return spec.get("initContainers", []) + spec.get("containers", [])
 
 
+def is_baton_image(image):
+    """Baton's own image (root Dockerfile), whatever its registry and tag; not baton-jobs."""
+    return str(image).rsplit("/", 1)[-1].split(":", 1)[0] == "baton"
+
+
 def baton_containers(obj):
-    return [c for c in containers(obj) if "baton" in c.get("image", "").rsplit("/", 1)[-1]]
+    return [c for c in containers(obj) if is_baton_image(c.get("image", ""))]
 
 
 def container_argv(container):
@@ -134,11 +150,23 @@ def documented_variables():
     return names
 
 
+def baton(*args):
+    """Runs the built binary; fails (never skips) when it is missing or broken."""
+    binary = pathlib.Path(os.environ.get("BATON_BIN") or ROOT / ".build" / "debug" / "baton")
+    if not binary.is_file():
+        pytest.fail(f"the baton binary {binary} does not exist: run `make build` (or set BATON_BIN)")
+    result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        pytest.fail(f"`baton {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+@functools.cache
 def serve_roles():
-    """The cases of ServeCommand.Role: what `serve --roles` accepts."""
-    match = re.search(r"enum Role\b[^{]*\{\s*case ([a-z, ]+)", SERVE_COMMAND.read_text())
-    assert match, "ServeCommand.Role was not found"
-    return set(split_list(match.group(1)))
+    """The roles of `baton serve`, as the binary lists them."""
+    roles = {entry["name"] for entry in json.loads(baton("roles", "--json"))}
+    assert roles, "`baton roles --json` listed no role"
+    return roles
 
 
 def engine_partitions():
@@ -185,7 +213,7 @@ def test_object_names_are_unique():
 
 def test_every_baton_variable_is_documented():
     documented = documented_variables()
-    sources = yaml_files(COMPOSE) + yaml_files(DEPLOY) + [DOCKERFILE]
+    sources = yaml_files(COMPOSE) + yaml_files(DEPLOY) + [DOCKERFILE, DEPLOY / "images" / "jobs.Dockerfile"]
     for path in sources:
         used = set(BATON_VARIABLE.findall(path.read_text()))
         unknown = sorted(used - documented)
@@ -194,7 +222,7 @@ def test_every_baton_variable_is_documented():
 
 def test_compose_services_get_connection_settings():
     for name, service in compose_file()["services"].items():
-        if "baton" not in str(service.get("image", "")):
+        if not is_baton_image(service.get("image", "")):
             continue
         env = service.get("environment", {})
         assert isinstance(env, dict), f"compose service {name}: use the mapping form of environment"
@@ -238,10 +266,6 @@ def k8s_roles():
     return result
 
 
-def test_engine_roles_are_serve_roles():
-    assert ENGINE_ROLES <= serve_roles(), f"ServeCommand.Role lacks {sorted(ENGINE_ROLES - serve_roles())}"
-
-
 def test_roles_are_known():
     for where, roles in [*compose_roles().items(), *k8s_roles().items()]:
         assert roles, f"{where} names no role"
@@ -253,7 +277,56 @@ def test_roles_are_known():
 def test_every_role_runs_somewhere(source):
     roles = compose_roles() if source == "compose" else k8s_roles()
     running = {role for names in roles.values() for role in names}
-    assert ENGINE_ROLES <= running, f"{source}/ runs {sorted(running)}, not every role of {sorted(ENGINE_ROLES)}"
+    missing = sorted(serve_roles() - running)
+    assert not missing, f"{source}/ runs no {missing}; `baton roles` lists {sorted(serve_roles())}"
+
+
+def k8s_env(obj):
+    """The settings a Baton Deployment's container sees: ConfigMaps it names, then its env."""
+    maps = {o["metadata"]["name"]: o.get("data", {}) for _, o in k8s_objects() if o["kind"] == "ConfigMap"}
+    env = {}
+    for container in baton_containers(obj):
+        for ref in container.get("envFrom", []):
+            env.update(maps.get(ref.get("configMapRef", {}).get("name"), {}))
+        env.update(container_env(container))
+    return env
+
+
+def role_settings():
+    """(where, roles, settings) for every compose service and Deployment that runs `baton serve`."""
+    services = compose_file()["services"]
+    deployments = {o["metadata"]["name"]: o for _, o in workloads()}
+    return [(f"compose service {name}", roles, services[name].get("environment") or {})
+            for name, roles in compose_roles().items()] + [
+        (f"Deployment {name}", roles, k8s_env(deployments[name])) for name, roles in k8s_roles().items()]
+
+
+def test_mirror_runs_where_mlflow_is_set():
+    for where, roles, env in role_settings():
+        if "mirror" in roles:
+            assert env.get("BATON_MLFLOW_URI"), f"{where} runs the mirror without BATON_MLFLOW_URI"
+
+
+def test_api_listens_on_every_interface():
+    ports = {}
+    for where, roles, env in role_settings():
+        if "api" in roles:
+            address = env.get("BATON_API_ADDRESS", "127.0.0.1:8088")
+            ports[where] = metrics_address_port(address, where, "BATON_API_ADDRESS")
+    assert ports, "no service runs the api role"
+    for _, obj in workloads():
+        if "api" in k8s_roles().get(obj["metadata"]["name"], []):
+            where = f"Deployment {obj['metadata']['name']}"
+            declared = {p["containerPort"] for c in baton_containers(obj) for p in c.get("ports", [])}
+            assert ports[where] in declared, f"{where} does not declare the API port {ports[where]}"
+
+
+def test_watcher_runs_beside_ray_stages():
+    # Ray attempts outlive their worker: only a watcher adopts them and enforces their timeout.
+    for source, roles in (("compose", compose_roles()), ("deploy", k8s_roles())):
+        running = {role for names in roles.values() for role in names}
+        if "worker" in running:
+            assert "watcher" in running, f"{source}/ runs workers but no watcher"
 
 
 def test_compose_worker_pools_are_given():
@@ -263,14 +336,24 @@ def test_compose_worker_pools_are_given():
             assert flag_values(argv, "--pools"), f"compose service {name}: a worker names its --pools"
 
 
+def scaled_objects():
+    return [(p, o) for p, o in k8s_objects() if o["kind"] == "ScaledObject"]
+
+
+# A postgresql trigger that keeps a pool's workers while attempts run inside them (gate, register,
+# rollout, noop: everything but Ray attempts, which a watcher adopts).
+IN_WORKER_QUERY = re.compile(
+    r"SELECT count\(\*\) FROM stage_attempts WHERE pool = '([^']+)' AND state = 'running' AND kind <> 'ray'"
+)
+
+
 def test_keda_triggers_follow_the_deployments_pools():
     prefix = topic_prefix()
     brokers = config_map()["BATON_KAFKA_BROKERS"]
     deployments = {o["metadata"]["name"]: o for _, o in k8s_objects() if o["kind"] == "Deployment"}
-    scaled = [(p, o) for p, o in k8s_objects() if o["kind"] == "ScaledObject"]
-    assert scaled, "deploy/ has no KEDA ScaledObject"
+    assert scaled_objects(), "deploy/ has no KEDA ScaledObject"
     partitions = engine_partitions()
-    for path, obj in scaled:
+    for path, obj in scaled_objects():
         where = f"{path.relative_to(ROOT)}: ScaledObject {obj['metadata']['name']}"
         target = obj["spec"]["scaleTargetRef"]
         assert target.get("kind", "Deployment") == "Deployment", where
@@ -279,10 +362,19 @@ def test_keda_triggers_follow_the_deployments_pools():
         assert "replicas" not in deployment["spec"], f"{where}: the HPA owns replicas; drop them from the Deployment"
         pools = deployment_pools(deployment)
         assert "worker" in k8s_roles()[target["name"]], f"{where} scales a Deployment that runs no worker"
-        triggered = []
+        triggered, guarded = [], []
         for trigger in obj["spec"]["triggers"]:
-            assert trigger["type"] == "kafka", f"{where}: only kafka triggers are expected"
             meta = trigger["metadata"]
+            if trigger["type"] == "postgresql":
+                match = IN_WORKER_QUERY.fullmatch(meta["query"])
+                assert match, f"{where}: unexpected postgresql query {meta['query']!r}"
+                assert match.group(1) in pools, f"{where}: the query counts pool {match.group(1)}, not one of {pools}"
+                env = meta.get("connectionFromEnv")
+                assert env == "BATON_DATABASE_URL", f"{where}: connectionFromEnv should be the database URL"
+                assert float(meta["targetQueryValue"]) == 1, f"{where}: one pod per running attempt"
+                guarded.append(match.group(1))
+                continue
+            assert trigger["type"] == "kafka", f"{where}: unexpected trigger type {trigger['type']}"
             group, topic = meta["consumerGroup"], meta["topic"]
             match = re.fullmatch(re.escape(prefix) + r"\.worker\.([A-Za-z0-9_-]+)", group)
             assert match, f"{where}: consumerGroup {group!r} is not {prefix}.worker.<pool>"
@@ -296,9 +388,47 @@ def test_keda_triggers_follow_the_deployments_pools():
             triggered.append(pool)
         assert sorted(triggered) == sorted(pools), f"{where}: triggers for {triggered}, Deployment serves {pools}"
         spec = obj["spec"]
-        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"], where
+        assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"], where
         if partitions:
             assert spec["maxReplicaCount"] <= partitions, f"{where}: more replicas than the {partitions} partitions"
+        if spec["minReplicaCount"] == 0:
+            assert sorted(guarded) == sorted(pools), (
+                f"{where} scales to zero: every pool needs a postgresql trigger counting its in-worker attempts, "
+                f"or a scale-in ends a running canary (pools {pools}, guarded {guarded})"
+            )
+        else:
+            # cooldownPeriod only delays the step to zero; set on a pool that never gets there it
+            # suggests a scale-in delay that does not exist (the HPA behavior below is that).
+            assert "cooldownPeriod" not in spec, f"{where}: cooldownPeriod does nothing without minReplicaCount 0"
+
+
+def test_keda_scales_in_gently():
+    for path, obj in scaled_objects():
+        where = f"{path.relative_to(ROOT)}: ScaledObject {obj['metadata']['name']}"
+        behavior = obj["spec"].get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("behavior", {})
+        down = behavior.get("scaleDown")
+        assert down, f"{where}: no advanced.horizontalPodAutoscalerConfig.behavior.scaleDown"
+        # Lag drops to zero as soon as workers claim a burst, long before its attempts end.
+        assert down.get("stabilizationWindowSeconds", 0) >= 120, f"{where}: scale-in follows every dip of the lag"
+        assert down.get("policies"), f"{where}: no scale-in rate limit"
+        for policy in down["policies"]:
+            assert (policy["type"], policy["value"]) == ("Pods", 1), f"{where}: scale in one pod at a time"
+
+
+def test_scale_to_zero_is_safe():
+    zero = [o for _, o in scaled_objects() if o["spec"]["minReplicaCount"] == 0]
+    if not zero:
+        return
+    # A queued attempt in a pool with no live worker fails after BATON_QUEUE_TIMEOUT_SECONDS; from
+    # zero, a worker is live after KEDA's poll and the pod's start (at most its startup probe).
+    timeout = int(config_map().get("BATON_QUEUE_TIMEOUT_SECONDS", "1800"))
+    deployments = {o["metadata"]["name"]: o for _, o in k8s_objects() if o["kind"] == "Deployment"}
+    for obj in zero:
+        deployment = deployments[obj["spec"]["scaleTargetRef"]["name"]]
+        probe = baton_containers(deployment)[0]["startupProbe"]
+        start = obj["spec"].get("pollingInterval", 30) + probe["periodSeconds"] * probe["failureThreshold"]
+        assert timeout > 3 * start, f"BATON_QUEUE_TIMEOUT_SECONDS {timeout} leaves no room to scale up from zero"
+    assert "watcher" in {r for roles in k8s_roles().values() for r in roles}, "scaling to zero needs a watcher"
 
 
 def test_every_worker_deployment_is_scaled():
@@ -338,15 +468,51 @@ def test_baton_pods_are_hardened():
             assert context.get("capabilities", {}).get("drop") == ["ALL"], where
             assert container.get("resources", {}).get("requests"), f"{where}: no resource requests"
             assert container.get("resources", {}).get("limits", {}).get("memory"), f"{where}: no memory limit"
-        if obj["kind"] == "Deployment":
-            assert pod.get("terminationGracePeriodSeconds") == 45, f"{where}: graceful shutdown needs 45 s"
 
 
-def metrics_address_port(address, where):
+def shutdown_budget(env, where):
+    """Seconds a `baton serve` may take after SIGTERM: BATON_SHUTDOWN_SECONDS (set explicitly, so
+    the manifests do not lean on a default), then the cancelled roles' last chance."""
+    assert "BATON_SHUTDOWN_SECONDS" in env, f"{where}: set BATON_SHUTDOWN_SECONDS next to the grace period"
+    match = re.search(r"maximumCancellation = Duration\.seconds\((\d+)\)", SERVE_COMMAND.read_text())
+    assert match, "ServeCommand.maximumCancellation was not found"
+    return int(env["BATON_SHUTDOWN_SECONDS"]) + int(match.group(1))
+
+
+def test_graceful_termination_outlasts_the_shutdown():
+    budget = shutdown_budget(config_map(), "configmap.yaml")
+    for name, roles in k8s_roles().items():
+        pod = next(o for _, o in workloads() if o["metadata"]["name"] == name)["spec"]["template"]["spec"]
+        assert pod.get("terminationGracePeriodSeconds", 30) > budget, (
+            f"Deployment {name}: terminationGracePeriodSeconds must exceed {budget} s, or Kubernetes kills it mid-drain"
+        )
+    for name in compose_roles():
+        service = compose_file()["services"][name]
+        budget = shutdown_budget(service.get("environment") or {}, f"compose service {name}")
+        grace = re.fullmatch(r"(\d+)s", str(service.get("stop_grace_period", "10s")))
+        assert grace and int(grace.group(1)) > budget, f"compose service {name}: stop_grace_period must exceed {budget} s"
+
+
+def test_replicated_roles_keep_one_through_drains():
+    budgets = [o for _, o in k8s_objects() if o["kind"] == "PodDisruptionBudget"]
+    for _, obj in workloads():
+        if obj["kind"] != "Deployment" or "replicas" not in obj["spec"]:
+            continue  # a Job, or KEDA's: a worker's attempt survives its pod (lease, adoption)
+        name, replicas = obj["metadata"]["name"], obj["spec"]["replicas"]
+        labels = obj["spec"]["template"]["metadata"]["labels"]
+        matching = [b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        if replicas > 1:
+            assert matching, f"Deployment {name} ({replicas} replicas) has no PodDisruptionBudget"
+        for budget in matching:
+            # A budget no eviction can meet blocks every node drain.
+            assert budget["spec"].get("minAvailable", 0) < replicas, f"{budget['metadata']['name']} blocks drains"
+
+
+def metrics_address_port(address, where, variable="BATON_METRICS_ADDRESS"):
     host, _, port = address.rpartition(":")
-    assert host and port.isdigit(), f"{where}: BATON_METRICS_ADDRESS {address!r} is not host:port"
+    assert host and port.isdigit(), f"{where}: {variable} {address!r} is not host:port"
     assert host not in ("127.0.0.1", "localhost", "::1", "[::1]"), (
-        f"{where}: BATON_METRICS_ADDRESS binds loopback; probes and Prometheus cannot reach it"
+        f"{where}: {variable} binds loopback; nothing outside the container can reach it"
     )
     return int(port)
 
@@ -371,16 +537,6 @@ def test_compose_metrics_address_is_reachable():
         env = service.get("environment") or {}
         if "BATON_METRICS_ADDRESS" in env and as_argv(service.get("command"))[:1] == ["serve"]:
             metrics_address_port(env["BATON_METRICS_ADDRESS"], f"compose service {name}")
-
-
-def test_coordinator_has_a_disruption_budget():
-    deployments = {o["metadata"]["name"]: o for _, o in k8s_objects() if o["kind"] == "Deployment"}
-    coordinator = deployments["baton-coordinator"]
-    labels = coordinator["spec"]["template"]["metadata"]["labels"]
-    budgets = [o for _, o in k8s_objects() if o["kind"] == "PodDisruptionBudget"]
-    matching = [b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
-    assert matching, "no PodDisruptionBudget selects the coordinator's pods"
-    assert coordinator["spec"]["replicas"] > matching[0]["spec"].get("minAvailable", 0)
 
 
 # --- Kustomization -------------------------------------------------------------------------
@@ -606,3 +762,189 @@ def test_argo_rbac_covers_what_the_driver_calls():
     assert '"/status"' in source and "/analysisruns/" in source and "/rollouts/" in source
     bindings = [o for _, o in k8s_objects() if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == "baton-argo"]
     assert bindings and bindings[0]["subjects"][0]["name"] == "baton"
+
+
+# --- Object store (S3) ---------------------------------------------------------------------
+
+S3_ROLES = {"worker", "api"}  # the stage cache HEADs outputs; `cache explain` through the API
+AWS_SETTINGS = ("AWS_REGION", "AWS_ENDPOINT_URL_S3")
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def ray_pod_templates():
+    """(where, pod template) of every Ray pod deploy/ makes: RayCluster and RayService groups."""
+    for _, obj in k8s_objects():
+        if obj["kind"] in ("RayCluster", "RayService"):
+            cluster = obj["spec"] if obj["kind"] == "RayCluster" else obj["spec"]["rayClusterConfig"]
+            for group in [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]:
+                yield f"{obj['kind']} {obj['metadata']['name']} {group.get('groupName', 'head')}", group["template"]
+
+
+def s3_refs(container):
+    """The ConfigMap and the Secret a container takes its S3 settings and keys from."""
+    refs = container.get("envFrom", [])
+    maps = {r["configMapRef"]["name"] for r in refs if "configMapRef" in r}
+    secrets = {r["secretRef"]["name"]: r["secretRef"].get("optional", False) for r in refs if "secretRef" in r}
+    return maps, secrets
+
+
+def test_artifact_root_is_s3():
+    roots = {"configmap.yaml": config_map().get("BATON_ARTIFACT_ROOT", "")}
+    roots.update({f"compose {n}": (s.get("environment") or {}).get("BATON_ARTIFACT_ROOT", "")
+                  for n, s in compose_file()["services"].items() if n in compose_roles()})
+    for where, root in roots.items():
+        assert re.fullmatch(r"s3://[a-z0-9.-]{3,63}/[\w./-]+", root), f"{where}: BATON_ARTIFACT_ROOT {root!r} is not s3://BUCKET/PREFIX"
+
+
+def test_k8s_s3_users_get_the_bucket_settings():
+    s3_maps = {o["metadata"]["name"] for _, o in k8s_objects()
+               if o["kind"] == "ConfigMap" and set(AWS_SETTINGS) & set(o.get("data", {}))}
+    assert s3_maps, "no ConfigMap holds the AWS settings"
+    users = [(f"Deployment {o['metadata']['name']}", c) for _, o in workloads()
+             if S3_ROLES & set(k8s_roles().get(o["metadata"]["name"], [])) for c in baton_containers(o)]
+    users += [(where, c) for where, template in ray_pod_templates() for c in template["spec"]["containers"]]
+    assert len(users) > 4
+    for where, container in users:
+        maps, secrets = s3_refs(container)
+        assert maps & s3_maps, f"{where} lacks the S3 ConfigMap"
+        # Optional, so that IRSA (an annotated ServiceAccount) can stand in for keys.
+        assert secrets.get("baton-s3-credentials") is True, f"{where} lacks the optional Secret baton-s3-credentials"
+
+
+def test_config_maps_hold_no_credentials():
+    for path, obj in k8s_objects():
+        if obj["kind"] == "ConfigMap":
+            for key, value in (obj.get("data") or {}).items():
+                where = f"{path.relative_to(ROOT)}: ConfigMap {obj['metadata']['name']}: {key}"
+                assert key not in AWS_KEYS and not CREDENTIAL_KEY.search(key), f"{where} belongs in a Secret"
+                assert not list(url_passwords(str(value))), f"{where} carries a password"
+
+
+def test_s3_credentials_template_names_the_keys():
+    templates = {o["metadata"]["name"]: o for _, o in secret_objects()}
+    assert set(AWS_KEYS) <= set(templates["baton-s3-credentials"]["stringData"])
+
+
+def test_compose_s3_users_reach_seaweedfs():
+    services = compose_file()["services"]
+    bucket = urlsplit(services["baton-control"]["environment"]["BATON_ARTIFACT_ROOT"]).netloc
+    init = " ".join(as_argv(services["seaweedfs-init"].get("command")))
+    assert f"s3.bucket.create -name {bucket}" in init, f"seaweedfs-init does not create the bucket {bucket}"
+    users = [n for n, roles in compose_roles().items() if S3_ROLES & set(roles)] + ["ray-head"]
+    for name in users:
+        env = services[name].get("environment") or {}
+        missing = [k for k in (*AWS_SETTINGS, *AWS_KEYS) if not env.get(k)]
+        assert not missing, f"compose service {name} lacks {missing}"
+        host = urlsplit(env["AWS_ENDPOINT_URL_S3"]).hostname
+        assert host in services, f"compose service {name}: S3 endpoint {host} is no compose service"
+        assert "seaweedfs-init" in services[name].get("depends_on", {}), f"{name} may start before the bucket exists"
+
+
+# --- Ray and Ray Serve ---------------------------------------------------------------------
+
+def k8s_service_url(url, where):
+    """(namespace-less service name, port) of an in-cluster URL http://NAME.NAMESPACE.svc:PORT."""
+    parts = urlsplit(url)
+    match = re.fullmatch(r"([a-z0-9-]+)\.baton\.svc(?:\.cluster\.local)?", parts.hostname or "")
+    assert match, f"{where}: {url} is not a Service of namespace baton"
+    return match.group(1), parts.port
+
+
+def objects_of(kind):
+    return [o for _, o in k8s_objects() if o["kind"] == kind]
+
+
+def head_ports(cluster_spec):
+    return {p["name"]: p["containerPort"] for p in cluster_spec["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]}
+
+
+def test_ray_address_is_the_ray_cluster_head():
+    # KubeRay names a RayCluster's head Service <cluster>-head-svc, and a RayService's
+    # <rayservice>-head-svc (it follows the current cluster); the dashboard serves both APIs.
+    settings = config_map()
+    for variable, kind in (("BATON_RAY_ADDRESS", "RayCluster"), ("BATON_RAY_SERVE_ADDRESS", "RayService")):
+        service, port = k8s_service_url(settings[variable], f"configmap.yaml {variable}")
+        owners = {o["metadata"]["name"]: o for o in objects_of(kind)}
+        owner = owners.get(service.removesuffix("-head-svc"))
+        assert service.endswith("-head-svc") and owner, f"{variable} names {service}, not the head of a {kind} here"
+        spec = owner["spec"] if kind == "RayCluster" else owner["spec"]["rayClusterConfig"]
+        assert head_ports(spec).get("dashboard") == port, f"{variable}: port {port} is not the head's dashboard"
+        assert spec["headGroupSpec"]["rayStartParams"].get("dashboard-host") == "0.0.0.0", f"{kind}: dashboard on loopback"
+
+
+def serve_config():
+    (service,) = objects_of("RayService")
+    return yaml.safe_load(service["spec"]["serveConfigV2"])
+
+
+def test_ray_service_and_baton_agree_on_serve_options():
+    config = serve_config()
+    proxy = urlsplit(config_map()["BATON_RAY_SERVE_HTTP"])
+    options = config.get("http_options", {})
+    assert (options.get("host"), options.get("port")) == (proxy.hostname, proxy.port), (
+        "serveConfigV2's http_options and BATON_RAY_SERVE_HTTP differ: KubeRay's and Baton's PUTs would flip them"
+    )
+    assert proxy.hostname == "0.0.0.0", "Serve's proxy must bind every interface for the serve Service"
+    placement = re.search(r'"proxy_location": \.string\("(\w+)"\)', (ROOT / "Sources" / "BatonRayServe" /
+                                                                     "RayServeCanaryApplications.swift").read_text())
+    assert placement and config.get("proxy_location") == placement.group(1), "proxy_location differs from Baton's"
+    (service,) = objects_of("RayService")
+    assert head_ports(service["spec"]["rayClusterConfig"]).get("serve") == proxy.port
+
+
+def test_ray_service_has_an_application_of_its_own():
+    # With none, KubeRay never creates its Services and PUTs serveConfigV2 on every reconcile.
+    apps = serve_config().get("applications") or []
+    assert apps, "serveConfigV2 needs an application (deploy/README.md, Ray Serve: RayService and Baton)"
+    for app in apps:
+        assert app["import_path"] != "baton_serve.model:build", f"{app['name']}: a model version is Baton's to deploy"
+
+
+def test_compose_ray_head_serves_baton():
+    services = compose_file()["services"]
+    env = services["baton-control"]["environment"]
+    head = services[urlsplit(env["BATON_RAY_ADDRESS"]).hostname]
+    argv = as_argv(head.get("command"))
+    assert "--dashboard-host=0.0.0.0" in argv, "the Ray head's dashboard must listen beyond loopback"
+    published = {str(p).rsplit(":", 1)[-1] for p in head.get("ports", [])}
+    assert str(urlsplit(env["BATON_RAY_SERVE_HTTP"]).port) in published, "Serve's proxy port is not published"
+
+
+# --- Prometheus ----------------------------------------------------------------------------
+
+def test_prometheus_is_one_server():
+    address = config_map()["BATON_PROMETHEUS_URL"]
+    for template in argo_objects("AnalysisTemplate"):
+        for metric in template["spec"]["metrics"]:
+            assert metric["provider"]["prometheus"]["address"] == address, (
+                f"AnalysisTemplate {template['metadata']['name']} queries another Prometheus than BATON_PROMETHEUS_URL"
+            )
+
+
+def test_pod_monitors_cover_baton_and_ray():
+    monitors = objects_of("PodMonitor")
+    baton_pods = [o["spec"]["template"] for _, o in workloads() if o["kind"] == "Deployment"]
+    ray_pods = [template for _, template in ray_pod_templates()]
+    for name, pods in (("Baton", baton_pods), ("Ray", ray_pods)):
+        for pod in pods:
+            labels = pod["metadata"]["labels"] | ({"ray.io/is-ray-node": "yes"} if name == "Ray" else {})
+            covering = [m for m in monitors if m["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+            assert len(covering) == 1, f"{name} pods {pod['metadata']['labels']} are scraped by {len(covering)} PodMonitors"
+            ports = {p.get("name") for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+            for endpoint in covering[0]["spec"]["podMetricsEndpoints"]:
+                assert endpoint["port"] in ports, f"{name} pods have no port named {endpoint['port']}"
+
+
+def test_compose_prometheus_scrapes_ray_and_every_role():
+    compose = compose_file()
+    config = yaml.safe_load(compose["configs"]["prometheus"]["content"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    names = {n for sd in jobs["baton"]["dns_sd_configs"] for n in sd["names"]}
+    assert names == set(compose_roles()), f"Prometheus scrapes {sorted(names)}, Baton runs in {sorted(compose_roles())}"
+    head = compose["services"]["ray-head"]
+    export = next(a.split("=", 1)[1] for a in as_argv(head["command"]) if a.startswith("--metrics-export-port="))
+    assert jobs["ray"]["static_configs"][0]["targets"] == [f"ray-head:{export}"]
+    server = urlsplit(compose["services"]["baton-control"]["environment"]["BATON_PROMETHEUS_URL"]).hostname
+    assert "prometheus" in {c["source"] for c in compose["services"][server].get("configs", [])}, (
+        f"BATON_PROMETHEUS_URL names {server}, which is not the Prometheus configured here"
+    )
