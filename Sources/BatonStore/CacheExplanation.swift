@@ -26,6 +26,10 @@ public struct CacheExplanation: Sendable, Hashable, Codable {
     public var comparedRunID: UUID?
     /// What differs between the compared attempt's fingerprint ingredients and this one's.
     public var differences: [String]
+    /// Whether the outputs a next run would reuse (this attempt's, or those it reused) are in
+    /// the store now, as recorded: `all N present`, or the first one that is not and why. `nil`
+    /// when not checked (the attempt did not succeed).
+    public var outputsNow: String?
 
     enum CodingKeys: String, CodingKey {
         case stage, attempt, state, decision, fingerprint, differences
@@ -34,6 +38,7 @@ public struct CacheExplanation: Sendable, Hashable, Codable {
         case cachedFrom = "cached_from"
         case comparedAttemptID = "compared_attempt_id"
         case comparedRunID = "compared_run_id"
+        case outputsNow = "outputs_now"
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCommandLine
 import BatonCore
+import BatonEngine
 import BatonStore
 import Foundation
 import Logging
@@ -21,8 +22,20 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
-            let explanation = try await Runtime.withStore(options, logger: Logger(label: "baton.cache")) { store in
-                try await store.attempts.explainCache(runID: id, stage: stage)
+            let presence = try options.engineConfiguration().artifactPresence
+            let explanation = try await Runtime.withStore(options, logger: Logger(label: "baton.cache")) {
+                store -> CacheExplanation? in
+                guard var explanation = try await store.attempts.explainCache(runID: id, stage: stage) else {
+                    return nil
+                }
+                if let source = try await store.attempts.reusableAttempt(
+                    explanation.cachedFrom ?? explanation.attemptID)
+                {
+                    explanation.outputsNow =
+                        await presence.firstMissing(source.outputs).map { "missing: \($0)" }
+                        ?? "all \(source.outputs.count) present as recorded"
+                }
+                return explanation
             }
             guard let explanation else {
                 print("run \(id.lowercased) has no attempt of a stage '\(stage.prefix(64))'")
@@ -53,6 +66,7 @@ struct CacheCommand: AsyncParsableCommand {
             } else if explanation.cachedFrom == nil, explanation.fingerprint != nil {
                 lines.append("no other succeeded attempt of this pipeline stage to compare with")
             }
+            if let now = explanation.outputsNow { lines.append("outputs now: \(now)") }
             return lines.joined(separator: "\n")
         }
     }

@@ -121,7 +121,13 @@ struct S3ArtifactsEndToEndTests {
 
         // One object of a's folder is deleted: a runs again, and says why; b, whose input has the
         // same content again, comes from the cache.
+        let present = try await fixture.baton("cache", "explain", second.lowercased, "a")
+        #expect(present.output.contains("outputs now: all 1 present as recorded"), "\(present.output)")
         try await client.delete(try #require(S3Location(uri: data.uri + "/nested/stage.txt")))
+        let lost = try await fixture.baton("cache", "explain", second.lowercased, "a")
+        #expect(
+            lost.output.contains("outputs now: missing: \(data.uri) (gone: 1 of 2 recorded files under"),
+            "\(lost.output)")
         let third = try await runToEnd(fixture, spec)
         #expect(try await rayStages(fixture, run: third) == ["a"])
         let explained = try await fixture.baton("cache", "explain", third.lowercased, "a")
