@@ -274,6 +274,7 @@ let package = Package(
                 "BatonObservability",
                 "BatonRay",
                 "BatonRayServe",
+                "BatonS3",
                 "BatonKubernetes",
                 "BatonKubeRay",
                 "BatonMLflow",

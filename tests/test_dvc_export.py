@@ -204,3 +204,73 @@ def test_dvc_accepts_the_export_and_draws_the_run(scratch_database, tmp_path):
     write(root / "datasets" / "corpus" / "part-1.txt", "changed\n")
     changed = json.loads(dvc("status", "--json").stdout)
     assert changed == {"prepare": [{"changed deps": {"datasets/corpus": "modified"}}]}, changed
+
+
+def s3(method, url, body=None):
+    """One signed request to the stack's S3 server (curl's SigV4), the body of its answer."""
+    key, secret = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    arguments = ["curl", "-sf", "-X", method, "--aws-sigv4", "aws:amz:us-east-1:s3", "-K", "-", url]
+    if body is not None:  # curl signs an upload's payload as unsigned, which S3 allows
+        arguments[1:1] = ["-T", str(body), "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+    return subprocess.run(arguments, input=f'user = "{key}:{secret}"'.encode(), capture_output=True, check=True).stdout
+
+
+def test_s3_artifacts_export_relative_to_their_root_with_the_remote(scratch_database, tmp_path):
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3")
+    artifact_root = os.environ.get("BATON_ARTIFACT_ROOT", "")
+    assert endpoint and artifact_root.startswith("s3://"), 'run `eval "$(scripts/stack env)"` (make test does)'
+    helper = job_helper()
+    run = str(uuid.uuid4())
+    s3_root = f"{artifact_root}/dvc-tests/{run}"
+    local = tmp_path / "made"
+    files = {
+        "tokens": write(local / "prepare" / "tokens.jsonl", '{"ids": [1, 2, 3]}\n'),
+        "model": write(local / "train" / "model" / "weights.bin", "w" * 100).parent,
+        "report": write(local / "evaluate" / "report.json", '{"accuracy": 0.9}\n'),
+    }
+    write(local / "train" / "model" / "config.json", "{}\n")
+    bucket_url = endpoint + "/" + s3_root[len("s3://"):]
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        s3("PUT", f"{bucket_url}/{path.relative_to(local).as_posix()}", body=path)
+    artifacts = {}
+    for name, path in files.items():
+        info = helper.path_info(path)
+        artifacts[name] = {"uri": f"{s3_root}/{path.relative_to(local).as_posix()}", "md5": info["md5"],
+                           "size": info["size"], "nfiles": info["nfiles"] if path.is_dir() else None, "kind": "file"}
+    psql(scratch_database, RUN_SQL, run=run, spec=SPEC, artifacts=json.dumps(artifacts),
+         inputs=json.dumps([{"stage": "train", "name": "tokens", "artifact": "tokens"},
+                            {"stage": "evaluate", "name": "model", "artifact": "model"}]),
+         outputs=json.dumps([{"stage": "prepare", "name": "tokens", "artifact": "tokens"},
+                             {"stage": "train", "name": "model", "artifact": "model"},
+                             {"stage": "evaluate", "name": "report", "artifact": "report"}]))
+
+    project = tmp_path / "project"
+    project.mkdir()
+    dvc = lambda *arguments: subprocess.run(  # noqa: E731
+        [DVC, *arguments], cwd=project, capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    assert dvc("init", "--no-scm").returncode == 0
+    export = lambda: subprocess.run(  # noqa: E731
+        [BATON, "export", "dvc", run, "--out", project, "--database-url", scratch_database],
+        capture_output=True, text=True, cwd=ROOT)
+    exported = export()
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert f"s3:// paths are relative to {s3_root}" in exported.stdout
+    assert export().returncode == 0, "exporting again replaces the remote instead of adding a second one"
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert pipeline["stages"]["train"]["deps"] == ["prepare/tokens.jsonl"]
+    assert pipeline["stages"]["train"]["outs"] == ["train/model"]
+
+    # DVC reads the remote Baton wrote.
+    remotes = dvc("remote", "list")
+    assert remotes.returncode == 0, remotes.stderr
+    assert remotes.stdout.split() == ["baton", s3_root], remotes.stdout
+    assert dvc("config", "remote.baton.endpointurl").stdout.strip() == endpoint
+
+    # The objects synced into the project match the exported lock: DVC finds every out only
+    # missing from its cache, and commits the same hashes.
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        relative = path.relative_to(local).as_posix()
+        write(project / relative, s3("GET", f"{bucket_url}/{relative}").decode())
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert dvc("commit", "--force").returncode == 0
+    assert yaml.safe_load((project / "dvc.lock").read_text()) == lock

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCommandLine
 import BatonCore
+import BatonS3
 import BatonStore
 import Foundation
 import Logging
@@ -16,7 +17,10 @@ struct ExportCommand: AsyncParsableCommand {
             discussion: """
                 One DVC stage per executed stage: cmd (its entrypoint), deps (its inputs), outs (its \
                 outputs). file:// paths become relative to the run's artifact root (the deepest folder \
-                holding all of them); other URIs map to _external/<scheme>/<host>/<path>. See docs/lineage.md.
+                holding all of them), s3:// keys relative to the deepest prefix holding all of them \
+                (in a DVC project, .dvc/config gets it as the remote 'baton', with the endpoint and \
+                region of the AWS variables); other URIs map to _external/<scheme>/<host>/<path>. \
+                See docs/lineage.md.
                 """)
 
         @OptionGroup var options: GlobalOptions
@@ -42,6 +46,35 @@ struct ExportCommand: AsyncParsableCommand {
             try project.dvcLock.write(to: folder.appending(path: "dvc.lock"), atomically: true, encoding: .utf8)
             print("wrote \(folder.appending(path: "dvc.yaml").path) and dvc.lock: \(steps.count) stages")
             if let root = project.artifactRoot { print("file:// paths are relative to \(root)") }
+            if let remote = project.remoteConfig(S3Configuration(environment: GlobalOptions.environment)),
+                let root = project.s3Root
+            {
+                print("s3:// paths are relative to \(root)")
+                let config = folder.appending(path: ".dvc/config")
+                if FileManager.default.fileExists(atPath: folder.appending(path: ".dvc").path) {
+                    let existing = (try? String(contentsOf: config, encoding: .utf8)) ?? ""
+                    try Self.replacingRemote(in: existing, with: remote).write(
+                        to: config, atomically: true, encoding: .utf8)
+                    print("wrote the remote 'baton' (\(root)) into \(config.path)")
+                } else {
+                    print("not a DVC project yet: after `dvc init`, run this again to add the remote 'baton', or:")
+                    print(remote)
+                }
+            }
+        }
+
+        /// `config` with its section of the remote `baton` (if any) replaced by `remote`.
+        static func replacingRemote(in config: String, with remote: String) -> String {
+            var kept: [Substring] = []
+            var skipping = false
+            for line in config.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("[") {
+                    skipping = line.trimmingCharacters(in: .whitespaces) == "['remote \"baton\"']"
+                }
+                if !skipping { kept.append(line) }
+            }
+            let head = kept.joined(separator: "\n").trimmingCharacters(in: .newlines)
+            return (head.isEmpty ? "" : head + "\n") + remote
         }
     }
 }

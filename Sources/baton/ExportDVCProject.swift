@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonS3
 import BatonStore
 import Foundation
 
@@ -7,15 +8,20 @@ import Foundation
 /// (schema '2.0': every dep and out with DVC 3's md5, size and, for folders, nfiles).
 ///
 /// DVC wants paths inside the project, so URIs are mapped: `file://` paths relative to the
-/// deepest folder that holds every `file://` artifact of the run (the artifact root), and any
-/// other URI (`s3://bucket/key`) to `_external/<scheme>/<host>/<path>`. Copy or link the
-/// artifact root's contents into the export folder and `dvc status` checks the real files.
+/// deepest folder that holds every `file://` artifact of the run (the artifact root), `s3://`
+/// keys relative to the deepest prefix that holds every `s3://` artifact when they share one
+/// bucket (the S3 root, named as the DVC remote `baton`), and any other URI to
+/// `_external/<scheme>/<host>/<path>`. Copy or sync the roots' contents into the export folder
+/// and `dvc status` checks the real files.
 struct ExportDVCProject {
     /// The stages' files, by name.
     var dvcYAML: String
     var dvcLock: String
     /// The folder `file://` paths are relative to; `nil` when the run has no `file://` artifact.
     var artifactRoot: String?
+    /// The `s3://bucket/prefix` that `s3://` paths are relative to; `nil` when the run has no
+    /// `s3://` artifact, or has them in several buckets.
+    var s3Root: String?
 
     /// Builds the files from a run's steps and its spec (for each stage's command).
     ///
@@ -24,14 +30,16 @@ struct ExportDVCProject {
         let uris = steps.flatMap { ($0.inputs + $0.outputs).map(\.artifact.uri) }
         let root = Self.commonFolder(of: uris.compactMap(Self.filePath))
         artifactRoot = root
+        let s3Root = Self.commonS3Root(of: uris)
+        self.s3Root = s3Root
         let stagesByName = Dictionary(spec.stages.map { ($0.name, $0) }) { first, _ in first }
         var producedBy: [String: String] = [:]
         var yaml = ["stages:"]
         var lock = ["schema: '2.0'", "stages:"]
         for step in steps {
             let command = Self.command(stagesByName[step.stage], name: step.stage)
-            let deps = Self.entries(step.inputs, root: root)
-            let outs = Self.entries(step.outputs, root: root)
+            let deps = Self.entries(step.inputs, root: root, s3Root: s3Root)
+            let outs = Self.entries(step.outputs, root: root, s3Root: s3Root)
             for (path, _) in outs {
                 if let other = producedBy.updateValue(step.stage, forKey: path) {
                     throw ValidationError("stages \(other) and \(step.stage) both write \(path); DVC needs one writer")
@@ -52,9 +60,11 @@ struct ExportDVCProject {
     }
 
     /// Ports as DVC lists them: by path, each path once.
-    private static func entries(_ ports: [RunStepPort], root: String?) -> [(path: String, artifact: ArtifactView)] {
+    private static func entries(
+        _ ports: [RunStepPort], root: String?, s3Root: String?
+    ) -> [(path: String, artifact: ArtifactView)] {
         var byPath: [String: ArtifactView] = [:]
-        for port in ports { byPath[projectPath(port.artifact.uri, root: root)] = port.artifact }
+        for port in ports { byPath[projectPath(port.artifact.uri, root: root, s3Root: s3Root)] = port.artifact }
         return byPath.keys.sorted().map { ($0, byPath[$0]!) }
     }
 
@@ -93,10 +103,31 @@ struct ExportDVCProject {
         return "/" + common.joined(separator: "/")
     }
 
+    /// The S3 root of `uris` (see the type's documentation).
+    static func commonS3Root(of uris: [String]) -> String? {
+        let locations = uris.filter { $0.lowercased().hasPrefix("s3://") }.compactMap(S3Location.init(uri:))
+        guard let bucket = locations.first?.bucket, locations.allSatisfy({ $0.bucket == bucket }),
+            let prefix = commonFolder(of: locations.map { "/" + $0.key })
+        else { return nil }
+        return "s3://\(bucket)" + (prefix == "/" ? "" : prefix)
+    }
+
+    /// The DVC remote `baton` at the S3 root, as `.dvc/config` writes it: the bucket's endpoint
+    /// and region from the AWS variables. `nil` without an S3 root.
+    func remoteConfig(_ s3: S3Configuration) -> String? {
+        guard let s3Root else { return nil }
+        var lines = ["['remote \"baton\"']", "    url = \(s3Root)", "    region = \(s3.region)"]
+        if let endpoint = s3.endpoint { lines.append("    endpointurl = \(endpoint)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// Where an artifact lives in the DVC project (see the type's documentation).
-    static func projectPath(_ uri: String, root: String?) -> String {
+    static func projectPath(_ uri: String, root: String?, s3Root: String? = nil) -> String {
         if let path = filePath(uri), let root {
             return String(path.dropFirst(root.count).drop { $0 == "/" })
+        }
+        if let s3Root, uri.hasPrefix(s3Root + "/") {
+            return String(uri.dropFirst(s3Root.count + 1))
         }
         guard let url = URL(string: uri), let scheme = url.scheme else { return "_external/" + uri }
         let path = url.path.drop { $0 == "/" }
