@@ -575,10 +575,10 @@ def test_images_are_set_in_one_place():
 # --- Dockerfile ----------------------------------------------------------------------------
 
 
-def dockerfile_instructions():
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+def dockerfile_instructions(path=DOCKERFILE):
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
     lines, current = [], ""
-    for raw in DOCKERFILE.read_text().splitlines():
+    for raw in path.read_text().splitlines():
         line = raw.strip()
         if not current and (not line or line.startswith("#")):
             continue
@@ -592,29 +592,39 @@ def dockerfile_instructions():
     return lines
 
 
-def final_stage():
-    instructions = dockerfile_instructions()
+def final_stage(path=DOCKERFILE):
+    instructions = dockerfile_instructions(path)
     start = max(i for i, (instruction, _) in enumerate(instructions) if instruction == "FROM")
     return instructions[start:]
 
 
-def test_dockerfile_ships_migrations_where_baton_looks():
-    stage = final_stage()
+def image_copies(path=DOCKERFILE):
+    """{source in the build context: path in the image} of the final stage's COPY instructions."""
     copies = {}
-    for instruction, arguments in stage:
+    for instruction, arguments in final_stage(path):
         if instruction == "COPY" and not arguments.startswith("--from"):
-            parts = arguments.split()
+            parts = [part for part in arguments.split() if not part.startswith("--")]
             for source in parts[:-1]:
                 copies[source.rstrip("/")] = parts[-1].rstrip("/")
-    assert "migrations" in copies, "the runtime image must COPY migrations/"
-    assert "examples" in copies, "the runtime image must COPY examples/ (compose/README.md submits them)"
+    return copies
+
+
+def image_env(path=DOCKERFILE):
+    """The ENV settings of a Dockerfile's final stage."""
     env = {}
-    for instruction, arguments in stage:
+    for instruction, arguments in final_stage(path):
         if instruction == "ENV":
             for pair in shlex.split(arguments):
                 key, _, value = pair.partition("=")
                 env[key] = value
-    assert env.get("BATON_MIGRATIONS_DIR") == copies["migrations"], "BATON_MIGRATIONS_DIR must point at the copy"
+    return env
+
+
+def test_dockerfile_ships_migrations_where_baton_looks():
+    copies = image_copies()
+    assert "migrations" in copies, "the runtime image must COPY migrations/"
+    assert "examples" in copies, "the runtime image must COPY examples/ (compose/README.md submits them)"
+    assert image_env().get("BATON_MIGRATIONS_DIR") == copies["migrations"], "BATON_MIGRATIONS_DIR must point at the copy"
 
 
 def test_dockerfile_builds_a_static_release_binary():
