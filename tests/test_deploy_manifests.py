@@ -958,3 +958,26 @@ def test_compose_prometheus_scrapes_ray_and_every_role():
     assert "prometheus" in {c["source"] for c in compose["services"][server].get("configs", [])}, (
         f"BATON_PROMETHEUS_URL names {server}, which is not the Prometheus configured here"
     )
+
+
+# --- The Istio variant of the canary (deploy/istio, a kustomize Component) -------------------
+
+def test_istio_component_routes_between_the_rollouts_services():
+    istio = DEPLOY / "istio"
+    component = load_all(istio / "kustomization.yaml")[0]
+    patches = [entry["path"] for entry in component.get("patches", [])]
+    listed = set(component.get("resources", [])) | set(patches)
+    assert listed == {p.name for p in istio.glob("*.yaml")} - {"kustomization.yaml"}, "list every file of the Component"
+    (patch,) = [load_all(istio / path)[0] for path in patches]
+    (rollout,) = argo_objects("Rollout")
+    assert (patch["kind"], patch["metadata"]["name"]) == ("Rollout", rollout["metadata"]["name"])
+    canary = rollout["spec"]["strategy"]["canary"]
+    routing = patch["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]
+    services = {o["metadata"]["name"]: o for path in component["resources"] for o in load_all(istio / path)}
+    virtual = services[routing["name"]]
+    assert virtual["kind"] == "VirtualService"
+    routes = {route["name"]: route["route"] for route in virtual["spec"]["http"]}
+    for name in routing["routes"]:
+        destinations = {d["destination"]["host"]: d["weight"] for d in routes[name]}
+        # Argo rewrites exactly these two weights; the stable Service takes all until a step.
+        assert destinations == {canary["stableService"]: 100, canary["canaryService"]: 0}, destinations
