@@ -356,7 +356,13 @@ let package = Package(
         ),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "BatonS3Tests", dependencies: ["BatonS3", "BatonCore", "BatonTestSupport", "BatonTestEnvironment"],
+            name: "BatonS3Tests",
+            dependencies: [
+                "BatonS3", "BatonCore", "BatonTestSupport", "BatonTestEnvironment",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "BatonAPITests", dependencies: ["BatonAPI"], swiftSettings: swiftSettings),
         .testTarget(
