@@ -35,7 +35,6 @@ DOCKERFILE = ROOT / "Dockerfile"
 README = ROOT / "README.md"
 ENGINE_CONFIGURATION = ROOT / "Sources" / "BatonEngine" / "EngineConfiguration.swift"
 SERVE_COMMAND = ROOT / "Sources" / "baton" / "ServeCommand.swift"
-MIGRATIONS = ROOT / "migrations"
 # Secret values that are obviously not real.
 PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|CHANGEME|<[^<>]+>|\$\{[^{}]+\}|\.\.\.)$")
 # Template files (Secrets with placeholder values) stay out of the kustomization on purpose.
@@ -490,7 +489,9 @@ def test_graceful_termination_outlasts_the_shutdown():
         service = compose_file()["services"][name]
         budget = shutdown_budget(service.get("environment") or {}, f"compose service {name}")
         grace = re.fullmatch(r"(\d+)s", str(service.get("stop_grace_period", "10s")))
-        assert grace and int(grace.group(1)) > budget, f"compose service {name}: stop_grace_period must exceed {budget} s"
+        assert grace and int(grace.group(1)) > budget, (
+            f"compose service {name}: stop_grace_period must exceed {budget} s"
+        )
 
 
 def test_replicated_roles_keep_one_through_drains():
@@ -624,7 +625,9 @@ def test_dockerfile_ships_migrations_where_baton_looks():
     copies = image_copies()
     assert "migrations" in copies, "the runtime image must COPY migrations/"
     assert "examples" in copies, "the runtime image must COPY examples/ (compose/README.md submits them)"
-    assert image_env().get("BATON_MIGRATIONS_DIR") == copies["migrations"], "BATON_MIGRATIONS_DIR must point at the copy"
+    assert image_env().get("BATON_MIGRATIONS_DIR") == copies["migrations"], (
+        "BATON_MIGRATIONS_DIR must point at the copy"
+    )
 
 
 def test_dockerfile_builds_a_static_release_binary():
@@ -803,7 +806,9 @@ def test_artifact_root_is_s3():
     roots.update({f"compose {n}": (s.get("environment") or {}).get("BATON_ARTIFACT_ROOT", "")
                   for n, s in compose_file()["services"].items() if n in compose_roles()})
     for where, root in roots.items():
-        assert re.fullmatch(r"s3://[a-z0-9.-]{3,63}/[\w./-]+", root), f"{where}: BATON_ARTIFACT_ROOT {root!r} is not s3://BUCKET/PREFIX"
+        assert re.fullmatch(r"s3://[a-z0-9.-]{3,63}/[\w./-]+", root), (
+            f"{where}: BATON_ARTIFACT_ROOT {root!r} is not s3://BUCKET/PREFIX"
+        )
 
 
 def test_k8s_s3_users_get_the_bucket_settings():
@@ -865,7 +870,8 @@ def objects_of(kind):
 
 
 def head_ports(cluster_spec):
-    return {p["name"]: p["containerPort"] for p in cluster_spec["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]}
+    (head,) = cluster_spec["headGroupSpec"]["template"]["spec"]["containers"]
+    return {port["name"]: port["containerPort"] for port in head["ports"]}
 
 
 def test_ray_address_is_the_ray_cluster_head():
@@ -879,7 +885,9 @@ def test_ray_address_is_the_ray_cluster_head():
         assert service.endswith("-head-svc") and owner, f"{variable} names {service}, not the head of a {kind} here"
         spec = owner["spec"] if kind == "RayCluster" else owner["spec"]["rayClusterConfig"]
         assert head_ports(spec).get("dashboard") == port, f"{variable}: port {port} is not the head's dashboard"
-        assert spec["headGroupSpec"]["rayStartParams"].get("dashboard-host") == "0.0.0.0", f"{kind}: dashboard on loopback"
+        assert spec["headGroupSpec"]["rayStartParams"].get("dashboard-host") == "0.0.0.0", (
+            f"{kind}: the dashboard listens on loopback"
+        )
 
 
 def serve_config():
@@ -939,7 +947,9 @@ def test_pod_monitors_cover_baton_and_ray():
         for pod in pods:
             labels = pod["metadata"]["labels"] | ({"ray.io/is-ray-node": "yes"} if name == "Ray" else {})
             covering = [m for m in monitors if m["spec"]["selector"]["matchLabels"].items() <= labels.items()]
-            assert len(covering) == 1, f"{name} pods {pod['metadata']['labels']} are scraped by {len(covering)} PodMonitors"
+            assert len(covering) == 1, (
+                f"{name} pods {pod['metadata']['labels']} are scraped by {len(covering)} PodMonitors"
+            )
             ports = {p.get("name") for c in pod["spec"]["containers"] for p in c.get("ports", [])}
             for endpoint in covering[0]["spec"]["podMetricsEndpoints"]:
                 assert endpoint["port"] in ports, f"{name} pods have no port named {endpoint['port']}"
