@@ -22,7 +22,7 @@ def levels(text):
     for line in section.splitlines():
         match = re.match(r"\|\s*(\d+)\s*\|(.*)\|", line)
         if match:
-            for module in re.findall(r"`([A-Za-z-]+)`", match.group(2)):
+            for module in re.findall(r"`([A-Za-z0-9-]+)`", match.group(2)):
                 table[module] = int(match.group(1))
     return table
 
