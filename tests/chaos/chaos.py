@@ -20,16 +20,10 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
-import os
-import random
-import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hostile as records  # noqa: E402
 from infra import (  # noqa: E402
-    Broker, ChaosError, Postgres, ServeProcess, Supervisor, alive_recorded, free_port, kill_recorded, record_pid,
-    tansu_binary)
+    ChaosError, ServeProcess, SuiteBase, Supervisor, add_suite_args, apply_preset, run_suite)
 from kafka_io import Producer, consumer_lag, topic_partitions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,15 +89,9 @@ def parse_args(argv=None):
     p.add_argument("--lag-timeout", type=float, default=60, help="seconds to wait for consumer lag to reach 0")
     p.add_argument("--max-reason-bytes", type=int, default=65536,
                    help="longest acceptable rejection reason / dead-letter error")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
-    p.add_argument("--baton", default=os.environ.get("BATON_BIN") or str(REPO / ".build/debug/baton"),
-                   help="the baton binary (env BATON_BIN)")
-    p.add_argument("--state-dir", default=None,
-                   help="where data and logs go (default $BATON_STATE_DIR/chaos/<time>, else .stack/chaos/<time>)")
-    p.add_argument("--keep", action="store_true", help="keep the PostgreSQL data directory afterwards")
+    add_suite_args(p, "chaos", REPO)
     p.add_argument("--core-dumps", action="store_true",
                    help="serve processes may dump core (into <state>/cores/<process>/, for gdb)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--smoke", action="store_true",
                    help="small preset (runs 30, window 60 s, 8 kills, 1 hostile round, read-only 12 s, settle 90 s,"
                         " stall 45 s, one coordinator process);"
@@ -114,34 +101,22 @@ def parse_args(argv=None):
         defaults = {"runs": 30, "window": 60, "kills": 8, "hostile_rounds": 1, "read_only_seconds": 12,
                     "settle_timeout": 90, "stall_timeout": 45, "lag_timeout": 20, "coordinators": 1,
                     "keep_sessions_after_read_only": True}
-        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
-        for k, v in defaults.items():
-            if "--" + k.replace("_", "-") not in given:
-                setattr(args, k, v)
+        apply_preset(args, argv, defaults)
     return args
 
 
-class Suite:
+class Suite(SuiteBase):
+    kind = "chaos"
+    prefix = PREFIX
+
     def __init__(self, args):
-        self.args = args
-        self.seed = args.seed if args.seed is not None else random.randrange(2**31)
-        self.rng = random.Random(self.seed)
-        self.stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(args.state_dir) if args.state_dir else Path(
-            os.environ.get("BATON_STATE_DIR") or REPO / ".stack") / "chaos" / self.stamp
-        self.state = base.resolve()
-        self.logs = self.state / "logs"
-        self.report: dict = {"suite": "baton-chaos", "ok": False, "seed": self.seed, "state_dir": str(self.state)}
+        super().__init__(args, REPO)
         self.faults: list[dict] = []
         self.cli_submits: list[dict] = []
         self.raw_submits: list[dict] = []
         self.hostile_sent: list[records.Record] = []
         self.send_errors: list[dict] = []
         self.lock = threading.Lock()
-        self.pg: Postgres | None = None
-        self.broker: Broker | None = None
-        self.supervisor: Supervisor | None = None
-        self.producer: Producer | None = None
         self.t0 = time.time()  # window start (reset when the window starts)
         self.topics = {
             "requested": f"{PREFIX}.pipeline.requested", "run_events": f"{PREFIX}.run.events",
@@ -156,39 +131,19 @@ class Suite:
 
     def setup(self) -> None:
         a = self.args
-        if not os.access(a.baton, os.X_OK):
-            raise ChaosError(f"no baton binary at {a.baton} (swift build, or set BATON_BIN)")
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self._prune_old_states()
-        cache = os.environ.get("BATON_CACHE_DIR", "/var/cache/baton")
-        self.pg = Postgres(self.state, free_port())
-        log(f"state {self.state}; initdb + PostgreSQL on 127.0.0.1:{self.pg.port}")
-        self.pg.init()
-        self.broker = Broker(tansu_binary(cache), free_port(), self.logs / "tansu.log", self.state / "pids")
-        self.broker.start()
-        log(f"tansu on {self.broker.address}")
-        r = subprocess.run([a.baton, "migrate"], env=self.cli_env(), cwd=REPO, capture_output=True, text=True,
-                           timeout=120)
-        if r.returncode != 0:
-            raise ChaosError(f"baton migrate failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
-        self.report["migrations"] = r.stdout.strip()[-300:]
+        self.start_servers()
         self.spec_file = self.state / "spec.yaml"
         self.spec_text = records.good_spec("chaos-noop", a.stage_sleep)
         self.spec_file.write_text(self.spec_text)
 
-        serve_env = self.base_env()
-        serve_env.update({
-            "BATON_DATABASE_URL": self.pg.baton_url, "BATON_KAFKA_BROKERS": self.broker.address,
-            "BATON_TOPIC_PREFIX": PREFIX, "BATON_POOLS": "default", "BATON_LEASE_SECONDS": "3",
+        serve_env = self.serve_env({
+            "BATON_POOLS": "default", "BATON_LEASE_SECONDS": "3",
             "BATON_SWEEP_SECONDS": "0.5", "BATON_REDRIVE_SECONDS": "5", "BATON_REQUEST_REDRIVE_SECONDS": "10",
-            "BATON_LOG_LEVEL": "info",
             # Re-create topics a broker lost within a second (default 10 s), before a client's
             # metadata request makes the broker create one with its own default partitions.
             "BATON_TOPIC_CHECK_SECONDS": "1",
-            "BATON_MLFLOW_URI": "", "BATON_ARTIFACT_ROOT": f"file://{self.state / 'artifacts'}",
-            "BATON_SHUTDOWN_SECONDS": "5", "BATON_QUEUE_TIMEOUT_SECONDS": str(a.queue_timeout),
-            # A crash writes its backtrace to the process's log (evidence for no_crashes).
-            "SWIFT_BACKTRACE": "enable=no" if a.core_dumps else "enable=yes,interactive=no,color=no,threads=crashed",
+            "BATON_QUEUE_TIMEOUT_SECONDS": str(a.queue_timeout),
+            **({"SWIFT_BACKTRACE": "enable=no"} if a.core_dumps else {}),
         })
         procs = []
 
@@ -213,45 +168,12 @@ class Suite:
         self.report["topics_at_start"] = parts
         log(f"{len(procs)} serve processes up; topics {parts}")
 
-    def _prune_old_states(self) -> None:
-        """Ends what an earlier run left behind when it was killed before its teardown (only runs
-        whose suite process is gone: a suite running beside this one is left alone), then keeps
-        the three latest runs' folders."""
-        record_pid(self.state / "owner", os.getpid())
-        parent = self.state.parent
-        if parent.name != "chaos":
-            return
-        finished = []
-        for d in sorted(x for x in parent.iterdir() if x.is_dir() and x != self.state):
-            if alive_recorded(d / "owner"):
-                continue
-            finished.append(d)
-            if kill_recorded(d / "pids"):
-                log(f"ended processes left by {d}")
-            data = d / "postgres" / "data"
-            if (data / "postmaster.pid").exists():
-                Postgres.stop_dir(data)
-        for d in finished[:-3]:
-            postgres = d / "postgres"
-            if postgres.is_symlink():
-                shutil.rmtree(postgres.resolve(), ignore_errors=True)
-            shutil.rmtree(d, ignore_errors=True)
-
-    @staticmethod
-    def base_env() -> dict:
-        # Nothing of the developer's stack leaks in (their database, broker, Ray, MLflow, ...).
-        return {k: v for k, v in os.environ.items() if not k.startswith("BATON_") and not k.startswith("MLFLOW_")}
-
     def cli_env(self) -> dict:
-        env = self.base_env()
-        env.update({"BATON_DATABASE_URL": self.pg.baton_url, "BATON_TOPIC_PREFIX": PREFIX,
-                    "BATON_LOG_LEVEL": "warning",
-                    # As on a production cluster, where auto-creation is off: a `baton submit` that
-                    # races `serve` re-creating its topics after the wipe must not create the
-                    # requests topic with the broker's default partitions (it retries instead).
-                    "BATON_KAFKA_PROPERTIES": "allow.auto.create.topics=false"})
-        if self.broker:
-            env["BATON_KAFKA_BROKERS"] = self.broker.address
+        env = super().cli_env()
+        # As on a production cluster, where auto-creation is off: a `baton submit` that races
+        # `serve` re-creating its topics after the wipe must not create the requests topic with
+        # the broker's default partitions (it retries instead).
+        env["BATON_KAFKA_PROPERTIES"] = "allow.auto.create.topics=false"
         return env
 
     # ------------------------------------------------------------------ senders (thread pool)
@@ -561,12 +483,6 @@ class Suite:
 
     # ------------------------------------------------------------------ checks
 
-    def check(self, name: str, ok: bool, value, detail=None) -> None:
-        c = {"name": name, "ok": bool(ok), "value": value}
-        if detail:
-            c["detail"] = detail
-        self.report["checks"].append(c)
-
     def evaluate(self, settle: dict) -> None:
         pg, a = self.pg, self.args
         self.report["checks"] = []
@@ -751,78 +667,35 @@ class Suite:
 
     # ------------------------------------------------------------------ main
 
-    def run(self) -> int:
-        started = time.time()
-        self.report["parameters"] = {k: v for k, v in vars(self.args).items() if k not in ("quiet",)}
-        self.report["timing"] = {}
-        rc = 2
-        try:
-            self.setup()
-            self.report["timing"]["setup_s"] = round(time.time() - started, 1)
-            self.run_window()
-            log("settling")
-            settle = self.settle()
-            self.report["timing"]["settle_s"] = settle["after_s"]
-            log(f"settled: {settle}")
-            self.evaluate(settle)
-            failed = [c["name"] for c in self.report["checks"] if not c["ok"]]
-            self.report["failed_checks"] = failed
-            self.report["ok"] = not failed
-            rc = 0 if not failed else 1
-        except (ChaosError, KeyboardInterrupt) as e:
-            self.report["error"] = f"{type(e).__name__}: {e}"[:2000]
-            rc = 2
-        except Exception as e:  # noqa: BLE001 - a bug in the suite: say where, still clean up
-            self.report["error"] = f"suite error: {e!r}"
-            self.report["traceback"] = traceback.format_exc()[-3000:]
-            rc = 2
-        finally:
-            self.report["faults"] = self.faults
-            counts: dict = {}
-            for f in self.faults:
-                counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-            self.report["fault_counts"] = counts
-            if self.supervisor:
-                self.report["processes"] = {
-                    p.name: {"roles": p.roles, "starts": p.starts, "log": str(p.logfile)}
-                    for p in self.supervisor.processes}
-                self.report["unexpected_exits"] = [
-                    {k: x.get(k) for k in ("process", "t", "returncode", "signal", "start_error") if x.get(k)}
-                    for x in self.supervisor.unexpected_exits]
-            self.teardown(keep_data=self.args.keep or rc == 1)
-            self.report["timing"]["total_s"] = round(time.time() - started, 1)
-        text = json.dumps(self.report, indent=1, default=str)
-        try:
-            (self.state / "report.json").write_text(text + "\n")
-        except OSError:
-            pass
-        print(text)
-        return rc
+    def steps(self) -> None:
+        self.setup()
+        self.report["timing"]["setup_s"] = round(time.time() - self.started, 1)
+        self.run_window()
+        log("settling")
+        settle = self.settle()
+        self.report["timing"]["settle_s"] = settle["after_s"]
+        log(f"settled: {settle}")
+        self.evaluate(settle)
 
-    def teardown(self, keep_data: bool) -> None:
-        if self.producer:
-            self.producer.close()
+    def summarize(self, rc: int) -> None:
+        self.report["faults"] = self.faults
+        counts: dict = {}
+        for f in self.faults:
+            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+        self.report["fault_counts"] = counts
         if self.supervisor:
-            self.supervisor.stop_all()
-        if self.broker:
-            self.broker.kill()
-        if self.pg:
-            self.pg.stop()
-            if keep_data:  # a failed check: the database stays for a look (pg_ctl -D <data> start)
-                self.report["postgres_data_kept"] = str(self.pg.data)
-            else:
-                self.pg.remove()
+            self.report["processes"] = {
+                p.name: {"roles": p.roles, "starts": p.starts, "log": str(p.logfile)}
+                for p in self.supervisor.processes}
+            self.report["unexpected_exits"] = [
+                {k: x.get(k) for k in ("process", "t", "returncode", "signal", "start_error") if x.get(k)}
+                for x in self.supervisor.unexpected_exits]
 
 
 def main() -> int:
     global ARGS
     ARGS = parse_args()
-
-    def on_term(signum, frame):  # make's timeout sends SIGTERM: clean up like Ctrl-C
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    return Suite(ARGS).run()
+    return run_suite(Suite(ARGS))
 
 
 ARGS = None

@@ -2,7 +2,8 @@
 processes, all on loopback ports of their own, so the suite can kill, restart and wipe them
 without touching the developer's stack (scripts/stack) or other tests.
 
-Everything here is synchronous and thread-safe where it says so; chaos.py drives it.
+Everything here is synchronous and thread-safe where it says so; chaos.py and
+tests/scale/scale.py drive it (each a SuiteBase).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import glob
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +115,31 @@ def crash_report(path: Path, lines: int = 30) -> list[str] | None:
 
 class ChaosError(RuntimeError):
     """Setup of the suite's own infrastructure failed (not a finding about Baton)."""
+
+
+def prune_old_states(state: Path, kind: str, log) -> None:
+    """Ends what an earlier run left behind when it was killed before its teardown (only runs
+    whose suite process is gone: a suite running beside this one is left alone), then keeps
+    the three latest runs' folders. `state` is this run's folder, `<...>/<kind>/<time>`."""
+    record_pid(state / "owner", os.getpid())
+    parent = state.parent
+    if parent.name != kind:
+        return
+    finished = []
+    for d in sorted(x for x in parent.iterdir() if x.is_dir() and x != state):
+        if alive_recorded(d / "owner"):
+            continue
+        finished.append(d)
+        if kill_recorded(d / "pids"):
+            log(f"ended processes left by {d}")
+        data = d / "postgres" / "data"
+        if (data / "postmaster.pid").exists():
+            Postgres.stop_dir(data)
+    for d in finished[:-3]:
+        postgres = d / "postgres"
+        if postgres.is_symlink():
+            shutil.rmtree(postgres.resolve(), ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -353,6 +382,8 @@ class ServeProcess:
     killing: bool = False  # an exit now is one we caused
     restart_at: float | None = None
     exits: list = field(default_factory=list)
+    args: list = field(default_factory=list)  # after `serve --roles ROLES`, e.g. ["--pools", "gpu"]
+    pids: list = field(default_factory=list)  # every pid it ran as (its instance id ends in `-<pid>`)
 
     def start(self) -> None:
         env = dict(self.env)
@@ -362,11 +393,12 @@ class ServeProcess:
         log.write(f"\n=== {time.strftime('%H:%M:%S')} chaos: starting {self.name} (roles {self.roles})\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [self.baton, "serve", "--roles", self.roles], env=env, cwd=self.cwd, stdout=log,
+            [self.baton, "serve", "--roles", self.roles, *self.args], env=env, cwd=self.cwd, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=self._allow_core if self.core_dumps else None)
         log.close()
         record_pid(self.pidfile, self.proc.pid)
+        self.pids.append(self.proc.pid)
         self.starts += 1
         self.killing = False
         self.restart_at = None
@@ -378,6 +410,25 @@ class ServeProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def assignments(self) -> dict[str, set[str] | None]:
+        """Per consumer group, the partitions (`topic[n]`) this process holds now, as its log says
+        since its last start; None for a group in a rebalance (its last word was a revoke)."""
+        try:
+            text = self.logfile.read_text(errors="replace")
+        except OSError:
+            return {}
+        groups: dict[str, set[str] | None] = {}
+        for line in text[text.rfind(f" starting {self.name} ("):].splitlines():
+            revoked = "Partitions revoked" in line
+            if not revoked and "Partitions assigned" not in line:
+                continue
+            group = re.search(r"kafka\.group_id=(\S+)", line)
+            parts = re.search(r"kafka\.partitions=(\S*)", line)
+            if group:
+                groups[group.group(1)] = None if revoked else set(filter(None, (parts.group(1) if parts else "")
+                                                                          .split(",")))
+        return groups
 
     def kill9(self) -> int | None:
         if not self.alive():
@@ -423,10 +474,11 @@ class Supervisor:
             p.start()
         self._thread.start()
 
-    def wait_serving(self, timeout: float) -> None:
-        """Until every process logged `baton serving` (roles started, topics provisioned)."""
+    def wait_serving(self, timeout: float, processes: list[ServeProcess] | None = None) -> None:
+        """Until every process (or each of `processes`, started once) logged `baton serving`
+        (roles started, topics provisioned)."""
         deadline = now() + timeout
-        pending = list(self.processes)
+        pending = list(self.processes if processes is None else processes)
         while pending:
             pending = [p for p in pending if "baton serving" not in "\n".join(tail(p.logfile, 400, 10**6))]
             for p in pending:
@@ -436,6 +488,19 @@ class Supervisor:
                 raise ChaosError(f"{[p.name for p in pending]} not serving within {timeout}s: "
                                  f"{tail(pending[0].logfile)}")
             time.sleep(0.3)
+
+    def add(self, proc: ServeProcess) -> None:
+        """Starts one more process, watched and restarted like the others (scaling out)."""
+        with self.lock:
+            self.processes.append(proc)
+            proc.start()
+
+    def retire(self, proc: ServeProcess, grace: float = 10) -> None:
+        """Stops a process for good with SIGTERM (scaling in): no restart, even one already due."""
+        with self.lock:
+            proc.restart_at = None
+            proc.killing = True
+        proc.stop(grace)
 
     def kill(self, proc: ServeProcess, restart_delay: float) -> int | None:
         with self.lock:
@@ -483,3 +548,173 @@ class Supervisor:
             self._thread.join(timeout=5)
         for p in self.processes:
             p.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# A suite: what chaos.py and tests/scale/scale.py share
+# ---------------------------------------------------------------------------------------
+
+
+def add_suite_args(p, kind: str, repo: Path) -> None:
+    """The command-line flags every suite has."""
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--baton", default=os.environ.get("BATON_BIN") or str(repo / ".build/debug/baton"),
+                   help="the baton binary (env BATON_BIN)")
+    p.add_argument("--state-dir", default=None,
+                   help=f"where data and logs go (default $BATON_STATE_DIR/{kind}/<time>, else .stack/{kind}/<time>)")
+    p.add_argument("--keep", action="store_true", help="keep the PostgreSQL data directory afterwards")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def apply_preset(args, argv, preset: dict) -> None:
+    """Sets each preset value (a `--smoke`) whose flag the command line did not give: explicit flags win."""
+    given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
+    for k, v in preset.items():
+        if "--" + k.replace("_", "-") not in given:
+            setattr(args, k, v)
+
+
+class SuiteBase:
+    """A state folder `<state>/<kind>/<time>`, its own PostgreSQL and Tansu with Baton's migrations,
+    serve processes (a Supervisor), a JSON report of checks, and the teardown. A suite sets `kind`
+    and `prefix` (topics and consumer groups), and implements `steps()`: set up, do its work, and
+    record its checks with `check()`. `run()` turns that into the report and the exit status:
+    0 every check passed, 1 a check failed, 2 the suite could not set itself up."""
+
+    kind = "suite"
+    prefix = "suite"
+    report_head: tuple = ()  # report keys printed first
+
+    def __init__(self, args, repo: Path):
+        self.args = args
+        self.repo = repo
+        self.seed = args.seed if args.seed is not None else random.randrange(2**31)
+        self.rng = random.Random(self.seed)
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path(args.state_dir) if args.state_dir else Path(
+            os.environ.get("BATON_STATE_DIR") or repo / ".stack") / self.kind / self.stamp
+        self.state = base.resolve()
+        self.logs = self.state / "logs"
+        self.report: dict = {"suite": f"baton-{self.kind}", "ok": False, "seed": self.seed,
+                             "state_dir": str(self.state)}
+        self.pg: Postgres | None = None
+        self.broker: Broker | None = None
+        self.supervisor: Supervisor | None = None
+        self.producer = None  # a kafka_io.Producer, closed at teardown
+
+    def log(self, msg: str) -> None:
+        if not self.args.quiet:
+            print(f"[{self.kind} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def clean_env() -> dict:
+        # Nothing of the developer's stack leaks in (their database, broker, Ray, MLflow, ...).
+        return {k: v for k, v in os.environ.items() if not k.startswith("BATON_") and not k.startswith("MLFLOW_")}
+
+    def cli_env(self) -> dict:
+        """The environment of `baton` commands (migrate, submit) against the suite's own servers."""
+        env = self.clean_env()
+        env.update({"BATON_DATABASE_URL": self.pg.baton_url, "BATON_TOPIC_PREFIX": self.prefix,
+                    "BATON_LOG_LEVEL": "warning"})
+        if self.broker:
+            env["BATON_KAFKA_BROKERS"] = self.broker.address
+        return env
+
+    def serve_env(self, settings: dict) -> dict:
+        """The environment of `baton serve`: the suite's servers, a local artifact root, 5 s to
+        shut down, crash backtraces in the log; then `settings`."""
+        env = self.clean_env()
+        env.update({
+            "BATON_DATABASE_URL": self.pg.baton_url, "BATON_KAFKA_BROKERS": self.broker.address,
+            "BATON_TOPIC_PREFIX": self.prefix, "BATON_LOG_LEVEL": "info", "BATON_MLFLOW_URI": "",
+            "BATON_ARTIFACT_ROOT": f"file://{self.state / 'artifacts'}", "BATON_SHUTDOWN_SECONDS": "5",
+            # A crash writes its backtrace to the process's log (evidence for no_crashes).
+            "SWIFT_BACKTRACE": "enable=yes,interactive=no,color=no,threads=crashed",
+        })
+        env.update(settings)
+        return env
+
+    def start_servers(self) -> None:
+        """The state folder (ending what killed earlier runs left), PostgreSQL, Tansu, `baton migrate`."""
+        if not os.access(self.args.baton, os.X_OK):
+            raise ChaosError(f"no baton binary at {self.args.baton} (swift build, or set BATON_BIN)")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        prune_old_states(self.state, self.kind, self.log)
+        cache = os.environ.get("BATON_CACHE_DIR", "/var/cache/baton")
+        self.pg = Postgres(self.state, free_port())
+        self.log(f"state {self.state}; initdb + PostgreSQL on 127.0.0.1:{self.pg.port}")
+        self.pg.init()
+        self.broker = Broker(tansu_binary(cache), free_port(), self.logs / "tansu.log", self.state / "pids")
+        self.broker.start()
+        self.log(f"tansu on {self.broker.address}")
+        r = subprocess.run([self.args.baton, "migrate"], env=self.cli_env(), cwd=self.repo, capture_output=True,
+                           text=True, timeout=120)
+        if r.returncode != 0:
+            raise ChaosError(f"baton migrate failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
+        self.report["migrations"] = r.stdout.strip()[-300:]
+
+    def check(self, name: str, ok: bool, value, detail=None) -> None:
+        c = {"name": name, "ok": bool(ok), "value": value}
+        if detail:
+            c["detail"] = detail
+        self.report.setdefault("checks", []).append(c)
+
+    def steps(self) -> None:
+        raise NotImplementedError
+
+    def summarize(self, rc: int) -> None:
+        """Adds what the suite observed to the report, whatever happened (before the teardown)."""
+
+    def run(self) -> int:
+        self.started = started = time.time()
+        self.report["parameters"] = {k: v for k, v in vars(self.args).items() if k not in ("quiet",)}
+        self.report["timing"] = {}
+        rc = 2
+        try:
+            self.steps()
+            failed = [c["name"] for c in self.report.get("checks", []) if not c["ok"]]
+            self.report["failed_checks"] = failed
+            self.report["ok"] = bool(self.report.get("checks")) and not failed
+            rc = 0 if self.report["ok"] else 1
+        except (ChaosError, KeyboardInterrupt) as e:
+            self.report["error"] = f"{type(e).__name__}: {e}"[:2000]
+            rc = 2
+        except Exception as e:  # noqa: BLE001 - a bug in the suite: say where, still clean up
+            self.report["error"] = f"suite error: {e!r}"
+            self.report["traceback"] = traceback.format_exc()[-3000:]
+            rc = 2
+        finally:
+            self.summarize(rc)
+            self.teardown(keep_data=self.args.keep or rc == 1)
+            self.report["timing"]["total_s"] = round(time.time() - started, 1)
+        self.report = {**{k: self.report[k] for k in self.report_head if k in self.report}, **self.report}
+        text = json.dumps(self.report, indent=1, default=str)
+        try:
+            (self.state / "report.json").write_text(text + "\n")
+        except OSError:
+            pass
+        print(text)
+        return rc
+
+    def teardown(self, keep_data: bool) -> None:
+        if self.producer:
+            self.producer.close()
+        if self.supervisor:
+            self.supervisor.stop_all()
+        if self.broker:
+            self.broker.kill()
+        if self.pg:
+            self.pg.stop()
+            if keep_data:  # a failed check: the database stays for a look (pg_ctl -D <data> start)
+                self.report["postgres_data_kept"] = str(self.pg.data)
+            else:
+                self.pg.remove()
+
+
+def run_suite(suite: SuiteBase) -> int:
+    """Runs a suite; a SIGTERM (make's timeout) cleans up like Ctrl-C."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    return suite.run()
