@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -30,7 +30,8 @@ build: setup
 	$(ENV) swift build
 
 # Lint first (seconds), then the Swift suites (which use the real PostgreSQL, broker and Ray
-# head), then a smoke of the fault-injection suite (`make chaos-smoke`, about 100 s), then the
+# head), then a smoke of the fault-injection suite (`make chaos-smoke`, about 100 s) and of the
+# horizontal-scaling suite (`make scale` small, about 2-3 minutes), then the
 # Python suites: the repo's checks with the tools venv, the jobs' own suite (tiny training
 # runs) with the Ray venv the jobs run in.
 # Every suite that talks to a server has a per-test time limit; the `timeout` is the last
@@ -46,6 +47,7 @@ test: stack-up lint test-clean
 	$(ENV) timeout --kill-after=30 1800 "$$(swift build --show-bin-path)/batonPackageTests.xctest" \
 		--testing-library swift-testing --experimental-maximum-parallelization-width $(TEST_WIDTH)
 	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py --smoke
+	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/scale/scale.py --smoke
 	$(ENV) "$$BATON_PYTHON_TOOLS" -m pytest tests -q
 	$(ENV) cd jobs && "$$BATON_RAY_PYTHON" -m pytest -q
 
@@ -82,3 +84,13 @@ chaos: setup
 chaos-smoke: setup
 	$(ENV) swift build --product baton
 	$(ENV) timeout --kill-after=30 600 "$$BATON_PYTHON_TOOLS" tests/chaos/chaos.py --smoke $(CHAOS_ARGS)
+
+# Horizontal scaling (tests/scale/README.md): its own PostgreSQL and Tansu, one coordinator-side
+# serve, 1 -> 2 -> 4 -> 1 `worker,watcher` serves on one pool, kill -9 mid-stage, a Ray attempt
+# adopted after its worker's kill -9 (needs the stack's Ray head). Prints one JSON report with
+# runs/s and claims per worker. Extra flags: make scale SCALE_ARGS="--seed 7" (see --help).
+SCALE_ARGS ?=
+
+scale: stack-up
+	$(ENV) swift build --product baton
+	$(ENV) timeout --kill-after=30 1800 "$$BATON_PYTHON_TOOLS" tests/scale/scale.py $(SCALE_ARGS)
