@@ -12,6 +12,13 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
     /// How long librdkafka tries to deliver one record before ``KafkaProducer/send(_:)`` fails
     /// with ``KafkaError/Code/messageTimedOut`` (`message.timeout.ms`). Default: `.seconds(30)`.
     public var messageTimeout: Duration = .seconds(30)
+    /// How long a record for a topic the brokers do not know waits for the topic to appear before
+    /// ``KafkaProducer/send(_:)`` fails with `UNKNOWN_TOPIC_OR_PART`
+    /// (`topic.metadata.propagation.max.ms`; librdkafka's default is 30 s). Baton creates its
+    /// topics before it sends, so a missing topic is a real absence (a pool nobody provisioned, a
+    /// broker that lost its data): failing fast lets the outbox relay defer that record and publish
+    /// the rest instead of holding its whole batch. Default: `.seconds(2)`.
+    public var missingTopicTimeout: Duration = .seconds(2)
     /// How long librdkafka waits to batch records before sending (`linger.ms`).
     /// Default: `.milliseconds(5)`.
     public var linger: Duration = .milliseconds(5)
@@ -51,6 +58,7 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         properties.set("acks", "all")
         properties.set("message.timeout.ms", milliseconds: messageTimeout)
         properties.set("linger.ms", milliseconds: linger)
+        properties.set("topic.metadata.propagation.max.ms", milliseconds: missingTopicTimeout)
         try properties.apply(extra: extra, managed: Self.managedKeys)
         return properties
     }
@@ -66,5 +74,6 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
         "delivery.timeout.ms": "set messageTimeout",
         "linger.ms": "set linger",
         "queue.buffering.max.ms": "set linger",
+        "topic.metadata.propagation.max.ms": "set missingTopicTimeout",
     ]
 }

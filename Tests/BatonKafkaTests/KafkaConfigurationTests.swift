@@ -14,6 +14,7 @@ struct KafkaConfigurationTests {
         #expect(properties["acks"] == "all")
         #expect(properties["message.timeout.ms"] == "30000")
         #expect(properties["linger.ms"] == "5")
+        #expect(properties["topic.metadata.propagation.max.ms"] == "2000")
         #expect(properties["client.id"] == "baton")
     }
 

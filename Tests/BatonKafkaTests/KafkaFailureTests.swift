@@ -38,6 +38,26 @@ struct KafkaFailureTests {
         }
     }
 
+    @Test("a record for a topic the broker does not know fails fast, not after librdkafka's 30 s")
+    func missingTopicFailsFast() async throws {
+        // The outbox relay sends a batch's lanes together: one record waiting 30 s for a topic
+        // that will never come (a pool nobody provisioned) held every other event back.
+        var configuration = KafkaProducerConfiguration(bootstrapServers: try KafkaTestEnvironment.brokers())
+        configuration.extra["allow.auto.create.topics"] = "false"
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestEnvironment.logger("missing"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            _ = try await producer.send(
+                KafkaProducerMessage(topic: KafkaTestEnvironment.uniqueName("missing"), key: "k", value: [1]))
+            Issue.record("a record for a missing topic was delivered")
+        } catch let error as KafkaError {
+            #expect(["UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC"].contains(error.underlyingName ?? ""), "\(error)")
+        }
+        #expect(clock.now - start < .seconds(8), "took \(clock.now - start)")
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
+
     @Test("topic creation against an unreachable broker times out with a typed error")
     func unreachableAdmin() async throws {
         var logger = KafkaTestEnvironment.logger("unreachable-admin")
