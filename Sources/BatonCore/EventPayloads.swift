@@ -341,6 +341,35 @@ public struct ModelPromoted: Sendable, Hashable, Codable {
     }
 }
 
+/// Data of `model.restored`: the sweeper found that the platform a rollout put a model's champion
+/// on no longer served it (Ray Serve's applications replaced or lost) and deployed it again.
+public struct ModelRestored: Sendable, Hashable, Codable {
+    /// The model whose champion was deployed again.
+    public var model: String
+    /// The champion's version, now serving all traffic again.
+    public var version: Int
+    /// The artifact the platform loads the version from.
+    public var artifactUri: String
+    /// The rollout target that serves it, e.g. `ray-serve`.
+    public var target: String
+    /// What the platform was missing, e.g. `router application missing`.
+    public var reason: String
+
+    /// A restore with the given fields.
+    public init(model: String, version: Int, artifactUri: String, target: String, reason: String) {
+        self.model = model
+        self.version = version
+        self.artifactUri = artifactUri
+        self.target = target
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, version, target, reason
+        case artifactUri = "artifact_uri"
+    }
+}
+
 /// Data of `rollout.step`: one step of a rollout stage, as it ran.
 public struct RolloutStepped: Sendable, Hashable, Codable {
     /// The run the rollout stage belongs to.

@@ -24,6 +24,8 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case modelRegistered = "model.registered"
     /// A model alias moved: by a registration, `baton models promote|rollback`, or a rollout.
     case modelPromoted = "model.promoted"
+    /// The sweeper deployed a model's champion again on a platform that had lost it.
+    case modelRestored = "model.restored"
     /// A rollout step ran (setWeight, pause or analysis), with the candidate's weight after it.
     case rolloutStep = "rollout.step"
     /// A rollout ended with the candidate serving all traffic; it is now `champion`.

@@ -36,8 +36,10 @@ public enum LogKeys {
     public static let candidate = "candidate"
     /// The version a rollout replaces.
     public static let stable = "stable"
-    /// How a rollout ended: `succeeded` or `aborted`.
+    /// How a rollout ended: `succeeded` or `aborted`; how a champion's restore ended.
     public static let outcome = "outcome"
+    /// A rollout target, e.g. `ray-serve`.
+    public static let target = "target"
 
     // MARK: - Messages
 

@@ -79,6 +79,7 @@ struct EventSchemaContractTests {
         "GateDecided": PayloadType(GateDecided.self),
         "ModelRegistered": PayloadType(ModelRegistered.self),
         "ModelPromoted": PayloadType(ModelPromoted.self),
+        "ModelRestored": PayloadType(ModelRestored.self),
         "RolloutStepped": PayloadType(RolloutStepped.self),
         "RolloutEnded": PayloadType(RolloutEnded.self),
     ]
