@@ -16,6 +16,9 @@ import NIOHTTP1
 /// candidate that Serve cannot deploy (``RayServeCanaryError/isRetriable`` false), the stable
 /// version takes all traffic back and the candidate's application is removed (the router and
 /// every version application are removed when there is no stable version).
+///
+/// Between rollouts, ``restoreServing(champion:)`` deploys a champion again when Serve lost its
+/// applications (KubeRay's PUT of its own `serveConfigV2`, a head restart); the sweeper calls it.
 public struct RayServeCanary: RolloutDriver {
     /// Where Ray Serve and Prometheus are.
     public struct Configuration: Sendable {
@@ -92,23 +95,15 @@ public struct RayServeCanary: RolloutDriver {
         candidate: RolloutModel, stable: RolloutModel?, rollout: RolloutSpec,
         report: @Sendable (RolloutStepReport) async throws -> Void
     ) async throws -> RolloutResult {
-        let applications = RayServeCanaryApplications(
-            serve: configuration.makeServeClient(logger: logger), configuration: configuration, logger: logger)
+        let applications = makeApplications()
         let analysis = RayServeCanaryAnalysis(
             prometheus: configuration.makePrometheusClient(logger: logger), logger: logger)
-        let ray = RayJobClient(
-            configuration: RayJobClient.Configuration(address: configuration.serveAddress, token: configuration.token),
-            logger: logger)
-        let workingDir: String
-        do {
-            workingDir = try await ray.workingDirectory(for: configuration.applicationsFolder)
-        } catch {
-            throw RayServeCanaryError.unavailable("cannot upload \(configuration.applicationsFolder.path): \(error)")
-        }
+        let workingDir = try await uploadApplications()
         let model = candidate.name
         // Without a stable version the candidate takes all traffic from the start.
         var weight = stable == nil ? 100 : 0
-        if let routing = applications.currentRouting(model: model, in: try await applications.applications()),
+        if let routing = RayServeCanaryApplications.currentRouting(
+            model: model, in: try await applications.applications()),
             routing.candidate?.version == candidate.version, stable != nil
         {
             weight = routing.weight
@@ -182,6 +177,51 @@ public struct RayServeCanary: RolloutDriver {
         try await applications.deploy(
             model: model, routing: .init(stable: candidate, candidate: nil, weight: 0), workingDir: workingDir)
         return .succeeded
+    }
+
+    /// `true`: Serve loses its applications when KubeRay PUTs its own `serveConfigV2` (after an
+    /// operator restart, on a new cluster) or when a head without GCS fault tolerance restarts.
+    public var canLoseServing: Bool { true }
+
+    /// Deploys `champion` again behind the model's router, alone, when Serve lost the router or
+    /// the version application it routes to; leaves a router that routes elsewhere (a canary, a
+    /// version put there by hand) as it is while every application it needs runs.
+    ///
+    /// Reads Serve's applications; only when something is missing it uploads `jobs/serve` again
+    /// (a new cluster has lost the package too) and deploys through the same GET-merge-PUT as a
+    /// rollout step, deciding again under ``Configuration/applicationsLock`` from the applications
+    /// it merges into, so that of several Baton processes only one deploys and a rollout's
+    /// deployment is never overwritten. Other models' and foreign applications are kept as deployed.
+    ///
+    /// - Throws: ``RayServeCanaryError`` when Serve cannot be read, the package not uploaded, or
+    ///   the champion not deployed within ``Configuration/readyTimeout``.
+    public func restoreServing(champion: RolloutModel) async throws -> ServingRestoreOutcome {
+        let applications = makeApplications()
+        let found = RayServeCanaryApplications.restoreOutcome(for: champion, in: try await applications.applications())
+        guard case .restored(let reason) = found else { return found }
+        logger.info(
+            "deploying the champion again",
+            metadata: [
+                LogKeys.model: "\(champion.name)", LogKeys.version: "\(champion.version)", LogKeys.reason: "\(reason)",
+            ])
+        return try await applications.restore(champion, workingDir: try await uploadApplications())
+    }
+
+    private func makeApplications() -> RayServeCanaryApplications {
+        RayServeCanaryApplications(
+            serve: configuration.makeServeClient(logger: logger), configuration: configuration, logger: logger)
+    }
+
+    /// Uploads ``Configuration/applicationsFolder`` (once per content) and returns its `gcs://` URI.
+    private func uploadApplications() async throws(RayServeCanaryError) -> String {
+        let ray = RayJobClient(
+            configuration: RayJobClient.Configuration(address: configuration.serveAddress, token: configuration.token),
+            logger: logger)
+        do {
+            return try await ray.workingDirectory(for: configuration.applicationsFolder)
+        } catch {
+            throw .unavailable("cannot upload \(configuration.applicationsFolder.path): \(error)")
+        }
     }
 
     /// Sends all traffic back to the stable version, or removes the model's applications when

@@ -81,7 +81,7 @@ struct RayServeCanaryApplications: Sendable {
     }
 
     /// The routing the model's router was last deployed with; `nil` when it has no router.
-    func currentRouting(model: String, in applications: [String: JSONValue]) -> Routing? {
+    static func currentRouting(model: String, in applications: [String: JSONValue]) -> Routing? {
         guard case .object(let app)? = applications[Self.routerName(model)],
             case .object(let config)? = app["deployed_app_config"],
             case .array(let deployments)? = config["deployments"],
@@ -107,32 +107,57 @@ struct RayServeCanaryApplications: Sendable {
     /// - Throws: ``RayServeCanaryError`` when Serve refuses the config, an application fails to
     ///   deploy, or they do not run within ``RayServeCanary/Configuration/readyTimeout``.
     func deploy(model: String, routing: Routing?, workingDir: String) async throws(RayServeCanaryError) {
-        let expected: [String: JSONValue]
-        guard let lock = configuration.applicationsLock else {
-            expected = try await put(model: model, routing: routing, workingDir: workingDir)
-            try await waitUntilRunning(model: model, expected: expected)
-            return
-        }
-        do {
-            expected = try await lock.withLock(lockKey) {
-                try await put(model: model, routing: routing, workingDir: workingDir)
-            }
-        } catch let error as RayServeCanaryError {
-            throw error
-        } catch {
-            throw .unavailable("cannot take the lock on Ray Serve's applications: \(error)")
-        }
-        // Waiting needs no lock: the next rollout's GET already sees this config.
-        try await waitUntilRunning(model: model, expected: expected)
+        try await update(model: model, workingDir: workingDir) { _ in Change(routing: routing) }
     }
 
-    /// Reads every application, replaces the model's own with `routing`'s and sends the set back.
+    /// A change of one model's applications: its router with `routing` and the version
+    /// applications it names, or, with `routing` `nil`, none of them.
+    struct Change: Sendable {
+        var routing: Routing?
+    }
+
+    /// Reads Serve's applications under ``RayServeCanary/Configuration/applicationsLock``, asks
+    /// `change` what the model's applications should be given them, deploys that (keeping every
+    /// other model's applications) and waits until the model's run with it. A `nil` change
+    /// deploys nothing: the decision and the PUT see the same applications, so no other Baton
+    /// process can deploy in between.
     ///
-    /// - Returns: the model's applications as sent, by name.
-    private func put(
-        model: String, routing: Routing?, workingDir: String
+    /// - Returns: the applications as read before the change.
+    /// - Throws: ``RayServeCanaryError`` when Serve refuses the config, an application fails to
+    ///   deploy, or they do not run within ``RayServeCanary/Configuration/readyTimeout``.
+    @discardableResult
+    func update(
+        model: String, workingDir: String, change: @Sendable ([String: JSONValue]) -> Change?
     ) async throws(RayServeCanaryError) -> [String: JSONValue] {
+        let result: (read: [String: JSONValue], expected: [String: JSONValue]?)
+        if let lock = configuration.applicationsLock {
+            do {
+                result = try await lock.withLock(lockKey) {
+                    try await put(model: model, workingDir: workingDir, change: change)
+                }
+            } catch let error as RayServeCanaryError {
+                throw error
+            } catch {
+                throw .unavailable("cannot take the lock on Ray Serve's applications: \(error)")
+            }
+        } else {
+            result = try await put(model: model, workingDir: workingDir, change: change)
+        }
+        // Waiting needs no lock: the next deployment's GET already sees this config.
+        if let expected = result.expected { try await waitUntilRunning(model: model, expected: expected) }
+        return result.read
+    }
+
+    /// Reads every application and, unless `change` returns `nil` for them, replaces the model's
+    /// own with the change's and sends the set back.
+    ///
+    /// - Returns: the applications as read, and the model's as sent by name (`nil` when nothing
+    ///   was sent).
+    private func put(
+        model: String, workingDir: String, change: ([String: JSONValue]) -> Change?
+    ) async throws(RayServeCanaryError) -> (read: [String: JSONValue], expected: [String: JSONValue]?) {
         let current = try await applications()
+        guard let routing = change(current).map({ $0.routing }) else { return (current, nil) }
         var apps: [JSONValue] = []
         for name in current.keys.sorted() where !Self.belongs(name, to: model, app: current[name]) {
             if case .object(let app)? = current[name], let config = app["deployed_app_config"], config != .null {
@@ -173,7 +198,7 @@ struct RayServeCanaryApplications: Sendable {
             throw .deployFailed(
                 "Ray Serve refused the applications (HTTP \(answer.status)): \(Self.text(answer.body))")
         }
-        return expected
+        return (current, expected)
     }
 
     /// Polls until every expected application is RUNNING with the config sent and the model's
