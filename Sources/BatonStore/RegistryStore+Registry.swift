@@ -239,7 +239,7 @@ extension RegistryStore {
 
     /// Writes a model event to the outbox: on the run events topic, keyed by the model's name so
     /// that one model's versions and alias moves stay in order.
-    private func enqueueModelEvent(
+    func enqueueModelEvent(
         _ type: EventType, model: String, subject: String, payload: some Encodable, on connection: PostgresConnection
     ) async throws {
         let event = try CloudEvent(source: source, type: type, subject: subject, payload: payload)
