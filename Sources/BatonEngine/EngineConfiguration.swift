@@ -80,6 +80,13 @@ public struct EngineConfiguration: Sendable {
     /// The driver of `rollout` stages, by target (the Ray Serve canary, Argo Rollouts); a stage
     /// whose target has none fails as `rollout_unconfigured`. Default: none.
     public var rolloutDrivers: [RolloutSpec.Target: any RolloutDriver] = [:]
+    /// How often the sweeper checks that every champion a rollout put on a platform that can lose
+    /// it (Ray Serve: ``BatonCore/RolloutDriver/canLoseServing``) is still served there, and deploys
+    /// a lost one again; `nil` never checks. Default: 60 s.
+    public var serveRestoreInterval: Duration? = .seconds(60)
+    /// The most champions of one platform the sweeper checks in one pass; the next pass goes on
+    /// after the last one checked, so every model is checked in turn. Default: 20.
+    public var serveRestoreBatch = 20
     /// Where jobs write outputs: `<root>/<run>/<stage>/<attempt>`. Default: `file:///tmp/baton-artifacts`.
     public var artifactRoot = "file:///tmp/baton-artifacts"
     /// Relative `runtime_env.working_dir` paths are resolved against this folder. Default: the

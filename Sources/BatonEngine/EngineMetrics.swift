@@ -60,6 +60,14 @@ public enum EngineMetrics {
             .recordNanoseconds(Int64(seconds * 1e9))
     }
 
+    /// The sweeper checked a champion's serving on `target`: `outcome` is `restored`,
+    /// `already_serving`, `left_alone` (the platform serves something else, nothing missing),
+    /// `skipped` (a rollout of the model is in progress) or `failed`.
+    static func serveRestore(target: String, outcome: String) {
+        Counter(label: "baton_serve_restores_total", dimensions: [("target", target), ("outcome", outcome)])
+            .increment()
+    }
+
     /// The MLflow mirror parked a run or a model MLflow refused for good.
     static func mlflowMirrorParking(kind: String) {
         Counter(label: "baton_mlflow_mirror_parked_total", dimensions: [("kind", kind)]).increment()

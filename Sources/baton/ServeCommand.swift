@@ -98,6 +98,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let seconds = try Self.seconds(nil, "BATON_TOPIC_CHECK_SECONDS", environment) {
             configuration.topicCheckInterval = seconds
         }
+        if let text = environment["BATON_SERVE_RESTORE_SECONDS"], Double(text) == 0 {
+            configuration.serveRestoreInterval = nil
+        } else if let seconds = try Self.seconds(nil, "BATON_SERVE_RESTORE_SECONDS", environment) {
+            configuration.serveRestoreInterval = seconds
+        }
         if let concurrency = workerConcurrency ?? environment["BATON_WORKER_CONCURRENCY"].flatMap(Int.init) {
             configuration.workerConcurrency = concurrency
         }
@@ -165,7 +170,8 @@ struct ServeCommand: AsyncParsableCommand {
         if selected.contains(.sweeper) {
             services.append(
                 Sweeper(
-                    configuration: configuration, attempts: store.attempts, messaging: store.messaging, logger: logger))
+                    configuration: configuration, attempts: store.attempts, messaging: store.messaging,
+                    registry: store.registry, logger: logger))
         }
         if selected.contains(.api), var api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
             api.jobLogs = configuration.rayLauncher.map(RayJobLogSource.init)

@@ -43,7 +43,12 @@ struct RayServeCanaryEndToEndTests {
     static let applications = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appending(path: "jobs/serve")
 
-    func spec() throws -> String {
+    /// The canary's steps: 50 %, analysis, pause, 100 %.
+    static let canarySteps = ["setWeight: 50", "analysis: {template: errors}", "pause: 1s", "setWeight: 100"]
+
+    /// The pipeline: train a trivial model, register it, roll it out to Ray Serve with `steps`
+    /// (each a step as YAML).
+    func spec(steps: [String] = canarySteps) throws -> String {
         let folder = try EngineFixture.jobFolder(program: Self.program)
         return """
             apiVersion: baton/v1
@@ -77,10 +82,7 @@ struct RayServeCanaryEndToEndTests {
                             / sum(rate(ray_baton_serve_requests_total{model="{{model}}",version="{{candidate.version}}"}[20s]))
                           successCondition: result >= 0.9
                   steps:
-                    - setWeight: 50
-                    - analysis: {template: errors}
-                    - pause: 1s
-                    - setWeight: 100
+                    \(steps.map { "- " + $0 }.joined(separator: "\n        "))
             """
     }
 
@@ -209,8 +211,9 @@ struct RayServeCanaryEndToEndTests {
         try await removeApplications()
     }
 
-    /// Removes the test model's router and version applications from Serve.
-    func removeApplications() async throws {
+    /// Removes the router and version applications of `name` (default: the test's model) from Serve.
+    func removeApplications(of name: String? = nil) async throws {
+        let name = name ?? model
         var configuration = RayServeCanary.Configuration(
             serveAddress: try TestStack.variable("BATON_RAY_ADDRESS"), prometheusURL: prometheusURL,
             applicationsFolder: Self.applications)
@@ -218,8 +221,8 @@ struct RayServeCanaryEndToEndTests {
         let applications = RayServeCanaryApplications(
             serve: configuration.makeServeClient(logger: TestStack.logger), configuration: configuration,
             logger: TestStack.logger)
-        try await applications.deploy(model: model, routing: nil, workingDir: "")
-        #expect(try await servedApplications().filter { $0.hasPrefix(model) }.isEmpty)
+        try await applications.deploy(model: name, routing: nil, workingDir: "")
+        #expect(try await servedApplications().filter { $0.hasPrefix(name) }.isEmpty)
     }
 
     /// The names of Serve's applications.

@@ -4,25 +4,49 @@ import Logging
 import ServiceLifecycle
 
 /// The sweeper role: periodically ends attempts past their deadline or lease and re-sends
-/// events that went missing, so every run reaches a terminal state.
+/// events that went missing, so every run reaches a terminal state; and, beside it, keeps the
+/// champions that rollouts put on Ray Serve served there (``ChampionRestorer``).
+///
+/// Several sweepers may run: the sweep works through PostgreSQL with `SKIP LOCKED`, and a
+/// champion's restore decides and deploys under the lock on the platform's configuration, so
+/// only one of them deploys it.
 public struct Sweeper: Service {
     private let attempts: AttemptStore
     private let messaging: MessagingStore
+    private let restorer: ChampionRestorer?
     private let configuration: EngineConfiguration
     private let logger: Logger
 
-    /// Creates the sweeper.
-    public init(configuration: EngineConfiguration, attempts: AttemptStore, messaging: MessagingStore, logger: Logger) {
+    /// Creates the sweeper; it restores champions every ``EngineConfiguration/serveRestoreInterval``
+    /// with the rollout drivers of `configuration` whose platform can lose what it serves.
+    public init(
+        configuration: EngineConfiguration, attempts: AttemptStore, messaging: MessagingStore,
+        registry: RegistryStore, logger: Logger
+    ) {
         self.attempts = attempts
         self.messaging = messaging
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: LogKeys.role] = "sweeper"
         self.logger = logger
+        restorer = ChampionRestorer(configuration: configuration, registry: registry, logger: logger)
+    }
+
+    /// Sweeps every sweep interval, and restores champions every restore interval, until
+    /// graceful shutdown.
+    public func run() async throws {
+        guard let restorer, let interval = configuration.serveRestoreInterval else {
+            try await sweep()
+            return
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await sweep() }
+            group.addTask { await restorer.run(every: interval) }
+        }
     }
 
     /// Sweeps every sweep interval until graceful shutdown.
-    public func run() async throws {
+    private func sweep() async throws {
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
