@@ -24,7 +24,7 @@ public struct S3ArtifactPresence: ArtifactPresence {
         }
         guard let object = try await client.head(location) else {
             // An output recorded without a hash may be a folder.
-            if output.md5 == nil, !(try await client.list(location.asFolder, limit: 1)).isEmpty { return nil }
+            if output.md5 == nil, try await client.hasObjects(under: location.asFolder) { return nil }
             return "gone: no object at this key"
         }
         if let size = output.size, size != object.size {

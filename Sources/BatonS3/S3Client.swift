@@ -60,6 +60,13 @@ public struct S3Client: Sendable {
         return objects
     }
 
+    /// Whether any object's key starts with `prefix.key` (one `ListObjectsV2` of one key).
+    public func hasObjects(under prefix: S3Location) async throws(S3Error) -> Bool {
+        let bucket = S3Location(bucket: prefix.bucket, key: "")
+        let answer = try await send(.GET, bucket, query: ["list-type": "2", "prefix": prefix.key, "max-keys": "1"])
+        return !S3XML.values("Contents", in: Substring(decoding: answer.body, as: UTF8.self)).isEmpty
+    }
+
     /// Sends a signed request for `location` and returns the answer.
     ///
     /// - Parameters:

@@ -74,6 +74,8 @@ struct S3ArtifactPresenceTests {
         try await client.put(S3Location(bucket: root.bucket, key: root.key + "/extra"), [1])
         #expect(try await presence.problem(with: recorded) == "changed: 4 of 3 recorded files under \(root.key)/")
 
+        // A folder recorded without hash or count (a job that reported only the URI) is present.
+        #expect(try await presence.problem(with: JobOutput(name: "bare", uri: root.description)) == nil)
         let missing = JobOutput(name: "m", uri: "s3://\(root.bucket)/\(root.key)-nothing", md5: digest, nfiles: 3)
         #expect(try await presence.problem(with: missing) == "gone: no object under \(root.key)-nothing/")
     }
