@@ -105,9 +105,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         configuration.kafkaProperties = try resolvedKafkaProperties()
         configuration.groupPrefix = topicPrefix ?? Self.environment["BATON_TOPIC_PREFIX"] ?? "baton"
         if let root = Self.environment["BATON_ARTIFACT_ROOT"] { configuration.artifactRoot = root }
-        configuration.artifactPresence = ArtifactPresenceChecks([
-            FileArtifactPresence(), S3ArtifactPresence(client: s3Client()),
-        ])
+        configuration.artifactPresence = artifactPresence()
         if let root = Self.environment["BATON_JOBS_ROOT"] { configuration.jobsRoot = URL(filePath: root) }
         if let roots = Self.environment["BATON_DATA_ROOTS"] {
             configuration.dataRoots = try roots.split(separator: ",").map { root in
@@ -134,10 +132,13 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return configuration
     }
 
-    /// A client of the S3 store the standard AWS variables describe (`AWS_ENDPOINT_URL_S3`,
-    /// `AWS_REGION`, the access key or web identity): what the cache checks `s3://` artifacts with.
-    public func s3Client() -> S3Client {
-        S3Client(configuration: S3Configuration(environment: Self.environment), logger: Logger(label: "baton.s3"))
+    /// How the cache checks that outputs are still there: `file://` paths, and `s3://` objects in
+    /// the store the standard AWS variables describe (`AWS_ENDPOINT_URL_S3`, `AWS_REGION`, the
+    /// access key or web identity).
+    public func artifactPresence() -> ArtifactPresenceChecks {
+        let s3 = S3Client(
+            configuration: S3Configuration(environment: Self.environment), logger: Logger(label: "baton.s3"))
+        return ArtifactPresenceChecks([FileArtifactPresence(), S3ArtifactPresence(client: s3)])
     }
 
     /// Sets up swift-log once for the process.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import BatonCommandLine
 import BatonCore
-import BatonEngine
 import BatonStore
 import Foundation
 import Logging
@@ -22,7 +21,7 @@ struct CacheCommand: AsyncParsableCommand {
         func run() async throws {
             options.bootstrapLogging()
             let id = try GlobalOptions.runID(runID)
-            let presence = try options.engineConfiguration().artifactPresence
+            let presence = options.artifactPresence()
             let explanation = try await Runtime.withStore(options, logger: Logger(label: "baton.cache")) {
                 store -> CacheExplanation? in
                 guard var explanation = try await store.attempts.explainCache(runID: id, stage: stage) else {
