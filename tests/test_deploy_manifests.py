@@ -53,8 +53,11 @@ def load_all(path):
 
 
 def k8s_files():
-    """The manifests of the base kustomization, deploy/*.yaml (deploy/istio/ is a Component)."""
-    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
+    """The manifests of the base kustomization: deploy/*.yaml and deploy/monitoring/*.yaml (the
+    PrometheusRule; its plain rules, their tests and the dashboards sit in folders below it).
+    deploy/istio/ is a Component."""
+    manifests = list(DEPLOY.glob("*.yaml")) + list((DEPLOY / "monitoring").glob("*.yaml"))
+    return sorted(p for p in manifests if p.name != "kustomization.yaml")
 
 
 def k8s_objects():

@@ -240,6 +240,8 @@ BREAKAGES = {
         "RayCluster", "baton-ray", lambda o: o["spec"]["workerGroupSpecs"][0].pop("groupName")),
     "Rollout: unknown strategy field": (
         "Rollout", "model-server", lambda o: o["spec"]["strategy"]["canary"].update(stepz=[])),
+    "PrometheusRule: a duration Prometheus cannot parse": (
+        "PrometheusRule", "baton", lambda o: o["spec"]["groups"][0]["rules"][0].update({"for": "ten minutes"})),
     "PodMonitor: endpoints as a mapping": (
         "PodMonitor", "baton", lambda o: o["spec"].update(podMetricsEndpoints={"port": "metrics"})),
 }
