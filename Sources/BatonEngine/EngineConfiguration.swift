@@ -84,6 +84,12 @@ public struct EngineConfiguration: Sendable {
     /// it (Ray Serve: ``BatonCore/RolloutDriver/canLoseServing``) is still served there, and deploys
     /// a lost one again; `nil` never checks. Default: 60 s.
     public var serveRestoreInterval: Duration? = .seconds(60)
+    /// How often the sweeper reads the engine's backlog (outbox, runs, attempts per pool, mirror
+    /// lag) from the database for `/metrics`. Default: 10 s.
+    public var statisticsInterval: Duration = .seconds(10)
+    /// How long a running run may go with no attempt queued or running and none ending before
+    /// `/metrics` counts it as stalled (`baton_runs_stalled`). Default: 5 minutes.
+    public var stalledRunAfter: Duration = .seconds(300)
     /// The most champions of one platform the sweeper checks in one pass; the next pass goes on
     /// after the last one checked, so every model is checked in turn. Default: 20.
     public var serveRestoreBatch = 20
@@ -135,6 +141,9 @@ public struct EngineConfiguration: Sendable {
         configuration.maxPollInterval = maxPollInterval
         // Baton's hops are latency-bound: do not let an empty fetch sit for librdkafka's 500 ms default.
         configuration.extra = ["fetch.wait.max.ms": "50"].merging(kafkaProperties) { $1 }
+        let lag = ConsumerLag(group: configuration.groupID)
+        configuration.statisticsInterval = statisticsInterval
+        configuration.onStatistics = { lag.record($0) }
         return configuration
     }
 

@@ -11,6 +11,15 @@ public struct HTTPCallFailure: Error, Sendable, CustomStringConvertible {
         case refused
         /// The answer is not the documented JSON, or is larger than the caller reads.
         case badResponse
+
+        /// The `outcome` label of a call that failed this way.
+        var label: String {
+            switch self {
+            case .unavailable: "unavailable"
+            case .refused: "refused"
+            case .badResponse: "bad_response"
+            }
+        }
     }
 
     /// What went wrong.

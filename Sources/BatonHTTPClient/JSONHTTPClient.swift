@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BatonCore
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -84,12 +85,21 @@ public struct JSONHTTPClient: Sendable {
     ) async throws(HTTPCallFailure) -> Answer {
         let limit = maxBytes ?? configuration.maxResponseBytes
         let request = makeRequest(method, path, query: query, body: body, contentType: contentType, accept: accept)
-        let answer = try await exchange(request, method: method, path: path, headers: headers, timeout: timeout) {
-            response in
-            Answer(
-                status: Int(response.status.code), body: Array(buffer: try await response.body.collect(upTo: limit)),
-                path: path, headers: response.headers)
+        let started = ContinuousClock.now
+        let answer: Answer
+        do {
+            answer = try await exchange(request, method: method, path: path, headers: headers, timeout: timeout) {
+                response in
+                Answer(
+                    status: Int(response.status.code),
+                    body: Array(buffer: try await response.body.collect(upTo: limit)), path: path,
+                    headers: response.headers)
+            }
+        } catch {
+            record(method, path, since: started, outcome: error.kind.label)
+            throw error
         }
+        record(method, path, since: started, outcome: "\(answer.status / 100)xx")
         logger.debug(
             "http call",
             metadata: [
@@ -113,26 +123,35 @@ public struct JSONHTTPClient: Sendable {
         into sink: Sink, feed: @escaping @Sendable (inout Sink, ByteBuffer) throws -> Void
     ) async throws(HTTPCallFailure) -> Sink {
         let request = makeRequest(.GET, path, query: query, body: nil, contentType: "", accept: accept)
-        let result = try await exchange(request, method: .GET, path: path, headers: [:], timeout: timeout) {
-            response -> Streamed<Sink> in
-            guard response.status == .ok else {
-                let body = try await response.body.collect(upTo: Self.refusalBytes * 256)
-                return .refused(Answer(status: Int(response.status.code), body: Array(buffer: body), path: path))
-            }
-            var sink = sink
-            for try await chunk in response.body {
-                do {
-                    try feed(&sink, chunk)
-                } catch {
-                    throw Consumer(error: error)
+        let started = ContinuousClock.now
+        let result: Streamed<Sink>
+        do {
+            result = try await exchange(request, method: .GET, path: path, headers: [:], timeout: timeout) {
+                response -> Streamed<Sink> in
+                guard response.status == .ok else {
+                    let body = try await response.body.collect(upTo: Self.refusalBytes * 256)
+                    return .refused(Answer(status: Int(response.status.code), body: Array(buffer: body), path: path))
                 }
+                var sink = sink
+                for try await chunk in response.body {
+                    do {
+                        try feed(&sink, chunk)
+                    } catch {
+                        throw Consumer(error: error)
+                    }
+                }
+                return .read(sink)
             }
-            return .read(sink)
+        } catch {
+            record(.GET, path, since: started, outcome: error.kind.label)
+            throw error
         }
         switch result {
         case .read(let sink):
+            record(.GET, path, since: started, outcome: "2xx")
             return sink
         case .refused(let answer):
+            record(.GET, path, since: started, outcome: "\(answer.status / 100)xx")
             throw refusal(answer, method: .GET)
         }
     }
@@ -169,6 +188,25 @@ public struct JSONHTTPClient: Sendable {
             "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
         }
         return "?" + pairs.joined(separator: "&")
+    }
+
+    // MARK: - Metrics
+
+    /// The endpoints seen, for the bounded `endpoint` label.
+    private static let endpoints = HTTPEndpointLabel()
+
+    /// Counts a call and its time: `outcome` is the status class (`2xx`) or the failure's kind.
+    private func record(_ method: HTTPMethod, _ path: String, since started: ContinuousClock.Instant, outcome: String) {
+        let service = configuration.service
+        let endpoint = Self.endpoints.label(service: service, method: "\(method)", path: path)
+        Counter(
+            label: MetricCatalog.httpRequests.name,
+            dimensions: [("service", service), ("endpoint", endpoint), ("outcome", outcome)]
+        ).increment()
+        let elapsed = ContinuousClock.now - started
+        Metrics.Timer(
+            label: MetricCatalog.httpRequestDuration.name, dimensions: [("service", service), ("endpoint", endpoint)]
+        ).recordNanoseconds(Int64((elapsed / .nanoseconds(1)).rounded()))
     }
 
     // MARK: - Exchange

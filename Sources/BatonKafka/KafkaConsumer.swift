@@ -66,12 +66,14 @@ public final class KafkaConsumer: Service, Sendable {
         logger[metadataKey: KafkaLogMetadataKey.groupID] = "\(configuration.groupID)"
         let buffer = KafkaMessageBuffer(capacity: configuration.messageBufferSize)
         let assignment = KafkaConsumerAssignment()
-        let context = RDKafkaClientContext(logger: logger) { event in
-            assignment.apply(event)
-            if case .revoked(let partitions, _) = event {
-                buffer.drop(partitions: Set(partitions))
-            }
-        }
+        let context = RDKafkaClientContext(
+            logger: logger,
+            rebalanceObserver: { event in
+                assignment.apply(event)
+                if case .revoked(let partitions, _) = event {
+                    buffer.drop(partitions: Set(partitions))
+                }
+            }, statisticsObserver: configuration.onStatistics)
         let client = try RDKafkaClient.make(kind: .consumer, properties: properties, context: context)
         self.client = client
         self.buffer = buffer

@@ -43,6 +43,11 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// for the record being processed, waiting for the application to ask for the next record,
     /// before it closes. Default: `.seconds(10)`.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// How often librdkafka reports the consumer's partitions' lag and fetch state to
+    /// ``onStatistics`` (`statistics.interval.ms`); `nil` reports nothing. Default: `nil`.
+    public var statisticsInterval: Duration?
+    /// Told each statistics report, on the consumer's poll thread: keep it short. Default: none.
+    public var onStatistics: (@Sendable (KafkaConsumerStatistics) -> Void)?
     /// Further librdkafka properties, passed through verbatim, such as `security.protocol`,
     /// `sasl.mechanisms`, `sasl.username`, `sasl.password` or `fetch.max.bytes`. Values of keys
     /// that contain "password", "secret" or "key" are never logged or printed. Default: none.
@@ -100,6 +105,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         properties.set("session.timeout.ms", milliseconds: sessionTimeout)
         properties.set("heartbeat.interval.ms", milliseconds: heartbeatInterval)
         properties.set("max.poll.interval.ms", milliseconds: maxPollInterval)
+        if let statisticsInterval { properties.set("statistics.interval.ms", milliseconds: statisticsInterval) }
         properties.set(
             "partition.assignment.strategy",
             partitionAssignmentStrategies.map(\.rawValue).joined(separator: ",")
@@ -119,6 +125,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         "heartbeat.interval.ms": "set heartbeatInterval",
         "max.poll.interval.ms": "set maxPollInterval",
         "partition.assignment.strategy": "set partitionAssignmentStrategies",
+        "statistics.interval.ms": "set statisticsInterval",
     ]
 }
 

@@ -22,6 +22,35 @@ public struct ClaimedAttempt: Sendable, Hashable {
     public var params: [String: JSONValue]
     /// The Ray submission id, once Ray accepted the attempt's job.
     public var raySubmissionID: String?
+    /// The run's pipeline, for metrics.
+    public var pipeline: String
+    /// The worker pool the attempt was queued for.
+    public var pool: String
+    /// When the attempt became claimable (queued, or its retry delay over), by the database's clock.
+    public var claimableAt: Date
+    /// When a worker claimed it, by the database's clock.
+    public var startedAt: Date
+
+    /// A claim of attempt `id`; see each property.
+    public init(
+        id: UUID, runID: UUID, stage: String, attempt: Int, epoch: Int64, deadline: Date, specYAML: String,
+        params: [String: JSONValue], raySubmissionID: String? = nil, pipeline: String, pool: String,
+        claimableAt: Date, startedAt: Date
+    ) {
+        self.id = id
+        self.runID = runID
+        self.stage = stage
+        self.attempt = attempt
+        self.epoch = epoch
+        self.deadline = deadline
+        self.specYAML = specYAML
+        self.params = params
+        self.raySubmissionID = raySubmissionID
+        self.pipeline = pipeline
+        self.pool = pool
+        self.claimableAt = claimableAt
+        self.startedAt = startedAt
+    }
 }
 
 /// What a job reported, recorded with its attempt's outcome.
@@ -70,22 +99,28 @@ extension AttemptStore {
                     lease_epoch = lease_epoch + 1, started_at = now(),
                     deadline_at = now() + timeout_ms * interval '1 millisecond'
                 WHERE id = \(attemptID) AND state = 'queued'
-                RETURNING run_id, stage, attempt, lease_epoch, deadline_at
+                RETURNING run_id, stage, attempt, lease_epoch, deadline_at, pool,
+                    greatest(queued_at, available_at), started_at
                 """, logger: logger)
-            var claimed: (UUID, String, Int, Int64, Date)?
-            for try await row in rows.decode((UUID, String, Int, Int64, Date).self) { claimed = row }
-            guard let (runID, stage, attempt, epoch, deadline) = claimed else { return nil }
+            var claimed: (UUID, String, Int, Int64, Date, String, Date, Date)?
+            for try await row in rows.decode((UUID, String, Int, Int64, Date, String, Date, Date).self) {
+                claimed = row
+            }
+            guard let (runID, stage, attempt, epoch, deadline, pool, claimableAt, startedAt) = claimed
+            else { return nil }
             try await connection.query(
                 """
                 UPDATE stages SET state = 'running', started_at = coalesce(started_at, now())
                 WHERE run_id = \(runID) AND name = \(stage) AND state = 'ready'
                 """, logger: logger)
             let runRows = try await connection.query(
-                "SELECT spec_yaml, params::text FROM runs WHERE id = \(runID)", logger: logger)
+                "SELECT spec_yaml, params::text, pipeline_name FROM runs WHERE id = \(runID)", logger: logger)
             var specYAML = ""
             var params: [String: JSONValue] = [:]
-            for try await (yaml, paramsJSON) in runRows.decode((String, String).self) {
+            var pipeline = ""
+            for try await (yaml, paramsJSON, name) in runRows.decode((String, String, String).self) {
                 specYAML = yaml
+                pipeline = name
                 params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
             }
             try await enqueueRunEvent(
@@ -95,7 +130,8 @@ extension AttemptStore {
                 on: connection)
             return ClaimedAttempt(
                 id: attemptID, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,
-                specYAML: specYAML, params: params, raySubmissionID: nil)
+                specYAML: specYAML, params: params, pipeline: pipeline, pool: pool,
+                claimableAt: claimableAt, startedAt: startedAt)
         }
     }
 

@@ -61,6 +61,8 @@ public struct CacheCandidate: Sendable, Hashable {
     public var runID: UUID
     /// The outputs the attempt recorded, which a cache hit reuses.
     public var outputs: [JobOutput]
+    /// The GPU-seconds the attempt reserved (its GPUs times its duration): what a hit saves.
+    public var gpuSeconds: Double = 0
 }
 
 extension AttemptStore {
@@ -81,13 +83,15 @@ extension AttemptStore {
     public func cacheCandidates(fingerprint: String, limit: Int = 3) async throws -> [CacheCandidate] {
         let rows = try await client.query(
             """
-            SELECT a.id, a.run_id FROM stage_attempts a
+            SELECT a.id, a.run_id,
+                coalesce(extract(epoch FROM a.finished_at - a.started_at)::float8 * a.num_gpus, 0)::float8
+            FROM stage_attempts a
             WHERE a.fingerprint = \(fingerprint) AND a.state = 'succeeded' AND a.cached_from IS NULL
             ORDER BY a.finished_at DESC LIMIT \(limit)
             """, logger: logger)
         var candidates: [CacheCandidate] = []
-        for try await (attemptID, runID) in rows.decode((UUID, UUID).self) {
-            candidates.append(CacheCandidate(attemptID: attemptID, runID: runID, outputs: []))
+        for try await (attemptID, runID, gpuSeconds) in rows.decode((UUID, UUID, Double).self) {
+            candidates.append(CacheCandidate(attemptID: attemptID, runID: runID, outputs: [], gpuSeconds: gpuSeconds))
         }
         for index in candidates.indices {
             candidates[index].outputs = try await outputs(of: candidates[index].attemptID)
@@ -98,9 +102,15 @@ extension AttemptStore {
     /// A given attempt as a cache candidate (for `runs retry --from`); `nil` unless it succeeded.
     public func reusableAttempt(_ attemptID: UUID) async throws -> CacheCandidate? {
         let rows = try await client.query(
-            "SELECT run_id FROM stage_attempts WHERE id = \(attemptID) AND state = 'succeeded'", logger: logger)
-        for try await runID in rows.decode(UUID.self) {
-            return CacheCandidate(attemptID: attemptID, runID: runID, outputs: try await outputs(of: attemptID))
+            """
+            SELECT a.run_id,
+                coalesce(extract(epoch FROM a.finished_at - a.started_at)::float8 * a.num_gpus, 0)::float8
+            FROM stage_attempts a
+            WHERE a.id = \(attemptID) AND a.state = 'succeeded'
+            """, logger: logger)
+        for try await (runID, gpuSeconds) in rows.decode((UUID, Double).self) {
+            return CacheCandidate(
+                attemptID: attemptID, runID: runID, outputs: try await outputs(of: attemptID), gpuSeconds: gpuSeconds)
         }
         return nil
     }

@@ -40,18 +40,23 @@ extension AttemptStore {
                     WHERE state = 'running' AND kind = 'ray' AND lease_expires_at < now()
                     ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
                 RETURNING a.id, a.run_id, a.stage, a.attempt, a.lease_epoch, a.deadline_at, r.spec_yaml, r.params::text,
-                    a.ray_submission_id
+                    a.ray_submission_id, r.pipeline_name, a.pool, greatest(a.queued_at, a.available_at),
+                    a.started_at
                 """, logger: logger)
             var adopted: [ClaimedAttempt] = []
-            for try await (id, runID, stage, attempt, epoch, deadline, yaml, params, submissionID) in rows.decode(
-                (UUID, UUID, String, Int, Int64, Date, String, String, String?).self)
+            for try await (
+                id, runID, stage, attempt, epoch, deadline, yaml, params, submissionID, pipeline, pool,
+                claimableAt, startedAt
+            ) in rows.decode(
+                (UUID, UUID, String, Int, Int64, Date, String, String, String?, String, String, Date, Date).self)
             {
                 adopted.append(
                     ClaimedAttempt(
                         id: id, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,
                         specYAML: yaml,
                         params: try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8)),
-                        raySubmissionID: submissionID))
+                        raySubmissionID: submissionID, pipeline: pipeline, pool: pool,
+                        claimableAt: claimableAt, startedAt: startedAt))
             }
             return adopted
         }

@@ -188,3 +188,16 @@ public struct MetricPoint: Sendable, Hashable, Codable {
     /// The value at that step.
     public var value: Double
 }
+
+extension RunStore {
+    /// A run's pipeline and state, as recorded; `nil` for an unknown run.
+    public func pipelineAndState(of runID: UUID) async throws -> (pipeline: String, state: RunState)? {
+        let rows = try await client.query(
+            "SELECT pipeline_name, state FROM runs WHERE id = \(runID)", logger: logger)
+        for try await (pipeline, state) in rows.decode((String, String).self) {
+            guard let state = RunState(rawValue: state) else { return nil }
+            return (pipeline, state)
+        }
+        return nil
+    }
+}

@@ -7,7 +7,8 @@ struct Baton: AsyncParsableCommand {
         commandName: "baton",
         abstract: "Event-driven engine for ML training pipelines (Kafka + PostgreSQL + Ray).",
         subcommands: [
-            MigrateCommand.self, ServeCommand.self, RolesCommand.self, SubmitCommand.self, RunsCommand.self,
+            MigrateCommand.self, ServeCommand.self, RolesCommand.self, MetricsCommand.self, SubmitCommand.self,
+            RunsCommand.self,
             PipelinesCommand.self,
             BenchCommand.self, CacheCommand.self,
             LineageCommand.self, ExportCommand.self,

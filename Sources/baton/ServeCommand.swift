@@ -103,6 +103,12 @@ struct ServeCommand: AsyncParsableCommand {
         } else if let seconds = try Self.seconds(nil, "BATON_SERVE_RESTORE_SECONDS", environment) {
             configuration.serveRestoreInterval = seconds
         }
+        if let seconds = try Self.seconds(nil, "BATON_STATISTICS_SECONDS", environment) {
+            configuration.statisticsInterval = seconds
+        }
+        if let seconds = try Self.seconds(nil, "BATON_STALLED_RUN_SECONDS", environment) {
+            configuration.stalledRunAfter = seconds
+        }
         if let concurrency = workerConcurrency ?? environment["BATON_WORKER_CONCURRENCY"].flatMap(Int.init) {
             configuration.workerConcurrency = concurrency
         }
@@ -136,7 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
         if metricsAddress != "off" {
             let (host, port) = try Self.parseAddress(metricsAddress)
             let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            MetricsSystem.bootstrap(PrometheusMetricsFactory.baton(registry: registry))
             services.append(
                 ObservabilityServer(
                     host: host, port: port, registry: registry,

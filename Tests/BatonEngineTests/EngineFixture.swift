@@ -37,6 +37,7 @@ struct EngineFixture: Sendable {
             "BATON_POOLS": "default,cpu,gpu",
             "BATON_LEASE_SECONDS": "3",
             "BATON_SWEEP_SECONDS": "0.5",
+            "BATON_STATISTICS_SECONDS": "0.5",
             "BATON_REDRIVE_SECONDS": "5",
             "BATON_LOG_LEVEL": "info",
             "BATON_METRICS_ADDRESS": "127.0.0.1:\(metricsPort)",

@@ -37,7 +37,7 @@ struct LeaseKeeperLogicTests {
 
     static let claim = ClaimedAttempt(
         id: UUID(), runID: UUID(), stage: "s", attempt: 1, epoch: 1, deadline: .distantFuture, specYAML: "",
-        params: [:])
+        params: [:], pipeline: "p", pool: "cpu", claimableAt: .now, startedAt: .now)
 
     func keeper(_ leases: ScriptedLeases, interval: Duration = .milliseconds(20)) -> LeaseKeeper {
         LeaseKeeper(attempts: leases, lease: .seconds(1), interval: interval, logger: .init(label: "test"))

@@ -41,7 +41,8 @@ struct GateExecutor: StageExecutor {
             return
         }
         let state: AttemptState = decision.passed ? .succeeded : .rejected
-        EngineMetrics.attemptFinished(state: state.rawValue)
+        EngineMetrics.attemptFinished(claim, state: state)
+        EngineMetrics.gateDecided(pipeline: claim.pipeline, passed: decision.passed)
         logger.info(
             decision.passed ? "gate passed" : "gate rejected the run",
             metadata: [
@@ -52,7 +53,7 @@ struct GateExecutor: StageExecutor {
 
     private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws {
         if try await attempts.finishAttempt(claim, state: .failed, error: failure, errorType: errorType) {
-            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+            EngineMetrics.attemptFinished(claim, state: .failed)
         }
     }
 }

@@ -45,7 +45,7 @@ struct NoopExecutor: StageExecutor {
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)
         if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
-            EngineMetrics.attemptFinished(state: state.rawValue)
+            EngineMetrics.attemptFinished(claim, state: state)
         } else {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
         }

@@ -76,7 +76,7 @@ struct RayStageExecutor: StageExecutor {
                 if try await attempts.finishAttempt(
                     claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused")
                 {
-                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                    EngineMetrics.attemptFinished(claim, state: .failed)
                 }
                 return nil
             }
@@ -97,7 +97,7 @@ struct RayStageExecutor: StageExecutor {
         switch try await cache.decide(claim, stage: stage, fingerprint: launch.fingerprint) {
         case .hit(let source, let reason):
             if try await attempts.finishFromCache(claim, launch, source: source, cacheDecision: "hit: \(reason)") {
-                EngineMetrics.attemptFinished(state: "cached")
+                EngineMetrics.attemptCached(claim, source: source)
                 logger.info(
                     "stage served from the cache",
                     metadata: [
@@ -182,7 +182,7 @@ struct RayStageExecutor: StageExecutor {
         while !Task.isCancelled {
             if let since = logFailingSince, Date() >= claim.deadline || ContinuousClock.now - since >= Self.logPatience
             {
-                try await failUnreadableLog(claim, submissionID: submissionID)
+                try await failUnreadableLog(claim, stage: stage, submissionID: submissionID)
                 return
             }
             if Date() >= claim.deadline {
@@ -199,7 +199,7 @@ struct RayStageExecutor: StageExecutor {
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
                     errorType: "ray_job_lost")
                 {
-                    EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                    EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0)
                 }
                 return
             case .unavailable(let error) where !error.isRetriable:
@@ -259,12 +259,12 @@ struct RayStageExecutor: StageExecutor {
     /// (`log_unreadable`, retried as the stage's policy says) rather than succeed without outputs.
     static let logPatience: Duration = .seconds(600)
 
-    private func failUnreadableLog(_ claim: ClaimedAttempt, submissionID: String) async throws {
+    private func failUnreadableLog(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws {
         let error =
             "the Ray job ended but its log (with the job's outputs and metrics) could not be read for "
             + "\(DurationParsing.format(Self.logPatience)) or until the stage timeout; see the worker's log"
         if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: "log_unreadable") {
-            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+            EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0)
         }
     }
 
@@ -313,7 +313,7 @@ struct RayStageExecutor: StageExecutor {
             errorType = job.errorType ?? "job_failed"
         }
         if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
-            EngineMetrics.attemptFinished(state: state.rawValue)
+            EngineMetrics.attemptFinished(claim, state: state, gpus: stage.ray?.resources.gpus ?? 0)
         }
     }
 
@@ -324,7 +324,7 @@ struct RayStageExecutor: StageExecutor {
             claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
         {
             try await attempts.markRayStopped(claim.id, status: status)
-            EngineMetrics.attemptFinished(state: AttemptState.timedOut.rawValue)
+            EngineMetrics.attemptFinished(claim, state: .timedOut, gpus: stage.ray?.resources.gpus ?? 0)
         }
     }
 

@@ -36,10 +36,10 @@ struct RegisterExecutor: StageExecutor {
             logger.info(
                 registration.isNew ? "model version registered" : "model version found registered",
                 metadata: metadata)
-            EngineMetrics.attemptFinished(state: AttemptState.succeeded.rawValue)
+            EngineMetrics.attemptFinished(claim, state: .succeeded)
         case .missingArtifact(let reason):
             if try await attempts.finishAttempt(claim, state: .failed, error: reason, errorType: "missing_artifact") {
-                EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+                EngineMetrics.attemptFinished(claim, state: .failed)
             }
         case .fencedOut:
             logger.info("registration fenced out (lease lost)", metadata: metadata)

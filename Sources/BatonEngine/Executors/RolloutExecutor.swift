@@ -72,6 +72,10 @@ struct RolloutExecutor: StageExecutor {
                         kind: step.kind, weight: step.weight, phase: step.phase, measurements: step.measurements,
                         message: step.message)
                     guard try await registry.recordRolloutStep(claim, stepped) else { throw LeaseKeeper.LeaseLost() }
+                    EngineMetrics.rolloutStepped(
+                        model: candidate.name, weight: step.weight,
+                        analysisPassed: step.kind == "analysis" && step.phase != "running"
+                            ? step.phase == "succeeded" : nil)
                 }
             }
         } catch is LeaseKeeper.LeaseLost {
@@ -95,7 +99,7 @@ struct RolloutExecutor: StageExecutor {
         switch finish {
         case .finished:
             logger.info("rollout finished", metadata: metadata)
-            EngineMetrics.attemptFinished(state: (reason == nil ? AttemptState.succeeded : .failed).rawValue)
+            EngineMetrics.attemptFinished(claim, state: reason == nil ? .succeeded : .failed)
         case .fencedOut:
             logger.info("rollout outcome fenced out (lease lost)", metadata: metadata)
         }
@@ -103,7 +107,7 @@ struct RolloutExecutor: StageExecutor {
 
     private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws {
         if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: type) {
-            EngineMetrics.attemptFinished(state: AttemptState.failed.rawValue)
+            EngineMetrics.attemptFinished(claim, state: .failed)
         }
     }
 }

@@ -74,6 +74,14 @@ public struct Coordinator: Service {
         case .stageSucceeded, .stageCached, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)
             try await runs.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
+        case .runSucceeded, .runFailed, .runCancelled, .runRejectedByGate:
+            // Counted from the database's record, not the event's words: a label never takes a
+            // value from the wire.
+            let notice = try decode(RunNotice.self, from: event)
+            if let runID = notice.runId, let run = try await runs.pipelineAndState(of: runID), run.state.isTerminal {
+                EngineMetrics.runFinished(pipeline: run.pipeline, state: run.state)
+            }
+            return
         case .none:
             if message.topic == topics.requested {
                 throw PoisonMessage(reason: "unknown event type '\(event.type)' on \(message.topic)")

@@ -3,7 +3,6 @@ import BatonMLflow
 import BatonStore
 import Foundation
 import Logging
-import Metrics
 import ServiceLifecycle
 
 /// The mirror role: brings an MLflow tracking server in step with PostgreSQL, the source of truth.
@@ -91,7 +90,7 @@ public struct MLflowMirror: Service {
                 failures = 0
             } catch {
                 failures += 1
-                Counter(label: "baton_mlflow_mirror_failures_total").increment()
+                EngineMetrics.mlflowMirrorFailed()
                 let next = retryInterval(failures: failures)
                 let metadata: Logger.Metadata = [LogKeys.error: "\(error)", LogKeys.retryIn: "\(next)"]
                 // One line per outage, not one per poll.
@@ -103,7 +102,7 @@ public struct MLflowMirror: Service {
                 }
             }
             if let backlog = try? await mirror.mlflowMirrorBacklog() {
-                Gauge(label: "baton_mlflow_mirror_runs_behind").record(backlog)
+                EngineMetrics.mlflowMirrorBehind(backlog)
             }
             if let parked = try? await mirror.mlflowMirrorParkedCounts() {
                 for (kind, count) in parked { EngineMetrics.mlflowMirrorParked(kind: kind.rawValue, count: count) }

@@ -102,6 +102,7 @@ public struct StageWorker: Service {
                 metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
             return nil
         }
+        EngineMetrics.claimed(claim)
         let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
         guard let stage = pipeline.stage(named: claim.stage) else {
             _ = try await attempts.finishAttempt(

@@ -4,8 +4,9 @@ import Logging
 import ServiceLifecycle
 
 /// The sweeper role: periodically ends attempts past their deadline or lease and re-sends
-/// events that went missing, so every run reaches a terminal state; and, beside it, keeps the
-/// champions that rollouts put on Ray Serve served there (``ChampionRestorer``).
+/// events that went missing, so every run reaches a terminal state; and, beside it, reads the
+/// engine's backlog for `/metrics` (``EngineStatistics``) and keeps the champions that rollouts
+/// put on Ray Serve served there (``ChampionRestorer``).
 ///
 /// Several sweepers may run: the sweep works through PostgreSQL with `SKIP LOCKED`, and a
 /// champion's restore decides and deploys under the lock on the platform's configuration, so
@@ -32,16 +33,17 @@ public struct Sweeper: Service {
         restorer = ChampionRestorer(configuration: configuration, registry: registry, logger: logger)
     }
 
-    /// Sweeps every sweep interval, and restores champions every restore interval, until
+    /// Sweeps every sweep interval, reads the engine's figures for `/metrics` every statistics
+    /// interval (``EngineStatistics``), and restores champions every restore interval, until
     /// graceful shutdown.
     public func run() async throws {
-        guard let restorer, let interval = configuration.serveRestoreInterval else {
-            try await sweep()
-            return
-        }
+        let statistics = EngineStatistics(attempts: attempts, configuration: configuration, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await sweep() }
-            group.addTask { await restorer.run(every: interval) }
+            group.addTask { await statistics.run() }
+            if let restorer, let interval = configuration.serveRestoreInterval {
+                group.addTask { await restorer.run(every: interval) }
+            }
         }
     }
 

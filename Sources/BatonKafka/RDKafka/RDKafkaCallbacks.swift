@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -93,6 +94,20 @@ enum RDKafkaCallbacks {
     }
 
     // MARK: - Consumer
+
+    /// `stats_cb`: served by the consumer's poll thread. Returns 0: librdkafka frees the JSON.
+    static func statistics(json: UnsafeMutablePointer<CChar>?, length: Int, opaque: UnsafeMutableRawPointer?) -> Int32 {
+        guard let context = context(opaque: opaque), let observer = context.statisticsObserver, let json else {
+            return 0
+        }
+        let data = Data(bytes: json, count: length)
+        do {
+            observer(try KafkaConsumerStatistics(json: data))
+        } catch {
+            context.logger.debug("librdkafka statistics unreadable", metadata: [KafkaLogMetadataKey.error: "\(error)"])
+        }
+        return 0
+    }
 
     /// `rebalance_cb`: served by the consumer's poll thread (or by `rd_kafka_consumer_close`).
     ///

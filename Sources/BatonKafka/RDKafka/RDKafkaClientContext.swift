@@ -22,9 +22,16 @@ final class RDKafkaClientContext: Sendable {
     /// The fatal error librdkafka raised, if any; the client is unusable afterwards.
     let fatalError = Mutex<KafkaError?>(nil)
 
-    init(logger: Logger, rebalanceObserver: (@Sendable (RDKafkaRebalanceEvent) -> Void)? = nil) {
+    /// Told every statistics report (consumers with `statistics.interval.ms`).
+    let statisticsObserver: (@Sendable (KafkaConsumerStatistics) -> Void)?
+
+    init(
+        logger: Logger, rebalanceObserver: (@Sendable (RDKafkaRebalanceEvent) -> Void)? = nil,
+        statisticsObserver: (@Sendable (KafkaConsumerStatistics) -> Void)? = nil
+    ) {
         self.logger = logger
         self.rebalanceObserver = rebalanceObserver
+        self.statisticsObserver = statisticsObserver
     }
 
     /// Logs a librdkafka log line; `level` is a syslog level (0 emergency ... 7 debug).

@@ -1,0 +1,54 @@
+import Synchronization
+
+/// The `endpoint` label of an outbound call's metrics: the method and the path with its
+/// variable segments (ids, keys, names with digits) written `{}`, e.g.
+/// `GET /api/jobs/{}`. Paths carry ids, so the label set is bounded twice: by the template,
+/// and by at most ``limit`` distinct endpoints per service in one process (later ones are
+/// `other`).
+final class HTTPEndpointLabel: Sendable {
+    /// The most distinct endpoints of one service; more are counted as `other`.
+    static let limit = 64
+    /// The longest path segment kept as it is.
+    static let longestKept = 40
+
+    private let seen = Mutex<[String: Set<String>]>([:])
+
+    /// The label of `method path` to `service`.
+    func label(service: String, method: String, path: String) -> String {
+        let endpoint = Self.template(method: method, path: path)
+        return seen.withLock { seen in
+            if seen[service, default: []].contains(endpoint) { return endpoint }
+            guard seen[service, default: []].count < Self.limit else { return "other" }
+            seen[service, default: []].insert(endpoint)
+            return endpoint
+        }
+    }
+
+    /// `method` and `path` (query dropped) with each variable segment written `{}`.
+    static func template(method: String, path: String) -> String {
+        let bare = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let segments = bare.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            isVariable(segment) ? "{}" : String(segment)
+        }
+        return "\(method) \(segments.joined(separator: "/"))"
+    }
+
+    /// A segment that names one thing (an id, a key, a job) rather than a kind of thing: it has a
+    /// digit, a capital, an escape or a `:`, or is long; API versions (`v1`, `v1beta1`, `2.0`)
+    /// are kept.
+    private static func isVariable(_ segment: Substring) -> Bool {
+        if segment.count > longestKept { return true }
+        if isVersion(segment) { return false }
+        return segment.contains { $0.isNumber || $0.isUppercase || $0 == "%" || $0 == ":" || $0 == "=" }
+    }
+
+    private static func isVersion(_ segment: Substring) -> Bool {
+        if segment.contains("."), segment.count <= 4, segment.allSatisfy({ $0.isNumber || $0 == "." }) {
+            return true
+        }
+        guard segment.first == "v", segment.count <= 12 else { return false }
+        let rest = segment.dropFirst()
+        guard let first = rest.first, first.isNumber else { return false }
+        return rest.allSatisfy { $0.isNumber || "alphbet".contains($0) }
+    }
+}
