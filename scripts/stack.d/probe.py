@@ -10,6 +10,7 @@
                                               OWNER, one a line
     probe.py mlflow PORT                      GET /health
     probe.py prometheus PORT                  GET /-/ready
+    probe.py alertmanager PORT                GET /-/ready
 
 Exit status 0 when the probe succeeds, 1 when it fails (the reason is the last line on
 stderr, in the form `ExceptionType: message`), 2 on a usage error.
@@ -119,7 +120,7 @@ def probe_mlflow(port):
 
 
 def probe_prometheus(port):
-    """Prometheus answers GET /-/ready once it is ready to serve queries."""
+    """Prometheus (and Alertmanager) answers GET /-/ready once it is ready to serve queries."""
     http_get(port, "/-/ready")
 
 
@@ -205,7 +206,8 @@ def _parser():
     ray_owned.add_argument("sid", type=int, metavar="SID", help="the session of `ray start`, 0 for none")
     ray_owned.set_defaults(run=_print_ray_owned_pids)
 
-    for name, probe, path in (("mlflow", probe_mlflow, "/health"), ("prometheus", probe_prometheus, "/-/ready")):
+    for name, probe, path in (("mlflow", probe_mlflow, "/health"), ("prometheus", probe_prometheus, "/-/ready"),
+                              ("alertmanager", probe_prometheus, "/-/ready")):
         command = commands.add_parser(name, help=f"GET http://127.0.0.1:PORT{path} answers 2xx")
         command.add_argument("port", type=_port, metavar="PORT")
         command.set_defaults(run=lambda a, probe=probe: probe(a.port))

