@@ -142,7 +142,7 @@ public struct EngineConfiguration: Sendable {
         // Baton's hops are latency-bound: do not let an empty fetch sit for librdkafka's 500 ms default.
         configuration.extra = ["fetch.wait.max.ms": "50"].merging(kafkaProperties) { $1 }
         let lag = ConsumerLag(group: configuration.groupID)
-        configuration.statisticsInterval = statisticsInterval
+        configuration.statisticsInterval = min(statisticsInterval, .seconds(5))
         configuration.onStatistics = { lag.record($0) }
         return configuration
     }

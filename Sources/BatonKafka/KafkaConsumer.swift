@@ -66,6 +66,8 @@ public final class KafkaConsumer: Service, Sendable {
         logger[metadataKey: KafkaLogMetadataKey.groupID] = "\(configuration.groupID)"
         let buffer = KafkaMessageBuffer(capacity: configuration.messageBufferSize)
         let assignment = KafkaConsumerAssignment()
+        let pastEnd = KafkaPartitionsPastEnd()
+        let onStatistics = configuration.onStatistics
         let context = RDKafkaClientContext(
             logger: logger,
             rebalanceObserver: { event in
@@ -73,7 +75,11 @@ public final class KafkaConsumer: Service, Sendable {
                 if case .revoked(let partitions, _) = event {
                     buffer.drop(partitions: Set(partitions))
                 }
-            }, statisticsObserver: configuration.onStatistics)
+            },
+            statisticsObserver: { statistics in
+                pastEnd.note(statistics)
+                onStatistics?(statistics)
+            })
         let client = try RDKafkaClient.make(kind: .consumer, properties: properties, context: context)
         self.client = client
         self.buffer = buffer
@@ -85,6 +91,7 @@ public final class KafkaConsumer: Service, Sendable {
             client: client,
             buffer: buffer,
             assignment: assignment,
+            pastEnd: pastEnd,
             configuration: configuration,
             logger: logger
         )

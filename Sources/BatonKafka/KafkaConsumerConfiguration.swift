@@ -43,9 +43,10 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// for the record being processed, waiting for the application to ask for the next record,
     /// before it closes. Default: `.seconds(10)`.
     public var shutdownGracePeriod: Duration = .seconds(10)
-    /// How often librdkafka reports the consumer's partitions' lag and fetch state to
-    /// ``onStatistics`` (`statistics.interval.ms`); `nil` reports nothing. Default: `nil`.
-    public var statisticsInterval: Duration?
+    /// How often librdkafka reports the consumer's partitions' lag and fetch state
+    /// (`statistics.interval.ms`) to ``onStatistics``; also how soon a consumer positioned past
+    /// the end of a partition (the broker lost records) starts it again. Default: `.seconds(5)`.
+    public var statisticsInterval: Duration = .seconds(5)
     /// Told each statistics report, on the consumer's poll thread: keep it short. Default: none.
     public var onStatistics: (@Sendable (KafkaConsumerStatistics) -> Void)?
     /// Further librdkafka properties, passed through verbatim, such as `security.protocol`,
@@ -105,7 +106,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         properties.set("session.timeout.ms", milliseconds: sessionTimeout)
         properties.set("heartbeat.interval.ms", milliseconds: heartbeatInterval)
         properties.set("max.poll.interval.ms", milliseconds: maxPollInterval)
-        if let statisticsInterval { properties.set("statistics.interval.ms", milliseconds: statisticsInterval) }
+        properties.set("statistics.interval.ms", milliseconds: statisticsInterval)
         properties.set(
             "partition.assignment.strategy",
             partitionAssignmentStrategies.map(\.rawValue).joined(separator: ",")

@@ -1,3 +1,4 @@
+import CRdKafka
 import Logging
 import Synchronization
 
@@ -16,14 +17,17 @@ final class KafkaConsumerPollLoop: Sendable {
     private let logger: Logger
     private let failure = Mutex<KafkaError?>(nil)
     private static let pausedPollInterval: Duration = .milliseconds(5)
+    private let pastEnd: KafkaPartitionsPastEnd
 
     init(
         client: RDKafkaClient,
         buffer: KafkaMessageBuffer,
         assignment: KafkaConsumerAssignment,
+        pastEnd: KafkaPartitionsPastEnd,
         configuration: KafkaConsumerConfiguration,
         logger: Logger
     ) {
+        self.pastEnd = pastEnd
         self.client = client
         self.buffer = buffer
         self.assignment = assignment
@@ -69,6 +73,7 @@ final class KafkaConsumerPollLoop: Sendable {
     private func poll(on thread: KafkaPollThread) -> KafkaError? {
         var drainDeadline: ContinuousClock.Instant?
         while !thread.isStopRequested {
+            restartPartitionsPastEnd()
             let status = buffer.pollStatus()
             if status.isDraining {
                 if drainDeadline == nil {
@@ -109,5 +114,31 @@ final class KafkaConsumerPollLoop: Sendable {
             }
         }
         return nil
+    }
+
+    /// Starts again, as `auto.offset.reset` says, in each partition the broker lost records of
+    /// (its end is now before this consumer's position); the records after the loss are
+    /// delivered, and the application's dedupe absorbs any it had seen.
+    private func restartPartitionsPastEnd() {
+        let past = pastEnd.take()
+        guard !past.isEmpty else { return }
+        let described = past.map { "\($0.topic)/\($0.partition) at \($0.nextOffset), end \($0.end)" }
+            .joined(separator: ", ")
+        let offset: Int64
+        switch configuration.autoOffsetReset {
+        case .earliest: offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
+        case .latest: offset = Int64(RD_KAFKA_OFFSET_END)
+        default:
+            logger.error(
+                "Kafka consumer positioned past the end of partitions, and autoOffsetReset is error: \(described)")
+            return
+        }
+        logger.warning(
+            "Kafka consumer positioned past the end of partitions (the broker lost records); reading them again per autoOffsetReset",
+            metadata: [KafkaLogMetadataKey.partitions: "\(described)"])
+        let partitions = past.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) }
+        if let error = client.seek(partitions, to: offset) {
+            logger.warning("\(error.reason)")
+        }
     }
 }

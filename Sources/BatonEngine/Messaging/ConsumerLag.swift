@@ -29,7 +29,9 @@ final class ConsumerLag: Sendable {
             return dropped
         }
         for partition in statistics.partitions {
-            gauge(partition.topic, partition.partition).record(partition.lag)
+            // Nothing committed yet: everything from the next fetch to the end is still to consume.
+            let lag = partition.lag >= 0 ? partition.lag : max(0, partition.end - max(0, partition.nextOffset))
+            gauge(partition.topic, partition.partition).record(lag)
         }
         for partition in dropped { gauge(partition.topic, partition.partition).record(0) }
     }

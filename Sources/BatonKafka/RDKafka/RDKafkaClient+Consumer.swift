@@ -77,6 +77,17 @@ extension RDKafkaClient {
         }
     }
 
+    /// Moves the next offset to read of `partitions` to `offset` (`RD_KAFKA_OFFSET_BEGINNING` or
+    /// `RD_KAFKA_OFFSET_END`) without waiting. Poll thread only.
+    func seek(_ partitions: [KafkaTopicPartition], to offset: Int64) -> KafkaError? {
+        let list = RDKafkaTopicPartitionList.make(partitions.map { ($0.topic, $0.partition, offset) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        guard let error = rd_kafka_seek_partitions(unguardedHandle, list, 0) else { return nil }
+        defer { rd_kafka_error_destroy(error) }
+        let text = rd_kafka_error_string(error).map { String(cString: $0) } ?? "unknown error"
+        return .consumerFailed("Moving the read position failed: \(text).", underlyingName: nil)
+    }
+
     /// Starts committing `offset` (the next offset to read) for one partition; the commit
     /// callback completes operation `id` when the broker answered.
     ///

@@ -90,10 +90,8 @@ final class RDKafkaClient: @unchecked Sendable {  // the handle is thread-safe; 
             rd_kafka_conf_set_rebalance_cb(conf) { handle, code, partitions, opaque in
                 RDKafkaCallbacks.rebalance(handle: handle, code: code, partitions: partitions, opaque: opaque)
             }
-            if context.statisticsObserver != nil {
-                rd_kafka_conf_set_stats_cb(conf) { _, json, length, opaque in
-                    RDKafkaCallbacks.statistics(json: json, length: length, opaque: opaque)
-                }
+            rd_kafka_conf_set_stats_cb(conf) { _, json, length, opaque in
+                RDKafkaCallbacks.statistics(json: json, length: length, opaque: opaque)
             }
         case .admin:
             type = RD_KAFKA_PRODUCER

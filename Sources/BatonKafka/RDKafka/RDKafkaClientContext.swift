@@ -22,7 +22,7 @@ final class RDKafkaClientContext: Sendable {
     /// The fatal error librdkafka raised, if any; the client is unusable afterwards.
     let fatalError = Mutex<KafkaError?>(nil)
 
-    /// Told every statistics report (consumers with `statistics.interval.ms`).
+    /// Told every statistics report (consumers).
     let statisticsObserver: (@Sendable (KafkaConsumerStatistics) -> Void)?
 
     init(
