@@ -256,6 +256,7 @@ let package = Package(
                 "BatonEngine",
                 "BatonHTTPClient",
                 "BatonS3",
+                "BatonObservability",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
 import BatonEngine
+import BatonObservability
 import BatonS3
 import BatonStore
 import Foundation
@@ -141,17 +142,28 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return ArtifactPresenceChecks([FileArtifactPresence(), S3ArtifactPresence(client: s3)])
     }
 
-    /// Sets up swift-log once for the process.
+    /// Sets up swift-log once for the process: `key=value` text on standard error, or one JSON
+    /// object per line with `BATON_LOG_FORMAT=json` (``JSONLogHandler``).
     ///
     /// - Parameter defaultLevel: the level when neither flag nor environment sets one; one-shot
     ///   commands keep the terminal quiet with `warning`, `serve` logs at `info`.
     public func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
         let configured = logLevel ?? Self.environment["BATON_LOG_LEVEL"]
         let level = configured.flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
+        let format = Self.environment["BATON_LOG_FORMAT"] ?? "text"
         LoggingSystem.bootstrap { label in
+            if format == "json" {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
+        }
+        if !["text", "json"].contains(format) {
+            Logger(label: "baton").warning(
+                "BATON_LOG_FORMAT='\(format.prefix(40))' is neither text nor json; logging text")
         }
     }
 }
