@@ -57,7 +57,8 @@ public struct JSONLogHandler: LogHandler {
         fields["message"] = "\(event.message)"
         fields["source"] = event.source
         guard
-            let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try? JSONSerialization.data(
+                withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")
     }
