@@ -10,7 +10,10 @@ How a stage's settings are chosen, later wins:
    gives defaults for a 7B model (``learning_rate``, ``lora_rank``, ``base_model``) are
    ignored: a 1M-parameter model trained for a few dozen steps needs its own values;
 3. stage-scoped params ``<stage>_<setting>`` (``cpt_max_steps``, ``sft_learning_rate``,
-   ``rlhf_beta``, ``evaluate_max_new_tokens``, ...), which apply in every profile.
+   ``rlhf_beta``, ``evaluate_max_new_tokens``, ...), which apply in every profile;
+4. ``train_scale`` (a number, default 1) multiplies the resulting ``max_steps`` of a
+   training stage: the reference pipeline's knob for an under-trained (``0.1``) or a
+   longer-trained (``2``) model.
 """
 
 from __future__ import annotations
@@ -18,14 +21,20 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+from .prompts import DEFAULT_SYSTEM
+
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         # A ~1M-parameter Llama initialised from a config; the tokenizer is a byte-level BPE
-        # trained by the cpt stage on the preprocessed corpus. CPU, seconds per stage.
+        # trained by the cpt stage on the preprocessed corpus and the task's chats. CPU, about
+        # a minute per stage. No system prompt: the task's prompts are short and every token
+        # costs CPU time.
         "common": {
             "seed": 42,
+            "system_prompt": None,
+            "answer_tokens": 12,
             "max_length": 128,
             "model": {
                 "hidden_size": 128,
@@ -46,7 +55,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "lora_targets": LORA_TARGETS,
             "num_workers": 1,
             "use_ray_train": "auto",
-            "logging_steps": 1,
+            "logging_steps": 5,
             "grad_accum": 1,
             "warmup_steps": 2,
             "lr_scheduler": "cosine",
@@ -61,14 +70,17 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 8,
             "packing": True,
         },
-        "sft": {"full_finetune": False, "lora_rank": 16, "max_steps": 40, "learning_rate": 5e-3, "batch_size": 8},
+        # The task is new to a from-scratch model: tiny sft trains every weight (LoRA on a
+        # 128-wide model learns it several times slower); 64 per batch: with 32 the steps are too
+        # noisy to pick up the rule in a few hundred steps.
+        "sft": {"full_finetune": True, "max_steps": 300, "learning_rate": 5e-3, "batch_size": 64, "warmup_steps": 30},
         "rlhf": {
             "full_finetune": False,
             "lora_rank": 16,
             "max_steps": 30,
             "learning_rate": 2e-3,
             "beta": 0.1,
-            "batch_size": 8,
+            "batch_size": 16,
             "eval_fraction": 0.2,
             # Ray Tune (ASHA) over learning rate and beta
             "tune_samples": 3,
@@ -82,13 +94,15 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "tune_cpus_per_trial": 1,
             "tune_gpus_per_trial": 0,
         },
-        "evaluate": {"max_new_tokens": 24, "batch_size": 8, "load_in_4bit": False},
+        "evaluate": {"max_new_tokens": 12, "batch_size": 32, "latency_samples": 20, "load_in_4bit": False},
     },
     "full": {
         # A 4-bit Qwen2.5-7B with LoRA r=64 on GPUs (QLoRA). Unsloth when installed and a
         # GPU is present and the stage runs on one worker; transformers + PEFT otherwise.
         "common": {
             "seed": 42,
+            "system_prompt": DEFAULT_SYSTEM,
+            "answer_tokens": 24,
             "base_model": "Qwen/Qwen2.5-7B",
             "max_length": 2048,
             "load_in_4bit": True,
@@ -141,7 +155,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "tune_cpus_per_trial": 4,
             "tune_gpus_per_trial": 1,
         },
-        "evaluate": {"max_new_tokens": 64, "batch_size": 8, "load_in_4bit": True},
+        "evaluate": {"max_new_tokens": 64, "batch_size": 8, "latency_samples": 50, "load_in_4bit": True},
     },
 }
 
@@ -186,6 +200,11 @@ def stage_settings(stage: str, params: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in params.items():
         if key.startswith(prefix) and value is not None:
             settings[key[len(prefix):]] = value
+    scale = float(1 if params.get("train_scale") is None else params["train_scale"])
+    if scale <= 0:
+        raise ValueError(f"train_scale must be > 0, not {scale}")
+    if int(settings.get("max_steps", -1)) > 0:
+        settings["max_steps"] = max(1, int(round(int(settings["max_steps"]) * scale)))
     settings["profile"] = name
     settings["stage"] = stage
     return settings

@@ -4,8 +4,11 @@ search (ASHA) over the learning rate and beta.
     python -m baton_jobs.rlhf        (inputs: model [, preferences]; outputs: model)
 
 Preference pairs ``{"prompt", "chosen", "rejected"}`` (input ``preferences``, else param
-``preferences``, else the shipped ``data/preferences.jsonl``) are split deterministically
-into train and held-out pairs (``eval_fraction``).
+``preferences``, else the shipped ``data/preferences.jsonl``) are split into train and
+held-out pairs (by their ``split`` field, else deterministically by ``eval_fraction``).
+The stage reports ``pref_accuracy_before`` / ``pref_accuracy_after``: the share of held-out
+pairs whose chosen answer the model finds more likely than the rejected one, for the input
+model and the trained one (and the mean log-likelihood margin, ``pref_logp_margin_*``).
 
 The search: ``tune_samples`` trials draw a learning rate (log-uniform in
 [``tune_lr_min``, ``tune_lr_max``]) and beta (uniform in [``tune_beta_min``,
@@ -34,6 +37,7 @@ import baton_job
 from . import prompts
 from .data import data_path, read_records, resolve_path
 from .profiles import stage_settings
+from .quality import before_after, measure
 from .runtime import ensure_ray, log, stage_main
 from .train import TrainSpec, run_training, work_dir
 
@@ -42,8 +46,13 @@ OBJECTIVE = "pref_margin"
 
 
 def split_pairs(records: list[dict[str, Any]], eval_fraction: float) -> tuple[list[dict], list[dict]]:
-    """Deterministic train/held-out split by a hash of each pair's prompt (stable under
-    reordering; at least one pair on each side when there are two or more)."""
+    """Train and held-out pairs: by each record's ``split`` (``heldout`` or not) when the data
+    says (the shipped task's held-out pairs are combinations never trained on); otherwise a
+    deterministic split by a hash of each pair's prompt (stable under reordering; at least
+    one pair on each side when there are two or more)."""
+    if any("split" in r for r in records):
+        return [r for r in records if r.get("split") != "heldout"], [r for r in records if r.get("split") == "heldout"]
+
     def key(r: dict[str, Any]) -> str:
         return hashlib.md5((r.get("prompt", "") + "\x00" + r.get("chosen", "")).encode("utf-8")).hexdigest()
 
@@ -65,8 +74,9 @@ def build_trainer(config: dict[str, Any], callbacks: list):
     settings = config["settings"]
     prepared = prepare_model(config["model_ref"], settings, world_size=int(config.get("world_size", 1)))
     train_records, eval_records = split_pairs(read_records(Path(config["preferences"])), float(settings.get("eval_fraction", 0.2)))
-    train_ds = Dataset.from_list([prompts.preference_example(r) for r in train_records])
-    eval_ds = Dataset.from_list([prompts.preference_example(r) for r in eval_records]) if eval_records else None
+    system = settings.get("system_prompt")
+    train_ds = Dataset.from_list([prompts.preference_example(r, system) for r in train_records])
+    eval_ds = Dataset.from_list([prompts.preference_example(r, system) for r in eval_records]) if eval_records else None
     eval_every = int(config.get("eval_every") or 0)
     extra: dict[str, Any] = {}
     if eval_ds is not None and eval_every > 0:
@@ -263,7 +273,14 @@ def train(model_dir: Path, preferences: Path, out_root: Path, params: dict[str, 
             settings = dict(settings, learning_rate=chosen["learning_rate"], beta=chosen["beta"])
             manifest["tune"] = chosen
         config = dict(base, settings=settings, eval_every=int(settings["max_steps"]) if int(settings["max_steps"]) > 0 else 0)
-        return run_training(TrainSpec(STAGE, "baton_jobs.rlhf:build_trainer", config, manifest), out_root / "model", emit=emit)
+        before = measure(model_dir, settings, pairs=eval_records)
+        outcome = run_training(TrainSpec(STAGE, "baton_jobs.rlhf:build_trainer", config, manifest), out_root / "model", emit=emit)
+        change = before_after(before, measure(outcome.out_dir, settings, pairs=eval_records))
+        outcome.summary.update(change)
+        if emit:
+            baton_job.emit_metrics(change, step=int(outcome.summary.get("train_steps", 0)))
+        log(STAGE, f"held-out pairs preferred: {before.get('pref_accuracy', 0):.3f} -> {outcome.summary.get('pref_accuracy_after', 0):.3f}")
+        return outcome
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

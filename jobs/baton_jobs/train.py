@@ -41,14 +41,24 @@ SKIP_LOG_KEYS = {"epoch", "total_flos", "train_samples_per_second", "train_steps
 # --------------------------------------------------------------------------- tokenizer & tiny model
 
 
+# Each Hangul syllable and each digit is a piece of its own, so a token is at most one of
+# them: 347 is 3 4 7 and 삼백사십칠 five syllables, which lets a small model learn how numbers
+# and particles are built instead of memorising merged chunks.
+SYLLABLE_OR_DIGIT = r"[\uac00-\ud7a3]|[0-9]"
+
+
 def train_tokenizer(texts: list[str], vocab_size: int = 2048):
     """A byte-level BPE tokenizer trained on `texts` (no unknown tokens: every byte is in
-    the base alphabet), with ChatML special tokens and chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    the base alphabet; Hangul syllables and digits are never merged with their neighbours),
+    with ChatML special tokens and chat template."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(SYLLABLE_OR_DIGIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -47,8 +47,11 @@ def quiet():
     quiet_libraries()
 
 
-# Few steps keep the suite fast; the loss must still go down over them.
-TINY = {"profile": "tiny", "cpt_max_steps": 24, "sft_max_steps": 20, "rlhf_max_steps": 16, "rlhf_tune_samples": 0}
+# Few steps keep the suite fast where only the mechanics are checked; sft keeps the profile's
+# own steps, since test_learning checks that the tiny profile learns the task.
+TINY = {"profile": "tiny", "cpt_max_steps": 30, "rlhf_max_steps": 16, "rlhf_logging_steps": 1, "rlhf_tune_samples": 0}
+# The seeds test_learning trains sft with; the first one's model is the suite's sft_outcome.
+SEEDS = (1, 2, 3)
 
 
 @pytest.fixture(scope="session")
@@ -76,16 +79,23 @@ def corpus_dataset(tmp_path_factory, jobs_root) -> Path:
 
 
 @pytest.fixture(scope="session")
-def cpt_outcome(tmp_path_factory, corpus_dataset, tiny_params, quiet):
+def cpt_outcome(tmp_path_factory, corpus_dataset, tiny_params, jobs_root, quiet):
     from baton_jobs import cpt
 
     root = tmp_path_factory.mktemp("cpt")
-    return cpt.train(corpus_dataset, root, tiny_params, emit=False)
+    return cpt.train(corpus_dataset, root, tiny_params, instructions=jobs_root / "data" / "instructions.jsonl",
+                     heldout=jobs_root / "data" / "heldout.jsonl", emit=False)
+
+
+def train_sft(tmp_path_factory, cpt_outcome, tiny_params, jobs_root, seed: int):
+    from baton_jobs import sft
+
+    root = tmp_path_factory.mktemp(f"sft-seed{seed}")
+    return sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", root, dict(tiny_params, seed=seed),
+                     testset=jobs_root / "data" / "testset.jsonl", emit=False)
 
 
 @pytest.fixture(scope="session")
 def sft_outcome(tmp_path_factory, cpt_outcome, tiny_params, jobs_root, quiet):
-    from baton_jobs import sft
-
-    root = tmp_path_factory.mktemp("sft")
-    return sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", root, tiny_params, emit=False)
+    """The tiny profile's sft with the first of SEEDS."""
+    return train_sft(tmp_path_factory, cpt_outcome, tiny_params, jobs_root, SEEDS[0])

@@ -88,17 +88,17 @@ def test_answer_matching():
 def test_shipped_data_is_well_formed(jobs_root):
     data = jobs_root / "data"
     for line in (data / "instructions.jsonl").read_text(encoding="utf-8").splitlines():
-        prompts.instruction_example(json.loads(line))
+        prompts.instruction_example(json.loads(line), system=None)
     for line in (data / "preferences.jsonl").read_text(encoding="utf-8").splitlines():
-        prompts.preference_example(json.loads(line))
+        prompts.preference_example(json.loads(line), system=None)
     tests = [json.loads(line) for line in (data / "testset.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(tests) >= 20 and all(t["expected"].strip() and t["split"] in ("seen", "unseen") for t in tests)
     assert (data / "LICENSE.md").exists()
 
 
 def test_settings_precedence():
-    tiny = stage_settings("sft", {"profile": "tiny", "learning_rate": 0.0002, "lora_rank": 64, "max_steps": 7})
-    assert tiny["learning_rate"] == 5e-3 and tiny["lora_rank"] == 16  # 7B defaults ignored in tiny
+    tiny = stage_settings("rlhf", {"profile": "tiny", "learning_rate": 0.0002, "lora_rank": 64, "max_steps": 7})
+    assert tiny["learning_rate"] == 2e-3 and tiny["lora_rank"] == 16  # 7B defaults ignored in tiny
     assert tiny["max_steps"] == 7  # generic override
     scoped = stage_settings("sft", {"profile": "tiny", "sft_learning_rate": 0.01, "cpt_learning_rate": 1.0})
     assert scoped["learning_rate"] == 0.01
@@ -106,3 +106,11 @@ def test_settings_precedence():
     assert full["lora_rank"] == 32 and full["beta"] == 0.2 and full["load_in_4bit"] is True
     with pytest.raises(ValueError):
         stage_settings("sft", {"profile": "huge"})
+
+
+def test_train_scale_multiplies_the_training_steps():
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 0.1})["max_steps"] == 30
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 2})["max_steps"] == 600
+    assert stage_settings("sft", {"profile": "full", "train_scale": 2})["max_steps"] == -1  # epochs decide
+    with pytest.raises(ValueError):
+        stage_settings("sft", {"profile": "tiny", "train_scale": 0})

@@ -57,3 +57,21 @@ def test_loading_refuses_remote_and_unknown_models(tmp_path: Path):
         local_path("gs://bucket/model")
     with pytest.raises(ValueError, match="not a servable model"):
         load(str(tmp_path), 1)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "outcome"),
+    [
+        ("는", "는", "correct"),
+        (" 는.\n더", "는", "correct"),
+        ("은", "는", "wrong"),
+        ("이랑", "랑", "wrong"),  # exact, not contained
+        ("는", None, None),
+        ("는", 3, None),
+        ("는", "x" * 201, None),
+    ],
+)
+def test_labelled_probes_are_scored_exactly(output, expected, outcome):
+    from baton_serve.routing import probe_outcome
+
+    assert probe_outcome(output, expected) == outcome

@@ -39,14 +39,11 @@ def test_cpt_tiny_trains_a_llama_from_scratch(cpt_outcome):
     assert manifest["stage"] == "cpt" and manifest["base_model"] == "llama-from-config"
 
 
-def test_sft_with_lora_loss_goes_down(sft_outcome):
+def test_sft_loss_goes_down(sft_outcome):
     assert_loss_goes_down(sft_outcome.history)
     s = sft_outcome.summary
-    assert 0 < s["trainable_params"] < s["total_params"] / 2  # LoRA adapters only
-    out = sft_outcome.out_dir
-    assert (out / "adapter" / "adapter_config.json").exists()
-    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 16
-    assert (out / "model.safetensors").exists()  # merged: the next stage loads it directly
+    assert s["trainable_params"] == s["total_params"]  # tiny: the task is new, every weight trains
+    assert (sft_outcome.out_dir / "model.safetensors").exists()
 
 
 def test_merged_weights_changed(cpt_outcome, sft_outcome):
@@ -58,12 +55,18 @@ def test_merged_weights_changed(cpt_outcome, sft_outcome):
     assert changed, "LoRA merge left every projection unchanged"
 
 
-def test_dpo_loss_goes_down(sft_outcome, tmp_path, tiny_params, jobs_root):
+def test_dpo_with_lora_loss_goes_down_and_preference_rises(sft_outcome, tmp_path, tiny_params, jobs_root):
     outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, tiny_params, emit=False)
     first, last = assert_loss_goes_down(outcome.history)
     assert abs(outcome.history[0]["loss"] - math.log(2)) < 0.05  # DPO starts at ln 2 (policy == reference)
     assert any("eval_rewards/accuracies" in h for h in outcome.history)  # held-out pairs evaluated
-    assert (outcome.out_dir / "model.safetensors").exists()
+    s = outcome.summary
+    assert s["pref_logp_margin_after"] > s["pref_logp_margin_before"]  # held-out pairs: chosen gains on rejected
+    assert s["pref_accuracy_after"] >= s["pref_accuracy_before"]
+    assert 0 < s["trainable_params"] < s["total_params"] / 2  # LoRA adapters only
+    adapter = outcome.out_dir / "adapter" / "adapter_config.json"
+    assert json.loads(adapter.read_text())["r"] == 16
+    assert (outcome.out_dir / "model.safetensors").exists()  # merged: the next stage loads it directly
 
 
 def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, tmp_path, tiny_params, jobs_root, capsys):
@@ -84,23 +87,27 @@ def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, t
 
 
 def test_ray_train_path_with_two_ddp_workers(ray_local, cpt_outcome, tmp_path, tiny_params, jobs_root):
-    params = dict(tiny_params, num_workers=2, sft_max_steps=8)
-    outcome = sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", tmp_path, params, emit=False)
+    params = dict(tiny_params, num_workers=2, sft_max_steps=8, sft_logging_steps=1, sft_full_finetune=False)
+    outcome = sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", tmp_path, params,
+                        testset=jobs_root / "data" / "testset.jsonl", emit=False)
     assert outcome.mode == "ray_train"
     assert_loss_goes_down(outcome.history, k=2)
     assert (outcome.out_dir / "model.safetensors").exists() and (outcome.out_dir / "adapter").is_dir()
     assert not (tmp_path / ".ray_train").exists()  # the Ray Train storage is cleaned up
 
 
-def test_evaluate_reports_accuracy_perplexity_latency(sft_outcome, tmp_path, tiny_params, jobs_root):
-    metrics = evaluate.evaluate(sft_outcome.out_dir, jobs_root / "data" / "testset.jsonl",
-                                jobs_root / "data" / "heldout.jsonl", tmp_path / "report", tiny_params, emit=False)
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["exact_match"] <= metrics["accuracy"]
-    assert {"accuracy_seen", "accuracy_unseen"} <= set(metrics)
+def test_evaluate_reports_accuracy_preference_perplexity_latency(sft_outcome, tmp_path, tiny_params, jobs_root):
+    data = jobs_root / "data"
+    metrics = evaluate.evaluate(sft_outcome.out_dir, data / "testset.jsonl", data / "heldout.jsonl", tmp_path / "report",
+                                tiny_params, preferences=data / "preferences.jsonl", emit=False)
+    assert 0.0 <= metrics["exact_match"] <= metrics["accuracy"] <= 1.0
+    # the same model, measured by sft when it was made and by evaluate now
+    assert metrics["exact_match_unseen"] == sft_outcome.summary["exact_match_unseen_after"]
+    assert {"accuracy_seen", "exact_match_seen", "pref_accuracy", "pref_logp_margin"} <= set(metrics)
     assert 1.0 < metrics["perplexity"] < 5000 and metrics["heldout_tokens"] > 100
     assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"]
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert len(report["items"]) == metrics["examples"] == 30
+    assert len(report["items"]) == metrics["examples"] == 170
 
 
 def test_percentile_matches_numpy():

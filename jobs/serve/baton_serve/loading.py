@@ -15,6 +15,9 @@ from urllib.parse import unquote, urlparse
 TRIVIAL_MODEL_FILE = "baton-serve.json"
 MAX_PROMPT_CHARS = 4096
 MAX_NEW_TOKENS = 32
+# Written by baton_jobs next to the weights; its settings.system_prompt is the system turn the
+# model was trained with (none for the tiny profile).
+MANIFEST_FILE = "baton_model.json"
 
 
 class InjectedError(RuntimeError):
@@ -68,8 +71,11 @@ class LoadedModel:
     error_rate: float = 0.0
     model: object | None = None
     tokenizer: object | None = None
+    system_prompt: str | None = None
 
     def generate(self, prompt: str) -> str:
+        """The model's answer to a user prompt: rendered with its chat template (as it was
+        trained), greedy, up to the end of the assistant turn."""
         if self.error_rate > 0 and random.random() < self.error_rate:
             raise InjectedError(f"version {self.version} failed on purpose (error_rate {self.error_rate})")
         prompt = prompt[:MAX_PROMPT_CHARS]
@@ -77,10 +83,17 @@ class LoadedModel:
             return f"v{self.version}: {prompt}"
         import torch
 
-        inputs = self.tokenizer(prompt or " ", return_tensors="pt")
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            messages.append({"role": "user", "content": prompt or " "})
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            inputs = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        else:
+            inputs = self.tokenizer(prompt or " ", return_tensors="pt")
         with torch.no_grad():
             out = self.model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
-        return self.tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        answer = self.tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return answer.strip()
 
 
 def load(uri: str, version: int) -> LoadedModel:
@@ -102,5 +115,7 @@ def load(uri: str, version: int) -> LoadedModel:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path)
         model.eval()
-        return LoadedModel(version=version, model=model, tokenizer=tokenizer)
+        manifest = json.loads((path / MANIFEST_FILE).read_text()) if (path / MANIFEST_FILE).is_file() else {}
+        system = (manifest.get("settings") or {}).get("system_prompt")
+        return LoadedModel(version=version, model=model, tokenizer=tokenizer, system_prompt=system)
     raise ValueError(f"{path} has neither {TRIVIAL_MODEL_FILE} nor config.json: not a servable model")

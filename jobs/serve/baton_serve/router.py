@@ -4,6 +4,9 @@ Its `user_config` names the stable and candidate applications and the candidate'
 (0-100); Baton changes the weight by redeploying the config, which reconfigures the replica
 in place. Every request is counted by version and outcome (`baton_serve_requests`) and timed
 (`baton_serve_latency_ms`), so Prometheus can compute each version's success rate and latency.
+A request that carries the answer it expects (`{"prompt": ..., "expected": ...}`: a labelled
+probe) is also scored (`baton_serve_probes`, outcome `correct` or `wrong`), so an analysis can
+read each version's share of correct answers on live traffic.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ray.serve import metrics
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from baton_serve.routing import RouterConfig
+from baton_serve.routing import RouterConfig, probe_outcome
 
 LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
 
@@ -36,6 +39,11 @@ class WeightedRouter:
             description="Latency of the requests routed to a model version, in milliseconds.",
             boundaries=LATENCY_BOUNDARIES_MS,
             tag_keys=("model", "version", "role"),
+        )
+        self.probes = metrics.Counter(
+            "baton_serve_probes",
+            description="Labelled probe requests answered by a model version, by outcome (correct or wrong).",
+            tag_keys=("model", "version", "role", "outcome"),
         )
 
     def reconfigure(self, user_config: dict) -> None:
@@ -57,6 +65,9 @@ class WeightedRouter:
             return JSONResponse({"error": str(error)[:500], "version": target.version}, status_code=500)
         self.requests.inc(tags={**tags, "outcome": "ok"})
         self.latency.observe((time.perf_counter() - start) * 1000, tags=tags)
+        outcome = probe_outcome(str(answer.get("output", "")), body.get("expected"))
+        if outcome is not None:
+            self.probes.inc(tags={**tags, "outcome": outcome})
         return answer
 
 

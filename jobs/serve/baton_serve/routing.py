@@ -1,7 +1,10 @@
-"""The router's settings and its choice of version, without Ray (tested directly)."""
+"""The router's settings, its choice of version and the scoring of labelled probes, without Ray
+(tested directly)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -50,3 +53,22 @@ class RouterConfig:
             return self.candidate, "candidate"
         assert self.stable is not None
         return self.stable, "stable"
+
+
+MAX_EXPECTED_CHARS = 200
+_NOT_COMPARED = re.compile(r"[\s.,!?'\"()\[\]:;~·\-]+")
+
+
+def probe_outcome(output: str, expected: object) -> str | None:
+    """A labelled probe's result: ``correct`` when the answer's first line equals the expected
+    answer (after NFKC, lower case, without spaces and sentence punctuation, as the evaluate
+    stage's exact match), ``wrong`` otherwise; None for a request that is not a probe (no
+    ``expected``, or one that is not a string of at most MAX_EXPECTED_CHARS characters)."""
+    if not isinstance(expected, str) or not expected.strip() or len(expected) > MAX_EXPECTED_CHARS:
+        return None
+
+    def norm(text: str) -> str:
+        return _NOT_COMPARED.sub("", unicodedata.normalize("NFKC", text).lower())
+
+    first = (output or "").strip().split("\n", 1)[0]
+    return "correct" if norm(first) == norm(expected) else "wrong"
