@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale gpu-smoke
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -94,3 +94,15 @@ SCALE_ARGS ?=
 scale: stack-up
 	$(ENV) swift build --product baton
 	$(ENV) timeout --kill-after=30 1800 "$$BATON_PYTHON_TOOLS" tests/scale/scale.py $(SCALE_ARGS)
+
+# On a machine with one NVIDIA GPU (jobs/README.md, "GPU smoke"): a few steps of cpt, sft and
+# rlhf with the full profile (4-bit base, LoRA, bf16, FlashAttention 2 when installed) on a model
+# folder on local disk; one JSON line per stage with tokens/s and peak memory. Needs a Python
+# with jobs/requirements-gpu.txt installed (GPU_PYTHON). Nothing is downloaded.
+BASE_MODEL ?= $(BATON_BASE_MODEL)
+GPU_PYTHON ?= python3
+GPU_SMOKE_STEPS ?= 5
+
+gpu-smoke:
+	test -d "$(BASE_MODEL)" || { echo "BASE_MODEL=<a local model folder, e.g. Qwen2.5-7B> is required"; exit 2; }
+	cd jobs && timeout --kill-after=30 480 "$(GPU_PYTHON)" -m baton_jobs.gpu_smoke --model "$(BASE_MODEL)" --steps $(GPU_SMOKE_STEPS)

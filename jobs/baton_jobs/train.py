@@ -151,7 +151,7 @@ def load_model(ref: str, settings: dict[str, Any], *, quantize: Optional[bool] =
     from transformers import AutoModelForCausalLM
 
     quantize = settings.get("load_in_4bit", False) if quantize is None else quantize
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"attn_implementation": attention_implementation()}
     if quantize and cuda_available():
         kwargs["quantization_config"] = _bnb_config()
         kwargs["dtype"] = torch.bfloat16
@@ -161,6 +161,15 @@ def load_model(ref: str, settings: dict[str, Any], *, quantize: Optional[bool] =
     else:
         kwargs["dtype"] = torch.float32
     return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+
+
+def attention_implementation() -> str:
+    """FlashAttention 2 on a GPU where the flash-attn package is installed, else PyTorch's SDPA."""
+    import importlib.util
+
+    if cuda_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
 
 
 def current_device() -> str:
