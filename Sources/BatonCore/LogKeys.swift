@@ -70,6 +70,8 @@ public enum LogKeys {
     public static let error = "error"
     /// How many things an operation handled.
     public static let count = "count"
+    /// A time limit that ran out.
+    public static let timeLimit = "time_limit"
     /// The wait before the next try, as a duration.
     public static let retryIn = "retry_in"
     /// The wait before the next try, in milliseconds.

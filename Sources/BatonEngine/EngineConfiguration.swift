@@ -49,6 +49,10 @@ public struct EngineConfiguration: Sendable {
     public var relayPollInterval: Duration = .milliseconds(500)
     /// Most outbox events published per batch. Default: 256.
     public var relayBatchSize = 256
+    /// The longest the relay waits for one pass over the outbox (a pass sends in parallel and each
+    /// send ends within the producer's 30 s message timeout); a pass still running then is left
+    /// behind, logged, and a new one starts. Default: 60 s.
+    public var relayPassTimeout: Duration = .seconds(60)
     /// Most attempts one worker process executes at once. Default: 32.
     public var workerConcurrency = 32
     /// Tries of a message whose handling fails with an error of unknown kind before it is

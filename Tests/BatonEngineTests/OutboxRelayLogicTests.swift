@@ -107,10 +107,11 @@ struct OutboxRelayLogicTests {
 
     /// Runs the relay until `done` holds (or 20 s pass), then stops it.
     static func relay(
-        _ outbox: MemoryOutbox, _ broker: ScriptedBroker, maxMessageBytes: Int = 1_000_000,
-        until done: @escaping @Sendable () -> Bool
+        _ outbox: MemoryOutbox, _ broker: any EventPublisher, maxMessageBytes: Int = 1_000_000,
+        passTimeout: Duration = .seconds(60), until done: @escaping @Sendable () -> Bool
     ) async throws {
         var configuration = EngineConfiguration(brokers: ["unused:9092"])
+        configuration.relayPassTimeout = passTimeout
         configuration.relayPollInterval = .milliseconds(50)
         configuration.relayBatchSize = 4
         configuration.kafkaProperties["message.max.bytes"] = String(maxMessageBytes)
@@ -167,6 +168,38 @@ struct OutboxRelayLogicTests {
         #expect(broker.accepted(key: "b") == ["b-4"])
         #expect(outbox.parked.keys.sorted() == [2])
         #expect(outbox.parked[2]?.contains("MSG_SIZE_TOO_LARGE") == true)
+    }
+
+    /// A broker whose first send of one event never answers, not even to cancellation (a send
+    /// lost between two producer generations), and which takes every other send.
+    final class WedgedOnce: EventPublisher {
+        let wedged: String
+        let broker = ScriptedBroker()
+        private let sent = Mutex(false)
+        init(wedging id: String) { wedged = id }
+
+        func publish(_ message: KafkaProducerMessage) async throws {
+            let id = String(decoding: message.headers.first { $0.key == "ce_id" }?.value ?? [], as: UTF8.self)
+            let first =
+                id == wedged
+                && sent.withLock { sent in
+                    defer { sent = true }
+                    return !sent
+                }
+            if first {
+                await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+            }
+            try await broker.publish(message)
+        }
+    }
+
+    @Test("A pass stuck on a send that never answers is left behind after the pass time limit; the next pass publishes")
+    func stuckPassIsLeftBehind() async throws {
+        let broker = WedgedOnce(wedging: "a-1")
+        let outbox = MemoryOutbox([Self.row(1, run: "a"), Self.row(2, run: "b"), Self.row(3, run: "a")])
+        try await Self.relay(outbox, broker, passTimeout: .milliseconds(300)) { outbox.pending == 0 }
+        #expect(outbox.pending == 0)
+        #expect(broker.broker.accepted(key: "a") == ["a-1", "a-3"])
     }
 
     @Test("A missing topic defers the event (it is not parked) until the topic exists")

@@ -3,6 +3,7 @@ import BatonKafka
 import BatonStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The outbox relay role: publishes outbox rows to Kafka, then marks them published.
 ///
@@ -50,9 +51,32 @@ public struct OutboxRelay: Service {
                 continuation.finish()
             }
             for await _ in wakeups.cancelOnGracefulShutdown() {
-                await drain()
+                await drain(within: configuration.relayPassTimeout)
             }
             group.cancelAll()
+        }
+    }
+
+    /// Runs ``drain()``, waiting at most `limit`: a pass stuck past every timeout of its own (seen
+    /// once after a broker wipe, a PostgreSQL restart and a producer rebuild within one pass)
+    /// must not stop the relay. The stuck pass is left to end on its own; its rows stay locked
+    /// only while its transaction lives, and other passes skip them (`SKIP LOCKED`).
+    private func drain(within limit: Duration) async {
+        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let once = ResumeOnce(continuation)
+            Task { [self] in
+                await drain()
+                once.resume(true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                once.resume(false)
+            }
+        }
+        if !finished {
+            logger.error(
+                "outbox relay pass still running after its time limit; starting another",
+                metadata: [LogKeys.timeLimit: "\(limit)"])
         }
     }
 
@@ -165,4 +189,20 @@ public struct OutboxRelay: Service {
 private struct OutboxLane: Hashable {
     var topic: String
     var key: String?
+}
+
+/// Resumes a continuation once; later calls do nothing.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+
+    init(_ continuation: CheckedContinuation<Bool, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Bool) {
+        continuation.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }?.resume(returning: value)
+    }
 }
