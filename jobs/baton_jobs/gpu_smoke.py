@@ -65,6 +65,7 @@ def smoke_stage(stage: str, model: str, steps: int, work: Path, extra: dict[str,
         return batch
 
     trainer.data_collator = counting
+    trainer.args.include_num_input_tokens_seen = "non_padding"  # counted by the Trainer where it can
     if cuda_available():
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.synchronize()
@@ -77,8 +78,8 @@ def smoke_stage(stage: str, model: str, steps: int, work: Path, extra: dict[str,
         "stage": stage,
         "steps": int(trainer.state.global_step),
         "seconds": round(seconds, 2),
-        "tokens": tokens,
-        "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else 0.0,
+        "tokens": tokens or int(trainer.state.num_input_tokens_seen or 0),
+        "tokens_per_s": round((tokens or int(trainer.state.num_input_tokens_seen or 0)) / seconds, 1) if seconds > 0 else 0.0,
         "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda_available() else None,
         "device": torch.cuda.get_device_name(0) if cuda_available() else "cpu",
         "attention": attention_implementation(),
