@@ -203,6 +203,29 @@ daemon_wait_ready() {
     done
 }
 
+# daemon_current NAME WANT PROBE: succeeds when NAME runs with the settings WANT (as recorded
+# in $RUN_DIR/NAME.command when it started) and PROBE answers. Otherwise stops a NAME that
+# runs (svc_NAME_stop), saying why, and fails: the caller starts it.
+daemon_current() {
+    local name=$1 want=$2 probe_fn=$3
+    daemon_pid "$name" >/dev/null || return 1
+    if [[ $(cat "$RUN_DIR/$name.command" 2>/dev/null) == "$want" ]] && "$probe_fn" >/dev/null 2>&1; then
+        return 0
+    fi
+    log "$name runs with other settings; restarting it"
+    "svc_${name}_stop"
+    return 1
+}
+
+# daemon_await NAME TIMEOUT INTERVAL PROBE FAILURE: daemon_wait_ready, dying with NAME's log
+# when the daemon exits, or with "FAILURE within TIMEOUTs" at the deadline.
+daemon_await() {
+    local name=$1 timeout=$2 interval=$3 probe_fn=$4 failure=$5 rc=0
+    daemon_wait_ready "$name" "$timeout" "$interval" "$probe_fn" || rc=$?
+    ((rc != 1)) || die_with_log "$name exited during startup" "$LOG_DIR/$name.log"
+    ((rc != 2)) || die_with_log "$failure within ${timeout}s" "$LOG_DIR/$name.log"
+}
+
 # daemon_health NAME PROBLEM PROBE...: for a service's status. Succeeds when the daemon runs
 # and PROBE succeeds, with DAEMON_PID and PROBE_OUTPUT (PROBE's stdout) set for the "up"
 # line. Otherwise prints the "unhealthy" line (the daemon runs, but PROBLEM) or "down", and

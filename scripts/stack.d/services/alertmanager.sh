@@ -110,19 +110,13 @@ alertmanager_command() {
 alertmanager_probe() { probe alertmanager "$ALERTMANAGER_PORT"; }
 
 svc_alertmanager_start() {
-    local want dir=$STATE_DIR/alertmanager rc=0 secrets
+    local want dir=$STATE_DIR/alertmanager secrets
     # The secrets change the wanted state without showing in it.
     secrets=$(printf '%s\n%s' "${BATON_SLACK_WEBHOOK_URL:-}" "${BATON_ALERTMANAGER_HOOK_TOKEN:-}" | sha256sum | cut -c1-16)
     want="$(alertmanager_command)
 $(alertmanager_config)
 secrets $secrets"
-    if daemon_pid alertmanager >/dev/null; then
-        if [[ $(cat "$RUN_DIR/alertmanager.command" 2>/dev/null) == "$want" ]] && alertmanager_probe >/dev/null 2>&1; then
-            return 0
-        fi
-        log "alertmanager runs with other settings; restarting it"
-        svc_alertmanager_stop
-    fi
+    daemon_current alertmanager "$want" alertmanager_probe && return 0
     [[ -x /usr/bin/prometheus-alertmanager ]] || die "alertmanager is not installed (run: scripts/stack install)"
     port_open "$ALERTMANAGER_PORT" && die "127.0.0.1:$ALERTMANAGER_PORT is already in use by a process this script did not start (set BATON_ALERTMANAGER_PORT)"
     mkdir -p "$dir/data" "$RUN_DIR"
@@ -133,9 +127,7 @@ secrets $secrets"
     local cmd
     mapfile -t cmd < <(alertmanager_command)
     daemon_start alertmanager "${cmd[@]}"
-    daemon_wait_ready alertmanager "$ALERTMANAGER_START_TIMEOUT" 0.2 alertmanager_probe || rc=$?
-    ((rc != 1)) || die_with_log "alertmanager exited during startup" "$LOG_DIR/alertmanager.log"
-    ((rc != 2)) || die_with_log "alertmanager did not become ready within ${ALERTMANAGER_START_TIMEOUT}s" "$LOG_DIR/alertmanager.log"
+    daemon_await alertmanager "$ALERTMANAGER_START_TIMEOUT" 0.2 alertmanager_probe "alertmanager did not become ready"
 }
 
 svc_alertmanager_stop() {

@@ -94,18 +94,12 @@ prometheus_command() {
 prometheus_probe() { probe prometheus "$PROMETHEUS_PORT"; }
 
 svc_prometheus_start() {
-    local want dir=$STATE_DIR/prometheus rc=0
+    local want dir=$STATE_DIR/prometheus
     want="$(prometheus_command)
 $(prometheus_config)
 rules $(prometheus_rules_digest)"
     prometheus_write_targets
-    if daemon_pid prometheus >/dev/null; then
-        if [[ $(cat "$RUN_DIR/prometheus.command" 2>/dev/null) == "$want" ]] && prometheus_probe >/dev/null 2>&1; then
-            return 0
-        fi
-        log "prometheus runs with other settings; restarting it"
-        svc_prometheus_stop
-    fi
+    daemon_current prometheus "$want" prometheus_probe && return 0
     [[ -x /usr/bin/prometheus ]] || die "prometheus is not installed (run: scripts/stack install)"
     port_open "$PROMETHEUS_PORT" && die "127.0.0.1:$PROMETHEUS_PORT is already in use by a process this script did not start (set BATON_PROMETHEUS_PORT)"
     mkdir -p "$dir/data" "$RUN_DIR"
@@ -117,9 +111,7 @@ rules $(prometheus_rules_digest)"
     local cmd
     mapfile -t cmd < <(prometheus_command)
     daemon_start prometheus "${cmd[@]}"
-    daemon_wait_ready prometheus "$PROMETHEUS_START_TIMEOUT" 0.5 prometheus_probe || rc=$?
-    ((rc != 1)) || die_with_log "prometheus exited during startup" "$LOG_DIR/prometheus.log"
-    ((rc != 2)) || die_with_log "prometheus did not become ready within ${PROMETHEUS_START_TIMEOUT}s" "$LOG_DIR/prometheus.log"
+    daemon_await prometheus "$PROMETHEUS_START_TIMEOUT" 0.5 prometheus_probe "prometheus did not become ready"
 }
 
 svc_prometheus_stop() {

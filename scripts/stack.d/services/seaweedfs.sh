@@ -55,15 +55,9 @@ seaweedfs_probe() {
 }
 
 svc_seaweedfs_start() {
-    local want dir=$STATE_DIR/seaweedfs rc=0 t0=$SECONDS
+    local want dir=$STATE_DIR/seaweedfs t0=$SECONDS
     want=$(seaweedfs_command)
-    if daemon_pid seaweedfs >/dev/null; then
-        if [[ $(cat "$RUN_DIR/seaweedfs.command" 2>/dev/null) == "$want" ]] && seaweedfs_probe; then
-            return 0
-        fi
-        log "seaweedfs runs with other settings; restarting it"
-        svc_seaweedfs_stop
-    fi
+    daemon_current seaweedfs "$want" seaweedfs_probe && return 0
     [[ -x $SEAWEEDFS_VENV/bin/weed ]] || die "seaweedfs is not installed (run: scripts/stack install)"
     port_open "$SEAWEEDFS_S3_PORT" && die "127.0.0.1:$SEAWEEDFS_S3_PORT is already in use by a process this script did not start (set BATON_S3_PORT)"
     mkdir -p "$dir/data" "$RUN_DIR"
@@ -73,9 +67,7 @@ svc_seaweedfs_start() {
     local cmd
     mapfile -t cmd <<<"$want"
     daemon_start seaweedfs "${cmd[@]}"
-    daemon_wait_ready seaweedfs "$SEAWEEDFS_START_TIMEOUT" 0.5 seaweedfs_probe || rc=$?
-    ((rc != 1)) || die_with_log "seaweedfs exited during startup" "$LOG_DIR/seaweedfs.log"
-    ((rc != 2)) || die_with_log "seaweedfs's bucket $SEAWEEDFS_BUCKET did not answer within ${SEAWEEDFS_START_TIMEOUT}s" "$LOG_DIR/seaweedfs.log"
+    daemon_await seaweedfs "$SEAWEEDFS_START_TIMEOUT" 0.5 seaweedfs_probe "seaweedfs's bucket $SEAWEEDFS_BUCKET did not answer"
     log "seaweedfs ready in $((SECONDS - t0))s"
 }
 
