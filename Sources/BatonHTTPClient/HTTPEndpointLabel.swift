@@ -43,12 +43,6 @@ final class HTTPEndpointLabel: Sendable {
     }
 
     private static func isVersion(_ segment: Substring) -> Bool {
-        if segment.contains("."), segment.count <= 4, segment.allSatisfy({ $0.isNumber || $0 == "." }) {
-            return true
-        }
-        guard segment.first == "v", segment.count <= 12 else { return false }
-        let rest = segment.dropFirst()
-        guard let first = rest.first, first.isNumber else { return false }
-        return rest.allSatisfy { $0.isNumber || "alphbet".contains($0) }
+        segment.wholeMatch(of: /v[0-9]+((alpha|beta)[0-9]+)?|[0-9]\.[0-9]/) != nil
     }
 }

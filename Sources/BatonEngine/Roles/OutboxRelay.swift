@@ -60,18 +60,25 @@ public struct OutboxRelay: Service {
     /// Runs ``drain()``, waiting at most `limit`: a pass stuck past every timeout of its own (seen
     /// once after a broker wipe, a PostgreSQL restart and a producer rebuild within one pass)
     /// must not stop the relay. The stuck pass is left to end on its own; its rows stay locked
-    /// only while its transaction lives, and other passes skip them (`SKIP LOCKED`).
+    /// only while its transaction lives, and other passes skip them (`SKIP LOCKED`). Shutdown
+    /// cancels the pass, as when it ran inline.
     private func drain(within limit: Duration) async {
-        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let once = ResumeOnce(continuation)
-            Task { [self] in
-                await drain()
-                once.resume(true)
+        let pass = Task { [self] in await drain() }
+        let finished = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let once = ResumeOnce(continuation)
+                let timer = Task {
+                    guard (try? await Task.sleep(for: limit)) != nil else { return }
+                    once.resume(false)
+                }
+                Task {
+                    await pass.value
+                    timer.cancel()
+                    once.resume(true)
+                }
             }
-            Task {
-                try? await Task.sleep(for: limit)
-                once.resume(false)
-            }
+        } onCancel: {
+            pass.cancel()
         }
         if !finished {
             logger.error(
