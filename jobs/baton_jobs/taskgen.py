@@ -69,22 +69,23 @@ def verb_item(verb: str, ending: str) -> dict[str, str]:
     return item("verb", f"어미: {verb}({'/'.join(ENDINGS[ending])})", right, wrong)
 
 
+def hold_out_one_form(words, forms, make, rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """Every word with every form: per word one form (rotating over the shuffled words) is held
+    out, the others are for training, so every form is trained and tested on other words."""
+    words = list(words)
+    rng.shuffle(words)
+    train, heldout = [], []
+    for i, word in enumerate(words):
+        for j, form in enumerate(forms):
+            (heldout if j == i % len(forms) else train).append(make(word, form))
+    return train, heldout
+
+
 def split_items(rng: random.Random) -> tuple[list[dict], list[dict]]:
     """(train items, held-out items): held-out ones are combinations never trained on."""
-    train, heldout = [], []
-    pairs = list(PARTICLES)
-    nouns = list(NOUNS)
-    rng.shuffle(nouns)
-    for i, noun in enumerate(nouns):
-        for j, pair in enumerate(pairs):
-            (heldout if j == i % len(pairs) else train).append(particle_item(noun, pair))
-    endings = list(ENDINGS)
-    verbs = list(VERBS)
-    rng.shuffle(verbs)
-    for i, verb in enumerate(verbs):
-        for j, ending in enumerate(endings):
-            (heldout if j == i % len(endings) else train).append(verb_item(verb, ending))
-    return train, heldout
+    particle_train, particle_heldout = hold_out_one_form(NOUNS, list(PARTICLES), particle_item, rng)
+    verb_train, verb_heldout = hold_out_one_form(VERBS, list(ENDINGS), verb_item, rng)
+    return particle_train + verb_train, particle_heldout + verb_heldout
 
 
 def by_task(items: list[dict]) -> dict[str, list[dict]]:
