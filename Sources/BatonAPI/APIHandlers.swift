@@ -152,7 +152,7 @@ struct APIHandlers: APIProtocol {
     // MARK: - Helpers
 
     /// Checks and accepts a request durably; the same idempotency key answers the same run.
-    private func accept(_ request: PipelineRequested, caller: Caller) async throws -> Components.Schemas.RunAccepted {
+    func accept(_ request: PipelineRequested, caller: Caller) async throws -> Components.Schemas.RunAccepted {
         if request.spec != nil, let refusal = configuration.specPolicy?.inlineSpecRefusal(scopes: caller.scopes) {
             throw APIProblem.forbidden(refusal)
         }

@@ -23,5 +23,6 @@ enum OperationScopes {
         "listModels": .runsRead,
         "getModel": .runsRead,
         "moveModelAlias": .modelsPromote,
+        "receiveAlertmanagerHook": .runsSubmit,
     ]
 }

@@ -13,6 +13,8 @@ public struct PipelineSpec: Sendable, Hashable {
     public var stages: [StageSpec]
     /// The DAG over `stages`.
     public var graph: StageGraph
+    /// Alerts that start a run of this pipeline (`triggers:`).
+    public var triggers: [AlertTrigger] = []
 
     /// The stage with the given name.
     public func stage(named name: String) -> StageSpec? {

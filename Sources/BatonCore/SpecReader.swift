@@ -29,7 +29,7 @@ struct SpecReader {
     mutating func readPipeline(_ root: Node) -> PipelineSpec? {
         guard
             let top = mapping(
-                root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages"])
+                root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages", "triggers"])
         else { return nil }
         if let node = top["apiVersion"], string(node, path: "apiVersion") != "baton/v1" {
             issue(node, "apiVersion", "must be 'baton/v1'")
@@ -52,6 +52,8 @@ struct SpecReader {
         }
         var params: [String: ParamSpec] = [:]
         if let paramsNode = top["params"] { params = readParams(paramsNode) }
+        var triggers: [AlertTrigger] = []
+        if let triggersNode = top["triggers"] { triggers = readTriggers(triggersNode, params: params) }
         var defaults = StageDefaults()
         if let defaultsNode = top["defaults"] { defaults = readDefaults(defaultsNode) }
         guard let stagesNode = top["stages"], case .sequence(let sequence) = stagesNode, !sequence.isEmpty else {
@@ -90,6 +92,7 @@ struct SpecReader {
         let stages = drafts.compactMap(\.spec)
         // A draft without a body always left a problem behind.
         guard issues.isEmpty, stages.count == drafts.count else { return nil }
-        return PipelineSpec(name: name, description: description, params: params, stages: stages, graph: graph)
+        return PipelineSpec(
+            name: name, description: description, params: params, stages: stages, graph: graph, triggers: triggers)
     }
 }

@@ -157,6 +157,13 @@ struct APIContractTests {
 
         // Bad requests: not JSON, unknown fields, both pipeline and spec, an unknown pipeline,
         // a body over the 1 MiB limit.
+        let hook = try await client.call(
+            "receiveAlertmanagerHook", .POST, "/v1/hooks/alertmanager",
+            json: AlertmanagerHookTests.notification([AlertmanagerHookTests.alert("Unmatched", fingerprint: "f")]))
+        #expect(hook.object["ignored"] as? Int == 1, "\(hook.text)")
+        let badHook = try await client.call(
+            "receiveAlertmanagerHook", .POST, "/v1/hooks/alertmanager", json: ["version": "4"])
+        #expect(badHook.status == 400)
         let notJSON = try await client.call("createRun", .POST, "/v1/runs", body: Array("{".utf8))
         #expect(notJSON.status == 400, "\(notJSON.text)")
         #expect(try await client.call("createRun", .POST, "/v1/runs", json: ["pipline": "x"]).status == 400)

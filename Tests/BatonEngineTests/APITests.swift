@@ -81,6 +81,7 @@ struct APITests {
             ("getPipeline", .GET, "/v1/pipelines/some", "runs:read"),
             ("listModels", .GET, "/v1/models", "runs:read"),
             ("getModel", .GET, "/v1/models/some", "runs:read"),
+            ("receiveAlertmanagerHook", .POST, "/v1/hooks/alertmanager", "runs:submit"),
         ]
         for (operation, method, path, scope) in operations {
             let json: [String: Any]? = method == .POST ? ["from": "x"] : nil
