@@ -142,6 +142,15 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return ArtifactPresenceChecks([FileArtifactPresence(), S3ArtifactPresence(client: s3)])
     }
 
+    /// A spec file's text, refused unread when it is larger than a spec may be.
+    public static func readSpecFile(_ path: String) throws -> String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        if let size = attributes[.size] as? Int, size > SpecLimits.maxBytes {
+            throw ValidationError("\(path) is \(size) bytes; specs are limited to \(SpecLimits.maxBytes)")
+        }
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
     /// Sets up swift-log once for the process: `key=value` text on standard error, or one JSON
     /// object per line with `BATON_LOG_FORMAT=json` (``JSONLogHandler``).
     ///

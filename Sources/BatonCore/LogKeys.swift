@@ -36,6 +36,10 @@ public enum LogKeys {
     public static let candidate = "candidate"
     /// The version a rollout replaces.
     public static let stable = "stable"
+    /// A schedule's name.
+    public static let schedule = "schedule"
+    /// A schedule's tick.
+    public static let tick = "tick"
     /// How a rollout ended: `succeeded` or `aborted`; how a champion's restore ended.
     public static let outcome = "outcome"
     /// A rollout target, e.g. `ray-serve`.

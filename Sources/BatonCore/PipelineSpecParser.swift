@@ -18,13 +18,29 @@ public enum PipelineSpecParser {
     /// - Throws: `SpecError` listing the problems found (the first ``SpecLimits/maxKeptIssues``,
     ///   and how many more).
     public static func parse(_ yaml: String) throws(SpecError) -> PipelineSpec {
+        try read(yaml) { reader, root in reader.readPipeline(root) }
+    }
+
+    /// Reads a document of at most ``maxSpecBytes`` with `read`, throwing every problem it found.
+    static func read<Value>(_ yaml: String, with read: (inout SpecReader, Node) -> Value?) throws(SpecError) -> Value {
+        let root = try compose(yaml)
+        var reader = SpecReader()
+        let value = read(&reader, root)
+        if let overBudget = reader.overBudget { throw SpecError(issues: [overBudget]) }
+        guard reader.issues.isEmpty, reader.omittedIssueCount == 0, let value else {
+            throw SpecError(issues: reader.issues, omittedIssueCount: reader.omittedIssueCount)
+        }
+        return value
+    }
+
+    /// The YAML tree of a spec of at most ``maxSpecBytes``.
+    static func compose(_ yaml: String) throws(SpecError) -> Node {
         guard yaml.utf8.count <= maxSpecBytes else {
             throw SpecError("spec is \(yaml.utf8.count) bytes; the limit is \(maxSpecBytes)")
         }
-        let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else { throw SpecError("spec is empty") }
-            root = node
+            return node
         } catch let error as SpecError {
             throw error
         } catch let error as YamlError {
@@ -32,13 +48,7 @@ public enum PipelineSpecParser {
         } catch {
             throw SpecError("not valid YAML: \(error)")
         }
-        var reader = SpecReader()
-        let spec = reader.readPipeline(root)
-        if let overBudget = reader.overBudget { throw SpecError(issues: [overBudget]) }
-        guard reader.issues.isEmpty, reader.omittedIssueCount == 0, let spec else {
-            throw SpecError(issues: reader.issues, omittedIssueCount: reader.omittedIssueCount)
-        }
-        return spec
+
     }
 
     private static func line(of error: YamlError) -> Int? {

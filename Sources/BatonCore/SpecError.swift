@@ -1,4 +1,4 @@
-/// Why a pipeline spec was rejected: one or more problems, each naming where it is.
+/// Why a pipeline spec (or a schedule) was rejected: one or more problems, each naming where it is.
 public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
     /// One problem in a spec.
     public struct Issue: Sendable, Hashable, CustomStringConvertible {
@@ -26,6 +26,8 @@ public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
     public var issues: [Issue]
     /// Problems found past those in ``issues``: counted, not kept.
     public var omittedIssueCount: Int
+    /// What was read: `pipeline spec`, or `schedule`.
+    public var subject = "pipeline spec"
 
     /// An error with the given issues and count of issues left out.
     public init(issues: [Issue], omittedIssueCount: Int = 0) {
@@ -47,7 +49,7 @@ public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
     /// then how many more there are.
     public var description: String {
         let total = problemCount
-        let head = total == 1 ? "invalid pipeline spec: " : "invalid pipeline spec (\(total) problems): "
+        let head = total == 1 ? "invalid \(subject): " : "invalid \(subject) (\(total) problems): "
         // Room for "; … and 99999999 more" after the listed problems.
         let budget = RequestLimits.maxReasonBytes - head.utf8.count - 32
         var listed: [String] = []

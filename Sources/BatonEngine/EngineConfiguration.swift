@@ -91,6 +91,9 @@ public struct EngineConfiguration: Sendable {
     /// How often the sweeper reads the engine's backlog (outbox, runs, attempts per pool, mirror
     /// lag) from the database for `/metrics`. Default: 10 s.
     public var statisticsInterval: Duration = .seconds(10)
+    /// How often the scheduler (beside the coordinator) looks for due schedule ticks: how late a
+    /// tick may fire. Default: 1 s.
+    public var scheduleInterval: Duration = .seconds(1)
     /// How long a running run may go with no attempt queued or running and none ending before
     /// `/metrics` counts it as stalled (`baton_runs_stalled`). Default: 5 minutes.
     public var stalledRunAfter: Duration = .seconds(300)

@@ -45,53 +45,68 @@ extension RunStore {
     public func accept(_ request: PipelineRequested, event: CloudEvent, topic: String, caller: Caller)
         async throws -> AcceptedRequest
     {
+        try await transaction { connection in
+            try await accept(request, event: event, topic: topic, caller: caller, on: connection)
+        }
+    }
+
+    /// ``accept(_:event:topic:caller:)`` in a transaction of the caller's (a schedule's tick and
+    /// its run request commit together).
+    func accept(
+        _ request: PipelineRequested, event: CloudEvent, topic: String, caller: Caller,
+        on connection: PostgresConnection
+    ) async throws -> AcceptedRequest {
         guard let runID = request.runId else {
             throw StoreError.invalidConfiguration("an accepted request needs its run id")
         }
+        let digest = try Self.digest(of: request)
+        if let key = request.idempotencyKey {
+            let earlier = try await connection.query(
+                """
+                SELECT run_id, body_sha256 FROM run_requests WHERE idempotency_key = \(key)
+                UNION ALL
+                SELECT id, NULL FROM runs WHERE idempotency_key = \(key)
+                LIMIT 1
+                """, logger: logger)
+            for try await (earlierRunID, earlierDigest) in earlier.decode((UUID, String?).self) {
+                guard earlierDigest == nil || earlierDigest == digest else {
+                    throw StoreError.conflict(
+                        "idempotency key '\(key.prefix(80))' was used for a different request (run \(earlierRunID.lowercased))"
+                    )
+                }
+                return .existing(runID: earlierRunID)
+            }
+        }
+        let inserted = try await connection.query(
+            """
+            INSERT INTO run_requests (run_id, event_id, event_source, idempotency_key, body_sha256, requested_by)
+            VALUES (\(runID), \(event.id), \(event.source), \(request.idempotencyKey), \(digest),
+                    \(request.requestedBy ?? caller.name))
+            ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
+            """, logger: logger)
+        var written = false
+        for try await _ in inserted { written = true }
+        guard written else {
+            // A concurrent request with the same key committed first: ask again in a fresh transaction.
+            throw StoreError(
+                .conflict, "a request with the same idempotency key is being accepted; try again",
+                isRetriable: true)
+        }
+        try await enqueue(event, topic: topic, key: runID.lowercased, on: connection)
+        try await AccessStore(database: database).audit(
+            caller, action: request.retryOf == nil ? "runs.submit" : "runs.retry", target: runID.lowercased,
+            outcome: "accepted",
+            detail: request.retryOf.map { ["retry_of": .string($0.lowercased)] } ?? [:], on: connection)
+        return .accepted(runID: runID)
+    }
+
+    /// The digest of a request's content (run id and requester left out): one idempotency key
+    /// answers the same run only for the same content.
+    static func digest(of request: PipelineRequested) throws -> String {
         var content = request
         content.runId = nil
         content.requestedBy = nil
-        let digest = SHA256.hash(data: try CloudEvent.encode(content)).map { String(format: "%02x", $0) }.joined()
-        return try await transaction { connection in
-            if let key = request.idempotencyKey {
-                let earlier = try await connection.query(
-                    """
-                    SELECT run_id, body_sha256 FROM run_requests WHERE idempotency_key = \(key)
-                    UNION ALL
-                    SELECT id, NULL FROM runs WHERE idempotency_key = \(key)
-                    LIMIT 1
-                    """, logger: logger)
-                for try await (earlierRunID, earlierDigest) in earlier.decode((UUID, String?).self) {
-                    guard earlierDigest == nil || earlierDigest == digest else {
-                        throw StoreError.conflict(
-                            "idempotency key '\(key.prefix(80))' was used for a different request (run \(earlierRunID.lowercased))"
-                        )
-                    }
-                    return .existing(runID: earlierRunID)
-                }
-            }
-            let inserted = try await connection.query(
-                """
-                INSERT INTO run_requests (run_id, event_id, event_source, idempotency_key, body_sha256, requested_by)
-                VALUES (\(runID), \(event.id), \(event.source), \(request.idempotencyKey), \(digest),
-                        \(request.requestedBy ?? caller.name))
-                ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
-                """, logger: logger)
-            var written = false
-            for try await _ in inserted { written = true }
-            guard written else {
-                // A concurrent request with the same key committed first: ask again in a fresh transaction.
-                throw StoreError(
-                    .conflict, "a request with the same idempotency key is being accepted; try again",
-                    isRetriable: true)
-            }
-            try await enqueue(event, topic: topic, key: runID.lowercased, on: connection)
-            try await AccessStore(database: database).audit(
-                caller, action: request.retryOf == nil ? "runs.submit" : "runs.retry", target: runID.lowercased,
-                outcome: "accepted",
-                detail: request.retryOf.map { ["retry_of": .string($0.lowercased)] } ?? [:], on: connection)
-            return .accepted(runID: runID)
-        }
+        return SHA256.hash(data: try CloudEvent.encode(content)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// A run that was accepted but has not been made (yet): `requested`, or `rejected` with the

@@ -12,7 +12,7 @@ struct Baton: AsyncParsableCommand {
             PipelinesCommand.self,
             BenchCommand.self, CacheCommand.self,
             LineageCommand.self, ExportCommand.self,
-            ModelsCommand.self,
+            ModelsCommand.self, SchedulesCommand.self,
             MirrorCommand.self, DeadLetterCommand.self, OutboxCommand.self, TokensCommand.self,
         ])
 }

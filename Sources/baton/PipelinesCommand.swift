@@ -20,7 +20,7 @@ struct PipelinesCommand: AsyncParsableCommand {
 
         func run() async throws {
             options.bootstrapLogging()
-            let yaml = try String(contentsOfFile: file, encoding: .utf8)
+            let yaml = try GlobalOptions.readSpecFile(file)
             do {
                 _ = try PipelineSpecParser.parse(yaml)
             } catch {

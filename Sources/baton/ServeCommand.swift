@@ -155,6 +155,9 @@ struct ServeCommand: AsyncParsableCommand {
                     configuration: configuration, messaging: store.messaging, producer: producer, logger: logger))
         }
         if selected.contains(.coordinator) {
+            services.append(Scheduler(configuration: configuration, runs: store.runs, logger: logger))
+        }
+        if selected.contains(.coordinator) {
             services.append(
                 try Coordinator(
                     configuration: configuration, runs: store.runs, messaging: store.messaging, producer: producer,

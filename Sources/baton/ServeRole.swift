@@ -8,7 +8,8 @@ enum ServeRole: String, CaseIterable, ExpressibleByArgument, Encodable {
     /// What the role does, in one line.
     var summary: String {
         switch self {
-        case .coordinator: "plans runs and reacts to stage outcomes (Kafka: pipeline.requested, run.events)"
+        case .coordinator:
+            "plans runs, reacts to stage outcomes and fires schedules (Kafka: pipeline.requested, run.events)"
         case .relay: "publishes the PostgreSQL outbox to Kafka"
         case .worker: "claims and executes attempts of its pools (Kafka: stage.ready.<pool>)"
         case .watcher: "follows running Ray jobs, enforces their timeouts, adopts a dead worker's jobs"

@@ -47,12 +47,7 @@ struct SubmitCommand: AsyncParsableCommand {
         options.bootstrapLogging()
         var request = PipelineRequested(runId: UUID(), requestedBy: GlobalOptions.environment["USER"] ?? "cli")
         if FileManager.default.fileExists(atPath: pipeline) {
-            let attributes = try FileManager.default.attributesOfItem(atPath: pipeline)
-            if let size = attributes[.size] as? Int, size > PipelineSpecParser.maxSpecBytes {
-                throw ValidationError(
-                    "\(pipeline) is \(size) bytes; specs are limited to \(PipelineSpecParser.maxSpecBytes)")
-            }
-            request.spec = try String(contentsOfFile: pipeline, encoding: .utf8)
+            request.spec = try GlobalOptions.readSpecFile(pipeline)
         } else {
             request.pipeline = pipeline
         }
