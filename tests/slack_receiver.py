@@ -92,7 +92,8 @@ class SlackReceiver:
             if self._record_file:
                 with open(self._record_file, "a", encoding="utf-8") as out:
                     out.write(json.dumps({"received_at": message.received_at, "path": message.path,
-                                          "body": message.body}) + "\n")
+                                          "headers": message.headers, "body": message.body,
+                                          "raw": message.raw.decode("utf-8", "replace")}) + "\n")
             self._changed.notify_all()
 
     @property

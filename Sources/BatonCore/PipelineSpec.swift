@@ -15,6 +15,8 @@ public struct PipelineSpec: Sendable, Hashable {
     public var graph: StageGraph
     /// Alerts that start a run of this pipeline (`triggers:`).
     public var triggers: [AlertTrigger] = []
+    /// Who is told of the runs' events (`notify:`).
+    public var notify: [NotificationTarget] = []
 
     /// The stage with the given name.
     public func stage(named name: String) -> StageSpec? {

@@ -29,7 +29,8 @@ struct SpecReader {
     mutating func readPipeline(_ root: Node) -> PipelineSpec? {
         guard
             let top = mapping(
-                root, path: "", allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages", "triggers"])
+                root, path: "",
+                allowed: ["apiVersion", "kind", "metadata", "params", "defaults", "stages", "triggers", "notify"])
         else { return nil }
         if let node = top["apiVersion"], string(node, path: "apiVersion") != "baton/v1" {
             issue(node, "apiVersion", "must be 'baton/v1'")
@@ -54,6 +55,8 @@ struct SpecReader {
         if let paramsNode = top["params"] { params = readParams(paramsNode) }
         var triggers: [AlertTrigger] = []
         if let triggersNode = top["triggers"] { triggers = readTriggers(triggersNode, params: params) }
+        var notify: [NotificationTarget] = []
+        if let notifyNode = top["notify"] { notify = readNotify(notifyNode) }
         var defaults = StageDefaults()
         if let defaultsNode = top["defaults"] { defaults = readDefaults(defaultsNode) }
         guard let stagesNode = top["stages"], case .sequence(let sequence) = stagesNode, !sequence.isEmpty else {
@@ -93,6 +96,7 @@ struct SpecReader {
         // A draft without a body always left a problem behind.
         guard issues.isEmpty, stages.count == drafts.count else { return nil }
         return PipelineSpec(
-            name: name, description: description, params: params, stages: stages, graph: graph, triggers: triggers)
+            name: name, description: description, params: params, stages: stages, graph: graph, triggers: triggers,
+            notify: notify)
     }
 }

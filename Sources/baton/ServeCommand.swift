@@ -156,6 +156,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if selected.contains(.coordinator) {
             services.append(Scheduler(configuration: configuration, runs: store.runs, logger: logger))
+            services.append(
+                try Notifier(
+                    configuration: configuration, runs: store.runs, messaging: store.messaging, producer: producer,
+                    environment: environment, logger: logger))
         }
         if selected.contains(.coordinator) {
             services.append(
