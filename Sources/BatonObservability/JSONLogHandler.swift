@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import Logging
 import Synchronization
@@ -50,6 +51,12 @@ public struct JSONLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in merged {
             fields[Self.reserved.contains(key) ? "meta.\(key)" : key] = Self.json(value)
+        }
+        // A run's trace id is its id (RunTrace): records about a run join its trace.
+        if case .string(let runText)? = merged["run_id"],
+            let runID = UUID(uuidString: runText)
+        {
+            fields["trace_id"] = RunTrace.traceID(of: runID)
         }
         fields["time"] = Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         fields["level"] = event.level.rawValue

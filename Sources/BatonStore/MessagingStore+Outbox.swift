@@ -81,9 +81,13 @@ extension MessagingStore {
             for try await (id, topic, key, eventID, type, source, subject, createdAt, payload) in rows.decode(
                 (Int64, String, String?, String, String, String, String?, Date, ByteBuffer).self)
             {
+                // Every event about a run carries the run's trace (``RunTrace``).
+                let traceparent = RunTrace.runID(fromSubject: subject).map {
+                    RunTrace.traceparent(runID: $0, span: eventID)
+                }
                 let event = CloudEvent(
                     id: eventID, source: source, type: type, subject: subject, time: createdAt,
-                    data: Array(buffer: payload))
+                    traceparent: traceparent, data: Array(buffer: payload))
                 events.append(OutboxEvent(id: id, topic: topic, key: key, event: event))
             }
             guard !events.isEmpty else { return OutboxBatchResult() }

@@ -13,7 +13,7 @@ import Testing
 struct RayStageTests {
     /// A stage program: concatenates its inputs, appends its stage name, reports the result as
     /// output `data` and a `lines` metric; fails with exit code 7 when `fail_stage` names it;
-    /// sleeps `sleep_seconds` first.
+    /// sleeps `sleep_seconds` first; reports `traced` 1 when its TRACEPARENT carries the run's trace.
     static let program = #"""
         import hashlib, json, os, pathlib, sys, time
         params = json.loads(os.environ["BATON_PARAMS"])
@@ -31,6 +31,9 @@ struct RayStageTests {
         digest = hashlib.md5(text.encode()).hexdigest()
         print("::baton::output " + json.dumps({"name": "data", "uri": "file://" + str(out / "data.txt"), "md5": digest, "size": len(text)}))
         print("::baton::metric " + json.dumps({"key": "lines", "value": text.count("\n"), "step": 0}))
+        trace = os.environ.get("TRACEPARENT", "").split("-")
+        traced = len(trace) == 4 and trace[1] == os.environ["BATON_RUN_ID"].replace("-", "")
+        print("::baton::metric " + json.dumps({"key": "traced", "value": 1 if traced else 0, "step": 0}))
         """#
 
     static func spec(name: String, timeout: String = "5m", retries: String = "0") throws -> String {
@@ -77,6 +80,7 @@ struct RayStageTests {
         let last = try #require(run.stages.last?.attemptHistory.last)
         #expect(last.rayStatus == "SUCCEEDED")
         #expect(last.metrics["lines"] == 3)
+        #expect(last.metrics["traced"] == 1, "the job's TRACEPARENT carries the run's trace id")
         let output = try #require(last.outputs.first)
         let text = try String(contentsOf: URL(string: output.uri)!, encoding: .utf8)
         #expect(text == "a\nb\nc\n")
