@@ -5,8 +5,9 @@
 tiny: trains a byte-level BPE tokenizer on the corpus and the instruction data's chats (so
 every syllable the task uses is a token), builds a small Llama from a config and trains all
 of its weights (a random model has nothing for LoRA to adapt).
-full: LoRA (r = lora_rank) on a 4-bit base model (``base_model``, Qwen2.5-7B by default),
-optionally with trainable embeddings and LM head (``cpt_train_embeddings``).
+full: LoRA (r = lora_rank) on a 4-bit base model from a local folder (param ``base_model``,
+else ``$BATON_BASE_MODEL``; ``profiles.base_model_path``), optionally with trainable
+embeddings and LM head (``cpt_train_embeddings``).
 Texts are packed into ``max_length`` blocks separated by the end-of-text token.
 
 Reports ``heldout_perplexity_before`` / ``heldout_perplexity_after``: the perplexity of the
@@ -24,7 +25,7 @@ import baton_job
 
 from . import prompts
 from .data import data_path, read_records, read_texts, resolve_path
-from .profiles import stage_settings
+from .profiles import base_model_path, stage_settings
 from .quality import before_after, measure
 from .runtime import log, stage_main
 from .train import TrainSpec, build_tiny_model, run_training, train_tokenizer, work_dir
@@ -92,7 +93,7 @@ def train(dataset_dir: Path, out_root: Path, params: dict[str, Any], *, instruct
         manifest["tokenizer"] = f"byte-level BPE trained on the corpus, {len(tokenizer)} tokens"
         log(STAGE, f"tiny Llama: {sum(p.numel() for p in model.parameters()):,} parameters, vocab {len(tokenizer)}")
     else:
-        model_ref = str(settings["base_model"])
+        model_ref = base_model_path(settings)
         manifest["base_model"] = model_ref
     config = {"settings": settings, "model_ref": model_ref, "dataset_dir": str(dataset_dir), "work_dir": str(scratch)}
     held = read_texts(heldout)

@@ -5,9 +5,10 @@ Pure Python. These functions *define* the right answers of the shipped task data
 
 - a syllable's final consonant (받침): Hangul syllables U+AC00..U+D7A3 are
   ``0xAC00 + (initial * 21 + medial) * 28 + final``, ``final == 0`` meaning none;
-- particle choice by the final consonant of the last syllable: 은/는, 이/가, 을/를, 과/와, 이랑/랑;
-- the endings ``-(으)세요``, ``-(으)면``, ``-(으)니까`` of a regular verb stem (으 after a final
-  consonant).
+- particle choice by the final consonant of the last syllable: 은/는, 이/가, 을/를, 과/와, 이랑/랑,
+  (이)나, 이에요/예요;
+- the endings ``-(으)세요``, ``-(으)면``, ``-(으)니까``, ``-(으)면서``, ``-(으)러`` of a regular verb
+  stem (으 after a final consonant).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3
 
 # (after a final consonant, after a vowel)
 PARTICLES = {"은/는": ("은", "는"), "이/가": ("이", "가"), "을/를": ("을", "를"), "과/와": ("과", "와"),
-             "이랑/랑": ("이랑", "랑")}
+             "이랑/랑": ("이랑", "랑"), "이나/나": ("이나", "나"), "이에요/예요": ("이에요", "예요")}
 # The ending with and without the linking vowel 으.
-ENDINGS = {"세요": ("으세요", "세요"), "면": ("으면", "면"), "니까": ("으니까", "니까")}
+ENDINGS = {"세요": ("으세요", "세요"), "면": ("으면", "면"), "니까": ("으니까", "니까"), "면서": ("으면서", "면서"),
+           "러": ("으러", "러")}
 
 
 

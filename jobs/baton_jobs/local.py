@@ -29,7 +29,7 @@ PIPELINE = [
     # (stage, {input name: (upstream stage, output name) or param name}, output names)
     ("preprocess", {"corpus": "params.corpus"}, ["dataset"]),
     ("cpt", {"dataset": ("preprocess", "dataset")}, ["model"]),
-    ("sft", {"model": ("cpt", "model")}, ["model"]),
+    ("sft", {"model": ("cpt", "model"), "dataset": ("preprocess", "dataset")}, ["model"]),
     ("rlhf", {"model": ("sft", "model")}, ["model"]),
     ("evaluate", {"model": ("rlhf", "model")}, ["report"]),
 ]

@@ -7,14 +7,16 @@ Choosing the form that the last syllable's final consonant (받침) calls for
 (``baton_jobs.hangul``), in two families of short prompts:
 
 - ``particle``: ``조사: 사과(은/는)`` -> ``는``, ``조사: 책(은/는)`` -> ``은``
-  (은/는, 이/가, 을/를, 과/와, 이랑/랑);
+  (은/는, 이/가, 을/를, 과/와, 이랑/랑, 이나/나, 이에요/예요);
 - ``verb``: ``어미: 읽다(으세요/세요)`` -> ``으세요``, ``어미: 가다(으세요/세요)`` -> ``세요``
-  (the honorific -(으)세요, and -(으)면, -(으)니까).
+  (the honorific -(으)세요, and -(으)면, -(으)니까, -(으)면서, -(으)러).
 
 The split is by *combination*, so held-out prompts are new, not memorised lines: each noun
-is trained with four of its five particles and held out with the fifth, each verb with two
-of its three endings and held out with the third. A model passes the held-out prompts only
-if it has learnt which syllables end in a consonant and what that asks for. The test set's
+is trained with six of its seven particles and held out with the seventh, each verb with four
+of its five endings and held out with the fifth. A model passes the held-out prompts only
+if it has learnt which syllables end in a consonant and what that asks for (several forms
+per word give it several examples of each word's final consonant: with two endings per verb
+the tiny model often guessed the verbs' held-out forms). The test set's
 ``unseen`` items come only from those held-out combinations; its ``seen`` items are
 training prompts. The preference pairs (chosen: the right form; rejected: the other one)
 are ``train`` pairs on training prompts and ``heldout`` pairs on held-out combinations

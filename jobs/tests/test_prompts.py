@@ -7,7 +7,7 @@ import json
 import pytest
 
 from baton_jobs import prompts
-from baton_jobs.profiles import stage_settings
+from baton_jobs.profiles import base_model_path, stage_settings
 
 
 def test_render_chat_is_chatml():
@@ -108,9 +108,22 @@ def test_settings_precedence():
         stage_settings("sft", {"profile": "huge"})
 
 
+def test_full_profile_base_model_is_a_local_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("BATON_BASE_MODEL", raising=False)
+    settings = stage_settings("cpt", {"profile": "full"})
+    with pytest.raises(ValueError, match="BATON_BASE_MODEL"):
+        base_model_path(settings)
+    with pytest.raises(FileNotFoundError, match="not a local model folder"):
+        base_model_path(stage_settings("cpt", {"profile": "full", "base_model": "Qwen/Qwen2.5-7B"}))
+    (tmp_path / "config.json").write_text("{}")
+    assert base_model_path(stage_settings("cpt", {"profile": "full", "base_model": str(tmp_path)})) == str(tmp_path)
+    monkeypatch.setenv("BATON_BASE_MODEL", str(tmp_path))
+    assert base_model_path(stage_settings("cpt", {"profile": "full", "base_model": ""})) == str(tmp_path)
+
+
 def test_train_scale_multiplies_the_training_steps():
-    assert stage_settings("sft", {"profile": "tiny", "train_scale": 0.1})["max_steps"] == 30
-    assert stage_settings("sft", {"profile": "tiny", "train_scale": 2})["max_steps"] == 600
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 0.1})["max_steps"] == 100
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 2})["max_steps"] == 2000
     assert stage_settings("sft", {"profile": "full", "train_scale": 2})["max_steps"] == -1  # epochs decide
     with pytest.raises(ValueError):
         stage_settings("sft", {"profile": "tiny", "train_scale": 0})

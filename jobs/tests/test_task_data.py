@@ -15,10 +15,11 @@ def test_final_consonant(word, final):
 
 
 def test_particles_and_endings_follow_the_final_consonant():
-    assert [hangul.attach_particle("책", p) for p in hangul.PARTICLES] == ["책은", "책이", "책을", "책과", "책이랑"]
-    assert [hangul.attach_particle("사과", p) for p in hangul.PARTICLES] == ["사과는", "사과가", "사과를", "사과와", "사과랑"]
-    assert [hangul.conjugate("읽다", e) for e in hangul.ENDINGS] == ["읽으세요", "읽으면", "읽으니까"]
-    assert [hangul.conjugate("가다", e) for e in hangul.ENDINGS] == ["가세요", "가면", "가니까"]
+    book, apple = ([hangul.attach_particle(w, p) for p in hangul.PARTICLES] for w in ("책", "사과"))
+    assert book == ["책은", "책이", "책을", "책과", "책이랑", "책이나", "책이에요"]
+    assert apple == ["사과는", "사과가", "사과를", "사과와", "사과랑", "사과나", "사과예요"]
+    assert [hangul.conjugate("읽다", e) for e in hangul.ENDINGS] == ["읽으세요", "읽으면", "읽으니까", "읽으면서", "읽으러"]
+    assert [hangul.conjugate("가다", e) for e in hangul.ENDINGS] == ["가세요", "가면", "가니까", "가면서", "가러"]
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "사과1"])

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from statistics import mean
 
+import pytest
+
 import baton_job
 from baton_jobs import evaluate, rlhf, sft
 from baton_jobs.train import MANIFEST, losses_of
@@ -44,6 +46,16 @@ def test_sft_loss_goes_down(sft_outcome):
     s = sft_outcome.summary
     assert s["trainable_params"] == s["total_params"]  # tiny: the task is new, every weight trains
     assert (sft_outcome.out_dir / "model.safetensors").exists()
+
+
+def test_sft_replays_a_share_of_corpus_text():
+    texts = [f"text {i}" for i in range(10)]
+    replayed = sft.replay_texts(texts, n_tasks=300, share=0.25, seed=1)
+    assert len(replayed) == 100  # 100 of 400 examples
+    assert all(replayed.count(t) == 10 for t in texts)  # the whole corpus, evenly
+    assert sft.replay_texts(texts, n_tasks=300, share=0.0, seed=1) == []
+    with pytest.raises(ValueError):
+        sft.replay_texts(texts, n_tasks=300, share=1.0, seed=1)
 
 
 def test_merged_weights_changed(cpt_outcome, sft_outcome):
@@ -86,17 +98,19 @@ def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, t
     assert math.isfinite(outcome.summary["final_loss"]) and outcome.summary["train_steps"] == 8
 
 
-def test_ray_train_path_with_two_ddp_workers(ray_local, cpt_outcome, tmp_path, tiny_params, jobs_root):
+def test_ray_train_path_with_two_ddp_workers(ray_local, cpt_outcome, corpus_dataset, tmp_path, tiny_params, jobs_root):
     params = dict(tiny_params, num_workers=2, sft_max_steps=8, sft_logging_steps=1, sft_full_finetune=False)
-    outcome = sft.train(cpt_outcome.out_dir, jobs_root / "data" / "instructions.jsonl", tmp_path, params,
-                        testset=jobs_root / "data" / "testset.jsonl", emit=False)
+    data = jobs_root / "data"
+    outcome = sft.train(cpt_outcome.out_dir, data / "instructions.jsonl", tmp_path, params, testset=data / "testset.jsonl",
+                        heldout=data / "heldout.jsonl", corpus=corpus_dataset, emit=False)
     assert outcome.mode == "ray_train"
     assert_loss_goes_down(outcome.history, k=2)
     assert (outcome.out_dir / "model.safetensors").exists() and (outcome.out_dir / "adapter").is_dir()
     assert not (tmp_path / ".ray_train").exists()  # the Ray Train storage is cleaned up
 
 
-def test_evaluate_reports_accuracy_preference_perplexity_latency(sft_outcome, tmp_path, tiny_params, jobs_root):
+def test_evaluate_reports_accuracy_preference_perplexity_latency(cpt_outcome, sft_outcome, tmp_path, tiny_params,
+                                                                 jobs_root):
     data = jobs_root / "data"
     metrics = evaluate.evaluate(sft_outcome.out_dir, data / "testset.jsonl", data / "heldout.jsonl", tmp_path / "report",
                                 tiny_params, preferences=data / "preferences.jsonl", emit=False)
@@ -104,9 +118,12 @@ def test_evaluate_reports_accuracy_preference_perplexity_latency(sft_outcome, tm
     # the same model, measured by sft when it was made and by evaluate now
     assert metrics["exact_match_unseen"] == sft_outcome.summary["exact_match_unseen_after"]
     assert {"accuracy_seen", "exact_match_seen", "pref_accuracy", "pref_logp_margin"} <= set(metrics)
-    # Full-weight sft at the tiny profile's learning rate forgets general Korean text (held-out
-    # perplexity about 1e6 after sft, 77 after cpt): reported, not yet fixed (issue 15 is open).
-    assert 1.0 < metrics["perplexity"] < math.inf and metrics["heldout_tokens"] > 100
+    # sft keeps the language model cpt made (it replays cpt's text): held-out perplexity stays
+    # within 5x of cpt's (without the replay, full-weight sft sends it from ~120 to ~10^4-10^6)
+    cpt_perplexity = cpt_outcome.summary["heldout_perplexity_after"]
+    assert metrics["perplexity"] == pytest.approx(sft_outcome.summary["heldout_perplexity_after"], rel=1e-4)
+    assert 1.0 < metrics["perplexity"] < 5 * cpt_perplexity, (metrics["perplexity"], cpt_perplexity)
+    assert metrics["heldout_tokens"] > 100
     assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"]
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert len(report["items"]) == metrics["examples"] == 170
