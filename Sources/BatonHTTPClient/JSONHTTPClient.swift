@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Tracing
 
 /// A client of one JSON-over-HTTP API (Ray's dashboard, MLflow, a Kubernetes API server, Ray
 /// Serve, Prometheus): every call goes to ``Configuration/baseURL``, carries the configured
@@ -254,6 +255,18 @@ public struct JSONHTTPClient: Sendable {
     ) async throws(HTTPCallFailure) -> Result {
         var request = request
         request.headers.add(contentsOf: headers)
+        // Within traced work (a run's), a client span per call, named by the endpoint's template
+        // (never by ids); the callee hears of it through `traceparent`. Background polls outside
+        // any run start no traces of their own.
+        let span = ServiceContext.current.map {
+            startSpan(HTTPEndpointLabel.template(method: "\(method)", path: path), context: $0, ofKind: .client)
+        }
+        defer { span?.end() }
+        if let span {
+            span.attributes["http.request.method"] = "\(method)"
+            span.attributes["server.address"] = configuration.service
+            InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
+        }
         let timeout = timeout ?? configuration.requestTimeout
         let httpClient = httpClient
         let logger = logger
@@ -262,7 +275,9 @@ public struct JSONHTTPClient: Sendable {
             return try await withThrowingTaskGroup(of: Result?.self) { [request] group in
                 group.addTask {
                     let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
-                    return try await read(try await httpClient.execute(request, deadline: deadline, logger: logger))
+                    let response = try await httpClient.execute(request, deadline: deadline, logger: logger)
+                    span?.attributes["http.response.status_code"] = Int(response.status.code)
+                    return try await read(response)
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
@@ -272,15 +287,33 @@ public struct JSONHTTPClient: Sendable {
                 guard let first = try await group.next(), let result = first else { throw TimedOut() }
                 return result
             }
-        } catch is NIOTooManyBytesError {
-            throw HTTPCallFailure(
-                .badResponse, reason: "the answer to \(method) \(path) is larger than this client reads")
-        } catch let error where error is TimedOut || (error as? HTTPClientError) == .deadlineExceeded {
-            throw HTTPCallFailure(.unavailable, reason: "\(call) within \(timeout)")
-        } catch let consumer as Consumer {
-            throw HTTPCallFailure(.badResponse, reason: "the answer to \(method) \(path): \(consumer.error)")
         } catch {
-            throw HTTPCallFailure(.unavailable, reason: "\(call): \(error)")
+            let failure = Self.failure(error, method: method, path: path, call: call, timeout: timeout)
+            span?.recordError(failure)
+            throw failure
         }
+    }
+
+    /// The ``HTTPCallFailure`` of a call that threw `error`.
+    private static func failure(
+        _ error: any Error, method: HTTPMethod, path: String, call: String, timeout: Duration
+    ) -> HTTPCallFailure {
+        switch error {
+        case is NIOTooManyBytesError:
+            HTTPCallFailure(.badResponse, reason: "the answer to \(method) \(path) is larger than this client reads")
+        case let error where error is TimedOut || (error as? HTTPClientError) == .deadlineExceeded:
+            HTTPCallFailure(.unavailable, reason: "\(call) within \(timeout)")
+        case let consumer as Consumer:
+            HTTPCallFailure(.badResponse, reason: "the answer to \(method) \(path): \(consumer.error)")
+        default:
+            HTTPCallFailure(.unavailable, reason: "\(call): \(error)")
+        }
+    }
+}
+
+/// Trace headers into an HTTP request's headers.
+private struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: key, value: value)
     }
 }

@@ -219,9 +219,9 @@ extension AttemptStore {
                 WHERE EXISTS (SELECT 1 FROM finished)
                 ON CONFLICT (attempt_id, key, step) DO UPDATE SET value = excluded.value
             ), outcome AS (
-                INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at)
+                INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)
                 SELECT \(event.id), \(event.type), \(event.source), \(event.subject), \(topics.runEvents),
-                    \(claim.runID.lowercased), \(ByteBuffer(bytes: event.data)), now()
+                    \(claim.runID.lowercased), \(ByteBuffer(bytes: event.data)), now(), \(Self.traceparent(of: event))
                 WHERE EXISTS (SELECT 1 FROM finished)
             )
             SELECT count(*)::int FROM finished

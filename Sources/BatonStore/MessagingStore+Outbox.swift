@@ -73,18 +73,20 @@ extension MessagingStore {
         try await transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT id, topic, key, event_id, event_type, source, subject, created_at, payload FROM outbox
+                SELECT id, topic, key, event_id, event_type, source, subject, created_at, payload, traceparent
+                FROM outbox
                 WHERE published_at IS NULL AND failed_at IS NULL AND available_at <= now()
                 ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: logger)
             var events: [OutboxEvent] = []
-            for try await (id, topic, key, eventID, type, source, subject, createdAt, payload) in rows.decode(
-                (Int64, String, String?, String, String, String, String?, Date, ByteBuffer).self)
+            for try await (id, topic, key, eventID, type, source, subject, createdAt, payload, stored) in rows.decode(
+                (Int64, String, String?, String, String, String, String?, Date, ByteBuffer, String?).self)
             {
-                // Every event about a run carries the run's trace (``RunTrace``).
-                let traceparent = RunTrace.runID(fromSubject: subject).map {
-                    RunTrace.traceparent(runID: $0, span: eventID)
-                }
+                // Every event about a run carries the run's trace (``RunTrace``): the context it
+                // was written in, else one derived from its id.
+                let traceparent =
+                    stored
+                    ?? RunTrace.runID(fromSubject: subject).map { RunTrace.traceparent(runID: $0, span: eventID) }
                 let event = CloudEvent(
                     id: eventID, source: source, type: type, subject: subject, time: createdAt,
                     traceparent: traceparent, data: Array(buffer: payload))

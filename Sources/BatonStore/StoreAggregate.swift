@@ -43,10 +43,17 @@ extension StoreAggregate {
     ) async throws {
         try await connection.query(
             """
-            INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at)
+            INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)
             VALUES (\(event.id), \(event.type), \(event.source), \(event.subject), \(topic), \(key),
-                    \(ByteBuffer(bytes: event.data)), now() + make_interval(secs => \(delay.secondsDouble)))
+                    \(ByteBuffer(bytes: event.data)), now() + make_interval(secs => \(delay.secondsDouble)),
+                    \(Self.traceparent(of: event)))
             """, logger: logger)
+    }
+
+    /// The trace context to store with `event`: its own, else the current span's when that is
+    /// of the event's run (``RunTrace/currentTraceparent(runID:)``).
+    static func traceparent(of event: CloudEvent) -> String? {
+        event.traceparent ?? RunTrace.runID(fromSubject: event.subject).flatMap(RunTrace.currentTraceparent(runID:))
     }
 
     /// Writes a run-scoped event (keyed by run id, on the run events topic) to the outbox.

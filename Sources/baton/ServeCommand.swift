@@ -138,6 +138,9 @@ struct ServeCommand: AsyncParsableCommand {
         try await topics.provision()
 
         var services: [any Service] = [client, ProducerService(producer: producer, logger: logger), topics]
+        if let traces = try TraceExport.bootstrap(environment: environment, logger: logger) {
+            services.append(traces)
+        }
         let metricsAddress = metricsAddress ?? environment["BATON_METRICS_ADDRESS"] ?? "127.0.0.1:9464"
         if metricsAddress != "off" {
             let (host, port) = try Self.parseAddress(metricsAddress)

@@ -77,9 +77,22 @@ struct ConsoleTests {
                 "document.getElementById('node-train').getAttribute('class').includes('running')",
                 timeout: .seconds(240))
             try await page.screenshot(to: Self.output.appending(path: "run-dag-running.png"))
-            try await page.waitUntil(
-                "the run's end", "document.getElementById('run-state').textContent === 'succeeded'",
-                timeout: .seconds(420))
+            // Any end, so that a failed run or a page that stopped updating says so, with what the
+            // store holds, instead of timing out on `succeeded`.
+            let ended: String?
+            do {
+                try await page.waitUntil(
+                    "the run's end",
+                    "['succeeded', 'failed', 'cancelled'].includes(document.getElementById('run-state').textContent)",
+                    timeout: .seconds(420))
+                ended = try await page.evaluate("document.getElementById('run-state').textContent") as? String
+            } catch {
+                ended = nil
+            }
+            if ended != "succeeded" {
+                let shown = try await fixture.baton("runs", "show", runID)
+                try #require(ended == "succeeded", "the page shows \(ended ?? "no end"); the store:\n\(shown.output)")
+            }
             #expect(try await page.evaluate("window.loadedOnce === true") as? Bool == true, "no reload happened")
             try await page.screenshot(to: Self.output.appending(path: "run-dag-succeeded.png"))
             let stages = try await page.evaluate(

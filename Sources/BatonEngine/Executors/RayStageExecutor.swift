@@ -119,7 +119,9 @@ struct RayStageExecutor: StageExecutor {
         var environment: [String: JSONValue] = [:]
         if case .object(let declared) = runtimeEnv["env_vars"] { environment = declared }
         for (key, value) in try contract.environment() { environment[key] = .string(value) }
-        environment["TRACEPARENT"] = .string(RunTrace.traceparent(runID: claim.runID, span: submissionID))
+        environment["TRACEPARENT"] = .string(
+            RunTrace.currentTraceparent(runID: claim.runID)
+                ?? RunTrace.traceparent(runID: claim.runID, span: submissionID))
         runtimeEnv["env_vars"] = .object(environment)
         if let folder {
             runtimeEnv["working_dir"] = .string(try await ray.workingDirectory(for: folder))

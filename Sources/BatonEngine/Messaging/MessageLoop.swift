@@ -3,6 +3,7 @@ import BatonKafka
 import BatonStore
 import Foundation
 import Logging
+import Tracing
 
 /// Consumes a consumer's messages: one lane per partition, in order within a lane, lanes in parallel.
 ///
@@ -125,6 +126,20 @@ struct MessageLoop: Sendable {
         case abandoned
     }
 
+    /// The span of handling `message`: `<consumer> <event type>`, a child of the event's
+    /// `traceparent` when the event is about a run (binary-mode headers; an event of another
+    /// kind, or of a type Baton does not know, starts a trace of its own).
+    static func span(of message: KafkaConsumerMessage, consumer: String) -> (String, ServiceContext) {
+        func header(_ name: String) -> String? {
+            message.headers.first { $0.key == name }?.value.map { String(decoding: $0, as: UTF8.self) }
+        }
+        let type = header("ce_type").flatMap(EventType.init(rawValue:))?.rawValue ?? "message"
+        guard let runID = RunTrace.runID(fromSubject: header("ce_subject")) else {
+            return ("\(consumer) \(type)", .topLevel)
+        }
+        return ("\(consumer) \(type)", RunTrace.context(runID: runID, parent: header("traceparent")))
+    }
+
     /// Handles a message until it is applied or dead-lettered: transient failures are waited out
     /// without limit, permanent ones dead-letter it at once, unknown ones after `maxAttempts` tries.
     private func process(
@@ -135,7 +150,12 @@ struct MessageLoop: Sendable {
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
-                let followUp = try await handle(message)
+                let (name, context) = Self.span(of: message, consumer: consumerName)
+                let followUp = try await withSpan(name, context: context, ofKind: .consumer) { span in
+                    span.attributes["messaging.destination.name"] = message.topic
+                    span.attributes["messaging.kafka.offset"] = Int(message.offset)
+                    return try await handle(message)
+                }
                 EngineMetrics.handlingLatency(
                     consumer: consumerName, seconds: (ContinuousClock.now - started).secondsDouble)
                 return .ended(followUp)

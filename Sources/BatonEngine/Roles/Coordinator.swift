@@ -3,6 +3,7 @@ import BatonKafka
 import BatonStore
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// The coordinator role: turns requests into runs and stage outcomes into the next steps.
 ///
@@ -54,11 +55,19 @@ public struct Coordinator: Service {
         var metadata: Logger.Metadata = [LogKeys.eventID: "\(event.id)", LogKeys.eventType: "\(event.type)"]
         switch EventType(rawValue: event.type) {
         case .pipelineRequested:
+            let started = DefaultTracerClock.now
             let outcome = try await runs.handleRequest(consumer: consumerName, policy: specPolicy, event: event)
             switch outcome {
             case .created(let runID):
                 metadata[LogKeys.runID] = "\(runID.lowercased)"
                 logger.info("run created", metadata: metadata)
+                // The run's trace begins here (its id is known only now); the requester's own
+                // trace, if any, is named on the span.
+                let span = startSpan(
+                    "coordinator accept", context: RunTrace.context(runID: runID), ofKind: .consumer, at: started)
+                span.attributes["baton.run_id"] = runID.lowercased
+                if let traceparent = event.traceparent { span.attributes["baton.request.traceparent"] = traceparent }
+                span.end()
             case .duplicate(let runID):
                 metadata[LogKeys.runID] = "\(runID?.lowercased ?? "-")"
                 logger.info("duplicate request ignored", metadata: metadata)

@@ -3,6 +3,7 @@ import BatonRay
 import BatonStore
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// The job watcher role: adopts Ray attempts whose watcher vanished and stops the Ray jobs of
 /// attempts that ended without them (cancelled or timed out while nobody watched).
@@ -48,7 +49,13 @@ public struct JobWatcher: Service {
                                 LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.stage: "\(claim.stage)",
                                 LogKeys.submitted: "\(claim.raySubmissionID != nil)",
                             ])
-                        watches.addTask { await executor.watch(claim, stage: stage) }
+                        watches.addTask {
+                            await withSpan("watcher follow", context: RunTrace.context(runID: claim.runID)) { span in
+                                span.attributes["baton.run_id"] = claim.runID.lowercased
+                                span.attributes["baton.stage"] = claim.stage
+                                await executor.watch(claim, stage: stage)
+                            }
+                        }
                     }
                     try await stopOrphanedJobs()
                 } catch {

@@ -4,6 +4,7 @@ import BatonStore
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// The outbox relay role: publishes outbox rows to Kafka, then marks them published.
 ///
@@ -143,7 +144,23 @@ public struct OutboxRelay: Service {
     private func publishLane(_ lane: [OutboxEvent]) async -> OutboxBatchResult {
         var result = OutboxBatchResult()
         for outbox in lane {
-            let message = KafkaEvents.message(outbox.event, topic: outbox.topic, key: outbox.key)
+            // A producer span per event of a run, a child of the context the event was written
+            // in; the event carries the span's context on, to its consumers.
+            var event = outbox.event
+            let runID = RunTrace.runID(fromSubject: event.subject)
+            let span = runID.map {
+                startSpan(
+                    "relay publish \(EventType(rawValue: event.type)?.rawValue ?? "event")",
+                    context: RunTrace.context(runID: $0, parent: event.traceparent), ofKind: .producer)
+            }
+            defer { span?.end() }
+            if let span, let runID {
+                span.attributes["messaging.destination.name"] = outbox.topic
+                event.traceparent =
+                    ServiceContext.$current.withValue(span.context) { RunTrace.currentTraceparent(runID: runID) }
+                    ?? event.traceparent
+            }
+            let message = KafkaEvents.message(event, topic: outbox.topic, key: outbox.key)
             let size =
                 message.value.count + (message.key?.count ?? 0)
                 + message.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
@@ -156,6 +173,7 @@ public struct OutboxRelay: Service {
                 try await publisher.publish(message)
                 result.published.append(outbox.id)
             } catch let error as KafkaError {
+                span?.recordError(error)
                 switch OutboxRefusal.classify(error, createdAt: outbox.event.time) {
                 case .permanent:
                     result.parked[outbox.id] = error.description

@@ -4,6 +4,7 @@ import BatonStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// The stage worker role for one pool: consumes the pool's `stage.ready` topic in the pool's own
 /// consumer group, claims the attempt, commits the offset, then executes the attempt under its lease.
@@ -76,7 +77,17 @@ public struct StageWorker: Service {
                 return nil
             }
             guard let prepared = try await executor.prepare(claim, stage: stage) else { return nil }
-            return { await execute(prepared, stage: stage, in: pipeline, with: executor) }
+            // The execution runs after the commit, in another task: a span of its own, a child
+            // of this message's.
+            let context = ServiceContext.current ?? RunTrace.context(runID: claim.runID)
+            return {
+                await withSpan("execute \(stage.kind.rawValue)", context: context) { span in
+                    span.attributes["baton.run_id"] = claim.runID.lowercased
+                    span.attributes["baton.stage"] = claim.stage
+                    span.attributes["baton.attempt"] = claim.attempt
+                    await execute(prepared, stage: stage, in: pipeline, with: executor)
+                }
+            }
         }
     }
 

@@ -34,7 +34,10 @@ RAY_AGENT_PORT=${BATON_RAY_AGENT_PORT:-52365}
 # Ray's Prometheus endpoint (the prometheus service scrapes it) and Serve's HTTP proxy.
 RAY_METRICS_PORT=${BATON_RAY_METRICS_PORT:-8267}
 RAY_SERVE_PORT=${BATON_RAY_SERVE_PORT:-8010}
-RAY_CPUS=${BATON_RAY_CPUS:-2}
+# Ray's logical CPUs: the machine's, at least 2. The test suites run two tests per core, each
+# with Ray jobs of 0.1 CPU; a fixed 2 on a many-core machine queued their jobs past the
+# stages' timeouts.
+RAY_CPUS=${BATON_RAY_CPUS:-$(($(nproc) > 2 ? $(nproc) : 2))}
 # The object store (/dev/shm) is touched lazily: this caps it, it does not reserve it.
 RAY_OBJECT_STORE_BYTES=${BATON_RAY_OBJECT_STORE_BYTES:-$((1024 * 1024 * 1024))}
 RAY_START_TIMEOUT=${BATON_RAY_START_TIMEOUT:-180}
