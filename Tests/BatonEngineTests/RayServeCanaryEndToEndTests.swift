@@ -57,6 +57,10 @@ struct RayServeCanaryEndToEndTests {
             params:
               error_rate: {type: number, default: 0}
             defaults: {pool: cpu, timeout: 5m, retries: {limit: 0, backoff: 1s}}
+            notify:
+              - name: team
+                slack: {urlFrom: BATON_SLACK_WEBHOOK_URL}
+                on: [rollout.step, rollout.succeeded, rollout.aborted, model.promoted]
             stages:
               - name: train
                 outputs: [model]
@@ -133,11 +137,14 @@ struct RayServeCanaryEndToEndTests {
     )
     func canaryPassesThenFails() async throws {
         let fixture = try await EngineFixture()
+        let slack = try NotificationEndToEndTests.Receiver()
+        defer { slack.stop() }
         let serve = try BatonProcess(
             ["serve"],
             environment: fixture.environment.merging([
                 "BATON_MLFLOW_URI": mlflowURI, "BATON_MLFLOW_EXPERIMENT_PREFIX": "baton-test-\(fixture.prefix)/",
                 "BATON_MLFLOW_POLL_SECONDS": "0.3", "BATON_RAY_SERVE_APPS": Self.applications.path,
+                "BATON_SLACK_WEBHOOK_URL": "\(slack.url)/services/T0/B0/canary",
             ]) { $1 }, logName: "\(fixture.prefix)-canary")
         let spec = try spec()
         let router = "/\(model)"
@@ -193,6 +200,14 @@ struct RayServeCanaryEndToEndTests {
         for event in ["rollout.step", "rollout.succeeded", "rollout.aborted"] {
             #expect(try await fixture.count("SELECT count(*)::int FROM outbox WHERE event_type = \(event)") > 0)
         }
+        // Slack heard of the steps, v2's promotion and v3's abort, each once.
+        try await fixture.waitUntil("Slack hears of the abort", timeout: .seconds(30)) {
+            slack.messages.contains { "\($0["body"] ?? "")".contains("rollout.aborted") }
+        }
+        let texts = slack.messages.compactMap { ($0["body"] as? [String: Any])?["text"] as? String }
+        let said = { (event: String) in texts.filter { $0.contains(event) }.count }
+        #expect(said("rollout.aborted") == 1 && said("rollout.succeeded") == 2, "\(texts)")
+        #expect(said("model.promoted") >= 1 && said("rollout.step") >= 5, "\(texts)")
 
         // Serve: only the router and v2 are left for the model, and the router sends everything to v2.
         let apps = try await servedApplications()
