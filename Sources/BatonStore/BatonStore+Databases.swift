@@ -11,6 +11,12 @@ extension BatonStore {
         try await MigrationRunner(directory: directory).migrate(client, logger: logger)
     }
 
+    /// Throws `StoreError.schemaBehind` unless this database has every migration this build
+    /// needs (``MigrationRunner/requiredVersion``).
+    public func requireSchema() async throws {
+        try await MigrationRunner.requireSchema(client, logger: logger)
+    }
+
     /// Creates the database `name` on this server (the role needs `CREATEDB`).
     public func createDatabase(_ name: SQLIdentifier) async throws {
         // CREATE DATABASE takes no bind parameters; SQLIdentifier holds only [a-z0-9_].

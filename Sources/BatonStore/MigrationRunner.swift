@@ -24,6 +24,32 @@ public struct MigrationRunner: Sendable {
 
     private static let lockKey: Int64 = 0x6261_746f_6e00  // "baton\0"
 
+    /// The schema this build's SQL needs: the version of the last file in `migrations/` (a
+    /// test keeps the two equal). `serve` refuses a database behind it.
+    public static let requiredVersion = 17
+
+    /// Throws unless the database of `client` has every migration this build needs.
+    ///
+    /// - Throws: `StoreError.schemaBehind`, naming both versions and `baton migrate`.
+    public static func requireSchema(_ client: PostgresClient, logger: Logger) async throws {
+        let applied = try await appliedVersion(client, logger: logger)
+        guard applied >= requiredVersion else {
+            throw StoreError.schemaBehind(
+                "the database has migrations up to \(applied) applied; this baton needs \(requiredVersion): "
+                    + "run `baton migrate` (it applies BATON_MIGRATIONS_DIR, default ./migrations) first")
+        }
+    }
+
+    /// The highest migration applied to the database of `client`; 0 for a database never migrated.
+    public static func appliedVersion(_ client: PostgresClient, logger: Logger) async throws -> Int {
+        // Two statements: PostgreSQL resolves every table of a statement before running it.
+        let exists = try await client.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+        for try await present in exists.decode(Bool.self) where !present { return 0 }
+        let rows = try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
+        for try await version in rows.decode(Int.self) { return version }
+        return 0
+    }
+
     /// The folder holding the `NNNN_description.sql` files.
     public let directory: URL
 

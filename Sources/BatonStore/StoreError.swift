@@ -13,6 +13,8 @@ extension ServiceErrorCode where Domain == StoreErrorDomain {
     public static var migrationFailed: Self { Self(rawValue: "migration_failed") }
     /// An applied migration's file was edited since.
     public static var migrationChanged: Self { Self(rawValue: "migration_changed") }
+    /// The database's schema is behind what this build needs (`baton migrate` was not run).
+    public static var schemaBehind: Self { Self(rawValue: "schema_behind") }
     /// No such run, stage, model or artifact.
     public static var notFound: Self { Self(rawValue: "not_found") }
     /// The change conflicts with what is stored (a name taken, a key reused with other content).
@@ -30,6 +32,10 @@ extension ServiceError where Domain == StoreErrorDomain {
 
     static func migrationChanged(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
         Self(.migrationChanged, reason, isRetriable: false, file: file, line: line)
+    }
+
+    static func schemaBehind(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.schemaBehind, reason, isRetriable: false, file: file, line: line)
     }
 
     static func notFound(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {

@@ -115,6 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
         let roleNames = (roles ?? environment["BATON_ROLES"])?.split(separator: ",").map(String.init)
         let selected = try roleNames.map { try $0.map(Self.parseRole) } ?? ServeRole.allCases
 
+        try await Self.requireSchema(options, logger: logger)
         let database = try DatabaseConfiguration(url: try options.resolvedDatabaseURL())
         let client = PostgresClient(configuration: database.makeClientConfiguration(), backgroundLogger: logger)
         let store = BatonStore(
@@ -211,6 +212,35 @@ struct ServeCommand: AsyncParsableCommand {
             try Self.seconds(shutdownSeconds, "BATON_SHUTDOWN_SECONDS", environment) ?? .seconds(25)
         groupConfiguration.maximumCancellationDuration = Self.maximumCancellation
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// Refuses to start on a database whose schema is behind this build, rather than run roles
+    /// whose statements would fail on every try. A database that does not answer within 10 s
+    /// is left to the roles, which wait for it.
+    private static func requireSchema(_ options: GlobalOptions, logger: Logger) async throws {
+        let checked = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await Runtime.withStore(options, logger: logger) {
+                        try await $0.requireSchema()
+                    }
+                } catch let error as StoreError {
+                    throw error
+                } catch {
+                    logger.warning(
+                        "could not check the database schema; starting anyway",
+                        metadata: [LogKeys.error: "\(describeError(error))"])
+                }
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        if !checked { logger.warning("the database did not answer the schema check within 10 s; starting anyway") }
     }
 
     /// The mirror's settings from `BATON_MLFLOW_*` and MLflow's own `MLFLOW_TRACKING_*` variables;

@@ -33,6 +33,24 @@ struct MigrationRunnerTests {
         }
     }
 
+    @Test("A build needs the last migration: a database behind it is refused naming `baton migrate`, then passes")
+    func requiredSchema() async throws {
+        let last = try MigrationRunner(directory: TestStack.migrations).migrations().last?.version
+        #expect(last == MigrationRunner.requiredVersion, "requiredVersion follows the last file of migrations/")
+        let database = try await ScratchDatabase.create(migrate: false)
+        try await database.withStore { store in
+            #expect(try await MigrationRunner.appliedVersion(store.client, logger: TestStack.logger) == 0)
+            let error = await #expect(throws: StoreError.self) {
+                try await MigrationRunner.requireSchema(store.client, logger: TestStack.logger)
+            }
+            #expect(error?.code == .schemaBehind)
+            #expect(
+                error?.reason.contains("up to 0 applied") == true && error?.reason.contains("baton migrate") == true)
+            try await MigrationRunner(directory: TestStack.migrations).migrate(store.client, logger: TestStack.logger)
+            try await MigrationRunner.requireSchema(store.client, logger: TestStack.logger)
+        }
+    }
+
     @Test("An applied migration that was edited is an error, and nothing runs")
     func editedMigrationIsAnError() async throws {
         let database = try await ScratchDatabase.create()
