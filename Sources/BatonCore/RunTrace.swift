@@ -45,7 +45,12 @@ extension RunTrace {
     /// The `traceparent` of the current task's span when it belongs to run `runID`'s trace;
     /// `nil` with no tracer bootstrapped or outside the run's work.
     public static func currentTraceparent(runID: UUID) -> String? {
-        guard let context = ServiceContext.current else { return nil }
+        ServiceContext.current.flatMap { traceparent(of: $0, runID: runID) }
+    }
+
+    /// The `traceparent` of `context` (a span's) when it belongs to run `runID`'s trace; `nil`
+    /// with no tracer bootstrapped.
+    public static func traceparent(of context: ServiceContext, runID: UUID) -> String? {
         var headers: [String: String] = [:]
         InstrumentationSystem.instrument.inject(context, into: &headers, using: TraceHeaders())
         guard let traceparent = headers["traceparent"], traceID(ofTraceparent: traceparent) == traceID(of: runID)

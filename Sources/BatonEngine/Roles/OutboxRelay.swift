@@ -156,9 +156,7 @@ public struct OutboxRelay: Service {
             defer { span?.end() }
             if let span, let runID {
                 span.attributes["messaging.destination.name"] = outbox.topic
-                event.traceparent =
-                    ServiceContext.$current.withValue(span.context) { RunTrace.currentTraceparent(runID: runID) }
-                    ?? event.traceparent
+                event.traceparent = RunTrace.traceparent(of: span.context, runID: runID) ?? event.traceparent
             }
             let message = KafkaEvents.message(event, topic: outbox.topic, key: outbox.key)
             let size =
