@@ -50,10 +50,14 @@ extension StoreAggregate {
             """, logger: logger)
     }
 
-    /// The trace context to store with `event`: its own, else the current span's when that is
-    /// of the event's run (``RunTrace/currentTraceparent(runID:)``).
+    /// The trace context to store with `event`: its own when it is a W3C `traceparent` (anything
+    /// else a producer sent is dropped, never stored), else the current span's when that is of
+    /// the event's run (``RunTrace/currentTraceparent(runID:)``).
     static func traceparent(of event: CloudEvent) -> String? {
-        event.traceparent ?? RunTrace.runID(fromSubject: event.subject).flatMap(RunTrace.currentTraceparent(runID:))
+        if let own = event.traceparent, own.utf8.count == 55, RunTrace.traceID(ofTraceparent: own) != nil {
+            return own
+        }
+        return RunTrace.runID(fromSubject: event.subject).flatMap(RunTrace.currentTraceparent(runID:))
     }
 
     /// Writes a run-scoped event (keyed by run id, on the run events topic) to the outbox.
