@@ -41,13 +41,29 @@ def examples(path: Path, system: Optional[str]) -> list[dict[str, Any]]:
     return [prompts.instruction_example(r, system) for r in read_records(path)]
 
 
-def replay_texts(texts: list[str], n_tasks: int, share: float, seed: int) -> list[str]:
-    """Corpus texts making up `share` of a training set that has `n_tasks` task examples:
-    the corpus shuffled, repeated as often as needed."""
+def text_pieces(text: str, max_chars: int) -> list[str]:
+    """`text` cut at spaces into pieces of at most `max_chars` characters (a word longer than
+    that is a piece of its own); `max_chars` <= 0 keeps the text whole."""
+    if max_chars <= 0:
+        return [text]
+    pieces: list[str] = []
+    for word in text.split():
+        if pieces and len(pieces[-1]) + 1 + len(word) <= max_chars:
+            pieces[-1] += " " + word
+        else:
+            pieces.append(word)
+    return pieces
+
+
+def replay_texts(texts: list[str], n_tasks: int, share: float, seed: int, max_chars: int = 0) -> list[str]:
+    """Corpus text making up `share` of a training set that has `n_tasks` task examples: the
+    corpus cut into pieces of at most `max_chars` characters, shuffled, repeated as often as
+    needed. (A batch is padded to its longest example: pieces as short as the task's chats
+    keep the padding, and the CPU time, down.)"""
     if not 0 <= share < 1:
         raise ValueError(f"sft text_share must be in [0, 1), not {share}")
-    wanted = round(n_tasks * share / (1 - share)) if texts else 0
-    order = list(texts)
+    order = [piece for text in texts for piece in text_pieces(text, max_chars)]
+    wanted = round(n_tasks * share / (1 - share)) if order else 0
     random.Random(seed).shuffle(order)
     return [order[i % len(order)] for i in range(wanted)]
 
@@ -72,7 +88,8 @@ def build_trainer(config: dict[str, Any], callbacks: list):
     prepared = prepare_model(config["model_ref"], settings, world_size=int(config.get("world_size", 1)))
     tasks = [rendered(prepared.tokenizer, e) for e in examples(Path(config["instructions"]), settings.get("system_prompt"))]
     corpus = read_texts(Path(config["corpus"])) if config.get("corpus") else []
-    texts = replay_texts(corpus, len(tasks), float(settings.get("text_share", 0)), int(settings.get("seed", 42)))
+    texts = replay_texts(corpus, len(tasks), float(settings.get("text_share", 0)), int(settings.get("seed", 42)),
+                         int(settings.get("text_max_chars", 0)))
     dataset = Dataset.from_list(tasks + [{"prompt": "", "completion": t} for t in texts])
     args = SFTConfig(
         **training_args(settings, str(Path(config["work_dir"]) / "trainer")),

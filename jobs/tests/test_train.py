@@ -58,6 +58,16 @@ def test_sft_replays_a_share_of_corpus_text():
         sft.replay_texts(texts, n_tasks=300, share=1.0, seed=1)
 
 
+def test_sft_replays_corpus_text_in_pieces_as_short_as_the_task():
+    text = "하늘이 맑고 바람이 시원해서 우리는 공원까지 천천히 걸었다"
+    pieces = sft.text_pieces(text, 12)
+    assert pieces == ["하늘이 맑고 바람이", "시원해서 우리는", "공원까지 천천히 걸었다"]
+    assert sft.text_pieces("아주아주아주긴단어 끝", 4) == ["아주아주아주긴단어", "끝"]  # a long word stays whole
+    assert sft.text_pieces(text, 0) == [text]
+    replayed = sft.replay_texts([text], n_tasks=30, share=0.25, seed=1, max_chars=12)
+    assert len(replayed) == 10 and set(replayed) == set(pieces)
+
+
 def test_merged_weights_changed(cpt_outcome, sft_outcome):
     from safetensors.torch import load_file
 
@@ -70,7 +80,8 @@ def test_merged_weights_changed(cpt_outcome, sft_outcome):
 def test_dpo_with_lora_loss_goes_down_and_preference_rises(sft_outcome, tmp_path, tiny_params, jobs_root):
     outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, tiny_params, emit=False)
     first, last = assert_loss_goes_down(outcome.history)
-    assert abs(outcome.history[0]["loss"] - math.log(2)) < 0.05  # DPO starts at ln 2 (policy == reference)
+    # DPO's term starts at ln 2 (policy == reference); the tiny profile adds the chosen answer's NLL
+    assert outcome.history[0]["loss"] > math.log(2) - 0.05
     assert any("eval_rewards/accuracies" in h for h in outcome.history)  # held-out pairs evaluated
     s = outcome.summary
     assert s["pref_logp_margin_after"] > s["pref_logp_margin_before"]  # held-out pairs: chosen gains on rejected
@@ -89,7 +100,7 @@ def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, t
     assert len(trials) == 2 and all(t["error"] is None for t in trials)
     assert manifest["settings"]["learning_rate"] == manifest["tune"]["learning_rate"]
     assert manifest["settings"]["beta"] == manifest["tune"]["beta"]
-    assert 3e-4 <= manifest["tune"]["learning_rate"] <= 5e-3 and 0.05 <= manifest["tune"]["beta"] <= 0.5
+    assert 5e-5 <= manifest["tune"]["learning_rate"] <= 6e-4 and 0.05 <= manifest["tune"]["beta"] <= 0.5
     keys = {json.loads(line.split(" ", 1)[1])["key"] for line in capsys.readouterr().out.splitlines()
             if line.startswith("::baton::metric")}
     assert {"tune_trials", "best_learning_rate", "best_beta", "loss", "final_loss"} <= keys
