@@ -88,7 +88,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "rlhf": {
             "full_finetune": False,
             "lora_rank": 16,
-            "max_steps": 30,
+            "max_steps": 60,
             "learning_rate": 3e-4,
             "beta": 0.1,
             "sft_weight": 1.0,
@@ -96,10 +96,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "eval_fraction": 0.2,
             # Ray Tune (ASHA) over learning rate and beta
             "tune_samples": 3,
-            "tune_steps": 8,
-            "tune_eval_every": 2,
-            "tune_lr_min": 5e-5,
-            "tune_lr_max": 6e-4,
+            "tune_steps": 12,
+            "tune_eval_every": 3,
+            "tune_lr_min": 1e-4,
+            "tune_lr_max": 1e-3,
             "tune_beta_min": 0.05,
             "tune_beta_max": 0.5,
             "tune_max_concurrent": 2,

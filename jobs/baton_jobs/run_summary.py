@@ -5,7 +5,7 @@
 Reads the JSON of ``baton runs show`` (standard library only) and prints, per stage, its
 state and duration and, for the training stages, each ``<metric>_before`` ->
 ``<metric>_after`` pair they reported (cpt: held-out perplexity; sft: task accuracy; rlhf:
-preferred share of held-out pairs); for evaluate, the final model's figures.
+preferred share of held-out pairs and the mean log-likelihood margin); for evaluate, the final model's figures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-SHOWN_BEFORE_AFTER = ("heldout_perplexity", "exact_match_seen", "exact_match_unseen", "pref_accuracy")
+SHOWN_BEFORE_AFTER = ("heldout_perplexity", "exact_match_seen", "exact_match_unseen", "pref_accuracy", "pref_logp_margin")
 EVALUATE_KEYS = ("exact_match_seen", "exact_match_unseen", "accuracy_unseen", "pref_accuracy", "perplexity",
                  "latency_p95_ms")
 

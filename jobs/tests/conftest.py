@@ -51,6 +51,7 @@ def quiet():
 # profile's 1000 steps: past its peak learning rate, and a model rlhf can move; forgetting would
 # show if the replay stopped working); test_learning trains sft with the profile's own steps.
 TINY = {"profile": "tiny", "cpt_max_steps": 30, "sft_max_steps": 300, "rlhf_max_steps": 16, "rlhf_logging_steps": 1,
+        "rlhf_learning_rate": 1e-3,
         "rlhf_tune_samples": 0}
 
 

@@ -77,11 +77,14 @@ def test_merged_weights_changed(cpt_outcome, sft_outcome):
     assert changed, "LoRA merge left every projection unchanged"
 
 
-def test_dpo_with_lora_loss_goes_down_and_preference_rises(sft_outcome, tmp_path, tiny_params, jobs_root):
+def test_dpo_with_lora_widens_the_margin_and_preference_rises(sft_outcome, tmp_path, tiny_params, jobs_root):
     outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, tiny_params, emit=False)
-    first, last = assert_loss_goes_down(outcome.history)
     # DPO's term starts at ln 2 (policy == reference); the tiny profile adds the chosen answer's NLL
     assert outcome.history[0]["loss"] > math.log(2) - 0.05
+    # what DPO optimises: the training pairs' reward margin (beta x log-ratio gap) widens (the
+    # summed loss, with the NLL of answers sft already fits, is too noisy over 16 steps to show it)
+    margins = [h["rewards/margins"] for h in outcome.history if "rewards/margins" in h and "loss" in h]
+    assert len(margins) >= 6 and mean(margins[-3:]) > mean(margins[:3]) + 0.02, margins
     assert any("eval_rewards/accuracies" in h for h in outcome.history)  # held-out pairs evaluated
     s = outcome.summary
     assert s["pref_logp_margin_after"] > s["pref_logp_margin_before"]  # held-out pairs: chosen gains on rejected
@@ -92,6 +95,16 @@ def test_dpo_with_lora_loss_goes_down_and_preference_rises(sft_outcome, tmp_path
     assert (outcome.out_dir / "model.safetensors").exists()  # merged: the next stage loads it directly
 
 
+def test_rlhf_loss_adds_the_chosen_answers_nll_when_weighted():
+    assert rlhf.loss_settings({"sft_weight": 0}) == {"loss_type": ["sigmoid"]}
+    assert rlhf.loss_settings({}) == {"loss_type": ["sigmoid"]}  # plain DPO unless asked
+    assert rlhf.loss_settings({"sft_weight": 0.5}) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+    with pytest.raises(ValueError, match="sft_weight"):
+        rlhf.loss_settings({"sft_weight": -1})
+    assert rlhf.objective_from({"eval_logps/chosen": -1.5, "eval_rewards/margins": 9.0}) == -1.5
+    assert rlhf.objective_from({"eval_rewards/margins": 9.0}) is None
+
+
 def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, tmp_path, tiny_params, jobs_root, capsys):
     params = dict(tiny_params, rlhf_tune_samples=2, rlhf_tune_steps=4, rlhf_tune_eval_every=2, rlhf_max_steps=8)
     outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, params)
@@ -100,7 +113,7 @@ def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, t
     assert len(trials) == 2 and all(t["error"] is None for t in trials)
     assert manifest["settings"]["learning_rate"] == manifest["tune"]["learning_rate"]
     assert manifest["settings"]["beta"] == manifest["tune"]["beta"]
-    assert 5e-5 <= manifest["tune"]["learning_rate"] <= 6e-4 and 0.05 <= manifest["tune"]["beta"] <= 0.5
+    assert 1e-4 <= manifest["tune"]["learning_rate"] <= 1e-3 and 0.05 <= manifest["tune"]["beta"] <= 0.5
     keys = {json.loads(line.split(" ", 1)[1])["key"] for line in capsys.readouterr().out.splitlines()
             if line.startswith("::baton::metric")}
     assert {"tune_trials", "best_learning_rate", "best_beta", "loss", "final_loss"} <= keys
