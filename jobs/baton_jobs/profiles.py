@@ -80,7 +80,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # text, cut into pieces of at most 24 characters (as long as the task's chats, so a batch
         # is not padded to a whole document: 1.55x faster per step): without the replay held-out
         # perplexity went to ~10^5-10^6. Measured at seed 42 (jobs/README.md): 1000 steps of 32
-        # left it under-fitted (seen 0.80, unseen 0.80), 1500 steps 0.85, 2000 steps 0.97.
+        # left it under-fitted (seen 0.80, unseen 0.80), 1500 steps 0.85-0.90, 2000 steps 0.97.
         "sft": {"full_finetune": True, "max_steps": 2000, "learning_rate": 5e-3, "batch_size": 32, "warmup_steps": 100,
                 "weight_decay": 0.1, "text_share": 0.25, "text_max_chars": 24},
         # DPO with the chosen answer's NLL (sft_weight, RPO): plain DPO at 2e-3 widened the
