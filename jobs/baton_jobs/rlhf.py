@@ -162,7 +162,6 @@ def tune_trial(trial_config: dict[str, Any]) -> None:
                     OBJECTIVE: value,
                     "eval_loss": float(metrics.get("eval_loss", float("nan"))),
                     "eval_reward_accuracy": float(metrics.get("eval_rewards/accuracies", float("nan"))),
-                    "eval_margin": float(metrics.get("eval_rewards/margins", float("nan"))),
                     "step": int(state.global_step),
                 }
             )

@@ -12,6 +12,8 @@ no pair the wrong way, and keep the unseen accuracy above the gate, which reads 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 GATE = 0.85
@@ -42,15 +44,12 @@ def trained(tmp_path_factory, profile_cpt, corpus_dataset, jobs_root):
     from baton_jobs import sft
 
     data = jobs_root / "data"
-    outcomes = {}
 
+    @functools.cache
     def train(seed: int):
-        if seed not in outcomes:
-            outcomes[seed] = sft.train(profile_cpt.out_dir, data / "instructions.jsonl",
-                                       tmp_path_factory.mktemp(f"sft-seed{seed}"), dict(PROFILE, seed=seed),
-                                       testset=data / "testset.jsonl", heldout=data / "heldout.jsonl",
-                                       corpus=corpus_dataset, emit=False)
-        return outcomes[seed]
+        return sft.train(profile_cpt.out_dir, data / "instructions.jsonl", tmp_path_factory.mktemp(f"sft-seed{seed}"),
+                         dict(PROFILE, seed=seed), testset=data / "testset.jsonl", heldout=data / "heldout.jsonl",
+                         corpus=corpus_dataset, emit=False)
 
     return train
 
