@@ -440,7 +440,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonRayServeTests",
-            dependencies: ["BatonRayServe", "BatonRay", "BatonCore", "BatonTestEnvironment"],
+            dependencies: [
+                "BatonRayServe", "BatonRay", "BatonCore", "BatonTestEnvironment",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -188,17 +188,38 @@ struct RayServeCanaryApplications: Sendable {
         } catch {
             throw .badResponse("cannot encode the Serve config: \(error)")
         }
-        let answer: JSONHTTPClient.Answer
-        do {
-            answer = try await serve.send(.PUT, path, body: body, expect: nil, timeout: configuration.deployTimeout)
-        } catch {
-            throw .unavailable(error.reason)
-        }
-        guard answer.status == 200 else {
-            throw .deployFailed(
-                "Ray Serve refused the applications (HTTP \(answer.status)): \(Self.text(answer.body))")
-        }
+        try await send(config: body)
         return (current, expected)
+    }
+
+    /// How many times a PUT is sent when Serve fails it internally (HTTP 5xx: the dashboard's
+    /// `serve_start` raised, e.g. because a proxy actor died while Serve was starting on a busy
+    /// host); the config is declarative, so sending it again is safe.
+    static let putAttempts = 4
+
+    /// Sends the whole config; a 4xx (Serve validated and refused it) fails at once, a 5xx is
+    /// sent again up to ``putAttempts`` times, 2, 4, 6 s apart, then is ``RayServeCanaryError/unavailable(_:file:line:)``.
+    private func send(config body: [UInt8]) async throws(RayServeCanaryError) {
+        for attempt in 1...Self.putAttempts {
+            let answer: JSONHTTPClient.Answer
+            do {
+                answer = try await serve.send(.PUT, path, body: body, expect: nil, timeout: configuration.deployTimeout)
+            } catch {
+                throw .unavailable(error.reason)
+            }
+            if answer.status == 200 { return }
+            let reason = "Ray Serve refused the applications (HTTP \(answer.status)): \(Self.text(answer.body))"
+            guard answer.status >= 500 else { throw .deployFailed(reason) }
+            guard attempt < Self.putAttempts else { throw .unavailable(reason + " [after \(attempt) attempts]") }
+            logger.warning(
+                "Ray Serve failed the applications' PUT; sending it again",
+                metadata: ["status": "\(answer.status)", "attempt": "\(attempt)"])
+            do {
+                try await Task.sleep(for: .seconds(2 * attempt))
+            } catch {
+                throw .unavailable("cancelled before sending the applications again: \(reason)")
+            }
+        }
     }
 
     /// Polls until every expected application is RUNNING with the config sent and the model's
