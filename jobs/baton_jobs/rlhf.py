@@ -176,6 +176,30 @@ def tune_trial(trial_config: dict[str, Any]) -> None:
     shutil.rmtree(trial_dir, ignore_errors=True)
 
 
+def trial_resources(settings: dict[str, Any], available: dict[str, float]) -> dict[str, float]:
+    """What each Tune trial reserves, given the cluster's free resources: ``tune_cpus_per_trial``
+    and ``tune_gpus_per_trial``. When the CPUs are taken (other stages run; on a small head this
+    entrypoint holds one itself), trials reserve no CPU and share the cores: a placement group
+    needs at least one resource, so they reserve one byte of memory instead (a bundle of zero
+    CPUs is refused). A GPU trial with no free GPU is an error, not a wait."""
+    cpus = float(settings.get("tune_cpus_per_trial", 1))
+    gpus = float(settings.get("tune_gpus_per_trial", 0))
+    if gpus and available.get("GPU", 0) < gpus:
+        raise RuntimeError(
+            f"the Tune search needs {gpus:g} free GPU(s) per trial and the cluster has "
+            f"{available.get('GPU', 0):g}; submit the rlhf entrypoint without GPUs or add GPUs"
+        )
+    if available.get("CPU", 0) < cpus:
+        log(STAGE, f"only {available.get('CPU', 0):g} free CPU(s): trials run without a CPU reservation")
+        cpus = 0.0
+    resources = {"cpu": cpus}
+    if gpus:
+        resources["gpu"] = gpus
+    if not cpus and not gpus:
+        resources["memory"] = 1
+    return resources
+
+
 def search(base: dict[str, Any], settings: dict[str, Any], *, emit: bool = True) -> dict[str, Any]:
     """Run the ASHA search; returns {"learning_rate", "beta", "trials": [...]}."""
     from ray import tune
@@ -186,18 +210,8 @@ def search(base: dict[str, Any], settings: dict[str, Any], *, emit: bool = True)
     samples = int(settings["tune_samples"])
     steps, every = int(settings["tune_steps"]), max(1, int(settings["tune_eval_every"]))
     rungs = max(1, steps // every)
-    cpus = float(settings.get("tune_cpus_per_trial", 1))
-    gpus = float(settings.get("tune_gpus_per_trial", 0))
-    available = ray.available_resources()
-    if gpus and available.get("GPU", 0) < gpus:
-        raise RuntimeError(
-            f"the Tune search needs {gpus:g} free GPU(s) per trial and the cluster has "
-            f"{available.get('GPU', 0):g}; submit the rlhf entrypoint without GPUs or add GPUs"
-        )
-    if available.get("CPU", 0) < cpus:
-        log(STAGE, f"only {available.get('CPU', 0):g} free CPU(s): trials run without a CPU reservation")
-        cpus = 0.0
-    resources = {"cpu": cpus, "gpu": gpus} if gpus else {"cpu": cpus}
+    resources = trial_resources(settings, ray.available_resources())
+    cpus = resources.get("cpu", 0.0)
     base = dict(base, threads=int(cpus) if cpus >= 1 else 1)
     concurrent = int(settings.get("tune_max_concurrent", 0)) or None
 

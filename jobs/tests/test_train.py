@@ -105,9 +105,36 @@ def test_rlhf_loss_adds_the_chosen_answers_nll_when_weighted():
     assert rlhf.objective_from({"eval_rewards/margins": 9.0}) is None
 
 
-def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, tmp_path, tiny_params, jobs_root, capsys):
+def test_tune_trials_reserve_a_cpu_when_one_is_free_and_none_when_the_cpus_are_taken():
+    from ray.tune.execution.placement_groups import resource_dict_to_pg_factory
+
+    settings = {"tune_cpus_per_trial": 1, "tune_gpus_per_trial": 0}
+    assert rlhf.trial_resources(settings, {"CPU": 1.0}) == {"cpu": 1.0}
+    # Both CPUs held (this entrypoint and another run's stage): the trials share the cores, and
+    # Ray accepts the placement group (a bundle of zero CPUs alone is refused).
+    taken = rlhf.trial_resources(settings, {"CPU": 0.0})
+    assert taken["cpu"] == 0
+    resource_dict_to_pg_factory(taken)
+    gpu = {"tune_cpus_per_trial": 4, "tune_gpus_per_trial": 1}
+    assert rlhf.trial_resources(gpu, {"CPU": 8.0, "GPU": 1.0}) == {"cpu": 4.0, "gpu": 1.0}
+    with pytest.raises(RuntimeError, match="free GPU"):
+        rlhf.trial_resources(gpu, {"CPU": 8.0, "GPU": 0.0})
+
+
+@pytest.mark.parametrize("cpus", ["free", "taken"])
+def test_rlhf_runs_an_asha_search_then_trains_the_best(ray_local, sft_outcome, tmp_path, tiny_params, jobs_root, capsys,
+                                                       cpus):
     params = dict(tiny_params, rlhf_tune_samples=2, rlhf_tune_steps=4, rlhf_tune_eval_every=2, rlhf_max_steps=8)
-    outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, params)
+    # "taken": every CPU of the cluster is held, as when two runs' stages run side by side on a
+    # two-CPU head (`make demo`): the trials must still run, without a CPU reservation.
+    held = ray_local.util.placement_group([{"CPU": 2}]) if cpus == "taken" else None
+    try:
+        if held is not None:
+            ray_local.get(held.ready(), timeout=60)
+        outcome = rlhf.train(sft_outcome.out_dir, jobs_root / "data" / "preferences.jsonl", tmp_path, params)
+    finally:
+        if held is not None:
+            ray_local.util.remove_placement_group(held)
     manifest = json.loads((outcome.out_dir / MANIFEST).read_text())
     trials = manifest["tune"]["trials"]
     assert len(trials) == 2 and all(t["error"] is None for t in trials)
