@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench-observability
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench bench-observability
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -64,6 +64,11 @@ learning-test: stack-up
 demo: stack-up build
 	$(ENV) scripts/demo
 
+# The engine's speed (docs/performance.md): a release serve against the stack with fsync on; the
+# noop pipeline one run at a time and 200 in flight, each hand-off step, the Ray bench, `baton submit`.
+bench: stack-up
+	$(ENV) scripts/bench
+
 # What /metrics and OTLP spans cost a stage: the noop bench (release) with each off and on.
 bench-observability: stack-up
 	$(ENV) scripts/bench-observability
@@ -71,7 +76,7 @@ bench-observability: stack-up
 # Every shell file passes shellcheck: -x follows what scripts/stack sources, and the files of
 # scripts/stack.d (which it sources in a loop) are checked one by one. shellcheck comes from apt
 # (scripts/stack install-lint) where it is missing.
-SHELL_SCRIPTS = scripts/stack scripts/demo scripts/bench-observability .ci/run $(wildcard scripts/stack.d/*.sh scripts/stack.d/services/*.sh)
+SHELL_SCRIPTS = scripts/stack scripts/demo scripts/bench scripts/bench-observability .ci/run $(wildcard scripts/stack.d/*.sh scripts/stack.d/services/*.sh)
 
 lint:
 	command -v shellcheck >/dev/null || $(STACK) install-lint

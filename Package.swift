@@ -313,11 +313,13 @@ let package = Package(
             dependencies: [
                 "BatonCommandLine",
                 "BatonCore",
+                "BatonHTTPClient",
                 "BatonStore",
                 "BatonKafka",
                 "BatonEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

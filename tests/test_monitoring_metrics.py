@@ -60,7 +60,8 @@ def baton_catalog():
     for entry in entries:
         kind = entry.get("type", entry.get("kind"))
         assert kind in KINDS, f"`baton metrics --json`: {entry.get('name')} has type {kind!r}"
-        assert re.fullmatch(r"baton_[a-z0-9_]+", entry["name"]), f"not a Baton metric name: {entry['name']}"
+        # process_*: the process's own CPU and memory, named as Prometheus' process collector names them.
+        assert re.fullmatch(r"(baton|process)_[a-z0-9_]+", entry["name"]), f"not a Baton metric name: {entry['name']}"
         assert isinstance(entry.get("labels"), list), f"{entry['name']}: labels must be a list"
         assert entry.get("help"), f"{entry['name']} has no help text"
         if kind == "counter":

@@ -39,6 +39,10 @@ public struct MetricDefinition: Sendable, Hashable, Codable {
 public enum MetricCatalog {
     /// Buckets for steps that take milliseconds to a minute (hand-offs, HTTP calls, handling).
     static let fastBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+    /// Buckets for the steps of a hand-off: half a millisecond to ten seconds.
+    static let hopBuckets: [Double] = [
+        0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10,
+    ]
     /// Buckets for work that takes seconds to a day (stages, waits in a queue).
     static let slowBuckets: [Double] = [0.1, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400]
 
@@ -71,6 +75,11 @@ public enum MetricCatalog {
     public static let eventHandling = MetricDefinition(
         "baton_event_handling_seconds", .histogram, "Time a consumer took to handle one message.",
         labels: ["consumer"], buckets: fastBuckets)
+    /// One step of an event's way from the transaction that wrote it to the consumer that acts on it.
+    public static let handoffHop = MetricDefinition(
+        "baton_handoff_hop_seconds", .histogram,
+        "Time one step of an event's way from its transaction to its consumer took (HandoffHop names the steps).",
+        labels: ["consumer", "hop"], buckets: hopBuckets)
     /// Handling failures that will be retried.
     public static let handlingRetries = MetricDefinition(
         "baton_handling_retries_total", .counter, "Messages whose handling failed and will be tried again.",
@@ -182,14 +191,26 @@ public enum MetricCatalog {
         "baton_http_client_request_seconds", .histogram, "Time of one outbound HTTP call, answer included.",
         labels: ["service", "endpoint"], buckets: fastBuckets)
 
+    // MARK: The process
+
+    /// CPU time of the process (user and system), read from the kernel at each scrape.
+    public static let processCPU = MetricDefinition(
+        "process_cpu_seconds_total", .counter, "CPU time the process has used, user and system, in seconds.")
+    /// Resident memory of the process now.
+    public static let processMemory = MetricDefinition(
+        "process_resident_memory_bytes", .gauge, "Resident memory of the process, in bytes.")
+    /// The most resident memory the process has had.
+    public static let processPeakMemory = MetricDefinition(
+        "process_max_resident_memory_bytes", .gauge, "The most resident memory the process has had, in bytes.")
+
     /// Every metric, in the order `baton metrics` prints them.
     public static let all: [MetricDefinition] = [
         outboxPublished, outboxParkedTotal, outboxPending, outboxOldestPending, outboxParked, deadLetters,
-        eventsHandled, eventHandling, handlingRetries, producerRebuilds, consumerLag,
+        eventsHandled, eventHandling, handoffHop, handlingRetries, producerRebuilds, consumerLag,
         runs, runsStalled, runsFinished, attempts, attemptsFinished, queueWait, stageDuration, gpuSeconds,
         gpuSecondsSaved, attemptsWithoutWorker, sweeperActions, raySubmit,
         gateDecisions, rolloutWeight, rolloutAnalyses, serveRestores,
         mirrorFailures, mirrorRunsBehind, mirrorLag, mirrorParkedTotal, mirrorParked,
-        httpRequests, httpRequestDuration,
+        httpRequests, httpRequestDuration, processCPU, processMemory, processPeakMemory,
     ]
 }

@@ -55,6 +55,12 @@ public struct EngineConfiguration: Sendable {
     public var relayPassTimeout: Duration = .seconds(60)
     /// Most attempts one worker process executes at once. Default: 32.
     public var workerConcurrency = 32
+    /// Whether a worker hands off without the broker: it applies the outcome of an attempt it ran
+    /// in the coordinator's transaction and claims the next attempt of its pool at once (every
+    /// event is still published; their consumers then find the work done). Off: each hand-off
+    /// waits for the outcome's and the `stage.ready` event's trips through the broker.
+    /// Default: on (`BATON_DIRECT_HANDOFF=off` turns it off).
+    public var directHandOff = true
     /// Tries of a message whose handling fails with an error of unknown kind before it is
     /// dead-lettered. Transient failures (database or broker away) never count: they are waited out.
     /// Default: 5.

@@ -92,6 +92,11 @@ public enum EngineMetrics {
         timer(MetricCatalog.raySubmit).record(seconds: seconds)
     }
 
+    /// One step of an event's way to `consumer` (`relay` for the relay's own steps) took `seconds`.
+    static func hop(_ hop: HandoffHop, consumer: String, seconds: Double) {
+        timer(MetricCatalog.handoffHop, consumer, hop.rawValue).record(seconds: seconds)
+    }
+
     static func handlingLatency(consumer: String, seconds: Double) {
         timer(MetricCatalog.eventHandling, consumer).record(seconds: seconds)
     }

@@ -167,6 +167,17 @@ public final class KafkaConsumer: Service, Sendable {
     ///   partition was revoked meanwhile: its new owner will process the record again), or
     ///   ``KafkaError/Code/clientClosed`` when the consumer is not running.
     public func commit(_ message: KafkaConsumerMessage) async throws {
+        try await queueCommit(message).acknowledged()
+    }
+
+    /// Hands the commit of a processed record to librdkafka and returns at once, before the broker
+    /// answers: commits queued one after another reach the broker in that order, so a partition's
+    /// offsets never go back, and a caller need not wait a round trip per record. Await
+    /// ``KafkaQueuedCommit/acknowledged()`` for the answer.
+    ///
+    /// - Throws: ``KafkaError`` when librdkafka refuses the commit, or
+    ///   ``KafkaError/Code/clientClosed`` when the consumer is not running.
+    public func queueCommit(_ message: KafkaConsumerMessage) throws(KafkaError) -> KafkaQueuedCommit {
         guard case .running = lifecycle.withLock({ $0 }) else {
             throw KafkaError.clientClosed("KafkaConsumer.commit(_:) needs a running consumer: call run() first.")
         }
@@ -178,6 +189,6 @@ public final class KafkaConsumer: Service, Sendable {
             commits.discard(id)
             throw error
         }
-        try await commits.wait(id)
+        return KafkaQueuedCommit(commits: commits, id: id)
     }
 }

@@ -19,9 +19,11 @@ public struct KafkaProducerConfiguration: Sendable, CustomStringConvertible {
     /// broker that lost its data): failing fast lets the outbox relay defer that record and publish
     /// the rest instead of holding its whole batch. Default: `.seconds(2)`.
     public var missingTopicTimeout: Duration = .seconds(2)
-    /// How long librdkafka waits to batch records before sending (`linger.ms`).
-    /// Default: `.milliseconds(5)`.
-    public var linger: Duration = .milliseconds(5)
+    /// How long librdkafka waits to batch records before sending (`linger.ms`). Default: zero:
+    /// Baton's records are small and on the critical path of a hand-off (5 ms, librdkafka's own
+    /// default, added 5 ms to each of its two relay hops); records queued while a request is in
+    /// flight still go out together.
+    public var linger: Duration = .zero
     /// How long the producer's poll thread waits for delivery reports per round; bounds how late
     /// shutdown notices it was asked to stop. Default: `.milliseconds(100)`.
     public var pollInterval: Duration = .milliseconds(100)

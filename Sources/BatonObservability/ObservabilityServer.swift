@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// A small HTTP server for operators: Prometheus metrics and health probes. It changes nothing.
 ///
-/// - `GET /metrics`: every swift-metrics metric of the process, Prometheus text format.
+/// - `GET /metrics`: every swift-metrics metric of the process, and its CPU time and memory
+///   (``ProcessMetrics``), Prometheus text format.
 /// - `GET /healthz`: 200 while the process runs (liveness).
 /// - `GET /readyz`: 200 when `isReady` says the dependencies answer, else 503 (readiness).
 public struct ObservabilityServer: Service {
@@ -19,8 +20,10 @@ public struct ObservabilityServer: Service {
         logger: Logger
     ) {
         let router = Router()
+        let process = ProcessMetrics(registry: registry)
         router.get("metrics") { _, _ -> Response in
-            Response(
+            process.update()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }

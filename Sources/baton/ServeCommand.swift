@@ -112,6 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let concurrency = workerConcurrency ?? environment["BATON_WORKER_CONCURRENCY"].flatMap(Int.init) {
             configuration.workerConcurrency = concurrency
         }
+        switch environment["BATON_DIRECT_HANDOFF"] {
+        case nil, "on": configuration.directHandOff = true
+        case "off": configuration.directHandOff = false
+        case let other?: throw ValidationError("BATON_DIRECT_HANDOFF must be on or off, not '\(other.prefix(20))'")
+        }
         let roleNames = (roles ?? environment["BATON_ROLES"])?.split(separator: ",").map(String.init)
         let selected = try roleNames.map { try $0.map(Self.parseRole) } ?? ServeRole.allCases
 
@@ -175,8 +180,8 @@ struct ServeCommand: AsyncParsableCommand {
             for pool in configuration.pools {
                 services.append(
                     try StageWorker(
-                        pool: pool, configuration: configuration, attempts: store.attempts, registry: store.registry,
-                        messaging: store.messaging, producer: producer, logger: logger))
+                        pool: pool, configuration: configuration, attempts: store.attempts, runs: store.runs,
+                        registry: store.registry, messaging: store.messaging, producer: producer, logger: logger))
             }
         }
         if selected.contains(.watcher), let launcher = configuration.rayLauncher {

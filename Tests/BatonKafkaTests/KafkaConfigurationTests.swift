@@ -13,7 +13,7 @@ struct KafkaConfigurationTests {
         #expect(properties["enable.idempotence"] == "true")
         #expect(properties["acks"] == "all")
         #expect(properties["message.timeout.ms"] == "30000")
-        #expect(properties["linger.ms"] == "5")
+        #expect(properties["linger.ms"] == "0")
         #expect(properties["topic.metadata.propagation.max.ms"] == "2000")
         #expect(properties["client.id"] == "baton")
     }

@@ -186,6 +186,10 @@ def engine_overview():
         timeseries("Event handling p95, by consumer",
                    [(f"histogram_quantile(0.95, sum by (consumer, le) (rate(baton_event_handling_seconds_bucket[{RATE}])))",
                      "{{consumer}}")], "s"),
+        timeseries("Hand-off steps p95 (commit -> relay -> broker -> consumer), by consumer and step",
+                   [(f"histogram_quantile(0.95, sum by (consumer, hop, le) (rate(baton_handoff_hop_seconds_bucket[{RATE}])))",
+                     "{{consumer}} {{hop}}")], "s",
+                   description="Each step of an event's way from its transaction to its consumer (docs/performance.md)."),
         timeseries("Handling retries and dead letters", [
             (f"sum by (consumer, failure) (rate(baton_handling_retries_total[{RATE}]))", "retry {{consumer}} ({{failure}})"),
             (f"sum by (consumer) (rate(baton_dead_letters_total[{RATE}]))", "dead letter {{consumer}}"),
@@ -193,6 +197,14 @@ def engine_overview():
         ], "ops"),
         timeseries("Events handled, by type",
                    [(f"sum by (type) (rate(baton_events_handled_total[{RATE}]))", "{{type}}")], "ops"),
+        row("Processes"),
+        # job "baton" locally, "<namespace>/baton" from a ServiceMonitor.
+        timeseries("CPU per baton process (cores)",
+                   [(f"rate(process_cpu_seconds_total{{job=~\"(.*/)?baton\"}}[{RATE}])", "{{instance}}")]),
+        timeseries("Memory per baton process", [
+            ('process_resident_memory_bytes{job=~"(.*/)?baton"}', "{{instance}} resident"),
+            ('process_max_resident_memory_bytes{job=~"(.*/)?baton"}', "{{instance}} peak"),
+        ], "bytes"),
         row("Outside services"),
         timeseries("Calls to Ray, MLflow, Kubernetes, S3: by service and outcome",
                    [(f"sum by (service, outcome) (rate(baton_http_client_requests_total[{RATE}]))",

@@ -7,9 +7,9 @@ import Tracing
 
 /// Consumes a consumer's messages: one lane per partition, in order within a lane, lanes in parallel.
 ///
-/// Within a lane a message is handled, then its offset committed, so the offset is committed
-/// only after the handler's database transaction committed, and commits of a partition stay in
-/// order. Every message ends in bounded time unless the infrastructure is away: a failure is
+/// Within a lane a message is handled, then its offset commit is queued, so the offset is
+/// committed only after the handler's database transaction committed, and commits of a partition
+/// stay in order (the broker's answer is awaited beside the lane, not in it). Every message ends in bounded time unless the infrastructure is away: a failure is
 /// classified once (``HandlingFailure``); permanent ones (poison, a value that cannot be
 /// encoded, a constraint the content violates) dead-letter the message at once, unknown ones
 /// after `maxHandlingAttempts` tries, and transient ones (database or broker away, read-only
@@ -17,9 +17,10 @@ import Tracing
 /// message. A message whose handling is abandoned at shutdown keeps its offset uncommitted.
 ///
 /// A handler may return follow-up work (a worker's execution of a claimed attempt): it runs
-/// after the commit, concurrently, bounded by `followUpLimit`, and never holds the partition.
+/// once the offset commit is queued, concurrently, bounded by `followUpLimit`, and never holds
+/// the partition. Each step is measured (``HandoffHop``).
 struct MessageLoop: Sendable {
-    /// Work to run after a message's offset is committed.
+    /// Work to run once a message's offset commit is queued.
     typealias FollowUp = @Sendable () async -> Void
 
     private let consumer: KafkaConsumer
@@ -56,23 +57,34 @@ struct MessageLoop: Sendable {
         }
     }
 
+    /// A message as its lane receives it: with the moment the consumer handed it over.
+    private struct Received: Sendable {
+        var message: KafkaConsumerMessage
+        var at: ContinuousClock.Instant
+    }
+
     private func handleMessages(
         _ handle: @escaping @Sendable (KafkaConsumerMessage) async throws -> FollowUp?
     ) async throws {
         let inFlight = ConcurrencyLimit(maxInFlight)
         let followUps = ConcurrencyLimit(followUpLimit)
         try await withThrowingDiscardingTaskGroup { group in
-            var lanes: [KafkaTopicPartition: AsyncStream<KafkaConsumerMessage>.Continuation] = [:]
+            var lanes: [KafkaTopicPartition: AsyncStream<Received>.Continuation] = [:]
             defer { for lane in lanes.values { lane.finish() } }
             for try await message in consumer.messages {
+                if let timestamp = message.timestamp {
+                    EngineMetrics.hop(
+                        .delivery, consumer: consumerName, seconds: Date.now.timeIntervalSince(timestamp))
+                }
+                let received = Received(message: message, at: .now)
                 await inFlight.acquire()
                 if let lane = lanes[message.topicPartition] {
-                    lane.yield(message)
+                    lane.yield(received)
                     continue
                 }
-                let (stream, lane) = AsyncStream.makeStream(of: KafkaConsumerMessage.self)
+                let (stream, lane) = AsyncStream.makeStream(of: Received.self)
                 lanes[message.topicPartition] = lane
-                lane.yield(message)
+                lane.yield(received)
                 group.addTask {
                     await runLane(stream, handle: handle, inFlight: inFlight, followUps: followUps)
                 }
@@ -80,21 +92,32 @@ struct MessageLoop: Sendable {
         }
     }
 
+    /// Handles a partition's messages in order. Each offset is handed to librdkafka as soon as its
+    /// message is handled (commits queued in order reach the broker in order) and its answer is
+    /// awaited beside the lane, so the lane and a follow-up never wait a broker round trip.
     private func runLane(
-        _ stream: AsyncStream<KafkaConsumerMessage>,
+        _ stream: AsyncStream<Received>,
         handle: @Sendable (KafkaConsumerMessage) async throws -> FollowUp?,
         inFlight: ConcurrencyLimit, followUps: ConcurrencyLimit
     ) async {
         await withDiscardingTaskGroup { running in
-            for await message in stream {
+            for await received in stream {
+                let message = received.message
+                EngineMetrics.hop(
+                    .laneWait, consumer: consumerName, seconds: (ContinuousClock.now - received.at).secondsDouble)
                 let ending = await process(message, handle)
                 inFlight.release()
                 // A message whose handling was abandoned (shutdown) keeps its offset: the next owner
                 // of the partition reads it again.
                 guard case .ended(let followUp) = ending else { continue }
-                await commit(message)
+                let handled = ContinuousClock.now
+                if let commit = queueCommit(message) {
+                    running.addTask { await acknowledged(commit, of: message, queuedAt: handled) }
+                }
                 if let followUp {
                     await followUps.acquire()
+                    EngineMetrics.hop(
+                        .executionWait, consumer: consumerName, seconds: (ContinuousClock.now - handled).secondsDouble)
                     running.addTask {
                         await followUp()
                         followUps.release()
@@ -104,18 +127,37 @@ struct MessageLoop: Sendable {
         }
     }
 
-    private func commit(_ message: KafkaConsumerMessage) async {
+    /// Hands the message's offset commit to librdkafka; `nil` when it refused it.
+    private func queueCommit(_ message: KafkaConsumerMessage) -> KafkaQueuedCommit? {
         do {
-            try await consumer.commit(message)
+            return try consumer.queueCommit(message)
         } catch {
-            // The partition moved to another member (which re-reads the message and dedupes),
-            // or the consumer is shutting down.
-            logger.warning(
-                "offset commit failed",
-                metadata: [
-                    LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)", LogKeys.error: "\(error)",
-                ])
+            logCommitFailure(error, of: message)
+            return nil
         }
+    }
+
+    /// Waits for the broker's answer to a queued commit.
+    private func acknowledged(
+        _ commit: KafkaQueuedCommit, of message: KafkaConsumerMessage, queuedAt: ContinuousClock.Instant
+    ) async {
+        do {
+            try await commit.acknowledged()
+            EngineMetrics.hop(
+                .offsetCommit, consumer: consumerName, seconds: (ContinuousClock.now - queuedAt).secondsDouble)
+        } catch {
+            logCommitFailure(error, of: message)
+        }
+    }
+
+    /// The partition moved to another member (which re-reads the message and dedupes), or the
+    /// consumer is shutting down.
+    private func logCommitFailure(_ error: any Error, of message: KafkaConsumerMessage) {
+        logger.warning(
+            "offset commit failed",
+            metadata: [
+                LogKeys.topic: "\(message.topic)", LogKeys.offset: "\(message.offset)", LogKeys.error: "\(error)",
+            ])
     }
 
     /// How the handling of one message ended.

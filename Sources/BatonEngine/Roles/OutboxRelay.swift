@@ -1,6 +1,7 @@
 import BatonCore
 import BatonKafka
 import BatonStore
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -93,8 +94,20 @@ public struct OutboxRelay: Service {
         var backoff = Backoff(first: .milliseconds(200), maximum: .seconds(5))
         while !Task.isCancelled {
             do {
+                var acknowledged: ContinuousClock.Instant?
                 let result = try await outbox.publishOutbox(limit: configuration.relayBatchSize) { events in
-                    await publish(events)
+                    let read = Date.now
+                    for event in events {
+                        EngineMetrics.hop(
+                            .outboxWait, consumer: "relay", seconds: read.timeIntervalSince(event.event.time))
+                    }
+                    let result = await publish(events)
+                    acknowledged = .now
+                    return result
+                }
+                if let acknowledged, !result.published.isEmpty {
+                    EngineMetrics.hop(
+                        .relayCommit, consumer: "relay", seconds: (ContinuousClock.now - acknowledged).secondsDouble)
                 }
                 EngineMetrics.published(result.published.count)
                 if !result.parked.isEmpty {
@@ -168,7 +181,9 @@ public struct OutboxRelay: Service {
                 continue
             }
             do {
+                let sent = ContinuousClock.now
                 try await publisher.publish(message)
+                EngineMetrics.hop(.relayPublish, consumer: "relay", seconds: (ContinuousClock.now - sent).secondsDouble)
                 result.published.append(outbox.id)
             } catch let error as KafkaError {
                 span?.recordError(error)

@@ -13,10 +13,17 @@ import Tracing
 /// offset is committed, and a crash from then on is recovered by the lease (the sweeper marks
 /// the attempt lost and the coordinator queues a new one). A redelivered `stage.ready` finds
 /// the attempt already claimed and does nothing, so no attempt executes twice.
+///
+/// With ``EngineConfiguration/directHandOff`` on, an attempt that ends here hands off without
+/// the broker: the worker applies its outcome in the coordinator's transaction
+/// (``RunStore/applyOutcome(ofAttempt:consumer:pool:)``) and claims the next attempt of its pool
+/// that this made ready, in the same execution slot. Every event is still written and published;
+/// the coordinator's and the other workers' handling of them then finds the work done.
 public struct StageWorker: Service {
     private let loop: MessageLoop
     private let executors: StageExecutors
     private let attempts: AttemptStore
+    private let runs: RunStore
     private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
@@ -25,8 +32,8 @@ public struct StageWorker: Service {
     ///
     /// - Throws: when the Kafka consumer cannot be created from `configuration`.
     public init(
-        pool: String, configuration: EngineConfiguration, attempts: AttemptStore, registry: RegistryStore,
-        messaging: MessagingStore, producer: KafkaProducer, logger: Logger
+        pool: String, configuration: EngineConfiguration, attempts: AttemptStore, runs: RunStore,
+        registry: RegistryStore, messaging: MessagingStore, producer: KafkaProducer, logger: Logger
     ) throws {
         var logger = logger
         logger[metadataKey: LogKeys.role] = "worker"
@@ -39,6 +46,7 @@ public struct StageWorker: Service {
         self.executors = StageExecutors(
             attempts: attempts, registry: registry, configuration: configuration, logger: logger)
         self.attempts = attempts
+        self.runs = runs
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
@@ -68,49 +76,89 @@ public struct StageWorker: Service {
 
     private func consume() async throws {
         try await loop.run { message in
-            guard let (claim, stage, pipeline) = try await claim(message) else { return nil }
-            guard let executor = executors.executor(for: stage.kind) else {
-                _ = try await attempts.finishAttempt(
-                    claim, state: .failed,
-                    error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
-                    errorType: "unsupported_kind")
-                return nil
+            let event: CloudEvent
+            let ready: StageReady
+            do {
+                event = try KafkaEvents.event(from: message, defaultType: EventType.stageReady.rawValue)
+                guard event.type == EventType.stageReady.rawValue else {
+                    throw PoisonMessage(reason: "expected stage.ready, got '\(event.type)'")
+                }
+                ready = try event.decode(StageReady.self)
+            } catch let error as EventError {
+                throw PoisonMessage(reason: error.message)
             }
-            guard let prepared = try await executor.prepare(claim, stage: stage) else { return nil }
+            guard let first = try await prepare(ready.attemptId) else { return nil }
             // The execution runs after the commit, in another task: a span of its own, a child
             // of this message's.
-            let context = ServiceContext.current ?? RunTrace.context(runID: claim.runID)
+            let context = ServiceContext.current ?? RunTrace.context(runID: first.claim.runID)
             return {
-                await withSpan("execute \(stage.kind.rawValue)", context: context) { span in
-                    span.attributes["baton.run_id"] = claim.runID.lowercased
-                    span.attributes["baton.stage"] = claim.stage
-                    span.attributes["baton.attempt"] = claim.attempt
-                    await execute(prepared, stage: stage, in: pipeline, with: executor)
+                var next: Prepared? = first
+                while let current = next {
+                    next = await execute(current, context: context)
                 }
             }
         }
     }
 
-    /// Claims the attempt a `stage.ready` message names; `nil` when there is nothing to run.
-    private func claim(_ message: KafkaConsumerMessage) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
-        let event: CloudEvent
-        let ready: StageReady
-        do {
-            event = try KafkaEvents.event(from: message, defaultType: EventType.stageReady.rawValue)
-            guard event.type == EventType.stageReady.rawValue else {
-                throw PoisonMessage(reason: "expected stage.ready, got '\(event.type)'")
-            }
-            ready = try event.decode(StageReady.self)
-        } catch let error as EventError {
-            throw PoisonMessage(reason: error.message)
+    /// A claimed attempt, ready to execute.
+    private struct Prepared: Sendable {
+        var claim: ClaimedAttempt
+        var stage: StageSpec
+        var pipeline: PipelineSpec
+        var executor: any StageExecutor
+    }
+
+    /// Claims the attempt and runs its executor's ``StageExecutor/prepare(_:stage:)``; `nil`
+    /// when there is nothing to execute.
+    private func prepare(_ attemptID: UUID) async throws -> Prepared? {
+        guard let (claim, stage, pipeline) = try await claim(attemptID) else { return nil }
+        guard let executor = executors.executor(for: stage.kind) else {
+            _ = try await attempts.finishAttempt(
+                claim, state: .failed,
+                error: "stage kind '\(stage.kind.rawValue)' has no executor in this Baton build yet",
+                errorType: "unsupported_kind")
+            return nil
         }
+        guard let prepared = try await executor.prepare(claim, stage: stage) else { return nil }
+        return Prepared(claim: prepared, stage: stage, pipeline: pipeline, executor: executor)
+    }
+
+    /// Executes the attempt; with ``EngineConfiguration/directHandOff``, then hands off directly.
+    ///
+    /// - Returns: the next attempt of this pool the hand-off claimed, if any.
+    private func execute(_ prepared: Prepared, context: ServiceContext) async -> Prepared? {
+        let claim = prepared.claim
+        await withSpan("execute \(prepared.stage.kind.rawValue)", context: context) { span in
+            span.attributes["baton.run_id"] = claim.runID.lowercased
+            span.attributes["baton.stage"] = claim.stage
+            span.attributes["baton.attempt"] = claim.attempt
+            await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
+        }
+        guard configuration.directHandOff else { return nil }
+        do {
+            let due = try await runs.applyOutcome(
+                ofAttempt: claim.id, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
+            for attemptID in due {
+                if let next = try await prepare(attemptID) { return next }
+            }
+        } catch {
+            // The events take the usual way: the coordinator applies the outcome, a worker claims.
+            logger.warning(
+                "direct hand-off failed; the broker's events will carry it",
+                metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
+        }
+        return nil
+    }
+
+    /// Claims the attempt; `nil` when there is nothing to run.
+    private func claim(_ attemptID: UUID) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
         guard
             let claim = try await attempts.claimAttempt(
-                ready.attemptId, owner: configuration.instanceID, lease: configuration.leaseDuration)
+                attemptID, owner: configuration.instanceID, lease: configuration.leaseDuration)
         else {
             logger.debug(
                 "attempt not claimable (already claimed or ended)",
-                metadata: [LogKeys.attemptID: "\(ready.attemptId.lowercased)"])
+                metadata: [LogKeys.attemptID: "\(attemptID.lowercased)"])
             return nil
         }
         EngineMetrics.claimed(claim)

@@ -77,6 +77,8 @@ svc_postgres_start() {
         echo "include_if_exists = 'baton.conf'" | as_pg tee -a "$data/postgresql.conf" >/dev/null
     fi
 
+    [[ ${BATON_PG_FSYNC:-off} == on || ${BATON_PG_FSYNC:-off} == off ]] ||
+        die "BATON_PG_FSYNC must be on or off, not '${BATON_PG_FSYNC}'"
     # Rewritten on every start, so a changed BATON_PG_PORT takes effect.
     as_pg tee "$data/baton.conf" >/dev/null <<EOF
 # Written by scripts/stack on every start; edit the script, not this file.
@@ -85,7 +87,8 @@ port = $PG_PORT
 unix_socket_directories = '$dir/run'
 max_connections = 200
 # Dev/test only: survives kill -9 of any process (what the fault tests do), not a power cut.
-fsync = off
+# BATON_PG_FSYNC=on (make bench) measures with durable commits; a reload applies it.
+fsync = ${BATON_PG_FSYNC:-off}
 EOF
 
     if ! pg_running "$data"; then
@@ -94,6 +97,8 @@ EOF
         # 8>&- 9>&-: the postmaster must not inherit the stack's lock files.
         as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t 60 start >/dev/null 8>&- 9>&- ||
             die_with_log "postgres did not start (port $PG_PORT in use?)" "$logfile"
+    else
+        as_pg "$PG_BIN/pg_ctl" -D "$data" reload >/dev/null
     fi
     wait_for "postgres on 127.0.0.1:$PG_PORT" 60 "$logfile" pg_ready
 

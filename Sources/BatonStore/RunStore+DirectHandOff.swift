@@ -1,0 +1,46 @@
+import BatonCore
+import Foundation
+import PostgresNIO
+
+extension RunStore {
+    /// Applies the outcome of an attempt that has just ended, as `consumer` (the coordinator)
+    /// applies it when the outcome's event arrives: the same transaction (``handleOutcome(consumer:event:outcome:)``,
+    /// the run locked, the outcome checked against the database), recorded in the inbox as
+    /// `<attempt id>/outcome`. The event itself is still published and handled; by then the stage
+    /// is no longer running, so its handling changes nothing (``RunPlanner/apply(_:states:countedAttempts:lostAttempts:)``
+    /// ignores an outcome of a stage that is not running, and a retried attempt is no longer the
+    /// stage's latest).
+    ///
+    /// - Returns: the run's attempts in `pool` that are queued and due now, oldest first: what the
+    ///   caller may claim at once (their `stage.ready` events then find them claimed); empty when
+    ///   the attempt has not ended or the outcome changed nothing.
+    public func applyOutcome(ofAttempt attemptID: UUID, consumer: String, pool: String) async throws -> [UUID] {
+        let rows = try await client.query(
+            "SELECT run_id, stage, attempt, state, error, error_type FROM stage_attempts WHERE id = \(attemptID)",
+            logger: logger)
+        var ended: StageOutcome?
+        for try await (runID, stage, attempt, state, error, errorType) in rows.decode(
+            (UUID, String, Int, String, String?, String?).self)
+        {
+            guard let state = AttemptState(rawValue: state), state.isTerminal else { break }
+            ended = StageOutcome(
+                runId: runID, stage: stage, attemptId: attemptID, attempt: attempt, state: state, error: error,
+                errorType: errorType)
+        }
+        guard let outcome = ended else { return [] }
+        var event = try runEvent(
+            EventType.outcome(of: outcome.state, cached: false), runID: outcome.runId, stage: outcome.stage,
+            payload: outcome)
+        event.id = "\(attemptID.lowercased)/outcome"
+        guard try await handleOutcome(consumer: consumer, event: event, outcome: outcome) else { return [] }
+        let due = try await client.query(
+            """
+            SELECT id FROM stage_attempts
+            WHERE run_id = \(outcome.runId) AND pool = \(pool) AND state = 'queued' AND available_at <= now()
+            ORDER BY queued_at, id
+            """, logger: logger)
+        var ids: [UUID] = []
+        for try await id in due.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+}

@@ -1,0 +1,67 @@
+import BatonCore
+import BatonStore
+import BatonTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// A worker that ends an attempt applies its outcome and claims the next attempt itself
+/// (``EngineConfiguration/directHandOff``), through a real `baton serve`, broker and database.
+@Suite("Direct hand-off", .serialized, .timeLimit(.minutes(5)))
+struct DirectHandOffTests {
+    static let spec = """
+        apiVersion: baton/v1
+        kind: Pipeline
+        metadata: {name: direct}
+        stages:
+          - {name: first, kind: noop}
+          - {name: flaky, kind: noop, needs: [first], noop: {fail_attempts: 1}, retries: {limit: 1, backoff: 2s}}
+          - {name: left, kind: noop, needs: [flaky]}
+          - {name: right, kind: noop, needs: [flaky]}
+          - {name: last, kind: noop, needs: [left, right]}
+        """
+
+    /// Runs the spec once with `BATON_DIRECT_HANDOFF=<setting>`; the run, and how many outcomes the
+    /// worker applied itself (inbox rows `<attempt>/outcome`).
+    func run(directHandOff setting: String) async throws -> (run: RunView, appliedByWorker: Int) {
+        let fixture = try await EngineFixture(environment: ["BATON_DIRECT_HANDOFF": setting])
+        let serve = try fixture.serve("direct-\(setting)")
+        let submitted = try await fixture.baton("submit", try fixture.specFile(Self.spec))
+        let runID = try #require(UUID(uuidString: submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let run = try #require(try await fixture.waitForRuns([runID]).first)
+        let applied = try await fixture.count(
+            """
+            SELECT count(*)::int FROM inbox WHERE consumer = 'coordinator' AND run_id = \(runID)
+              AND event_id LIKE '%/outcome'
+            """)
+        // Exactly once, whichever way: each attempt executed once, no stage queued twice.
+        let executions = try await fixture.count(
+            "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND executions <> 1")
+        #expect(executions == 0, "\(serve.log.suffix(3000))")
+        await serve.stop()
+        return (run, applied)
+    }
+
+    @Test("On: every outcome is applied by its worker, the retry still backs off, and the run is as without it")
+    func directAndBrokered() async throws {
+        let direct = try await run(directHandOff: "on")
+        #expect(direct.run.state == .succeeded)
+        let attempts = Dictionary(uniqueKeysWithValues: direct.run.stages.map { ($0.name, $0.attempts) })
+        #expect(attempts == ["first": 1, "flaky": 2, "left": 1, "right": 1, "last": 1])
+        // Six attempts ended in this worker; each outcome was applied there first (the events that
+        // followed changed nothing), and the retry was not claimed before its backoff.
+        #expect(direct.appliedByWorker == 6)
+        let flaky = try #require(direct.run.stages.first { $0.name == "flaky" })
+        let tries = flaky.attemptHistory.sorted { $0.attempt < $1.attempt }
+        if tries.count == 2, let failed = tries[0].finishedAt, let retried = tries[1].startedAt {
+            #expect(
+                retried.timeIntervalSince(failed) >= 1.9,
+                "the retry started \(retried.timeIntervalSince(failed)) s after")
+        }
+        let brokered = try await run(directHandOff: "off")
+        #expect(brokered.run.state == .succeeded)
+        #expect(brokered.appliedByWorker == 0)
+        #expect(
+            Dictionary(uniqueKeysWithValues: brokered.run.stages.map { ($0.name, $0.attempts) }) == attempts)
+    }
+}
