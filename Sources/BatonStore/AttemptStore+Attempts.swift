@@ -91,48 +91,62 @@ extension AttemptStore {
     /// - Returns: the claim, or `nil` when the attempt is not queued (already claimed, cancelled,
     ///   or a redelivered event) — then the caller must not execute anything.
     public func claimAttempt(_ attemptID: UUID, owner: String, lease: Duration) async throws -> ClaimedAttempt? {
-        try await transaction { connection in
-            let rows = try await connection.query(
-                """
+        let rows = try await client.query(
+            "SELECT run_id, stage, attempt FROM stage_attempts WHERE id = \(attemptID)", logger: logger)
+        for try await (runID, stage, attempt) in rows.decode((UUID, String, Int).self) {
+            return try await claimAttempt(
+                QueuedAttempt(id: attemptID, runID: runID, stage: stage, attempt: attempt), owner: owner, lease: lease)
+        }
+        return nil
+    }
+
+    /// Claims a queued attempt for `owner` with a lease, marks its stage running and writes its
+    /// `stage.started` event: one statement, so one round trip whether or not it claims. An
+    /// attempt whose run, stage or number differ from `queued` (a `stage.ready` that disagrees
+    /// with the database) is not claimed.
+    ///
+    /// - Returns: the claim, or `nil` when the attempt is not queued (already claimed, cancelled,
+    ///   or a redelivered event) — then the caller must not execute anything.
+    public func claimAttempt(_ queued: QueuedAttempt, owner: String, lease: Duration) async throws -> ClaimedAttempt? {
+        let started = try runEvent(
+            .stageStarted, runID: queued.runID, stage: queued.stage,
+            payload: StageOutcome(
+                runId: queued.runID, stage: queued.stage, attemptId: queued.id, attempt: queued.attempt,
+                state: .running))
+        let rows = try await client.query(
+            """
+            WITH claimed AS (
                 UPDATE stage_attempts SET state = 'running', lease_owner = \(owner),
                     lease_expires_at = now() + make_interval(secs => \(lease.secondsDouble)),
                     lease_epoch = lease_epoch + 1, started_at = now(),
                     deadline_at = now() + timeout_ms * interval '1 millisecond'
-                WHERE id = \(attemptID) AND state = 'queued'
-                RETURNING run_id, stage, attempt, lease_epoch, deadline_at, pool,
-                    greatest(queued_at, available_at), started_at
-                """, logger: logger)
-            var claimed: (UUID, String, Int, Int64, Date, String, Date, Date)?
-            for try await row in rows.decode((UUID, String, Int, Int64, Date, String, Date, Date).self) {
-                claimed = row
-            }
-            guard let (runID, stage, attempt, epoch, deadline, pool, claimableAt, startedAt) = claimed
-            else { return nil }
-            try await connection.query(
-                """
-                UPDATE stages SET state = 'running', started_at = coalesce(started_at, now())
-                WHERE run_id = \(runID) AND name = \(stage) AND state = 'ready'
-                """, logger: logger)
-            let runRows = try await connection.query(
-                "SELECT spec_yaml, params::text, pipeline_name FROM runs WHERE id = \(runID)", logger: logger)
-            var specYAML = ""
-            var params: [String: JSONValue] = [:]
-            var pipeline = ""
-            for try await (yaml, paramsJSON, name) in runRows.decode((String, String, String).self) {
-                specYAML = yaml
-                pipeline = name
-                params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
-            }
-            try await enqueueRunEvent(
-                .stageStarted, runID: runID, stage: stage,
-                payload: StageOutcome(
-                    runId: runID, stage: stage, attemptId: attemptID, attempt: attempt, state: .running),
-                on: connection)
+                WHERE id = \(queued.id) AND run_id = \(queued.runID) AND stage = \(queued.stage)
+                    AND attempt = \(queued.attempt) AND state = 'queued'
+                RETURNING run_id, stage, lease_epoch, deadline_at, pool, greatest(queued_at, available_at) AS claimable_at,
+                    started_at
+            ), running AS (
+                UPDATE stages s SET state = 'running', started_at = coalesce(s.started_at, now())
+                FROM claimed c WHERE s.run_id = c.run_id AND s.name = c.stage AND s.state = 'ready'
+            ), announced AS (
+                INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)
+                SELECT \(started.id), \(started.type), \(started.source), \(started.subject), \(topics.runEvents),
+                    \(queued.runID.lowercased), \(ByteBuffer(bytes: started.data)), now(), \(Self.traceparent(of: started))
+                FROM claimed
+            )
+            SELECT c.lease_epoch, c.deadline_at, c.pool, c.claimable_at, c.started_at, r.spec_yaml, r.params::text,
+                r.pipeline_name
+            FROM claimed c JOIN runs r ON r.id = c.run_id
+            """, logger: logger)
+        for try await (epoch, deadline, pool, claimableAt, startedAt, specYAML, paramsJSON, pipeline) in rows.decode(
+            (Int64, Date, String, Date, Date, String, String, String).self)
+        {
+            let params = try JSONDecoder().decode([String: JSONValue].self, from: Data(paramsJSON.utf8))
             return ClaimedAttempt(
-                id: attemptID, runID: runID, stage: stage, attempt: attempt, epoch: epoch, deadline: deadline,
-                specYAML: specYAML, params: params, pipeline: pipeline, pool: pool,
+                id: queued.id, runID: queued.runID, stage: queued.stage, attempt: queued.attempt, epoch: epoch,
+                deadline: deadline, specYAML: specYAML, params: params, pipeline: pipeline, pool: pool,
                 claimableAt: claimableAt, startedAt: startedAt)
         }
+        return nil
     }
 
     /// Extends a lease; `false` when the lease was lost (the attempt was taken over, cancelled or ended).

@@ -9,12 +9,14 @@ extension RunStore {
     /// `<attempt id>/outcome`. The event itself is still published and handled; by then the stage
     /// is no longer running, so its handling changes nothing (``RunPlanner/apply(_:states:countedAttempts:lostAttempts:)``
     /// ignores an outcome of a stage that is not running, and a retried attempt is no longer the
-    /// stage's latest).
+    /// stage's latest), and the coordinator skips it at once (``outcomeApplied(_:outcome:consumer:)``).
     ///
     /// - Returns: the run's attempts in `pool` that are queued and due now, oldest first: what the
     ///   caller may claim at once (their `stage.ready` events then find them claimed); empty when
     ///   the attempt has not ended or the outcome changed nothing.
-    public func applyOutcome(ofAttempt attemptID: UUID, consumer: String, pool: String) async throws -> [UUID] {
+    public func applyOutcome(ofAttempt attemptID: UUID, consumer: String, pool: String) async throws
+        -> [QueuedAttempt]
+    {
         let rows = try await client.query(
             "SELECT run_id, stage, attempt, state, error, error_type FROM stage_attempts WHERE id = \(attemptID)",
             logger: logger)
@@ -31,16 +33,33 @@ extension RunStore {
         var event = try runEvent(
             EventType.outcome(of: outcome.state, cached: false), runID: outcome.runId, stage: outcome.stage,
             payload: outcome)
-        event.id = "\(attemptID.lowercased)/outcome"
+        event.id = Self.directHandOffEventID(attemptID)
         guard try await handleOutcome(consumer: consumer, event: event, outcome: outcome) else { return [] }
         let due = try await client.query(
             """
-            SELECT id FROM stage_attempts
+            SELECT id, stage, attempt FROM stage_attempts
             WHERE run_id = \(outcome.runId) AND pool = \(pool) AND state = 'queued' AND available_at <= now()
             ORDER BY queued_at, id
             """, logger: logger)
-        var ids: [UUID] = []
-        for try await id in due.decode(UUID.self) { ids.append(id) }
-        return ids
+        var attempts: [QueuedAttempt] = []
+        for try await (id, stage, attempt) in due.decode((UUID, String, Int).self) {
+            attempts.append(QueuedAttempt(id: id, runID: outcome.runId, stage: stage, attempt: attempt))
+        }
+        return attempts
     }
+
+    /// Whether the worker that wrote `event` (an attempt's outcome) already applied it
+    /// (``applyOutcome(ofAttempt:consumer:pool:)``): one indexed read, so the coordinator can
+    /// leave the event at that without a transaction. A worker that died before applying it left
+    /// no such record, and the event is applied in full.
+    public func outcomeApplied(_ event: CloudEvent, outcome: StageOutcome, consumer: String) async throws -> Bool {
+        let key = Self.inboxEventID(source: event.source, id: Self.directHandOffEventID(outcome.attemptId))
+        let rows = try await client.query(
+            "SELECT 1 FROM inbox WHERE consumer = \(consumer) AND event_id = \(key)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// The id under which a worker records its own application of an attempt's outcome.
+    static func directHandOffEventID(_ attemptID: UUID) -> String { "\(attemptID.lowercased)/outcome" }
 }

@@ -75,7 +75,7 @@ struct TracingTests {
         // The work nests: a worker's execution under its stage.ready handling; the Ray job's
         // submission under that handling too (it is recorded before the offset is committed),
         // the polls of its status under the execution; and the stage.ready of a later stage
-        // published under the coordinator's handling of the stage before it.
+        // published under the handling of the stage before it
         for execute in ofRun where execute.name.hasPrefix("execute ") {
             #expect(byID[execute.parentID]?.name == "worker stage.ready", "\(execute)")
         }
@@ -86,8 +86,10 @@ struct TracingTests {
         let readParents = reads.map { byID[$0.parentID]?.name ?? "none" }
         #expect(readParents.allSatisfy { ["worker stage.ready", "execute ray"].contains($0) }, "\(reads)")
         #expect(readParents.filter { $0 == "execute ray" }.count >= 2, "the execution polls the job: \(reads)")
+        // (by the coordinator, or by the worker that ran the stage before: the direct hand-off).
         let readyAfterOutcome = ofRun.filter {
-            $0.name == "relay publish stage.ready" && byID[$0.parentID]?.name == "coordinator stage.succeeded"
+            $0.name == "relay publish stage.ready"
+                && ["coordinator stage.succeeded", "worker hand-off"].contains(byID[$0.parentID]?.name)
         }
         #expect(readyAfterOutcome.count == 2, "train's and evaluate's stage.ready follow an outcome")
     }

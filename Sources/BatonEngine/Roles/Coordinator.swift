@@ -82,6 +82,8 @@ public struct Coordinator: Service {
             }
         case .stageSucceeded, .stageCached, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)
+            // Its worker applied it already (the direct hand-off): nothing is left to do.
+            if try await runs.outcomeApplied(event, outcome: outcome, consumer: consumerName) { break }
             try await runs.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
         case .runSucceeded, .runFailed, .runCancelled, .runRejectedByGate:
             // Counted from the database's record, not the event's words: a label never takes a

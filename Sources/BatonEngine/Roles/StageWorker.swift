@@ -87,7 +87,9 @@ public struct StageWorker: Service {
             } catch let error as EventError {
                 throw PoisonMessage(reason: error.message)
             }
-            guard let first = try await prepare(ready.attemptId) else { return nil }
+            let queued = QueuedAttempt(
+                id: ready.attemptId, runID: ready.runId, stage: ready.stage, attempt: ready.attempt)
+            guard let first = try await prepare(queued) else { return nil }
             // The execution runs after the commit, in another task: a span of its own, a child
             // of this message's.
             let context = ServiceContext.current ?? RunTrace.context(runID: first.claim.runID)
@@ -110,8 +112,8 @@ public struct StageWorker: Service {
 
     /// Claims the attempt and runs its executor's ``StageExecutor/prepare(_:stage:)``; `nil`
     /// when there is nothing to execute.
-    private func prepare(_ attemptID: UUID) async throws -> Prepared? {
-        guard let (claim, stage, pipeline) = try await claim(attemptID) else { return nil }
+    private func prepare(_ queued: QueuedAttempt) async throws -> Prepared? {
+        guard let (claim, stage, pipeline) = try await claim(queued) else { return nil }
         guard let executor = executors.executor(for: stage.kind) else {
             _ = try await attempts.finishAttempt(
                 claim, state: .failed,
@@ -136,10 +138,16 @@ public struct StageWorker: Service {
         }
         guard configuration.directHandOff else { return nil }
         do {
-            let due = try await runs.applyOutcome(
-                ofAttempt: claim.id, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
-            for attemptID in due {
-                if let next = try await prepare(attemptID) { return next }
+            // A span of its own: the events the hand-off writes (the next stage.ready) are its children.
+            return try await withSpan("worker hand-off", context: context) { span in
+                span.attributes["baton.run_id"] = claim.runID.lowercased
+                span.attributes["baton.stage"] = claim.stage
+                let due = try await runs.applyOutcome(
+                    ofAttempt: claim.id, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
+                for queued in due {
+                    if let next = try await prepare(queued) { return next }
+                }
+                return nil
             }
         } catch {
             // The events take the usual way: the coordinator applies the outcome, a worker claims.
@@ -151,14 +159,14 @@ public struct StageWorker: Service {
     }
 
     /// Claims the attempt; `nil` when there is nothing to run.
-    private func claim(_ attemptID: UUID) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
+    private func claim(_ queued: QueuedAttempt) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
         guard
             let claim = try await attempts.claimAttempt(
-                attemptID, owner: configuration.instanceID, lease: configuration.leaseDuration)
+                queued, owner: configuration.instanceID, lease: configuration.leaseDuration)
         else {
             logger.debug(
                 "attempt not claimable (already claimed or ended)",
-                metadata: [LogKeys.attemptID: "\(attemptID.lowercased)"])
+                metadata: [LogKeys.attemptID: "\(queued.id.lowercased)"])
             return nil
         }
         EngineMetrics.claimed(claim)
