@@ -79,8 +79,8 @@ public struct EngineConfiguration: Sendable {
     /// What runs `ray` stages (the Ray Jobs API of a cluster, or KubeRay); `nil` fails them with
     /// a clear error. Default: nil.
     public var rayLauncher: (any RayJobLauncher)?
-    /// The first wait between two polls of a running Ray job; it doubles up to `rayMaxPollInterval`.
-    /// Default: 100 ms.
+    /// The shortest wait between two polls of a running Ray job; the wait is a twentieth of the
+    /// time the job has been followed, up to `rayMaxPollInterval`. Default: 100 ms.
     public var rayPollInterval: Duration = .milliseconds(100)
     /// The longest wait between two polls of a running Ray job: it bounds how late Baton sees a
     /// job end. Default: 500 ms.

@@ -178,7 +178,7 @@ struct RayStageExecutor: StageExecutor {
 
     private func follow(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
         let submissionID = claim.raySubmissionID ?? claim.id.lowercased
-        var delay = configuration.rayPollInterval
+        let following = ContinuousClock.now
         var lastStatus: RayJobDetails.Status?
         // Since when the ended job's log could not be read (it holds the outputs and metrics).
         var logFailingSince: ContinuousClock.Instant?
@@ -235,8 +235,11 @@ struct RayStageExecutor: StageExecutor {
                 try await attempts.recordRayStatus(claim, status: job.status.rawValue)
                 lastStatus = job.status
             }
+            // A twentieth of the time followed, within [rayPollInterval, rayMaxPollInterval]: a job of a
+            // few seconds is seen ending within ~150 ms, one of hours costs no more polls than before.
+            let delay = min(
+                max(configuration.rayPollInterval, (ContinuousClock.now - following) / 20), configuration.rayMaxPollInterval)
             try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
-            delay = min(delay * 2, configuration.rayMaxPollInterval)
         }
     }
 
