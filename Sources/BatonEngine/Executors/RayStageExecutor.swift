@@ -238,7 +238,8 @@ struct RayStageExecutor: StageExecutor {
             // A twentieth of the time followed, within [rayPollInterval, rayMaxPollInterval]: a job of a
             // few seconds is seen ending within ~150 ms, one of hours costs no more polls than before.
             let delay = min(
-                max(configuration.rayPollInterval, (ContinuousClock.now - following) / 20), configuration.rayMaxPollInterval)
+                max(configuration.rayPollInterval, (ContinuousClock.now - following) / 20),
+                configuration.rayMaxPollInterval)
             try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
         }
     }
