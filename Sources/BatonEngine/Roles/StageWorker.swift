@@ -18,12 +18,14 @@ import Tracing
 /// the broker: the worker applies its outcome in the coordinator's transaction
 /// (``RunStore/applyOutcome(ofAttempt:consumer:pool:)``) and claims the next attempt of its pool
 /// that this made ready, in the same execution slot. Every event is still written and published;
-/// the coordinator's and the other workers' handling of them then finds the work done.
+/// the coordinator's and the other workers' handling of them then finds the work done (and this
+/// worker drops the `stage.ready` of an attempt it claimed so without a round trip: ``DirectClaims``).
 public struct StageWorker: Service {
     private let loop: MessageLoop
     private let executors: StageExecutors
     private let attempts: AttemptStore
     private let runs: RunStore
+    private let directClaims = DirectClaims()
     private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
@@ -87,6 +89,8 @@ public struct StageWorker: Service {
             } catch let error as EventError {
                 throw PoisonMessage(reason: error.message)
             }
+            // Claimed here already by a direct hand-off: nothing to ask the database.
+            if directClaims.remove(ready.attemptId) { return nil }
             let queued = QueuedAttempt(
                 id: ready.attemptId, runID: ready.runId, stage: ready.stage, attempt: ready.attempt)
             guard let first = try await prepare(queued) else { return nil }
@@ -145,7 +149,10 @@ public struct StageWorker: Service {
                 let due = try await runs.applyOutcome(
                     ofAttempt: claim.id, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
                 for queued in due {
-                    if let next = try await prepare(queued) { return next }
+                    if let next = try await prepare(queued) {
+                        directClaims.insert(queued.id)
+                        return next
+                    }
                 }
                 return nil
             }
