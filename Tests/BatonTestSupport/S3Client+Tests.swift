@@ -8,8 +8,11 @@ extension S3Client {
     /// `scripts/stack env` prints; a missing endpoint is a failure that says how to fix it.
     public static func stack() throws -> S3Client {
         _ = try TestStack.variable("AWS_ENDPOINT_URL_S3")
-        return S3Client(
-            configuration: S3Configuration(environment: ProcessInfo.processInfo.environment), logger: TestStack.logger)
+        var configuration = S3Configuration(environment: ProcessInfo.processInfo.environment)
+        // The whole suite shares two cores with the stack: a PUT of a test's thousand has been
+        // seen to wait past the 10 s default.
+        configuration.requestTimeout = .seconds(30)
+        return S3Client(configuration: configuration, logger: TestStack.logger)
     }
 
     /// The bucket of the stack's artifact root (`BATON_ARTIFACT_ROOT=s3://<bucket>/...`).
