@@ -66,6 +66,44 @@ struct RayServeCanaryApplications: Sendable {
 
     /// Every application with its status, message and deployed config.
     func applications() async throws(RayServeCanaryError) -> [String: JSONValue] {
+        try await read().applications
+    }
+
+    /// What one GET of the applications said.
+    struct Snapshot: Sendable {
+        /// Every application with its status, message and deployed config.
+        var applications: [String: JSONValue]
+        /// Whether the answer named Serve's controller. An answer without one says that Serve is
+        /// not running, but the dashboard gives the same answer when it cannot reach a running
+        /// controller for a moment (its actor lookup timed out on a busy head).
+        var hasController: Bool
+    }
+
+    /// How many answers without a controller, ``emptyReadInterval`` apart, make the applications
+    /// known to be none (see ``applicationsToChange()``).
+    static let emptyReadConfirmations = 3
+    static let emptyReadInterval: Duration = .seconds(1)
+
+    /// The applications a change is made against. An answer without a controller is read again
+    /// (``emptyReadConfirmations`` in all): a PUT built on a momentary empty answer would delete
+    /// every other model's applications (seen with two deploys at once: the second's GET, just
+    /// after the first's PUT started Serve, named no controller and no applications).
+    private func applicationsToChange() async throws(RayServeCanaryError) -> [String: JSONValue] {
+        var snapshot = try await read()
+        var reads = 1
+        while !snapshot.hasController && reads < Self.emptyReadConfirmations {
+            do {
+                try await Task.sleep(for: Self.emptyReadInterval)
+            } catch {
+                throw .unavailable("cancelled while reading Serve's applications")
+            }
+            snapshot = try await read()
+            reads += 1
+        }
+        return snapshot.applications
+    }
+
+    private func read() async throws(RayServeCanaryError) -> Snapshot {
         let answer: JSONHTTPClient.Answer
         do {
             answer = try await serve.send(.GET, path)
@@ -76,8 +114,12 @@ struct RayServeCanaryApplications: Sendable {
         guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: Data(answer.body)) else {
             throw .badResponse("Ray Serve's answer to GET \(path) is not JSON: \(Self.text(answer.body))")
         }
-        guard case .object(let applications)? = root["applications"] else { return [:] }
-        return applications
+        var hasController = false
+        if case .object(let controller)? = root["controller_info"] { hasController = !controller.isEmpty }
+        guard case .object(let applications)? = root["applications"] else {
+            return Snapshot(applications: [:], hasController: hasController)
+        }
+        return Snapshot(applications: applications, hasController: hasController)
     }
 
     /// The routing the model's router was last deployed with; `nil` when it has no router.
@@ -132,13 +174,15 @@ struct RayServeCanaryApplications: Sendable {
         let result: (read: [String: JSONValue], expected: [String: JSONValue]?)
         if let lock = configuration.applicationsLock {
             do {
-                result = try await lock.withLock(lockKey) {
+                result = try await lock.withLock(lockKey, waitingAtMost: lockWait) {
                     try await put(model: model, workingDir: workingDir, change: change)
                 }
             } catch let error as RayServeCanaryError {
                 throw error
             } catch {
-                throw .unavailable("cannot take the lock on Ray Serve's applications: \(error)")
+                throw .unavailable(
+                    "cannot take the lock on Ray Serve's applications within \(DurationParsing.format(lockWait)): "
+                        + String(describing: error))
             }
         } else {
             result = try await put(model: model, workingDir: workingDir, change: change)
@@ -146,6 +190,17 @@ struct RayServeCanaryApplications: Sendable {
         // Waiting needs no lock: the next deployment's GET already sees this config.
         if let expected = result.expected { try await waitUntilRunning(model: model, expected: expected) }
         return result.read
+    }
+
+    /// The longest one holder may keep the applications' lock, so the longest another waits for
+    /// it: its reads (``emptyReadConfirmations``), every PUT (``putAttempts`` of
+    /// ``RayServeCanary/Configuration/deployTimeout``) and the pauses between them, and a minute.
+    var lockWait: Duration {
+        let reads =
+            configuration.requestTimeout * Self.emptyReadConfirmations
+            + Self.emptyReadInterval * (Self.emptyReadConfirmations - 1)
+        let puts = configuration.deployTimeout * Self.putAttempts + .seconds(Self.putAttempts * (Self.putAttempts - 1))
+        return reads + puts + .seconds(60)
     }
 
     /// Reads every application and, unless `change` returns `nil` for them, replaces the model's
@@ -156,7 +211,7 @@ struct RayServeCanaryApplications: Sendable {
     private func put(
         model: String, workingDir: String, change: ([String: JSONValue]) -> Change?
     ) async throws(RayServeCanaryError) -> (read: [String: JSONValue], expected: [String: JSONValue]?) {
-        let current = try await applications()
+        let current = try await applicationsToChange()
         guard let routing = change(current).map({ $0.routing }) else { return (current, nil) }
         var apps: [JSONValue] = []
         for name in current.keys.sorted() where !Self.belongs(name, to: model, app: current[name]) {

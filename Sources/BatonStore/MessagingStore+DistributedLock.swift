@@ -11,11 +11,24 @@ extension MessagingStore: DistributedLock {
     ///
     /// - Important: `body` holds a pooled connection for its whole length; keep it short and bounded.
     public func withLock<Result: Sendable>(
-        _ key: String, _ body: @Sendable () async throws -> Result
+        _ key: String, waitingAtMost wait: Duration, _ body: @Sendable () async throws -> Result
     ) async throws -> Result {
         try await transaction { connection in
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
+            // The wait is the lock's own, not the session's statement timeout: a holder keeps the
+            // lock for as long as its body runs (a Serve PUT that starts Serve: ~40 s on a busy head).
+            let milliseconds = "\(max(1, Int(wait.milliseconds)))"
+            try await connection.perform(
+                """
+                SELECT set_config('lock_timeout', \(milliseconds), true),
+                       set_config('statement_timeout', \(milliseconds), true)
+                """, logger: logger)
+            do {
+                try await connection.perform(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
+            } catch {
+                throw StoreError.lockBusy(
+                    "lock \(key) not free within \(DurationParsing.format(wait)): \(describeError(error))")
+            }
             return try await body()
         }
     }

@@ -100,7 +100,7 @@ public struct MigrationRunner: Sendable {
                     version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """, logger: logger)
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            try await connection.perform("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await appliedChecksums(connection, logger: logger)
                 var appliedNow: [String] = []
@@ -116,10 +116,10 @@ public struct MigrationRunner: Sendable {
                     try await apply(migration, connection, logger: logger)
                     appliedNow.append(migration.name)
                 }
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.perform("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 return appliedNow
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try? await connection.perform("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error
             }
         }

@@ -25,7 +25,7 @@ extension RunStore {
         let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
         return try await transaction { connection in
             // Serialise version numbering per pipeline name.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(spec.name)))", logger: logger)
+            try await connection.perform("SELECT pg_advisory_xact_lock(hashtext(\(spec.name)))", logger: logger)
             let existing = try await connection.query(
                 "SELECT version, created_at FROM pipelines WHERE name = \(spec.name) AND spec_sha256 = \(digest)",
                 logger: logger)

@@ -19,6 +19,8 @@ extension ServiceErrorCode where Domain == StoreErrorDomain {
     public static var notFound: Self { Self(rawValue: "not_found") }
     /// The change conflicts with what is stored (a name taken, a key reused with other content).
     public static var conflict: Self { Self(rawValue: "conflict") }
+    /// A lock another holder kept was not free within the wait; retriable.
+    public static var lockBusy: Self { Self(rawValue: "lock_busy") }
 }
 
 extension ServiceError where Domain == StoreErrorDomain {
@@ -32,6 +34,10 @@ extension ServiceError where Domain == StoreErrorDomain {
 
     static func migrationChanged(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
         Self(.migrationChanged, reason, isRetriable: false, file: file, line: line)
+    }
+
+    static func lockBusy(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.lockBusy, reason, isRetriable: true, file: file, line: line)
     }
 
     static func schemaBehind(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {

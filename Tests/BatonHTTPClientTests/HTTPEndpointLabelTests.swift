@@ -24,6 +24,8 @@ struct HTTPEndpointLabelTests {
                 "HEAD /baton-artifacts/runs/{}/sft/{}/model/config.json"
             ),
             ("GET", "/api/v1/query?query=sum(rate(x[1m]))", "GET /api/v1/query"),
+            ("GET", "/apis/batch/v1beta12/jobs/v", "GET /apis/batch/v1beta12/jobs/v"),
+            ("GET", "/a/v1beta/v2gamma1/3.14/v", "GET /a/{}/{}/{}/v"),
         ])
     func template(method: String, path: String, expected: String) {
         #expect(HTTPEndpointLabel.template(method: method, path: path) == expected)

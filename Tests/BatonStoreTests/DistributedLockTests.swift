@@ -26,7 +26,9 @@ struct DistributedLockTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        try await store.messaging.withLock("baton/ray-serve-applications/test") {
+                        try await store.messaging.withLock(
+                            "baton/ray-serve-applications/test", waitingAtMost: .seconds(30)
+                        ) {
                             await overlap.enter()
                             try await Task.sleep(for: .milliseconds(150))
                             await overlap.leave()
@@ -35,6 +37,46 @@ struct DistributedLockTests {
                 }
                 try await group.waitForAll()
             }
+        }
+        #expect(await overlap.most == 1)
+    }
+
+    @Test("A holder waits its turn past the sessions' statement timeout; a wait past its bound fails, and nothing ran")
+    func waitOutlastsStatementTimeout() async throws {
+        let database = try await ScratchDatabase.create()
+        let overlap = Overlap()
+        let key = "baton/ray-serve-applications/slow"
+        try await database.withStore(topics: EventTopics(prefix: "lock"), statementTimeout: .seconds(1)) { store in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        try await store.messaging.withLock(key, waitingAtMost: .seconds(30)) {
+                            await overlap.enter()
+                            // Longer than the statement timeout, as a Serve PUT that starts Serve.
+                            try await Task.sleep(for: .milliseconds(2500))
+                            await overlap.leave()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // A holder past the waiter's bound: the waiter fails and its body never runs.
+            let ran = Overlap()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.messaging.withLock(key, waitingAtMost: .seconds(30)) {
+                        try await Task.sleep(for: .seconds(3))
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let error = await #expect(throws: StoreError.self) {
+                    try await store.messaging.withLock(key, waitingAtMost: .milliseconds(500)) { await ran.enter() }
+                }
+                #expect(error?.code == .lockBusy && error?.isRetriable == true)
+                #expect(error?.reason.contains("not free within 500ms") == true, "\(error?.reason ?? "")")
+                try await group.waitForAll()
+            }
+            #expect(await ran.most == 0)
         }
         #expect(await overlap.most == 1)
     }

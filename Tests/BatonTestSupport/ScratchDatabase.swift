@@ -43,11 +43,15 @@ public struct ScratchDatabase: Sendable {
         )
     }
 
-    /// Runs `body` with a store on this database.
+    /// Runs `body` with a store on this database; `statementTimeout` replaces the default one of
+    /// its sessions.
     public func withStore<Result: Sendable>(
-        topics: EventTopics = EventTopics(), _ body: @Sendable (BatonStore) async throws -> Result
+        topics: EventTopics = EventTopics(), statementTimeout: Duration? = nil,
+        _ body: @Sendable (BatonStore) async throws -> Result
     ) async throws -> Result {
-        try await Self.withClient(try DatabaseConfiguration(url: url)) { client in
+        var configuration = try DatabaseConfiguration(url: url)
+        if let statementTimeout { configuration.statementTimeout = statementTimeout }
+        return try await Self.withClient(configuration) { client in
             try await body(BatonStore(client: client, topics: topics, source: "baton/tests", logger: TestStack.logger))
         }
     }

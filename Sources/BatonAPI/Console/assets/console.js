@@ -58,16 +58,25 @@ function applyRun(run) {
 }
 
 function followRun(runID) {
+  // One read at a time; an event that arrives during a read asks for one more after it, so the
+  // last event (often the run's end, right after its last stage's) is never left unread.
   let pending = false;
+  let again = false;
   const refresh = async () => {
-    if (pending) return;
+    if (pending) { again = true; return; }
     pending = true;
     try {
-      const answer = await fetch("/v1/runs/" + runID, { credentials: "same-origin" });
-      if (answer.ok) {
-        const run = await answer.json();
-        if (run.stages) applyRun(run);
-      }
+      do {
+        again = false;
+        const answer = await fetch("/v1/runs/" + runID, { credentials: "same-origin" });
+        if (answer.ok) {
+          const run = await answer.json();
+          if (run.stages) applyRun(run);
+        }
+      } while (again);
+    } catch {
+      // The API did not answer: read again shortly rather than stay on an old state.
+      setTimeout(refresh, 2000);
     } finally {
       pending = false;
     }
