@@ -116,7 +116,23 @@ struct EngineFixture: Sendable {
                 if views.count == runIDs.count { return views }
                 try await Task.sleep(for: .milliseconds(250))
             }
-            throw RunsDidNotFinish(count: runIDs.count)
+            // Where the unfinished ones stand, so that a slow host and a stuck run read differently.
+            var unfinished: [String] = []
+            for runID in runIDs {
+                guard let view = try await store.runs.run(runID) else {
+                    unfinished.append("\(runID.lowercased): no run (request not handled)")
+                    continue
+                }
+                guard !view.state.isTerminal else { continue }
+                let stages = view.stages.map { stage in
+                    let latest = stage.attemptHistory.last
+                    let ray = latest?.rayStatus.map { " ray \($0)" } ?? ""
+                    let since = latest?.startedAt.map { String(format: " for %.0fs", -$0.timeIntervalSinceNow) } ?? ""
+                    return "\(stage.name) \(stage.state.rawValue)\(ray)\(since)"
+                }
+                unfinished.append("\(runID.lowercased) \(view.state.rawValue): \(stages.joined(separator: ", "))")
+            }
+            throw RunsDidNotFinish(count: runIDs.count, unfinished: unfinished)
         }
     }
 
@@ -185,6 +201,12 @@ struct EngineFixture: Sendable {
 
     struct RunsDidNotFinish: Error, CustomStringConvertible {
         var count: Int
-        var description: String { "not all of \(count) runs reached a terminal state in time" }
+        /// Each run still going: its state and each stage's, with Ray's status and how long ago the
+        /// latest attempt started.
+        var unfinished: [String] = []
+        var description: String {
+            "not all of \(count) runs reached a terminal state in time"
+                + unfinished.prefix(5).map { "\n  " + $0 }.joined()
+        }
     }
 }
