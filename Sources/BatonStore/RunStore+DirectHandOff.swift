@@ -11,15 +11,22 @@ extension RunStore {
     /// ignores an outcome of a stage that is not running, and a retried attempt is no longer the
     /// stage's latest), and the coordinator skips it at once (``outcomeApplied(_:outcome:consumer:)``).
     ///
+    /// Only an end this worker wrote is applied: `claim`'s fencing epoch must still be the
+    /// attempt's. One another writer set (the sweeper's `lost`, after this worker's lease ran
+    /// out, bumps the epoch) is left to its own event.
+    ///
     /// - Returns: the run's attempts in `pool` that are queued and due now, oldest first: what the
     ///   caller may claim at once (their `stage.ready` events then find them claimed); empty when
-    ///   the attempt has not ended or the outcome changed nothing.
-    public func applyOutcome(ofAttempt attemptID: UUID, consumer: String, pool: String) async throws
+    ///   the attempt has not ended, was ended by another writer, or the outcome changed nothing.
+    public func applyOutcome(of claim: ClaimedAttempt, consumer: String, pool: String) async throws
         -> [QueuedAttempt]
     {
+        let attemptID = claim.id
         let rows = try await client.query(
-            "SELECT run_id, stage, attempt, state, error, error_type FROM stage_attempts WHERE id = \(attemptID)",
-            logger: logger)
+            """
+            SELECT run_id, stage, attempt, state, error, error_type FROM stage_attempts
+            WHERE id = \(attemptID) AND lease_epoch = \(claim.epoch)
+            """, logger: logger)
         var ended: StageOutcome?
         for try await (runID, stage, attempt, state, error, errorType) in rows.decode(
             (UUID, String, Int, String, String?, String?).self)
@@ -49,7 +56,7 @@ extension RunStore {
     }
 
     /// Whether the worker that wrote `event` (an attempt's outcome) already applied it
-    /// (``applyOutcome(ofAttempt:consumer:pool:)``): one indexed read, so the coordinator can
+    /// (``applyOutcome(of:consumer:pool:)``): one indexed read, so the coordinator can
     /// leave the event at that without a transaction. A worker that died before applying it left
     /// no such record, and the event is applied in full.
     public func outcomeApplied(_ event: CloudEvent, outcome: StageOutcome, consumer: String) async throws -> Bool {

@@ -119,6 +119,9 @@ struct RunLifecycleTests {
             #expect(try await store.attempts.finishAttempt(claim, state: .succeeded) == false)
             #expect(try await store.attempts.renewLease(claim, lease: .seconds(30)) == false)
             #expect(try await store.attempts.recordExecution(claim) == false)
+            // Nor does its direct hand-off apply the end the sweeper wrote: that is the sweeper's event's.
+            #expect(try await store.runs.applyOutcome(of: claim, consumer: "c", pool: "default").isEmpty)
+            #expect(try await store.runs.run(runID)?.stages[0].attemptHistory.map(\.state) == [.lost])
             // The coordinator consumes the sweeper's outcome and queues attempt 2 at once.
             let outcome = StageOutcome(
                 runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .lost)

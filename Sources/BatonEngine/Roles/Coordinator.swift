@@ -15,6 +15,8 @@ public struct Coordinator: Service {
     private let runs: RunStore
     private let topics: EventTopics
     private let specPolicy: SpecPolicy
+    /// Whether workers apply their outcomes (``EngineConfiguration/directHandOff``).
+    private let directHandOff: Bool
     private let logger: Logger
 
     /// A coordinator applying requests and outcomes with `runs`, its offsets and dead letters kept by `messaging`.
@@ -32,6 +34,7 @@ public struct Coordinator: Service {
         self.runs = runs
         self.topics = configuration.topics
         self.specPolicy = configuration.specPolicy
+        self.directHandOff = configuration.directHandOff
         self.logger = logger
     }
 
@@ -82,8 +85,13 @@ public struct Coordinator: Service {
             }
         case .stageSucceeded, .stageCached, .stageFailed:
             let outcome = try decode(StageOutcome.self, from: event)
-            // Its worker applied it already (the direct hand-off): nothing is left to do.
-            if try await runs.outcomeApplied(event, outcome: outcome, consumer: consumerName) { break }
+            // Its worker applied it already (the direct hand-off): nothing is left to do. With the
+            // hand-off off here, the outcome is applied in full (idempotent if a worker elsewhere did).
+            if directHandOff,
+                try await runs.outcomeApplied(event, outcome: outcome, consumer: consumerName)
+            {
+                break
+            }
             try await runs.handleOutcome(consumer: consumerName, event: event, outcome: outcome)
         case .runSucceeded, .runFailed, .runCancelled, .runRejectedByGate:
             // Counted from the database's record, not the event's words: a label never takes a

@@ -16,7 +16,7 @@ import Tracing
 ///
 /// With ``EngineConfiguration/directHandOff`` on, an attempt that ends here hands off without
 /// the broker: the worker applies its outcome in the coordinator's transaction
-/// (``RunStore/applyOutcome(ofAttempt:consumer:pool:)``) and claims the next attempt of its pool
+/// (``RunStore/applyOutcome(of:consumer:pool:)``) and claims the next attempt of its pool
 /// that this made ready, in the same execution slot. Every event is still written and published;
 /// the coordinator's and the other workers' handling of them then finds the work done (and this
 /// worker drops the `stage.ready` of an attempt it claimed so without a round trip: ``DirectClaims``).
@@ -147,7 +147,7 @@ public struct StageWorker: Service {
                 span.attributes["baton.run_id"] = claim.runID.lowercased
                 span.attributes["baton.stage"] = claim.stage
                 let due = try await runs.applyOutcome(
-                    ofAttempt: claim.id, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
+                    of: claim, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
                 for queued in due {
                     if let next = try await prepare(queued) {
                         directClaims.insert(queued.id)
