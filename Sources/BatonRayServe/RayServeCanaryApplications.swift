@@ -79,28 +79,36 @@ struct RayServeCanaryApplications: Sendable {
         var hasController: Bool
     }
 
-    /// How many answers without a controller, ``emptyReadInterval`` apart, make the applications
-    /// known to be none (see ``applicationsToChange()``).
+    /// How many reads, ``emptyReadInterval`` apart, a change makes before it trusts an answer
+    /// without a controller or gives up on a dashboard that does not answer (see
+    /// ``applicationsToChange()``).
     static let emptyReadConfirmations = 3
     static let emptyReadInterval: Duration = .seconds(1)
 
     /// The applications a change is made against. An answer without a controller is read again
     /// (``emptyReadConfirmations`` in all): a PUT built on a momentary empty answer would delete
     /// every other model's applications (seen with two deploys at once: the second's GET, just
-    /// after the first's PUT started Serve, named no controller and no applications).
+    /// after the first's PUT started Serve, named no controller and no applications). A read that
+    /// fails (the dashboard blocks its Serve module while another PUT applies a config) is tried
+    /// again as often.
     private func applicationsToChange() async throws(RayServeCanaryError) -> [String: JSONValue] {
-        var snapshot = try await read()
-        var reads = 1
-        while !snapshot.hasController && reads < Self.emptyReadConfirmations {
+        var reads = 0
+        while true {
+            reads += 1
+            do {
+                let snapshot = try await read()
+                if snapshot.hasController || reads >= Self.emptyReadConfirmations { return snapshot.applications }
+            } catch  where error.code == .unavailable && reads < Self.emptyReadConfirmations {
+                logger.warning(
+                    "Ray Serve's applications could not be read; reading again",
+                    metadata: ["attempt": "\(reads)", "error": "\(error.reason)"])
+            }
             do {
                 try await Task.sleep(for: Self.emptyReadInterval)
             } catch {
                 throw .unavailable("cancelled while reading Serve's applications")
             }
-            snapshot = try await read()
-            reads += 1
         }
-        return snapshot.applications
     }
 
     private func read() async throws(RayServeCanaryError) -> Snapshot {
@@ -283,7 +291,19 @@ struct RayServeCanaryApplications: Sendable {
         let deadline = ContinuousClock.now + configuration.readyTimeout
         var waitingFor = ""
         while ContinuousClock.now < deadline {
-            let current = try await applications()
+            let current: [String: JSONValue]
+            do {
+                current = try await applications()
+            } catch  where error.code == .unavailable {
+                // A slow or busy dashboard within the deadline is waited out like a slow deployment.
+                waitingFor = "Ray Serve's dashboard to answer (\(error.reason))"
+                do {
+                    try await Task.sleep(for: configuration.pollInterval)
+                } catch {
+                    throw .unavailable("cancelled while waiting for \(waitingFor)")
+                }
+                continue
+            }
             waitingFor = ""
             for (name, config) in expected.sorted(by: { $0.key < $1.key }) {
                 guard case .object(let app)? = current[name] else {

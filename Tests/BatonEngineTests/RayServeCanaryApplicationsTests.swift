@@ -43,17 +43,25 @@ extension RayServeCanaryEndToEndTests {
                 try await applications.deploy(
                     model: name, routing: .init(stable: nil, candidate: version, weight: 100), workingDir: workingDir)
             }
-            async let first: Void = deploy(model)
-            async let second: Void = deploy(vision)
-            _ = try await (first, second)
-            let names = Set(try await applications.applications().keys)
-            #expect(names.isSuperset(of: [model, "\(model)-v1", vision, "\(vision)-v1"]), "\(names.sorted())")
-            // Removing llm leaves llm-vision alone.
-            try await applications.deploy(model: model, routing: nil, workingDir: workingDir)
-            let left = Set(try await applications.applications().keys)
-            #expect(!left.contains(model) && !left.contains("\(model)-v1"), "\(left.sorted())")
-            #expect(left.isSuperset(of: [vision, "\(vision)-v1"]), "\(left.sorted())")
-            try await applications.deploy(model: vision, routing: nil, workingDir: workingDir)
+            do {
+                async let first: Void = deploy(model)
+                async let second: Void = deploy(vision)
+                _ = try await (first, second)
+                let names = Set(try await applications.applications().keys)
+                #expect(names.isSuperset(of: [model, "\(model)-v1", vision, "\(vision)-v1"]), "\(names.sorted())")
+                // Removing llm leaves llm-vision alone.
+                try await applications.deploy(model: model, routing: nil, workingDir: workingDir)
+                let left = Set(try await applications.applications().keys)
+                #expect(!left.contains(model) && !left.contains("\(model)-v1"), "\(left.sorted())")
+                #expect(left.isSuperset(of: [vision, "\(vision)-v1"]), "\(left.sorted())")
+                try await applications.deploy(model: vision, routing: nil, workingDir: workingDir)
+            } catch {
+                // Whatever failed, the replicas must not stay to load the head for the tests after.
+                for name in [model, vision] {
+                    try? await applications.deploy(model: name, routing: nil, workingDir: workingDir)
+                }
+                throw error
+            }
         }
     }
 }

@@ -136,6 +136,16 @@ struct RayServeCanaryEndToEndTests {
         "A passing canary steps the weights to 100 and makes the candidate champion (MLflow shows it); a failing one sends traffic back to stable, reverts the alias and fails the run with the measurement"
     )
     func canaryPassesThenFails() async throws {
+        // Serve's head is shared: whatever happens, the test's applications go.
+        do {
+            try await passThenFail()
+        } catch {
+            try? await removeApplications()
+            throw error
+        }
+    }
+
+    private func passThenFail() async throws {
         let fixture = try await EngineFixture()
         let slack = try NotificationEndToEndTests.Receiver()
         defer { slack.stop() }

@@ -18,7 +18,9 @@ struct RayServeCanaryPutRetryTests {
     static let logger = Logger(label: "test")
 
     /// A running Serve's answer with no application.
-    static let runningEmpty = #"{"controller_info": {"actor_name": "SERVE_CONTROLLER_ACTOR"}, "applications": {}}"#
+    static let runningEmpty = (
+        200, #"{"controller_info": {"actor_name": "SERVE_CONTROLLER_ACTOR"}, "applications": {}}"#
+    )
 
     /// What the stand-in saw.
     struct Seen: Sendable {
@@ -28,22 +30,22 @@ struct RayServeCanaryPutRetryTests {
         var sent: [[String]] = []
     }
 
-    /// Runs `body` with applications of a stand-in whose GETs answer `reads` in turn (the last
-    /// one again after them) and whose PUTs answer `statuses` in turn (200 after them).
+    /// Runs `body` with applications of a stand-in whose GETs answer `reads` (status and body) in
+    /// turn (the last one again after them) and whose PUTs answer `statuses` in turn (200 after them).
     static func withStandIn(
-        reads: [String] = [runningEmpty], putStatuses statuses: [Int],
+        reads: [(status: Int, body: String)] = [runningEmpty], putStatuses statuses: [Int],
         _ body: @Sendable (RayServeCanaryApplications) async throws -> Void
     ) async throws -> Seen {
         let queue = Mutex((reads: reads, statuses: statuses, seen: Seen()))
         let router = Router()
         router.get("/api/serve/applications/") { _, _ in
-            let read = queue.withLock { state -> String in
+            let read = queue.withLock { state -> (status: Int, body: String) in
                 state.seen.gets += 1
                 return state.reads.count > 1 ? state.reads.removeFirst() : state.reads[0]
             }
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: read)))
+                status: .init(code: read.status), headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: read.body)))
         }
         router.put("/api/serve/applications/") { request, context in
             let body = try await request.body.collect(upTo: 1 << 20)
@@ -114,7 +116,7 @@ struct RayServeCanaryPutRetryTests {
     }
 
     @Test(
-        "A read without Serve's controller is read again before a PUT is built on it; other models' applications are kept"
+        "A read without Serve's controller, or one that fails, is read again before a PUT is built on it; other models' applications are kept"
     )
     func emptyReadIsConfirmed() async throws {
         // The dashboard answers "no controller, no applications" when its lookup of a running
@@ -125,15 +127,19 @@ struct RayServeCanaryPutRetryTests {
               "llm-vision-v1": {"status": "RUNNING", "deployed_app_config": {"name": "llm-vision-v1", "import_path": "baton_serve.model:build"}}}}
             """
         let flaky = try await Self.withStandIn(
-            reads: [#"{"controller_info": {}, "proxies": {}, "applications": {}}"#, vision], putStatuses: []
+            reads: [
+                (503, "busy"), (200, #"{"controller_info": {}, "proxies": {}, "applications": {}}"#), (200, vision),
+            ],
+            putStatuses: []
         ) { applications in
             try await applications.deploy(model: "llm", routing: nil, workingDir: "gcs://unused.zip")
         }
         #expect(flaky.sent == [["llm-vision", "llm-vision-v1"]])
         // Serve not running: every read says so, and the PUT (which starts Serve) goes out after them.
         let started = ContinuousClock.now
-        let none = try await Self.withStandIn(reads: [#"{"controller_info": {}, "applications": {}}"#], putStatuses: [])
-        { applications in
+        let none = try await Self.withStandIn(
+            reads: [(200, #"{"controller_info": {}, "applications": {}}"#)], putStatuses: []
+        ) { applications in
             try await applications.deploy(model: "llm", routing: nil, workingDir: "gcs://unused.zip")
         }
         #expect(none.puts == 1 && none.sent == [[]])
