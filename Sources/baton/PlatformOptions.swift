@@ -91,8 +91,9 @@ struct PlatformOptions: ParsableArguments {
 
     /// The Ray Serve canary of `rollout` stages: Serve's REST API at BATON_RAY_SERVE_ADDRESS (else
     /// the Ray address), Prometheus at BATON_PROMETHEUS_URL, the proxy at BATON_RAY_SERVE_HTTP
-    /// (default http://127.0.0.1:8010) and the applications in BATON_RAY_SERVE_APPS (default
-    /// `<jobs root>/jobs/serve`); `nil` without a Prometheus or Ray address.
+    /// (default http://127.0.0.1:8010), the applications in BATON_RAY_SERVE_APPS (default
+    /// `<jobs root>/jobs/serve`), BATON_RAY_SERVE_READY_SECONDS for a deployment to run (default
+    /// 300); `nil` without a Prometheus or Ray address.
     func rayServeCanary(jobsRoot: URL) throws -> RayServeCanary.Configuration? {
         let environment = GlobalOptions.environment
         guard let prometheus = environment["BATON_PROMETHEUS_URL"],
@@ -104,6 +105,9 @@ struct PlatformOptions: ParsableArguments {
         var canary = RayServeCanary.Configuration(
             serveAddress: serve, prometheusURL: prometheus, applicationsFolder: folder)
         canary.token = environment["BATON_RAY_TOKEN"]
+        if let ready = try ServeCommand.seconds(nil, "BATON_RAY_SERVE_READY_SECONDS", environment) {
+            canary.readyTimeout = ready
+        }
         if let proxy = environment["BATON_RAY_SERVE_HTTP"] {
             guard let url = URL(string: proxy), let host = url.host(), let port = url.port else {
                 throw ValidationError("BATON_RAY_SERVE_HTTP must be http://<host>:<port>, not '\(proxy.prefix(80))'")

@@ -22,7 +22,7 @@ extension RayServeCanaryEndToEndTests {
         if let proxy = URL(string: try TestStack.variable("BATON_RAY_SERVE_HTTP")), let port = proxy.port {
             configuration.httpPort = port
         }
-        configuration.readyTimeout = .seconds(240)
+        configuration.readyTimeout = .seconds(480)
         let folder = FileManager.default.temporaryDirectory.appending(path: "serve-model-\(TestStack.uniqueSuffix())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try #"{"error_rate": 0}"#.write(

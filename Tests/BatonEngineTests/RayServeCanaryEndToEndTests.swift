@@ -14,7 +14,7 @@ import Testing
 
 /// The `rollout` stage kind with the Ray Serve target, through `baton serve`, a real Ray head
 /// with Serve, the real Prometheus of the stack and the MLflow registry.
-@Suite("Ray Serve canary end to end (real Ray Serve, Prometheus and MLflow)", .serialized, .timeLimit(.minutes(20)))
+@Suite("Ray Serve canary end to end (real Ray Serve, Prometheus and MLflow)", .serialized, .timeLimit(.minutes(25)))
 struct RayServeCanaryEndToEndTests {
     /// Writes a trivial servable model (`jobs/serve`'s `baton-serve.json`) that fails
     /// `error_rate` of its requests, and reports it with `accuracy`.
@@ -72,6 +72,8 @@ struct RayServeCanaryEndToEndTests {
               - name: rollout
                 kind: rollout
                 needs: [register]
+                # A first deployment took 3.5 min with the whole suite on two cores.
+                timeout: 12m
                 rollout:
                   target: ray-serve
                   analysisTemplates:
@@ -154,6 +156,7 @@ struct RayServeCanaryEndToEndTests {
             environment: fixture.environment.merging([
                 "BATON_MLFLOW_URI": mlflowURI, "BATON_MLFLOW_EXPERIMENT_PREFIX": "baton-test-\(fixture.prefix)/",
                 "BATON_MLFLOW_POLL_SECONDS": "0.3", "BATON_RAY_SERVE_APPS": Self.applications.path,
+                "BATON_RAY_SERVE_READY_SECONDS": "600",
                 "BATON_SLACK_WEBHOOK_URL": "\(slack.url)/services/T0/B0/canary",
             ]) { $1 }, logName: "\(fixture.prefix)-canary")
         let spec = try spec()
@@ -163,13 +166,13 @@ struct RayServeCanaryEndToEndTests {
 
         // v1: the model's first rollout; nothing is serving, so v1 takes all traffic at once.
         let first = try await fixture.submit(spec, ["error_rate=0"])
-        var view = try #require(try await fixture.waitForRuns([first], timeout: .seconds(420)).first)
+        var view = try #require(try await fixture.waitForRuns([first], timeout: .seconds(600)).first)
         #expect(view.state == .succeeded, "\(view.reason ?? "")")
 
         // v2: a canary against v1 whose analysis passes.
         let started = ContinuousClock.now
         let second = try await fixture.submit(spec, ["error_rate=0"])
-        view = try #require(try await fixture.waitForRuns([second], timeout: .seconds(420)).first)
+        view = try #require(try await fixture.waitForRuns([second], timeout: .seconds(600)).first)
         #expect(view.state == .succeeded, "\(view.reason ?? "")")
         let passed = try await steps(fixture, run: second)
         #expect(
@@ -186,7 +189,7 @@ struct RayServeCanaryEndToEndTests {
 
         // v3 fails every request: its analysis fails, v2 serves alone again, candidate goes back to v2.
         let third = try await fixture.submit(spec, ["error_rate=1"])
-        view = try #require(try await fixture.waitForRuns([third], timeout: .seconds(420)).first)
+        view = try #require(try await fixture.waitForRuns([third], timeout: .seconds(600)).first)
         #expect(view.state == .failed)
         #expect(view.reason?.contains("success-rate = 0 fails result >= 0.9") == true, "\(view.reason ?? "")")
         let failed = try await steps(fixture, run: third)
