@@ -140,7 +140,9 @@ public struct StageWorker: Service {
             span.attributes["baton.attempt"] = claim.attempt
             await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
         }
-        guard configuration.directHandOff else { return nil }
+        // Shutting down, a worker takes no new work: the outcome's event carries the hand-off
+        // (otherwise a chain of stages would keep a graceful shutdown waiting past its limit).
+        guard configuration.directHandOff, !Task.isShuttingDownGracefully else { return nil }
         do {
             // A span of its own: the events the hand-off writes (the next stage.ready) are its children.
             return try await withSpan("worker hand-off", context: context) { span in
