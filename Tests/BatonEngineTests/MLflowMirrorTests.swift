@@ -43,8 +43,8 @@ struct MLflowMirrorTests {
             ["serve"], environment: fixture.environment.merging(extra) { $1 }, logName: "\(fixture.prefix)-\(name)")
     }
 
-    func submit(_ fixture: EngineFixture) async throws -> UUID {
-        let result = try await fixture.baton("submit", try fixture.specFile(Self.spec), "--param", "profile=full")
+    func submit(_ fixture: EngineFixture, spec: String = Self.spec) async throws -> UUID {
+        let result = try await fixture.baton("submit", try fixture.specFile(spec), "--param", "profile=full")
         return try #require(UUID(uuidString: result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
@@ -150,7 +150,12 @@ struct MLflowMirrorTests {
     func restart() async throws {
         let fixture = try await EngineFixture()
         let first = try serve(fixture, "mirror-crash-1")
-        let runID = try await submit(fixture)
+        // evaluate takes 20 s: the run is still going when MLflow first shows it, however long
+        // the mirror takes on a busy host (the whole run is 4 s otherwise).
+        let slow = Self.spec.replacing(
+            "{name: evaluate, kind: noop, needs: [train], noop: {sleep: 300ms}}",
+            with: "{name: evaluate, kind: noop, needs: [train], noop: {sleep: 20s}}")
+        let runID = try await submit(fixture, spec: slow)
         try await fixture.waitUntil("MLflow has the parent and a child", timeout: .seconds(60)) {
             let tree = try await mlflowTree(runID)
             return tree.parents.count == 1 && !tree.children.isEmpty
