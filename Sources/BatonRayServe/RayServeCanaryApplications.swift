@@ -103,11 +103,7 @@ struct RayServeCanaryApplications: Sendable {
                     "Ray Serve's applications could not be read; reading again",
                     metadata: ["attempt": "\(reads)", "error": "\(error.reason)"])
             }
-            do {
-                try await Task.sleep(for: Self.emptyReadInterval)
-            } catch {
-                throw .unavailable("cancelled while reading Serve's applications")
-            }
+            try await pause(Self.emptyReadInterval, "while reading Serve's applications")
         }
     }
 
@@ -277,11 +273,17 @@ struct RayServeCanaryApplications: Sendable {
             logger.warning(
                 "Ray Serve failed the applications' PUT; sending it again",
                 metadata: ["status": "\(answer.status)", "attempt": "\(attempt)"])
-            do {
-                try await Task.sleep(for: .seconds(2 * attempt))
-            } catch {
-                throw .unavailable("cancelled before sending the applications again: \(reason)")
-            }
+            try await pause(.seconds(2 * attempt), "before sending the applications again: \(reason)")
+        }
+    }
+
+    /// Waits `duration`; a cancelled wait is ``RayServeCanaryError/unavailable(_:file:line:)``,
+    /// "cancelled `doing`".
+    private func pause(_ duration: Duration, _ doing: String) async throws(RayServeCanaryError) {
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            throw .unavailable("cancelled \(doing)")
         }
     }
 
@@ -297,11 +299,7 @@ struct RayServeCanaryApplications: Sendable {
             } catch  where error.code == .unavailable {
                 // A slow or busy dashboard within the deadline is waited out like a slow deployment.
                 waitingFor = "Ray Serve's dashboard to answer (\(error.reason))"
-                do {
-                    try await Task.sleep(for: configuration.pollInterval)
-                } catch {
-                    throw .unavailable("cancelled while waiting for \(waitingFor)")
-                }
+                try await pause(configuration.pollInterval, "while waiting for \(waitingFor)")
                 continue
             }
             waitingFor = ""
@@ -326,11 +324,7 @@ struct RayServeCanaryApplications: Sendable {
             if waitingFor.isEmpty, let name = stale.sorted().first { waitingFor = "\(name) to be deleted" }
             if expected.isEmpty, current[Self.routerName(model)] != nil { waitingFor = "\(model) to be deleted" }
             if waitingFor.isEmpty { return }
-            do {
-                try await Task.sleep(for: configuration.pollInterval)
-            } catch {
-                throw .unavailable("cancelled while waiting for \(waitingFor)")
-            }
+            try await pause(configuration.pollInterval, "while waiting for \(waitingFor)")
         }
         throw .deployFailed(
             "Serve applications of \(model) not running within \(DurationParsing.format(configuration.readyTimeout)): "
