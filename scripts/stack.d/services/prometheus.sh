@@ -48,8 +48,10 @@ EOF
   - job_name: ray
     # Ray's metrics agent renders every series of every worker there was (about 5 MB, 0.8 s
     # of its CPU, after an hour of test churn): every 2 s that was 40 % of a core. Every 5 s
-    # still gives a 20 s rate window four samples.
+    # still gives a 20 s rate window four samples. The timeout is the whole interval (the
+    # global 2 s failed scrapes of a 12 MB output, and the canary's analysis saw no data).
     scrape_interval: 5s
+    scrape_timeout: 5s
     static_configs:
       - targets: ['127.0.0.1:$RAY_METRICS_PORT']
 EOF
