@@ -8,14 +8,16 @@ extension AccessStore {
         _ caller: Caller, action: String, target: String?, outcome: String, detail: [String: JSONValue] = [:]
     ) async throws {
         try await client.withConnection { connection in
-            try await audit(caller, action: action, target: target, outcome: outcome, detail: detail, on: connection)
+            try await audit(
+                caller, action: action, target: target, outcome: outcome, detail: detail,
+                on: DatabaseSession(connection: connection))
         }
     }
 
     /// Appends a row to the audit log in a transaction of the caller's.
     func audit(
         _ caller: Caller, action: String, target: String?, outcome: String, detail: [String: JSONValue],
-        on connection: PostgresConnection
+        on connection: DatabaseSession
     ) async throws {
         let detailJSON = String(decoding: try CloudEvent.encode(detail), as: UTF8.self)
         try await connection.query(

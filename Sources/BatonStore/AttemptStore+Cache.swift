@@ -167,7 +167,7 @@ extension AttemptStore {
     /// The launch record as one statement (one round trip): the fenced UPDATE, and only when it
     /// matched, the inputs' artifacts, the input edges and the params.
     private func writeLaunch(
-        _ claim: ClaimedAttempt, _ launch: AttemptLaunch, cacheDecision: String, on connection: PostgresConnection?
+        _ claim: ClaimedAttempt, _ launch: AttemptLaunch, cacheDecision: String, on connection: DatabaseSession?
     ) async throws -> Bool {
         let ingredients = String(decoding: launch.fingerprint.canonicalJSON(), as: UTF8.self)
         let inputs = launch.inputs

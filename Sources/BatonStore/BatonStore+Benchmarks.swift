@@ -13,7 +13,9 @@ extension BatonStore {
 
     /// Writes `graph` into this empty, migrated database (see ``GeneratedLineageGraph``).
     public func load(_ graph: GeneratedLineageGraph) async throws {
-        try await client.withConnection { connection in try await graph.write(on: connection, logger: logger) }
+        try await client.withConnection { connection in
+            try await graph.write(on: DatabaseSession(connection: connection), logger: logger)
+        }
     }
 
     /// `VACUUM ANALYZE` of the lineage tables, so the planner sees the loaded graph.

@@ -15,9 +15,3 @@ public func describeError(_ error: any Error) -> String {
     }
     return String(describing: error)
 }
-
-/// The error a transaction closure threw, unwrapped from postgres-nio's transaction error.
-func unwrapTransactionError(_ error: any Error) -> any Error {
-    if let error = error as? PostgresTransactionError, let inner = error.closureError { return inner }
-    return error
-}

@@ -56,7 +56,7 @@ public struct GeneratedLineageGraph: Sendable {
     /// secondary indexes are dropped for the load and made again after it (one pass each, as a
     /// restore does), so the measured schema is the real one; triggers (the MLflow mirror's
     /// queue) are off during the load and on again after it.
-    func write(on connection: PostgresConnection, logger: Logger) async throws {
+    func write(on connection: DatabaseSession, logger: Logger) async throws {
         for setting in ["synchronous_commit = off", "maintenance_work_mem = '512MB'", "work_mem = '64MB'"] {
             try await connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger)
         }

@@ -93,7 +93,8 @@ public struct MigrationRunner: Sendable {
     @discardableResult
     public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [String] {
         let migrations = try migrations()
-        return try await client.withConnection { connection in
+        return try await client.withConnection { pooled in
+            let connection = DatabaseSession(connection: pooled)
             try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -125,17 +126,17 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    private func appliedChecksums(_ connection: PostgresConnection, logger: Logger) async throws -> [Int: String] {
+    private func appliedChecksums(_ connection: DatabaseSession, logger: Logger) async throws -> [Int: String] {
         var applied: [Int: String] = [:]
         let rows = try await connection.query("SELECT version, checksum FROM schema_migrations", logger: logger)
         for try await (version, checksum) in rows.decode((Int, String).self) { applied[version] = checksum }
         return applied
     }
 
-    private func apply(_ migration: Migration, _ connection: PostgresConnection, logger: Logger) async throws {
+    private func apply(_ migration: Migration, _ connection: DatabaseSession, logger: Logger) async throws {
         logger.info("applying migration", metadata: [LogKeys.migration: "\(migration.name)"])
         do {
-            try await connection.withTransaction(logger: logger) { connection in
+            try await connection.transaction(logger: logger) { connection in
                 for statement in SQLScript.statements(migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

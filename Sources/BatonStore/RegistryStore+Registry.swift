@@ -87,7 +87,7 @@ extension RegistryStore {
 
     /// The artifact the run's latest succeeded attempt of `spec.stage` produced as `spec.output`.
     private func registrableArtifact(
-        runID: UUID, _ spec: RegisterSpec, on connection: PostgresConnection
+        runID: UUID, _ spec: RegisterSpec, on connection: DatabaseSession
     ) async throws -> (id: Int64, uri: String, md5: String?)? {
         let rows = try await connection.query(
             """
@@ -103,7 +103,7 @@ extension RegistryStore {
 
     /// The version an earlier attempt of the claim's run and stage registered, if any.
     private func versionOfStage(
-        _ model: String, claim: ClaimedAttempt, on connection: PostgresConnection
+        _ model: String, claim: ClaimedAttempt, on connection: DatabaseSession
     ) async throws -> Registration? {
         let rows = try await connection.query(
             """
@@ -196,7 +196,7 @@ extension RegistryStore {
     /// audit row, and `model.promoted` to the outbox. `nil` when the alias already points there.
     @discardableResult
     func moveAlias(
-        _ request: AliasMoveRequest, to version: Int?, subject: String, on connection: PostgresConnection
+        _ request: AliasMoveRequest, to version: Int?, subject: String, on connection: DatabaseSession
     ) async throws -> ModelPromoted? {
         let rows = try await connection.query(
             "SELECT version FROM model_aliases WHERE model = \(request.model) AND alias = \(request.alias)",
@@ -230,7 +230,7 @@ extension RegistryStore {
     }
 
     /// Locks a model's row; its last version, or `nil` when there is no such model.
-    private func lockModel(_ model: String, on connection: PostgresConnection) async throws -> Int? {
+    private func lockModel(_ model: String, on connection: DatabaseSession) async throws -> Int? {
         let rows = try await connection.query(
             "SELECT last_version FROM models WHERE name = \(model) FOR UPDATE", logger: logger)
         for try await version in rows.decode(Int.self) { return version }
@@ -240,7 +240,7 @@ extension RegistryStore {
     /// Writes a model event to the outbox: on the run events topic, keyed by the model's name so
     /// that one model's versions and alias moves stay in order.
     func enqueueModelEvent(
-        _ type: EventType, model: String, subject: String, payload: some Encodable, on connection: PostgresConnection
+        _ type: EventType, model: String, subject: String, payload: some Encodable, on connection: DatabaseSession
     ) async throws {
         let event = try CloudEvent(source: source, type: type, subject: subject, payload: payload)
         try await enqueue(event, topic: topics.runEvents, key: model, on: connection)

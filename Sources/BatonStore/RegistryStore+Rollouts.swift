@@ -162,7 +162,7 @@ extension RegistryStore {
     }
 
     /// Whether the attempt still holds its lease; locks its row for the rest of the transaction.
-    private func holdsLease(_ claim: ClaimedAttempt, on connection: PostgresConnection) async throws -> Bool {
+    private func holdsLease(_ claim: ClaimedAttempt, on connection: DatabaseSession) async throws -> Bool {
         let rows = try await connection.query(
             """
             SELECT 1 FROM stage_attempts

@@ -54,7 +54,7 @@ extension RunStore {
     /// its run request commit together).
     func accept(
         _ request: PipelineRequested, event: CloudEvent, topic: String, caller: Caller,
-        on connection: PostgresConnection
+        on connection: DatabaseSession
     ) async throws -> AcceptedRequest {
         guard let runID = request.runId else {
             throw StoreError.invalidConfiguration("an accepted request needs its run id")

@@ -71,7 +71,7 @@ extension RunStore {
     ///   is unknown or has ended (the event is recorded as ignored).
     private func withRunningRun(
         _ runID: UUID, consumer: String, event: CloudEvent,
-        _ body: (LockedRun, PostgresConnection) async throws -> Bool
+        _ body: (LockedRun, DatabaseSession) async throws -> Bool
     ) async throws -> Bool {
         let eventID = Self.inboxEventID(event)
         return try await transaction { connection in
@@ -96,7 +96,7 @@ extension RunStore {
     }
 
     /// Loads a run and locks its row, serialising every change to one run.
-    func lockRun(_ runID: UUID, on connection: PostgresConnection) async throws -> LockedRun? {
+    func lockRun(_ runID: UUID, on connection: DatabaseSession) async throws -> LockedRun? {
         let rows = try await connection.query(
             "SELECT state, spec_yaml, params::text FROM runs WHERE id = \(runID) FOR UPDATE", logger: logger)
         for try await (state, yaml, params) in rows.decode((String, String, String).self) {
@@ -106,7 +106,7 @@ extension RunStore {
         return nil
     }
 
-    func stageStates(_ runID: UUID, on connection: PostgresConnection) async throws -> [String: StageState] {
+    func stageStates(_ runID: UUID, on connection: DatabaseSession) async throws -> [String: StageState] {
         var states: [String: StageState] = [:]
         let rows = try await connection.query("SELECT name, state FROM stages WHERE run_id = \(runID)", logger: logger)
         for try await (name, state) in rows.decode((String, String).self) { states[name] = StageState(rawValue: state) }

@@ -50,7 +50,7 @@ extension RunStore {
         try await pipeline(named: name, version: version, on: nil)
     }
 
-    func pipeline(named name: String, version: Int?, on connection: PostgresConnection?) async throws
+    func pipeline(named name: String, version: Int?, on connection: DatabaseSession?) async throws
         -> PipelineVersion?
     {
         let query: PostgresQuery = """

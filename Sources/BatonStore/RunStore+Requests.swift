@@ -113,7 +113,7 @@ extension RunStore {
     /// Reads what the request names (a stored pipeline, the run a retry re-runs) and lets
     /// ``RunRequestResolver`` decide.
     private func resolve(
-        _ request: PipelineRequested, on connection: PostgresConnection
+        _ request: PipelineRequested, on connection: DatabaseSession
     ) async throws -> Result<RunRequestResolver.Resolution, RunRequestResolver.Rejection> {
         var stored: RunRequestResolver.StoredPipeline?
         var original: RunRequestResolver.OriginalRun?
@@ -141,7 +141,7 @@ extension RunStore {
     /// Marks which stages of a new run may not use the cache, and which reuse an attempt of the
     /// run it retries.
     private func setCachePolicies(
-        _ runID: UUID, request: PipelineRequested, spec: PipelineSpec, on connection: PostgresConnection
+        _ runID: UUID, request: PipelineRequested, spec: PipelineSpec, on connection: DatabaseSession
     ) async throws {
         if request.noCache == true {
             try await connection.query(
@@ -169,8 +169,7 @@ extension RunStore {
     }
 
     /// Whether `event` is a request the API or `baton submit` accepted (and so checked who sent it).
-    private func wasAccepted(_ event: CloudEvent, runID: UUID?, on connection: PostgresConnection) async throws -> Bool
-    {
+    private func wasAccepted(_ event: CloudEvent, runID: UUID?, on connection: DatabaseSession) async throws -> Bool {
         guard let runID else { return false }
         let rows = try await connection.query(
             """
@@ -181,7 +180,7 @@ extension RunStore {
         return false
     }
 
-    private func runExists(_ runID: UUID, on connection: PostgresConnection) async throws -> Bool {
+    private func runExists(_ runID: UUID, on connection: DatabaseSession) async throws -> Bool {
         let rows = try await connection.query("SELECT 1 FROM runs WHERE id = \(runID)", logger: logger)
         for try await _ in rows { return true }
         return false
@@ -190,7 +189,7 @@ extension RunStore {
     private func createRun(
         _ runID: UUID, request: PipelineRequested,
         resolved: RunRequestResolver.Resolution, eventID: String,
-        on connection: PostgresConnection
+        on connection: DatabaseSession
     ) async throws {
         let paramsJSON = String(decoding: try CloudEvent.encode(resolved.params), as: UTF8.self)
         let labelsJSON = String(decoding: try CloudEvent.encode(request.labels ?? [:]), as: UTF8.self)
@@ -220,7 +219,7 @@ extension RunStore {
     /// Records the rejection (inbox and `run.rejected`), with the reason cut to
     /// ``RequestLimits/maxReasonBytes``.
     private func reject(
-        consumer: String, eventID: String, runID: UUID?, reason: String, on connection: PostgresConnection
+        consumer: String, eventID: String, runID: UUID?, reason: String, on connection: DatabaseSession
     ) async throws -> RequestOutcome {
         let reason = RequestLimits.boundedReason(reason)
         try await markInbox(
@@ -233,8 +232,7 @@ extension RunStore {
         return .rejected(reason: reason)
     }
 
-    private func inboxRunID(consumer: String, eventID: String, on connection: PostgresConnection) async throws -> UUID?
-    {
+    private func inboxRunID(consumer: String, eventID: String, on connection: DatabaseSession) async throws -> UUID? {
         let rows = try await connection.query(
             "SELECT run_id FROM inbox WHERE consumer = \(consumer) AND event_id = \(eventID)", logger: logger)
         for try await runID in rows.decode(UUID?.self) { return runID }

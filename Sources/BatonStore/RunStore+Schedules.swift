@@ -171,7 +171,7 @@ extension RunStore {
 
     /// Fires one tick: its row (once; `nil` when it was fired already), the concurrency policy,
     /// and the run request, in the caller's transaction.
-    private func fire(_ spec: ScheduleSpec, tick: Date, manual: Bool, on connection: PostgresConnection)
+    private func fire(_ spec: ScheduleSpec, tick: Date, manual: Bool, on connection: DatabaseSession)
         async throws -> ScheduleFiring?
     {
         let inserted = try await connection.query(
@@ -219,7 +219,7 @@ extension RunStore {
     /// Sets a fired tick's outcome (writing its row when the tick was not fired before).
     private func record(
         _ schedule: String, tick: Date, outcome: String, runID: UUID? = nil, reason: String? = nil,
-        on connection: PostgresConnection
+        on connection: DatabaseSession
     ) async throws -> ScheduleFiring {
         try await connection.query(
             """
@@ -233,7 +233,7 @@ extension RunStore {
 
     /// The schedule's runs still running, and those requested in the last five minutes that the
     /// coordinator has not made yet.
-    private func runningRuns(of schedule: String, on connection: PostgresConnection) async throws -> [UUID] {
+    private func runningRuns(of schedule: String, on connection: DatabaseSession) async throws -> [UUID] {
         let rows = try await connection.query(
             """
             SELECT t.run_id FROM schedule_ticks t LEFT JOIN runs r ON r.id = t.run_id

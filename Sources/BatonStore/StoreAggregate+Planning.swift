@@ -5,7 +5,7 @@ import PostgresNIO
 extension StoreAggregate {
     /// Applies a planner's actions to a run inside the caller's transaction.
     func apply(
-        _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: PostgresConnection
+        _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: DatabaseSession
     ) async throws {
         for action in actions {
             switch action {
@@ -65,7 +65,7 @@ extension StoreAggregate {
     }
 
     private func queueAttempt(
-        _ stage: StageSpec, attempt: Int, delay: Duration, runID: UUID, on connection: PostgresConnection
+        _ stage: StageSpec, attempt: Int, delay: Duration, runID: UUID, on connection: DatabaseSession
     ) async throws {
         let attemptID = UUID()
         try await connection.query(

@@ -26,20 +26,18 @@ extension StoreAggregate {
     var source: String { database.source }
     var logger: Logger { database.logger }
 
-    /// Runs `body` in one transaction, unwrapping the body's own error on failure.
+    /// Runs `body` in one transaction on a pooled connection (``DatabaseSession/transaction(logger:isolation:_:)``).
     func transaction<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: (DatabaseSession) async throws -> Result
     ) async throws -> Result {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch {
-            throw unwrapTransactionError(error)
+        try await client.withConnection { connection in
+            try await DatabaseSession(connection: connection).transaction(logger: logger) { try await body($0) }
         }
     }
 
     /// Writes an event to the outbox, to be published by the relay not before `delay` has passed.
     func enqueue(
-        _ event: CloudEvent, topic: String, key: String?, delay: Duration = .zero, on connection: PostgresConnection
+        _ event: CloudEvent, topic: String, key: String?, delay: Duration = .zero, on connection: DatabaseSession
     ) async throws {
         try await connection.query(
             """
@@ -62,7 +60,7 @@ extension StoreAggregate {
 
     /// Writes a run-scoped event (keyed by run id, on the run events topic) to the outbox.
     func enqueueRunEvent(
-        _ type: EventType, runID: UUID, stage: String? = nil, payload: some Encodable, on connection: PostgresConnection
+        _ type: EventType, runID: UUID, stage: String? = nil, payload: some Encodable, on connection: DatabaseSession
     ) async throws {
         let event = try runEvent(type, runID: runID, stage: stage, payload: payload)
         try await enqueue(event, topic: topics.runEvents, key: runID.lowercased, on: connection)
@@ -90,7 +88,7 @@ extension StoreAggregate {
 
     /// Records that `consumer` handled `eventID`; `false` when it already had (a redelivery).
     func claimInbox(
-        consumer: String, eventID: String, eventType: String, runID: UUID?, on connection: PostgresConnection
+        consumer: String, eventID: String, eventType: String, runID: UUID?, on connection: DatabaseSession
     ) async throws -> Bool {
         let rows = try await connection.query(
             """
@@ -105,7 +103,7 @@ extension StoreAggregate {
     /// Sets the outcome of an inbox row written in this transaction.
     func markInbox(
         consumer: String, eventID: String, outcome: String, reason: String?, runID: UUID?,
-        on connection: PostgresConnection
+        on connection: DatabaseSession
     ) async throws {
         try await connection.query(
             """

@@ -21,6 +21,8 @@ extension ServiceErrorCode where Domain == StoreErrorDomain {
     public static var conflict: Self { Self(rawValue: "conflict") }
     /// A lock another holder kept was not free within the wait; retriable.
     public static var lockBusy: Self { Self(rawValue: "lock_busy") }
+    /// The database session ended before the transaction committed (nothing was committed); retriable.
+    public static var connectionLost: Self { Self(rawValue: "connection_lost") }
 }
 
 extension ServiceError where Domain == StoreErrorDomain {
@@ -38,6 +40,10 @@ extension ServiceError where Domain == StoreErrorDomain {
 
     static func lockBusy(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
         Self(.lockBusy, reason, isRetriable: true, file: file, line: line)
+    }
+
+    static func connectionLost(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.connectionLost, reason, isRetriable: true, file: file, line: line)
     }
 
     static func schemaBehind(_ reason: String, file: String = #fileID, line: Int = #line) -> Self {

@@ -143,9 +143,14 @@ struct ServeCommand: AsyncParsableCommand {
         let topics = try TopicProvisioner(configuration: configuration, logger: logger)
         try await topics.provision()
 
-        var services: [any Service] = [client, ProducerService(producer: producer, logger: logger), topics]
+        // Named for the shutdown log: which role a slow graceful shutdown waits on.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: client, serviceName: "postgres"),
+            .init(service: ProducerService(producer: producer, logger: logger), serviceName: "producer"),
+            .init(service: topics, serviceName: "topics"),
+        ]
         if let traces = try TraceExport.bootstrap(environment: environment, logger: logger) {
-            services.append(traces)
+            services.append(.init(service: traces, serviceName: "traces"))
         }
         let metricsAddress = metricsAddress ?? environment["BATON_METRICS_ADDRESS"] ?? "127.0.0.1:9464"
         if metricsAddress != "off" {
@@ -153,56 +158,80 @@ struct ServeCommand: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory.baton(registry: registry))
             services.append(
-                ObservabilityServer(
-                    host: host, port: port, registry: registry,
-                    isReady: { await Self.isReady(client: client, producer: producer, logger: logger) }, logger: logger)
-            )
+                .init(
+                    service: ObservabilityServer(
+                        host: host, port: port, registry: registry,
+                        isReady: { await Self.isReady(client: client, producer: producer, logger: logger) },
+                        logger: logger),
+                    serviceName: "observability"))
         }
         if selected.contains(.relay) {
             services.append(
-                OutboxRelay(
-                    configuration: configuration, messaging: store.messaging, producer: producer, logger: logger))
-        }
-        if selected.contains(.coordinator) {
-            services.append(Scheduler(configuration: configuration, runs: store.runs, logger: logger))
-            services.append(
-                try Notifier(
-                    configuration: configuration, runs: store.runs, messaging: store.messaging, producer: producer,
-                    environment: environment, logger: logger))
+                .init(
+                    service: OutboxRelay(
+                        configuration: configuration, messaging: store.messaging, producer: producer, logger: logger),
+                    serviceName: "relay"))
         }
         if selected.contains(.coordinator) {
             services.append(
-                try Coordinator(
-                    configuration: configuration, runs: store.runs, messaging: store.messaging, producer: producer,
-                    logger: logger))
+                .init(
+                    service: Scheduler(configuration: configuration, runs: store.runs, logger: logger),
+                    serviceName: "scheduler"))
+            services.append(
+                .init(
+                    service: try Notifier(
+                        configuration: configuration, runs: store.runs, messaging: store.messaging,
+                        producer: producer, environment: environment, logger: logger),
+                    serviceName: "notifier"))
+        }
+        if selected.contains(.coordinator) {
+            services.append(
+                .init(
+                    service: try Coordinator(
+                        configuration: configuration, runs: store.runs, messaging: store.messaging,
+                        producer: producer, logger: logger),
+                    serviceName: "coordinator"))
         }
         if selected.contains(.worker) {
             for pool in configuration.pools {
                 services.append(
-                    try StageWorker(
-                        pool: pool, configuration: configuration, attempts: store.attempts, runs: store.runs,
-                        registry: store.registry, messaging: store.messaging, producer: producer, logger: logger))
+                    .init(
+                        service: try StageWorker(
+                            pool: pool, configuration: configuration, attempts: store.attempts, runs: store.runs,
+                            registry: store.registry, messaging: store.messaging, producer: producer,
+                            logger: logger),
+                        serviceName: "worker.\(pool)"))
             }
         }
         if selected.contains(.watcher), let launcher = configuration.rayLauncher {
             services.append(
-                JobWatcher(
-                    configuration: configuration, launcher: launcher, attempts: store.attempts, logger: logger))
+                .init(
+                    service: JobWatcher(
+                        configuration: configuration, launcher: launcher, attempts: store.attempts, logger: logger),
+                    serviceName: "watcher"))
         }
         if selected.contains(.sweeper) {
             services.append(
-                Sweeper(
-                    configuration: configuration, attempts: store.attempts, messaging: store.messaging,
-                    registry: store.registry, logger: logger))
+                .init(
+                    service: Sweeper(
+                        configuration: configuration, attempts: store.attempts, messaging: store.messaging,
+                        registry: store.registry, logger: logger),
+                    serviceName: "sweeper"))
         }
         if selected.contains(.api), var api = try apiConfiguration(environment, instanceID: configuration.instanceID) {
             api.jobLogs = configuration.rayLauncher.map(RayJobLogSource.init)
             api.specPolicy = configuration.specPolicy
             api.deadLetterReplayer = DeadLetterReplayer(messaging: store.messaging, producer: producer)
-            services.append(try await APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")))
+            services.append(
+                .init(
+                    service: try await APIServer(configuration: api, store: store, logger: Logger(label: "baton.api")),
+                    serviceName: "api"))
         }
         if selected.contains(.mirror), let mirror = try Self.mirrorConfiguration(environment, explicit: roleNames) {
-            services.append(MLflowMirror(configuration: mirror, mirror: store.mirror, logger: logger))
+            services.append(
+                .init(
+                    service: MLflowMirror(configuration: mirror, mirror: store.mirror, logger: logger),
+                    serviceName: "mirror"))
         }
         logger.info(
             "baton serving",
@@ -212,11 +241,19 @@ struct ServeCommand: AsyncParsableCommand {
                 LogKeys.instance: "\(configuration.instanceID)",
             ])
         var groupConfiguration = ServiceGroupConfiguration(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Self.lifecycleLogger(logger))
         groupConfiguration.maximumGracefulShutdownDuration =
             try Self.seconds(shutdownSeconds, "BATON_SHUTDOWN_SECONDS", environment) ?? .seconds(25)
         groupConfiguration.maximumCancellationDuration = Self.maximumCancellation
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The service group's logger: its start and shutdown steps (which role it waits on, which
+    /// one ran past the graceful shutdown) are debug lines, shown whenever `serve` logs at info.
+    private static func lifecycleLogger(_ logger: Logger) -> Logger {
+        var lifecycle = Logger(label: "baton.lifecycle")
+        if logger.logLevel <= .info { lifecycle.logLevel = .debug }
+        return lifecycle
     }
 
     /// Refuses to start on a database whose schema is behind this build, rather than run roles

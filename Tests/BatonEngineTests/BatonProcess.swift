@@ -43,7 +43,11 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
         process.terminate()
         if await !waitForExit(within: limit) {
             let command = process.arguments?.joined(separator: " ") ?? ""
-            Issue.record("baton \(command) did not exit within \(limit) of SIGTERM")
+            // The service group's steps name the role it waited on.
+            let shutdown = log.split(separator: "\n").filter { $0.contains("baton.lifecycle") }.suffix(8)
+            Issue.record(
+                "baton \(command) did not exit within \(limit) of SIGTERM; its last lifecycle steps:\n"
+                    + shutdown.joined(separator: "\n"))
             kill(process.processIdentifier, SIGKILL)
             _ = await waitForExit(within: .seconds(10))
         } else if process.terminationReason == .exit, process.terminationStatus != 0 {
