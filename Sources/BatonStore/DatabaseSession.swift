@@ -21,10 +21,19 @@ struct DatabaseSession: Sendable {
     func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws
         -> PostgresRowSequence
     {
-        guard !connection.isClosed else {
-            throw StoreError.connectionLost("the database session ended (the server closed the connection)")
-        }
+        try requireOpen()
         return try await connection.query(query, logger: logger, file: file, line: line)
+    }
+
+    /// Calls `notify` at every notification on `channel` until the session ends (it throws) or
+    /// the task is cancelled; then stops listening.
+    ///
+    /// - Throws: `connection_lost` when the session had ended before; else postgres-nio's error.
+    func listen(_ channel: String, _ notify: () -> Void) async throws {
+        try requireOpen()
+        try await connection.listen(on: channel) { notifications in
+            for try await _ in notifications { notify() }
+        }
     }
 
     /// Runs a statement whose rows nobody needs (`SELECT pg_advisory_xact_lock(…)`, `SELECT … FOR
@@ -61,6 +70,12 @@ struct DatabaseSession: Sendable {
         }
         try await query("COMMIT", logger: logger)
         return result
+    }
+
+    private func requireOpen() throws(StoreError) {
+        guard !connection.isClosed else {
+            throw .connectionLost("the database session ended (the server closed the connection)")
+        }
     }
 
     /// Whether `error` ended the session: a connection that closed or failed, a server error of

@@ -226,7 +226,7 @@ extension MessagingStore {
     /// pooled connection, until the connection drops (it throws) or the task is cancelled.
     public func listenForOutboxRows(_ notify: @escaping @Sendable () -> Void) async throws {
         try await client.withConnection { connection in
-            for try await _ in try await connection.listen("baton_outbox") { notify() }
+            try await DatabaseSession(connection: connection).listen("baton_outbox", notify)
         }
     }
 }

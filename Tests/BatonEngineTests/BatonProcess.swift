@@ -44,10 +44,10 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
         if await !waitForExit(within: limit) {
             let command = process.arguments?.joined(separator: " ") ?? ""
             // The service group's steps name the role it waited on.
-            let shutdown = log.split(separator: "\n").filter { $0.contains("baton.lifecycle") }.suffix(8)
+            let steps = log.split(separator: "\n").filter { $0.contains("baton.lifecycle") }.suffix(8)
+                .joined(separator: "\n")
             Issue.record(
-                "baton \(command) did not exit within \(limit) of SIGTERM; its last lifecycle steps:\n"
-                    + shutdown.joined(separator: "\n"))
+                "baton \(command) did not exit within \(limit) of SIGTERM; its last lifecycle steps:\n\(steps)")
             kill(process.processIdentifier, SIGKILL)
             _ = await waitForExit(within: .seconds(10))
         } else if process.terminationReason == .exit, process.terminationStatus != 0 {
