@@ -29,7 +29,7 @@ extension AccessStore {
 
     /// The most recent audit rows, newest first; only those about `target` when it is given.
     public func auditLog(target: String? = nil, limit: Int = 100) async throws -> [AuditEntry] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, at, actor, action, target, outcome, detail::text FROM audit_log
             WHERE \(target)::text IS NULL OR target = \(target)

@@ -18,7 +18,7 @@ extension AccessStore {
         let secret = Self.tokenPrefix + Base64URL.encode(Data(random))
         let id = UUID()
         let scopeNames = scopes.sorted().map(\.rawValue)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             INSERT INTO api_tokens (id, name, secret_sha256, scopes, created_by, expires_at)
             VALUES (\(id), \(name), \(Self.digest(ofSecret: secret)), \(scopeNames), \(createdBy), \(expiresAt))
@@ -40,7 +40,7 @@ extension AccessStore {
     /// The caller of the token whose secret has this digest (``digest(ofSecret:)``); nil when no
     /// live, unexpired token has it. Notes the use (at most once a minute per token).
     public func caller(digest: String) async throws -> Caller? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE api_tokens SET last_used_at = CASE
                 WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now()
@@ -57,7 +57,7 @@ extension AccessStore {
 
     /// Every token, live ones first, newest first.
     public func tokens() async throws -> [APITokenView] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, name, scopes, created_by, created_at, expires_at, revoked_at, last_used_at FROM api_tokens
             ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 1000
@@ -76,7 +76,7 @@ extension AccessStore {
 
     /// Revokes the live token named `name`; `false` when there is none.
     public func revokeToken(named name: String, by actor: String) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "UPDATE api_tokens SET revoked_at = now() WHERE name = \(name) AND revoked_at IS NULL RETURNING id",
             logger: logger)
         for try await _ in rows.decode(UUID.self) {

@@ -91,7 +91,7 @@ extension AttemptStore {
     /// - Returns: the claim, or `nil` when the attempt is not queued (already claimed, cancelled,
     ///   or a redelivered event) — then the caller must not execute anything.
     public func claimAttempt(_ attemptID: UUID, owner: String, lease: Duration) async throws -> ClaimedAttempt? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT run_id, stage, attempt FROM stage_attempts WHERE id = \(attemptID)", logger: logger)
         for try await (runID, stage, attempt) in rows.decode((UUID, String, Int).self) {
             return try await claimAttempt(
@@ -113,7 +113,7 @@ extension AttemptStore {
             payload: StageOutcome(
                 runId: queued.runID, stage: queued.stage, attemptId: queued.id, attempt: queued.attempt,
                 state: .running))
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             WITH claimed AS (
                 UPDATE stage_attempts SET state = 'running', lease_owner = \(owner),
@@ -151,7 +151,7 @@ extension AttemptStore {
 
     /// Extends a lease; `false` when the lease was lost (the attempt was taken over, cancelled or ended).
     public func renewLease(_ claim: ClaimedAttempt, lease: Duration) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE stage_attempts SET lease_expires_at = now() + make_interval(secs => \(lease.secondsDouble))
             WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
@@ -164,7 +164,7 @@ extension AttemptStore {
     ///
     /// - Returns: `false` when the lease was lost: the caller must not execute.
     public func recordExecution(_ claim: ClaimedAttempt) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE stage_attempts SET executions = executions + 1
             WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING 1
@@ -199,7 +199,7 @@ extension AttemptStore {
             payload: StageOutcome(
                 runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
                 error: error, errorType: errorType))
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             WITH finished AS (
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),

@@ -68,7 +68,7 @@ public struct CacheCandidate: Sendable, Hashable {
 extension AttemptStore {
     /// The cache policy of a stage of a run.
     public func cachePolicy(runID: UUID, stage: String) async throws -> StageCachePolicy {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT cache_disabled, reuse_attempt_id FROM stages WHERE run_id = \(runID) AND name = \(stage)",
             logger: logger)
         for try await (disabled, reuse) in rows.decode((Bool, UUID?).self) {
@@ -81,7 +81,7 @@ extension AttemptStore {
     /// The newest original (not itself cached) succeeded attempts with this fingerprint, each
     /// with its outputs; the caller checks the outputs still exist.
     public func cacheCandidates(fingerprint: String, limit: Int = 3) async throws -> [CacheCandidate] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.id, a.run_id,
                 coalesce(extract(epoch FROM a.finished_at - a.started_at)::float8 * a.num_gpus, 0)::float8
@@ -101,7 +101,7 @@ extension AttemptStore {
 
     /// A given attempt as a cache candidate (for `runs retry --from`); `nil` unless it succeeded.
     public func reusableAttempt(_ attemptID: UUID) async throws -> CacheCandidate? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.run_id,
                 coalesce(extract(epoch FROM a.finished_at - a.started_at)::float8 * a.num_gpus, 0)::float8
@@ -210,16 +210,16 @@ extension AttemptStore {
             """
         let rows =
             if let connection {
-                try await connection.query(query, logger: logger)
+                StatementRows(rows: try await connection.query(query, logger: logger).collect())
             } else {
-                try await client.query(query, logger: logger)
+                try await client.statement(query, logger: logger)
             }
         for try await count in rows.decode(Int.self) { return count == 1 }
         return false
     }
 
     private func outputs(of attemptID: UUID) async throws -> [JobOutput] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT o.name, f.uri, f.md5, f.size, f.nfiles, f.kind FROM attempt_outputs o
             JOIN artifacts f ON f.id = o.artifact_id WHERE o.attempt_id = \(attemptID) ORDER BY o.name

@@ -22,7 +22,7 @@ extension AttemptStore {
     /// The attempt of `stage` in run `runID` whose log to read: number `attempt`, or the latest.
     /// Nil when the run, the stage or that attempt does not exist.
     public func logTarget(runID: UUID, stage: String, attempt: Int?) async throws -> StageLogTarget? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.id, a.attempt, a.kind, a.state, coalesce(src.ray_submission_id, a.ray_submission_id)
             FROM stage_attempts a LEFT JOIN stage_attempts src ON src.id = a.cached_from

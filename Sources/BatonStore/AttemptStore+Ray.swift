@@ -7,7 +7,7 @@ extension AttemptStore {
     ///
     /// - Returns: `false` when the lease was lost meanwhile.
     public func recordRaySubmission(_ claim: ClaimedAttempt, submissionID: String) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE stage_attempts SET ray_submission_id = \(submissionID), submitted_at = coalesce(submitted_at, now()),
                 ray_status = coalesce(ray_status, 'PENDING')
@@ -19,7 +19,7 @@ extension AttemptStore {
 
     /// Records Ray's latest status of a watched job (fenced; informational).
     public func recordRayStatus(_ claim: ClaimedAttempt, status: String) async throws {
-        try await client.query(
+        try await client.statement(
             """
             UPDATE stage_attempts SET ray_status = \(status)
             WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running'
@@ -64,14 +64,15 @@ extension AttemptStore {
 
     /// The current state of an attempt, e.g. to learn why a lease was lost.
     public func attemptState(_ attemptID: UUID) async throws -> AttemptState? {
-        let rows = try await client.query("SELECT state FROM stage_attempts WHERE id = \(attemptID)", logger: logger)
+        let rows = try await client.statement(
+            "SELECT state FROM stage_attempts WHERE id = \(attemptID)", logger: logger)
         for try await state in rows.decode(String.self) { return AttemptState(rawValue: state) }
         return nil
     }
 
     /// Ray jobs of ended (cancelled or timed-out) attempts that may still run.
     public func rayJobsToStop(limit: Int) async throws -> [(attemptID: UUID, submissionID: String)] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, ray_submission_id FROM stage_attempts
             WHERE kind = 'ray' AND ray_submission_id IS NOT NULL AND ray_stopped_at IS NULL
@@ -85,7 +86,7 @@ extension AttemptStore {
 
     /// Records that Ray confirmed the job of an ended attempt is no longer running.
     public func markRayStopped(_ attemptID: UUID, status: String) async throws {
-        try await client.query(
+        try await client.statement(
             "UPDATE stage_attempts SET ray_stopped_at = now(), ray_status = \(status) WHERE id = \(attemptID)",
             logger: logger)
     }
@@ -103,7 +104,7 @@ extension AttemptStore {
                 continue
             }
             guard parts.count == 4, parts[0] == "stages" else { continue }
-            let rows = try await client.query(
+            let rows = try await client.statement(
                 """
                 SELECT f.uri, f.md5, f.kind FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
                 JOIN artifacts f ON f.id = o.artifact_id

@@ -49,7 +49,7 @@ extension AttemptStore {
 
     /// Records that `instance` runs a stage worker for each of `pools` now.
     public func recordWorkerHeartbeat(instance: String, pools: [String]) async throws {
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO worker_heartbeats (instance, pool, seen_at) SELECT \(instance), unnest(\(pools)::text[]), now()
             ON CONFLICT (instance, pool) DO UPDATE SET seen_at = now()

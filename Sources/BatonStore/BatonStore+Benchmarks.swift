@@ -22,14 +22,14 @@ extension BatonStore {
     public func analyzeLineageTables() async throws {
         for table in Self.lineageTables {
             // VACUUM takes no bind parameters; the names are the constants above.
-            try await client.query(PostgresQuery(unsafeSQL: "VACUUM ANALYZE \(table)"), logger: logger)
+            try await client.statement(PostgresQuery(unsafeSQL: "VACUUM ANALYZE \(table)"), logger: logger)
         }
     }
 
     /// The shape of `artifactID`'s upstream closure within depth 20 and 10 000 nodes, read row by
     /// row as a client of `lineage_upstream` would.
     public func upstreamClosureShape(of artifactID: Int64) async throws -> ClosureShape {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT artifact_id, depth FROM lineage_upstream(\(artifactID), 20, 10000)", logger: logger)
         var shape = ClosureShape(nodes: 0, maxDepth: 0)
         for try await (_, depth) in rows.decode((Int64, Int).self) {
@@ -42,7 +42,7 @@ extension BatonStore {
     /// How many artifacts `lineage_downstream` reaches from `artifactID` within depth 20 and
     /// 10 000 nodes.
     public func downstreamClosureSize(of artifactID: Int64) async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT count(*)::bigint FROM lineage_downstream(\(artifactID), 20, 10000)", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
@@ -70,7 +70,7 @@ extension BatonStore {
     /// Queues attempt `number` of the benchmark run's `train` stage; returns its id.
     public func queueBenchmarkAttempt(runID: UUID, number: Int) async throws -> UUID {
         let attemptID = UUID()
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO stage_attempts (id, run_id, stage, attempt, state, pool, timeout_ms, kind)
             VALUES (\(attemptID), \(runID), 'train', \(number), 'queued', 'gpu', 3600000, 'ray')
@@ -80,7 +80,7 @@ extension BatonStore {
 
     /// The sizes of the lineage tables, and of the whole database under the key `database`.
     public func lineageTableSizes() async throws -> [String: TableSize] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT c.relname::text, c.reltuples::bigint, pg_total_relation_size(c.oid)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

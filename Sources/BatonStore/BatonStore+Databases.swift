@@ -20,11 +20,12 @@ extension BatonStore {
     /// Creates the database `name` on this server (the role needs `CREATEDB`).
     public func createDatabase(_ name: SQLIdentifier) async throws {
         // CREATE DATABASE takes no bind parameters; SQLIdentifier holds only [a-z0-9_].
-        try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        try await client.statement(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
     }
 
     /// Drops the database `name` if it exists, ending its sessions first.
     public func dropDatabase(_ name: SQLIdentifier) async throws {
-        try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        try await client.statement(
+            PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
     }
 }

@@ -49,6 +49,11 @@ public struct BatonStore: Sendable {
         mirror = MirrorStore(database: database)
         access = AccessStore(database: database)
     }
+
+    /// Runs `SELECT 1` (a readiness probe); throws when PostgreSQL does not answer.
+    public func ping() async throws {
+        try await client.statement("SELECT 1", logger: logger)
+    }
 }
 
 /// Store functions that belong to no aggregate (migrations, benchmarks) are written on the

@@ -47,7 +47,7 @@ extension AttemptStore {
     /// has no attempt. A miss is compared with the newest other succeeded attempt of the same
     /// pipeline and stage, and the changed ingredients are named.
     public func explainCache(runID: UUID, stage: String) async throws -> CacheExplanation? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.id, a.attempt, a.state, a.cache_decision, a.fingerprint, a.fingerprint_ingredients::text,
                    a.cached_from, r.pipeline_name
@@ -62,7 +62,7 @@ extension AttemptStore {
                 state: AttemptState(rawValue: state) ?? .failed,
                 decision: decision, fingerprint: fingerprint, cachedFrom: cachedFrom, differences: [])
             guard cachedFrom == nil, let current = try Self.ingredients(ingredients) else { return explanation }
-            let others = try await client.query(
+            let others = try await client.statement(
                 """
                 SELECT a.id, a.run_id, a.fingerprint_ingredients::text FROM stage_attempts a JOIN runs r ON r.id = a.run_id
                 WHERE r.pipeline_name = \(pipeline) AND a.stage = \(stage) AND a.id <> \(id) AND a.state = 'succeeded'

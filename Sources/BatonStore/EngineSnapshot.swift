@@ -44,7 +44,7 @@ extension AttemptStore {
     ///   or ending before it counts as stalled.
     public func engineSnapshot(stalledAfter: Duration) async throws -> EngineSnapshot {
         let window = stalledAfter.secondsDouble
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT
                 (SELECT count(*)::int FROM outbox WHERE published_at IS NULL AND failed_at IS NULL),
@@ -71,7 +71,7 @@ extension AttemptStore {
                 outboxPending: pending, outboxOldestPendingSeconds: oldest, outboxParked: parked, runsRunning: running,
                 runsStalled: stalled, mirrorLagSeconds: mirrorLag, pools: [])
         }
-        let poolRows = try await client.query(
+        let poolRows = try await client.statement(
             """
             SELECT pool, count(*) FILTER (WHERE state = 'queued')::int, count(*) FILTER (WHERE state = 'running')::int
             FROM stage_attempts WHERE state IN ('queued', 'running') GROUP BY pool ORDER BY pool

@@ -8,7 +8,7 @@ extension LineageStore {
     /// The newest artifact recorded at `uri` (the same URI rewritten with new content is a new
     /// artifact); `nil` when none is.
     public func artifact(uri: String) async throws -> ArtifactView? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, uri, md5, size, nfiles, kind FROM artifacts WHERE uri = \(uri)
             ORDER BY created_at DESC, id DESC LIMIT 1
@@ -21,7 +21,7 @@ extension LineageStore {
 
     /// The artifact with id `id`; `nil` when there is none.
     public func artifact(id: Int64) async throws -> ArtifactView? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT id, uri, md5, size, nfiles, kind FROM artifacts WHERE id = \(id)", logger: logger)
         for try await row in rows.decode((Int64, String, String?, Int64?, Int?, String).self) {
             return ArtifactView(id: row.0, uri: row.1, md5: row.2, size: row.3, nfiles: row.4, kind: row.5)
@@ -34,7 +34,7 @@ extension LineageStore {
     /// - Throws: `StoreError.notFound` when there is no such run.
     public func finalOutputs(ofRun runID: UUID) async throws -> [ArtifactView] {
         try await requireRun(runID)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.id, a.uri, a.md5, a.size, a.nfiles, a.kind
             FROM run_final_outputs(\(runID)) f JOIN artifacts a ON a.id = f.artifact_id
@@ -60,7 +60,7 @@ extension LineageStore {
     ) async throws -> LineageGraph {
         let roots = Array(roots.prefix(1000))
         let upstream = direction == .upstream
-        let nodeRows = try await client.query(
+        let nodeRows = try await client.statement(
             """
             SELECT DISTINCT ON (c.artifact_id) c.artifact_id, c.depth, a.uri, a.md5, a.size, a.nfiles, a.kind
             FROM unnest(\(roots)::bigint[]) r (id)
@@ -88,7 +88,7 @@ extension LineageStore {
     /// with its inputs among them. Downstream: every reader of one of them that produced another
     /// of them or nothing at all (a reader whose outputs fell outside the caps is left out).
     private func steps(between ids: [Int64], upstream: Bool, limit: Int) async throws -> [LineageStep] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             WITH closure AS MATERIALIZED (SELECT unnest(\(ids)::bigint[]) AS id),
             steps AS MATERIALIZED (
@@ -139,7 +139,7 @@ extension LineageStore {
     public func provenance(of artifactID: Int64, bounds: LineageBounds = .standard) async throws
         -> ArtifactProvenance?
     {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT lineage_provenance(\(artifactID), \(bounds.maxDepth)::int, \(bounds.maxNodes)::int)::text",
             logger: logger)
         for try await document in rows.decode(String?.self) {
@@ -155,7 +155,7 @@ extension LineageStore {
     /// - Parameter limit: the most reads returned, clamped to 1...100 000.
     public func reads(ofMD5 md5: String, limit: Int = 1000) async throws -> [DatasetRead] {
         let limit = min(max(limit, 1), 100_000)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT r.run_id, r.pipeline_name, r.run_state, r.stage, r.attempt_id, r.input_name,
                    a.id, a.uri, a.md5, a.size, a.nfiles, a.kind
@@ -182,7 +182,7 @@ extension LineageStore {
     /// - Throws: `StoreError.notFound` when there is no such run.
     public func steps(ofRun runID: UUID) async throws -> [RunStep] {
         try await requireRun(runID)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.stage, a.id, a.cached_from, e.direction, e.name, f.id, f.uri, f.md5, f.size, f.nfiles, f.kind
             FROM stages s
@@ -217,7 +217,7 @@ extension LineageStore {
 
     /// The spec a run was planned from (its stages' commands); `nil` when there is no such run.
     public func specYAML(ofRun runID: UUID) async throws -> String? {
-        let rows = try await client.query("SELECT spec_yaml FROM runs WHERE id = \(runID)", logger: logger)
+        let rows = try await client.statement("SELECT spec_yaml FROM runs WHERE id = \(runID)", logger: logger)
         for try await yaml in rows.decode(String.self) { return yaml }
         return nil
     }
@@ -225,7 +225,7 @@ extension LineageStore {
     // MARK: - Helpers
 
     private func requireRun(_ runID: UUID) async throws {
-        let rows = try await client.query("SELECT 1 FROM runs WHERE id = \(runID)", logger: logger)
+        let rows = try await client.statement("SELECT 1 FROM runs WHERE id = \(runID)", logger: logger)
         for try await _ in rows { return }
         throw StoreError.notFound("no run \(runID.lowercased)")
     }

@@ -154,7 +154,7 @@ extension MessagingStore {
     /// the first row.
     public func recordDeadLetter(_ letter: DeadLetter) async throws {
         let headers = String(decoding: try JSONEncoder().encode(letter.headers), as: UTF8.self)
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO dead_letters (consumer, topic, partition, "offset", record_time, key, payload, payload_size,
                                       payload_sha256, headers, event_id, error, attempts)
@@ -168,7 +168,7 @@ extension MessagingStore {
 
     /// The dead letter recorded for the request event `eventID`, if any: its error.
     public func deadLetterError(eventID: String) async throws -> String? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT error FROM dead_letters WHERE event_id = \(eventID) ORDER BY id DESC LIMIT 1", logger: logger)
         for try await error in rows.decode(String.self) { return error }
         return nil
@@ -176,7 +176,7 @@ extension MessagingStore {
 
     /// Dead letters, newest first; discarded ones only with `includeDiscarded`.
     public func deadLetters(limit: Int, includeDiscarded: Bool) async throws -> [DeadLetterView] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, consumer, topic, partition, "offset", event_id, error, attempts, payload_size, payload_sha256,
                    created_at, replays, replayed_at, discarded_at
@@ -198,7 +198,7 @@ extension MessagingStore {
 
     /// One dead letter with its headers and a preview of its payload; `nil` if there is none.
     public func deadLetter(_ id: Int64) async throws -> DeadLetterView? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT consumer, topic, partition, "offset", event_id, error, attempts, payload_size, payload_sha256,
                    created_at, replays, replayed_at, discarded_at, headers::text, substring(payload FROM 1 FOR 4096)
@@ -222,7 +222,7 @@ extension MessagingStore {
 
     /// The stored record of a dead letter, for replaying it; `nil` if there is none.
     public func deadLetterRecord(_ id: Int64) async throws -> DeadLetterRecord? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT topic, key, payload, length(payload) = payload_size, headers::text
             FROM dead_letters WHERE id = \(id)

@@ -131,7 +131,7 @@ extension MessagingStore {
     /// - Returns: how many were queued to be published again.
     public func redriveUnhandledRequests(consumer: String, after: Duration, limit: Int = 100) async throws -> Int {
         // The inbox key as `inboxEventID(source:id:)` makes it: `source id`, or its digest when long.
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE outbox o SET published_at = NULL, available_at = now()
             WHERE o.id IN (
@@ -156,7 +156,7 @@ extension MessagingStore {
 
     /// Parked outbox events, oldest first.
     public func parkedOutboxEvents(limit: Int) async throws -> [ParkedOutboxEvent] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, event_type, topic, key, length(payload), error, created_at, failed_at FROM outbox
             WHERE failed_at IS NOT NULL AND published_at IS NULL ORDER BY id LIMIT \(limit)
@@ -177,7 +177,7 @@ extension MessagingStore {
     ///
     /// - Returns: how many were un-parked.
     public func retryParkedOutboxEvents(ids: [Int64]?) async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE outbox SET failed_at = NULL, error = NULL, available_at = now()
             WHERE failed_at IS NOT NULL AND published_at IS NULL AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
@@ -190,7 +190,7 @@ extension MessagingStore {
 
     /// How many outbox events are parked now.
     public func parkedOutboxCount() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT count(*)::int FROM outbox WHERE failed_at IS NOT NULL AND published_at IS NULL", logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
@@ -198,7 +198,7 @@ extension MessagingStore {
 
     /// Seconds until the next delayed outbox event is due, if any (so the relay can sleep exactly).
     public func nextOutboxDelay() async throws -> Duration? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT extract(epoch FROM min(available_at) - now())::float8 FROM outbox
             WHERE published_at IS NULL AND failed_at IS NULL
@@ -214,10 +214,10 @@ extension MessagingStore {
     /// The inbox age is the dedupe window: keep it longer than the topics' retention, so a
     /// redelivered event is always recognised.
     public func pruneHistory(outboxAge: Duration, inboxAge: Duration) async throws {
-        try await client.query(
+        try await client.statement(
             "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => \(outboxAge.secondsDouble))",
             logger: logger)
-        try await client.query(
+        try await client.statement(
             "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => \(inboxAge.secondsDouble))",
             logger: logger)
     }

@@ -43,9 +43,9 @@ public struct MigrationRunner: Sendable {
     /// The highest migration applied to the database of `client`; 0 for a database never migrated.
     public static func appliedVersion(_ client: PostgresClient, logger: Logger) async throws -> Int {
         // Two statements: PostgreSQL resolves every table of a statement before running it.
-        let exists = try await client.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+        let exists = try await client.statement("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
         for try await present in exists.decode(Bool.self) where !present { return 0 }
-        let rows = try await client.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
+        let rows = try await client.statement("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
         for try await version in rows.decode(Int.self) { return version }
         return 0
     }

@@ -140,7 +140,7 @@ extension MirrorStore {
 
     /// Takes or renews the mirror's lease for `owner`; `false` while another mirror holds it.
     public func leaseMLflowMirror(owner: String, for duration: Duration) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE mlflow_mirror SET owner = \(owner),
                 lease_expires_at = now() + make_interval(secs => \(duration.secondsDouble))
@@ -152,7 +152,7 @@ extension MirrorStore {
 
     /// Gives the lease up, so another mirror can take over at once.
     public func releaseMLflowMirror(owner: String) async throws {
-        try await client.query(
+        try await client.statement(
             "UPDATE mlflow_mirror SET owner = NULL, lease_expires_at = NULL WHERE owner = \(owner)", logger: logger)
     }
 
@@ -161,7 +161,7 @@ extension MirrorStore {
     /// The oldest queued changes, grouped by run, oldest run first; parked runs' changes stay
     /// queued but are left out until `baton mirror retry` clears the parking.
     public func mlflowMirrorChanges(limit: Int) async throws -> [(runID: UUID, changeIDs: [Int64])] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT run_id, array_agg(id) FROM (
                 SELECT c.id, c.run_id FROM mlflow_mirror_changes c
@@ -177,7 +177,7 @@ extension MirrorStore {
 
     /// How many runs have changes MLflow has not seen yet (parked runs not counted).
     public func mlflowMirrorBacklog() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT count(DISTINCT c.run_id)::int FROM mlflow_mirror_changes c
             WHERE NOT EXISTS (
@@ -189,12 +189,12 @@ extension MirrorStore {
 
     /// Deletes changes the mirror brought into MLflow (changes made since stay queued).
     public func deleteMLflowMirrorChanges(_ ids: [Int64]) async throws {
-        try await client.query("DELETE FROM mlflow_mirror_changes WHERE id = ANY(\(ids))", logger: logger)
+        try await client.statement("DELETE FROM mlflow_mirror_changes WHERE id = ANY(\(ids))", logger: logger)
     }
 
     /// Deletes metric points MLflow has.
     public func deleteMLflowPendingMetrics(_ ids: [Int64]) async throws {
-        try await client.query("DELETE FROM mlflow_mirror_pending_metrics WHERE id = ANY(\(ids))", logger: logger)
+        try await client.statement("DELETE FROM mlflow_mirror_pending_metrics WHERE id = ANY(\(ids))", logger: logger)
     }
 
     // MARK: - Reading a run
@@ -204,7 +204,7 @@ extension MirrorStore {
     /// - Parameter metricLimit: the most pending metric points read per attempt.
     public func mlflowMirrorRun(_ runID: UUID, metricLimit: Int) async throws -> MLflowMirrorRun? {
         var run: MLflowMirrorRun?
-        let runs = try await client.query(
+        let runs = try await client.statement(
             """
             SELECT r.pipeline_name, r.state, r.created_at, r.finished_at,
                    m.experiment_id, m.mlflow_run_id, m.status, m.params_logged
@@ -225,7 +225,7 @@ extension MirrorStore {
                 finishedAt: finishedAt, mirrored: mirrored, attempts: [])
         }
         guard var run else { return nil }
-        let params = try await client.query(
+        let params = try await client.statement(
             """
             SELECT p.key, CASE jsonb_typeof(p.value) WHEN 'string' THEN p.value #>> '{}' ELSE p.value::text END
             FROM runs r, jsonb_each(r.params) p
@@ -238,7 +238,7 @@ extension MirrorStore {
     }
 
     private func mlflowMirrorAttempts(_ runID: UUID) async throws -> [MLflowMirrorRun.Attempt] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.id, a.stage, a.attempt, a.state, a.kind, a.pool, a.queued_at, a.started_at, a.finished_at,
                    a.cached_from, a.error, m.mlflow_run_id, m.status, m.params_logged, m.outputs_logged
@@ -275,7 +275,7 @@ extension MirrorStore {
     ) async throws {
         let index = Dictionary(uniqueKeysWithValues: attempts.enumerated().map { ($1.id, $0) })
         let ids = attempts.map(\.id)
-        let params = try await client.query(
+        let params = try await client.statement(
             """
             SELECT attempt_id, key, CASE jsonb_typeof(value) WHEN 'string' THEN value #>> '{}' ELSE value::text END
             FROM attempt_params
@@ -284,7 +284,7 @@ extension MirrorStore {
         for try await (attemptID, key, value) in params.decode((UUID, String, String).self) {
             if let i = index[attemptID] { attempts[i].params.append((key, value)) }
         }
-        let outputs = try await client.query(
+        let outputs = try await client.statement(
             """
             SELECT o.attempt_id, o.name, f.uri, f.md5 FROM attempt_outputs o JOIN artifacts f ON f.id = o.artifact_id
             WHERE o.attempt_id = ANY(\(ids)) ORDER BY o.attempt_id, o.name
@@ -292,7 +292,7 @@ extension MirrorStore {
         for try await (attemptID, name, uri, md5) in outputs.decode((UUID, String, String, String?).self) {
             if let i = index[attemptID] { attempts[i].outputs.append((name, uri, md5)) }
         }
-        let metrics = try await client.query(
+        let metrics = try await client.statement(
             """
             SELECT p.attempt_id, p.id, p.key, p.step, p.value, p.recorded_at
             FROM unnest(\(ids)::uuid[]) a(id)
@@ -314,7 +314,7 @@ extension MirrorStore {
 
     /// The id of MLflow experiment `name`, if the mirror stored it.
     public func mlflowExperimentID(_ name: String) async throws -> String? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT experiment_id FROM mlflow_experiments WHERE name = \(name)", logger: logger)
         for try await id in rows.decode(String.self) { return id }
         return nil
@@ -322,7 +322,7 @@ extension MirrorStore {
 
     /// Stores the id of MLflow experiment `name`.
     public func recordMLflowExperiment(_ name: String, id: String) async throws {
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO mlflow_experiments (name, experiment_id) VALUES (\(name), \(id))
             ON CONFLICT (name) DO UPDATE SET experiment_id = excluded.experiment_id
@@ -333,7 +333,7 @@ extension MirrorStore {
     public func recordMLflowRun(
         _ runID: UUID, experimentID: String, mlflowRunID: String, status: String?
     ) async throws {
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO mlflow_runs (run_id, experiment_id, mlflow_run_id, status)
             VALUES (\(runID), \(experimentID), \(mlflowRunID), \(status)) ON CONFLICT (run_id) DO NOTHING
@@ -342,14 +342,14 @@ extension MirrorStore {
 
     /// Stores what the parent MLflow run of `runID` was told.
     public func updateMLflowRun(_ runID: UUID, status: String?, paramsLogged: Bool) async throws {
-        try await client.query(
+        try await client.statement(
             "UPDATE mlflow_runs SET status = \(status), params_logged = \(paramsLogged) WHERE run_id = \(runID)",
             logger: logger)
     }
 
     /// Stores the nested MLflow run of attempt `attemptID`, and its status if known.
     public func recordMLflowAttempt(_ attemptID: UUID, mlflowRunID: String, status: String?) async throws {
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO mlflow_attempts (attempt_id, mlflow_run_id, status)
             VALUES (\(attemptID), \(mlflowRunID), \(status)) ON CONFLICT (attempt_id) DO NOTHING
@@ -360,7 +360,7 @@ extension MirrorStore {
     public func updateMLflowAttempt(
         _ attemptID: UUID, status: String?, paramsLogged: Int, outputsLogged: Int
     ) async throws {
-        try await client.query(
+        try await client.statement(
             """
             UPDATE mlflow_attempts SET status = \(status), params_logged = \(paramsLogged),
                 outputs_logged = \(outputsLogged)

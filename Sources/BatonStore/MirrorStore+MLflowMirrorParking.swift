@@ -47,7 +47,7 @@ extension MirrorStore {
         _ kind: MLflowMirrorParked.Kind, subject: String, error: String, errorCode: String?
     ) async throws {
         let error = String(decoding: error.utf8.prefix(Self.maxParkedErrorBytes), as: UTF8.self)
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO mlflow_mirror_parked (kind, subject, error, error_code)
             VALUES (\(kind.rawValue), \(subject), \(error), \(errorCode))
@@ -58,7 +58,7 @@ extension MirrorStore {
 
     /// Every parked run and model, oldest refusal first.
     public func mlflowMirrorParked() async throws -> [MLflowMirrorParked] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT kind, subject, error, error_code, failed_at FROM mlflow_mirror_parked
             ORDER BY failed_at, kind, subject
@@ -68,7 +68,7 @@ extension MirrorStore {
 
     /// How many runs and models are parked now.
     public func mlflowMirrorParkedCounts() async throws -> [MLflowMirrorParked.Kind: Int] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT kind, count(*)::int FROM mlflow_mirror_parked GROUP BY kind", logger: logger)
         var counts = Dictionary(uniqueKeysWithValues: MLflowMirrorParked.Kind.allCases.map { ($0, 0) })
         for try await (kind, count) in rows.decode((String, Int).self) {
@@ -89,7 +89,7 @@ extension MirrorStore {
         _ kind: MLflowMirrorParked.Kind?, subject: String?, actor: String
     ) async throws -> [MLflowMirrorParked] {
         // Queued again as well, in case nothing changed since the refusal (its queue may be empty).
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             WITH cleared AS (
                 DELETE FROM mlflow_mirror_parked
@@ -111,7 +111,7 @@ extension MirrorStore {
         return try await Self.parked(rows)
     }
 
-    private static func parked(_ rows: PostgresRowSequence) async throws -> [MLflowMirrorParked] {
+    private static func parked(_ rows: StatementRows) async throws -> [MLflowMirrorParked] {
         var parked: [MLflowMirrorParked] = []
         for try await (kind, subject, error, code, failedAt) in rows.decode(
             (String, String, String, String?, Date).self)

@@ -41,7 +41,7 @@ extension MirrorStore {
     /// The oldest queued registry changes, grouped by model, oldest model first; parked models'
     /// changes stay queued but are left out until `baton mirror retry` clears the parking.
     public func mlflowRegistryChanges(limit: Int) async throws -> [(model: String, changeIDs: [Int64])] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT model, array_agg(id) FROM (
                 SELECT c.id, c.model FROM mlflow_registry_changes c
@@ -57,13 +57,13 @@ extension MirrorStore {
 
     /// Deletes registry changes the mirror brought into MLflow (changes made since stay queued).
     public func deleteMLflowRegistryChanges(_ ids: [Int64]) async throws {
-        try await client.query("DELETE FROM mlflow_registry_changes WHERE id = ANY(\(ids))", logger: logger)
+        try await client.statement("DELETE FROM mlflow_registry_changes WHERE id = ANY(\(ids))", logger: logger)
     }
 
     /// Model `name` with its versions, aliases and what MLflow was last told; `nil` if it is gone.
     public func mlflowMirrorModel(_ name: String) async throws -> MLflowMirrorModel? {
         var model: MLflowMirrorModel?
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT EXISTS (SELECT 1 FROM mlflow_registered_models WHERE model = m.name) FROM models m
             WHERE m.name = \(name)
@@ -73,7 +73,7 @@ extension MirrorStore {
                 name: name, isRegistered: registered, versions: [], aliases: [:], mirroredAliases: [:])
         }
         guard var model else { return nil }
-        let versions = try await client.query(
+        let versions = try await client.statement(
             """
             SELECT v.version, v.run_id, v.stage, v.attempt_id, f.uri, f.md5, mv.mlflow_version,
                    coalesce(ma.mlflow_run_id, mr.mlflow_run_id)
@@ -91,7 +91,7 @@ extension MirrorStore {
                     version: version, runID: runID, stage: stage, attemptID: attemptID, artifactURI: uri,
                     artifactMD5: md5, mlflowVersion: mlflowVersion, mlflowRunID: mlflowRunID))
         }
-        let aliases = try await client.query(
+        let aliases = try await client.statement(
             """
             SELECT alias, version, false FROM model_aliases WHERE model = \(name)
             UNION ALL
@@ -109,13 +109,13 @@ extension MirrorStore {
 
     /// Stores that MLflow has registered model `name`.
     public func recordMLflowRegisteredModel(_ name: String) async throws {
-        try await client.query(
+        try await client.statement(
             "INSERT INTO mlflow_registered_models (model) VALUES (\(name)) ON CONFLICT DO NOTHING", logger: logger)
     }
 
     /// Stores MLflow's number of version `version` of `model`.
     public func recordMLflowModelVersion(_ model: String, version: Int, mlflowVersion: String) async throws {
-        try await client.query(
+        try await client.statement(
             """
             INSERT INTO mlflow_model_versions (model, version, mlflow_version)
             VALUES (\(model), \(version), \(mlflowVersion)) ON CONFLICT (model, version) DO NOTHING
@@ -125,13 +125,13 @@ extension MirrorStore {
     /// Stores where MLflow's alias points now (a Baton version), or that it was deleted (`nil`).
     public func recordMLflowModelAlias(_ model: String, alias: String, version: Int?) async throws {
         if let version {
-            try await client.query(
+            try await client.statement(
                 """
                 INSERT INTO mlflow_model_aliases (model, alias, version) VALUES (\(model), \(alias), \(version))
                 ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version
                 """, logger: logger)
         } else {
-            try await client.query(
+            try await client.statement(
                 "DELETE FROM mlflow_model_aliases WHERE model = \(model) AND alias = \(alias)", logger: logger)
         }
     }

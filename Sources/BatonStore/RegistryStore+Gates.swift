@@ -14,7 +14,7 @@ extension RegistryStore {
     public func gateInputs(_ claim: ClaimedAttempt, stages: [String], model: String?) async throws -> GateInputs {
         var metrics: [String: [String: Double]] = [:]
         if !stages.isEmpty {
-            let rows = try await client.query(
+            let rows = try await client.statement(
                 """
                 WITH latest AS (
                     SELECT DISTINCT ON (stage) id, stage FROM stage_attempts
@@ -31,7 +31,7 @@ extension RegistryStore {
         }
         var champion: GateInputs.Champion?
         if let model {
-            let rows = try await client.query(
+            let rows = try await client.statement(
                 """
                 SELECT v.version, v.metrics::text FROM model_aliases a
                 JOIN model_versions v ON v.model = a.model AND v.version = a.version
@@ -96,7 +96,7 @@ extension RegistryStore {
 
     /// The gate decisions of a run, by attempt id.
     public func gateDecisions(_ runID: UUID) async throws -> [UUID: GateDecisionView] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT attempt_id, condition, passed, observed::text, failed_clause, model, champion_version, decided_at
             FROM gate_decisions WHERE run_id = \(runID)

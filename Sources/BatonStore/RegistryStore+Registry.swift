@@ -250,7 +250,7 @@ extension RegistryStore {
 
     /// Every registered model with its latest version and aliases, by name.
     public func listModels(limit: Int = 1000) async throws -> [ModelSummary] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT m.name, m.last_version, m.created_at,
                    (SELECT max(e.moved_at) FROM model_alias_events e WHERE e.model = m.name),
@@ -277,7 +277,7 @@ extension RegistryStore {
     /// - Parameter versionLimit: the most versions and the most alias moves returned.
     public func model(_ name: String, versionLimit: Int = 100) async throws -> ModelView? {
         var view: ModelView?
-        let modelRows = try await client.query(
+        let modelRows = try await client.statement(
             """
             SELECT created_at,
                    coalesce((SELECT jsonb_object_agg(alias, version) FROM model_aliases WHERE model = \(name)),
@@ -291,7 +291,7 @@ extension RegistryStore {
                 aliasEvents: [])
         }
         guard var view else { return nil }
-        let versions = try await client.query(
+        let versions = try await client.statement(
             """
             SELECT v.version, v.run_id, v.stage, v.attempt_id, f.id, f.uri, f.md5, v.metrics::text, v.created_at
             FROM model_versions v JOIN artifacts f ON f.id = v.artifact_id
@@ -307,7 +307,7 @@ extension RegistryStore {
                     metrics: try JSONDecoder().decode([String: [String: Double]].self, from: Data(metrics.utf8)),
                     aliases: view.aliases.filter { $0.value == version }.keys.sorted(), createdAt: createdAt))
         }
-        let events = try await client.query(
+        let events = try await client.statement(
             """
             SELECT alias, from_version, to_version, move, actor, reason, run_id, moved_at FROM model_alias_events
             WHERE model = \(name) ORDER BY id DESC LIMIT \(versionLimit)

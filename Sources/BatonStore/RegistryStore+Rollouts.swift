@@ -33,7 +33,7 @@ extension RegistryStore {
         runID: UUID, registerStage: String, model: String
     ) async throws -> (candidate: RolloutVersion, stable: RolloutVersion?)? {
         var candidate: RolloutVersion?
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT v.version, f.uri, f.md5 FROM model_versions v JOIN artifacts f ON f.id = v.artifact_id
             WHERE v.model = \(model) AND v.run_id = \(runID) AND v.stage = \(registerStage)
@@ -44,7 +44,7 @@ extension RegistryStore {
         }
         guard let candidate else { return nil }
         var stable: RolloutVersion?
-        let champion = try await client.query(
+        let champion = try await client.statement(
             """
             SELECT v.version, f.uri, f.md5 FROM model_aliases a
             JOIN model_versions v ON v.model = a.model AND v.version = a.version
@@ -60,7 +60,7 @@ extension RegistryStore {
     /// Why an earlier attempt of the same rollout stage in this run aborted, if one did: an aborted
     /// canary is not run again by a retry.
     public func abortedRollout(runID: UUID, stage: String) async throws -> String? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT attempt, error FROM stage_attempts
             WHERE run_id = \(runID) AND stage = \(stage) AND error_type = 'rollout_aborted'
@@ -176,7 +176,7 @@ extension RegistryStore {
 extension RegistryStore {
     /// The recorded canary steps of `model`'s rollouts, oldest first, at most `limit`.
     public func rolloutSteps(model: String, limit: Int = 500) async throws -> [RolloutStepView] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT candidate_version, stable_version, run_id, step_index, kind, weight, phase, measurements::text,
                    message, recorded_at

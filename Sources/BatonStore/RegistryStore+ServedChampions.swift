@@ -44,7 +44,7 @@ extension RegistryStore {
     ///     caller pages through every model in bounded steps.
     ///   - limit: the most models returned, 1...1000.
     public func servedChampions(target: String, after model: String, limit: Int) async throws -> [ServedChampion] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT a.model, a.version, f.uri, f.md5,
                 EXISTS (

@@ -112,7 +112,7 @@ extension RunStore {
     /// A run that was accepted but has not been made (yet): `requested`, or `rejected` with the
     /// coordinator's reason; nil when no request has this run id or the run exists.
     public func requestedRun(_ runID: UUID, consumer: String) async throws -> RequestedRunView? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT r.requested_by, r.created_at, i.outcome, i.reason
             FROM run_requests r

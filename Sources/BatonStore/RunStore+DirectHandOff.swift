@@ -22,7 +22,7 @@ extension RunStore {
         -> [QueuedAttempt]
     {
         let attemptID = claim.id
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT run_id, stage, attempt, state, error, error_type FROM stage_attempts
             WHERE id = \(attemptID) AND lease_epoch = \(claim.epoch)
@@ -42,7 +42,7 @@ extension RunStore {
             payload: outcome)
         event.id = Self.directHandOffEventID(attemptID)
         guard try await handleOutcome(consumer: consumer, event: event, outcome: outcome) else { return [] }
-        let due = try await client.query(
+        let due = try await client.statement(
             """
             SELECT id, stage, attempt FROM stage_attempts
             WHERE run_id = \(outcome.runId) AND pool = \(pool) AND state = 'queued' AND available_at <= now()
@@ -61,7 +61,7 @@ extension RunStore {
     /// no such record, and the event is applied in full.
     public func outcomeApplied(_ event: CloudEvent, outcome: StageOutcome, consumer: String) async throws -> Bool {
         let key = Self.inboxEventID(source: event.source, id: Self.directHandOffEventID(outcome.attemptId))
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT 1 FROM inbox WHERE consumer = \(consumer) AND event_id = \(key)", logger: logger)
         for try await _ in rows { return true }
         return false

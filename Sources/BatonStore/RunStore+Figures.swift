@@ -21,7 +21,7 @@ extension RunStore {
     /// The Ray stage latencies of the given runs' succeeded attempts.
     public func rayStageFigures(runIDs: [UUID]) async throws -> RayStageFigures {
         var figures = RayStageFigures()
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT extract(epoch FROM a.submitted_at - greatest(a.queued_at, a.available_at))::float8,
                    extract(epoch FROM a.started_at - greatest(a.queued_at, a.available_at))::float8,

@@ -27,7 +27,7 @@ public struct RunHistoryEvent: Sendable, Hashable, Codable {
 extension RunStore {
     /// The events of a run's history after `after` (0 for all), oldest first, at most `limit`.
     public func history(_ runID: UUID, after: Int, limit: Int = 500) async throws -> [RunHistoryEvent] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT seq, event_type, subject, recorded_at, payload FROM run_history
             WHERE run_id = \(runID) AND seq > \(after) ORDER BY seq LIMIT \(min(max(limit, 1), 5000))
@@ -47,7 +47,7 @@ extension RunStore {
 
     /// How many events each of `runIDs` has in its history (a run without events is absent).
     public func historyLengths(_ runIDs: [UUID]) async throws -> [UUID: Int] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT id, history_length FROM runs WHERE id = ANY(\(runIDs)) AND history_length > 0", logger: logger)
         var lengths: [UUID: Int] = [:]
         for try await (id, length) in rows.decode((UUID, Int).self) { lengths[id] = length }
@@ -58,7 +58,7 @@ extension RunStore {
 extension RunStore {
     /// A run's state alone; nil when there is no such run.
     public func runState(_ runID: UUID) async throws -> RunState? {
-        let rows = try await client.query("SELECT state FROM runs WHERE id = \(runID)", logger: logger)
+        let rows = try await client.statement("SELECT state FROM runs WHERE id = \(runID)", logger: logger)
         for try await state in rows.decode(String.self) { return RunState(rawValue: state) ?? .failed }
         return nil
     }

@@ -5,7 +5,7 @@ import PostgresNIO
 extension RunStore {
     /// A run's pipeline and spec, as stored with the run; nil for an unknown run.
     public func pipelineAndSpec(of runID: UUID) async throws -> (pipeline: String, specYAML: String)? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT pipeline_name, spec_yaml FROM runs WHERE id = \(runID)", logger: logger)
         for try await row in rows.decode((String, String).self) { return row }
         return nil
@@ -16,7 +16,7 @@ extension RunStore {
     public func claimNotification(eventID: String, target: String, runID: UUID, eventType: String) async throws
         -> Bool
     {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             INSERT INTO notifications (event_id, target, run_id, event_type, state)
             VALUES (\(eventID), \(target), \(runID), \(eventType), 'sending')
@@ -28,7 +28,7 @@ extension RunStore {
 
     /// Records how a claimed notification ended.
     public func finishNotification(eventID: String, target: String, attempts: Int, error: String?) async throws {
-        try await client.query(
+        try await client.statement(
             """
             UPDATE notifications SET state = \(error == nil ? "delivered" : "failed"), attempts = \(attempts),
                 error = \(error.map { String($0.prefix(1000)) }), delivered_at = CASE WHEN \(error == nil) THEN now() END

@@ -60,9 +60,9 @@ extension RunStore {
             """
         let rows =
             if let connection {
-                try await connection.query(query, logger: logger)
+                StatementRows(rows: try await connection.query(query, logger: logger).collect())
             } else {
-                try await client.query(query, logger: logger)
+                try await client.statement(query, logger: logger)
             }
         for try await (name, version, yaml, createdAt) in rows.decode((String, Int, String, Date).self) {
             return PipelineVersion(name: name, version: version, yaml: yaml, createdAt: createdAt)
@@ -72,7 +72,7 @@ extension RunStore {
 
     /// The latest version of every pipeline, by name.
     public func listPipelines() async throws -> [PipelineVersion] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT DISTINCT ON (name) name, version, spec_yaml, created_at FROM pipelines
             ORDER BY name, version DESC

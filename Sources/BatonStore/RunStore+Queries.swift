@@ -5,7 +5,7 @@ import PostgresNIO
 extension RunStore {
     /// The most recent runs, newest first.
     public func listRuns(limit: Int = 50) async throws -> [RunSummary] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, pipeline_name, pipeline_version, state, reason, created_at, finished_at
             FROM runs ORDER BY created_at DESC LIMIT \(limit)
@@ -25,7 +25,7 @@ extension RunStore {
 
     /// A run with its stages and every attempt; `nil` when there is no such run.
     public func run(_ runID: UUID) async throws -> RunView? {
-        let runRows = try await client.query(
+        let runRows = try await client.statement(
             """
             SELECT pipeline_name, pipeline_version, state, reason, params::text, created_at, finished_at
             FROM runs WHERE id = \(runID)
@@ -45,7 +45,7 @@ extension RunStore {
         let metrics = try await attemptMetrics(runID)
         let gates = try await RegistryStore(database: database).gateDecisions(runID)
         var attempts: [String: [AttemptView]] = [:]
-        let attemptRows = try await client.query(
+        let attemptRows = try await client.statement(
             """
             SELECT stage, id, attempt, state, lease_owner, executions, started_at, finished_at, error, error_type,
                    ray_status
@@ -65,7 +65,7 @@ extension RunStore {
                     rayStatus: rayStatus, outputs: outputs[id] ?? [], metrics: metrics[id] ?? [:],
                     gate: gates[id]))
         }
-        let stageRows = try await client.query(
+        let stageRows = try await client.statement(
             """
             SELECT name, kind, pool, state, attempts, reason, started_at, finished_at
             FROM stages WHERE run_id = \(runID) ORDER BY position
@@ -86,7 +86,7 @@ extension RunStore {
 
     private func attemptOutputs(_ runID: UUID) async throws -> [UUID: [JobOutput]] {
         var outputs: [UUID: [JobOutput]] = [:]
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT o.attempt_id, o.name, f.uri, f.md5, f.size, f.nfiles
             FROM attempt_outputs o JOIN stage_attempts a ON a.id = o.attempt_id
@@ -104,7 +104,7 @@ extension RunStore {
 
     private func attemptMetrics(_ runID: UUID) async throws -> [UUID: [String: Double]] {
         var metrics: [UUID: [String: Double]] = [:]
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT DISTINCT ON (m.attempt_id, m.key) m.attempt_id, m.key, m.value
             FROM attempt_metrics m JOIN stage_attempts a ON a.id = m.attempt_id
@@ -129,7 +129,7 @@ extension RunStore {
         let limit = min(max(limit, 1), 500)
         let labels = String(decoding: try CloudEvent.encode(filter.labels), as: UTF8.self)
         let cursorMicroseconds = filter.cursor?.createdAtMicroseconds
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT id, pipeline_name, pipeline_version, state, reason, created_at, finished_at FROM runs
             WHERE (\(filter.pipeline)::text IS NULL OR pipeline_name = \(filter.pipeline))
@@ -165,7 +165,7 @@ extension RunStore {
     /// Every metric a run's attempts reported with more than one step (a loss curve), by attempt
     /// id (lowercased) and key, as (step, value) in step order; at most `limit` points in all.
     public func metricSeries(_ runID: UUID, limit: Int = 20_000) async throws -> [String: [String: [MetricPoint]]] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT m.attempt_id, m.key, m.step, m.value FROM attempt_metrics m
             JOIN stage_attempts a ON a.id = m.attempt_id
@@ -192,7 +192,7 @@ public struct MetricPoint: Sendable, Hashable, Codable {
 extension RunStore {
     /// A run's pipeline and state, as recorded; `nil` for an unknown run.
     public func pipelineAndState(of runID: UUID) async throws -> (pipeline: String, state: RunState)? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             "SELECT pipeline_name, state FROM runs WHERE id = \(runID)", logger: logger)
         for try await (pipeline, state) in rows.decode((String, String).self) {
             guard let state = RunState(rawValue: state) else { return nil }

@@ -96,7 +96,7 @@ extension RunStore {
     public func requestStatus(consumer: String, source: String, eventID: String) async throws -> (
         outcome: String, reason: String?, runID: UUID?
     )? {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT outcome, reason, run_id FROM inbox
             WHERE consumer = \(consumer) AND event_id = \(Self.inboxEventID(source: source, id: eventID))

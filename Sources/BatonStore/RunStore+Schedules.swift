@@ -54,7 +54,7 @@ extension RunStore {
         }
         let now = try await databaseNow()
         let next = spec.cron.next(after: now, in: spec.timeZone)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             INSERT INTO schedules (name, pipeline, spec_yaml, next_tick) VALUES (\(spec.name), \(spec.pipeline), \(yaml), \(next))
             ON CONFLICT (name) DO UPDATE SET pipeline = excluded.pipeline, spec_yaml = excluded.spec_yaml,
@@ -70,7 +70,7 @@ extension RunStore {
 
     /// Every schedule, by name, with its last tick.
     public func schedules() async throws -> [ScheduleView] {
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             SELECT s.name, s.pipeline, s.spec_yaml, s.paused, s.next_tick, t.tick, t.outcome, t.run_id
             FROM schedules s
@@ -99,7 +99,7 @@ extension RunStore {
         guard let yaml = try await scheduleYAML(name) else { return false }
         let spec = try ScheduleSpecParser.parse(yaml)
         let next = spec.cron.next(after: try await databaseNow(), in: spec.timeZone)
-        let rows = try await client.query(
+        let rows = try await client.statement(
             """
             UPDATE schedules SET paused = \(paused), updated_at = now(),
                 next_tick = CASE WHEN \(paused) THEN next_tick ELSE \(next) END
@@ -246,13 +246,13 @@ extension RunStore {
     }
 
     private func scheduleYAML(_ name: String) async throws -> String? {
-        let rows = try await client.query("SELECT spec_yaml FROM schedules WHERE name = \(name)", logger: logger)
+        let rows = try await client.statement("SELECT spec_yaml FROM schedules WHERE name = \(name)", logger: logger)
         for try await yaml in rows.decode(String.self) { return yaml }
         return nil
     }
 
     private func databaseNow() async throws -> Date {
-        for try await now in try await client.query("SELECT now()", logger: logger).decode(Date.self) { return now }
+        for try await now in try await client.statement("SELECT now()", logger: logger).decode(Date.self) { return now }
         return Date()
     }
 }

@@ -161,7 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
                 .init(
                     service: ObservabilityServer(
                         host: host, port: port, registry: registry,
-                        isReady: { await Self.isReady(client: client, producer: producer, logger: logger) },
+                        isReady: { await Self.isReady(store: store, producer: producer) },
                         logger: logger),
                     serviceName: "observability"))
         }
@@ -386,10 +386,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Ready when the producer is usable and PostgreSQL answers within 2 seconds.
-    private static func isReady(client: PostgresClient, producer: KafkaProducer, logger: Logger) async -> Bool {
+    private static func isReady(store: BatonStore, producer: KafkaProducer) async -> Bool {
         guard producer.isHealthy else { return false }
         return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await client.query("SELECT 1", logger: logger)) != nil }
+            group.addTask { (try? await store.ping()) != nil }
             group.addTask {
                 try? await Task.sleep(for: .seconds(2))
                 return false

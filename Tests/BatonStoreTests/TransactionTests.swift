@@ -10,8 +10,8 @@ import Testing
 /// `pg_terminate_backend`, a server shutting down): they end at once with a retriable error.
 /// postgres-nio drops a statement written to a connection the server closed, and its caller
 /// waits forever, deaf to cancellation: with postgres-nio's own `withTransaction` (its
-/// `ROLLBACK`, its `COMMIT`) these tests hang (a sweeper stopped sweeping; `serve` could not
-/// shut down).
+/// `ROLLBACK`, its `COMMIT`), or postgres-nio's `query` on the pool afterwards, these tests
+/// hang (a sweeper stopped sweeping; `serve` could not shut down).
 @Suite("Transactions on a session that ends (real PostgreSQL)")
 struct TransactionTests {
     /// What `operation` ended with, or `nil` when it had not ended after `limit`: a call that
@@ -62,10 +62,23 @@ struct TransactionTests {
             }
             #expect(DatabaseSession.endedSession(error), "\(describeError(error))")
             #expect(DatabaseFailure.classify(error) == .transient)
-            let rows = try await store.client.query("SELECT 1", logger: TestStack.logger)
+            // The pool may hand out the ended connection again until it has seen the close (the
+            // store's statement then fails with connection_lost; postgres-nio's own `query`
+            // waited forever); it serves statements again within moments.
             var answered = 0
-            for try await value in rows.decode(Int.self) { answered = value }
-            #expect(answered == 1, "the pool serves the next statement")
+            var failures: [String] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while answered != 1, ContinuousClock.now < deadline {
+                do {
+                    let rows = try await store.client.statement("SELECT 1", logger: TestStack.logger)
+                    for try await value in rows.decode(Int.self) { answered = value }
+                } catch {
+                    #expect(DatabaseFailure.classify(error) == .transient, "\(describeError(error))")
+                    failures.append(describeError(error))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(answered == 1, "the pool serves statements again (failures before: \(failures))")
         }
     }
 
