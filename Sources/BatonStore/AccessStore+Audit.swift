@@ -7,10 +7,8 @@ extension AccessStore {
     public func audit(
         _ caller: Caller, action: String, target: String?, outcome: String, detail: [String: JSONValue] = [:]
     ) async throws {
-        try await client.withConnection { connection in
-            try await audit(
-                caller, action: action, target: target, outcome: outcome, detail: detail,
-                on: DatabaseSession(connection: connection))
+        try await client.withSession { session in
+            try await audit(caller, action: action, target: target, outcome: outcome, detail: detail, on: session)
         }
     }
 

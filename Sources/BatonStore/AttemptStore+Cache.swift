@@ -210,7 +210,7 @@ extension AttemptStore {
             """
         let rows =
             if let connection {
-                StatementRows(rows: try await connection.query(query, logger: logger).collect())
+                try await connection.statement(query, logger: logger)
             } else {
                 try await client.statement(query, logger: logger)
             }

@@ -13,9 +13,7 @@ extension BatonStore {
 
     /// Writes `graph` into this empty, migrated database (see ``GeneratedLineageGraph``).
     public func load(_ graph: GeneratedLineageGraph) async throws {
-        try await client.withConnection { connection in
-            try await graph.write(on: DatabaseSession(connection: connection), logger: logger)
-        }
+        try await client.withSession { try await graph.write(on: $0, logger: logger) }
     }
 
     /// `VACUUM ANALYZE` of the lineage tables, so the planner sees the loaded graph.

@@ -25,6 +25,17 @@ struct DatabaseSession: Sendable {
         return try await connection.query(query, logger: logger, file: file, line: line)
     }
 
+    /// Runs `query` and reads its rows to the end. postgres-nio hands an error that arrives after
+    /// the row description (a lock or statement timeout, a deadlock) only to the reader of the
+    /// rows: a statement whose rows nobody needs (`SELECT pg_advisory_xact_lock(…)`, `SELECT … FOR
+    /// UPDATE`) would fail unseen, and its caller go on without the lock it asked for.
+    @discardableResult
+    func statement(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line)
+        async throws -> StatementRows
+    {
+        StatementRows(rows: try await self.query(query, logger: logger, file: file, line: line).collect())
+    }
+
     /// Calls `notify` at every notification on `channel` until the session ends (it throws) or
     /// the task is cancelled; then stops listening.
     ///
@@ -34,14 +45,6 @@ struct DatabaseSession: Sendable {
         try await connection.listen(on: channel) { notifications in
             for try await _ in notifications { notify() }
         }
-    }
-
-    /// Runs a statement whose rows nobody needs (`SELECT pg_advisory_xact_lock(…)`, `SELECT … FOR
-    /// UPDATE`) and reads its answer to the end. postgres-nio hands an error that arrives after the
-    /// row description (a lock or statement timeout, a deadlock) only to the reader of the rows:
-    /// a statement left unread fails unseen, and its caller would go on without the lock it asked for.
-    func perform(_ query: PostgresQuery, logger: Logger) async throws {
-        for try await _ in try await self.query(query, logger: logger) {}
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT`, and rolls back when it throws; rethrows the

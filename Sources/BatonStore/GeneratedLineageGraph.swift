@@ -91,7 +91,7 @@ public struct GeneratedLineageGraph: Sendable {
                 PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER USER"), logger: logger)
         }
         for statement in restore { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-        try await connection.perform(
+        try await connection.statement(
             "SELECT setval(pg_get_serial_sequence('artifacts', 'id'), \(artifactCount))", logger: logger)
     }
 

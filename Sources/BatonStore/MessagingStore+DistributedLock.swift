@@ -17,13 +17,13 @@ extension MessagingStore: DistributedLock {
             // The wait is the lock's own, not the session's statement timeout: a holder keeps the
             // lock for as long as its body runs (a Serve PUT that starts Serve: ~40 s on a busy head).
             let milliseconds = "\(max(1, Int(wait.milliseconds)))"
-            try await connection.perform(
+            try await connection.statement(
                 """
                 SELECT set_config('lock_timeout', \(milliseconds), true),
                        set_config('statement_timeout', \(milliseconds), true)
                 """, logger: logger)
             do {
-                try await connection.perform(
+                try await connection.statement(
                     "SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))", logger: logger)
             } catch {
                 throw StoreError.lockBusy(

@@ -225,8 +225,6 @@ extension MessagingStore {
     /// Calls `notify` at every `NOTIFY baton_outbox` (sent when an outbox row is written), on one
     /// pooled connection, until the connection drops (it throws) or the task is cancelled.
     public func listenForOutboxRows(_ notify: @escaping @Sendable () -> Void) async throws {
-        try await client.withConnection { connection in
-            try await DatabaseSession(connection: connection).listen("baton_outbox", notify)
-        }
+        try await client.withSession { try await $0.listen("baton_outbox", notify) }
     }
 }

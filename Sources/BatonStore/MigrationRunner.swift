@@ -93,15 +93,14 @@ public struct MigrationRunner: Sendable {
     @discardableResult
     public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [String] {
         let migrations = try migrations()
-        return try await client.withConnection { pooled in
-            let connection = DatabaseSession(connection: pooled)
+        return try await client.withSession { connection in
             try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """, logger: logger)
-            try await connection.perform("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            try await connection.statement("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await appliedChecksums(connection, logger: logger)
                 var appliedNow: [String] = []
@@ -117,10 +116,10 @@ public struct MigrationRunner: Sendable {
                     try await apply(migration, connection, logger: logger)
                     appliedNow.append(migration.name)
                 }
-                try await connection.perform("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.statement("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 return appliedNow
             } catch {
-                try? await connection.perform("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try? await connection.statement("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error
             }
         }

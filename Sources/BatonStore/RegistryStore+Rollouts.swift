@@ -110,7 +110,7 @@ extension RegistryStore {
     ) async throws -> RolloutFinish {
         try await transaction { connection in
             guard try await holdsLease(claim, on: connection) else { return .fencedOut }
-            try await connection.perform(
+            try await connection.statement(
                 "SELECT 1 FROM models WHERE name = \(ended.model) FOR UPDATE", logger: logger)
             let actor = "baton/\(claim.runID.lowercased)"
             let subject = "run/\(claim.runID.lowercased)/stage/\(claim.stage)"

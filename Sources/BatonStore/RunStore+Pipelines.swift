@@ -25,7 +25,7 @@ extension RunStore {
         let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
         return try await transaction { connection in
             // Serialise version numbering per pipeline name.
-            try await connection.perform("SELECT pg_advisory_xact_lock(hashtext(\(spec.name)))", logger: logger)
+            try await connection.statement("SELECT pg_advisory_xact_lock(hashtext(\(spec.name)))", logger: logger)
             let existing = try await connection.query(
                 "SELECT version, created_at FROM pipelines WHERE name = \(spec.name) AND spec_sha256 = \(digest)",
                 logger: logger)
@@ -60,7 +60,7 @@ extension RunStore {
             """
         let rows =
             if let connection {
-                StatementRows(rows: try await connection.query(query, logger: logger).collect())
+                try await connection.statement(query, logger: logger)
             } else {
                 try await client.statement(query, logger: logger)
             }

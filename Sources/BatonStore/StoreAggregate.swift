@@ -30,8 +30,8 @@ extension StoreAggregate {
     func transaction<Result: Sendable>(
         _ body: (DatabaseSession) async throws -> Result
     ) async throws -> Result {
-        try await client.withConnection { connection in
-            try await DatabaseSession(connection: connection).transaction(logger: logger) { try await body($0) }
+        try await client.withSession { session in
+            try await session.transaction(logger: logger) { try await body($0) }
         }
     }
 

@@ -41,9 +41,8 @@ struct TransactionTests {
         let database = try await ScratchDatabase.create()
         try await database.withStore { store in
             let outcome = await Self.outcome(within: .seconds(15)) {
-                try await store.client.withConnection { connection in
-                    try await DatabaseSession(connection: connection).transaction(logger: TestStack.logger) {
-                        connection in
+                try await store.client.withSession { session in
+                    try await session.transaction(logger: TestStack.logger) { connection in
                         do {
                             try await connection.query(
                                 "SELECT pg_terminate_backend(pg_backend_pid())", logger: TestStack.logger)
@@ -90,9 +89,8 @@ struct TransactionTests {
         try await database.withStore { store in
             try await store.client.query("CREATE TABLE commit_probe (id int)", logger: TestStack.logger)
             let outcome = await Self.outcome(within: .seconds(15)) {
-                try await store.client.withConnection { connection in
-                    try await DatabaseSession(connection: connection).transaction(logger: TestStack.logger) {
-                        connection in
+                try await store.client.withSession { session in
+                    try await session.transaction(logger: TestStack.logger) { connection in
                         var backend = 0
                         let rows = try await connection.query(
                             "INSERT INTO commit_probe VALUES (1) RETURNING pg_backend_pid()", logger: TestStack.logger)
