@@ -37,6 +37,15 @@ public final class KafkaAdmin: Sendable {
         _ = KafkaPollThread.start(name: "baton-kafka-admin-destroy") { _ in client.destroy() }
     }
 
+    /// Destroys the client and waits until librdkafka's threads have ended (on a thread of its
+    /// own). Call it before the process exits: a librdkafka thread still running while the
+    /// process tears down crashes it (`free(): invalid pointer`). Operations after it fail with
+    /// ``KafkaError/Code/clientClosed``.
+    public func close() async {
+        let client = self.client
+        await KafkaPollThread.start(name: "baton-kafka-admin-destroy") { _ in client.destroy() }.join()
+    }
+
     /// Creates topics; a topic that already exists counts as created, whatever its settings.
     ///
     /// - Parameters:

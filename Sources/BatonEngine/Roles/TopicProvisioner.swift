@@ -45,16 +45,17 @@ public struct TopicProvisioner: Service {
     }
 
     /// Re-creates missing topics every interval until graceful shutdown; failures are logged and
-    /// tried again at the next check.
+    /// tried again at the next check. Then closes the admin client before the process exits.
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
             do {
                 try await provision()
             } catch {
                 logger.warning("topic check failed; will try again", metadata: [LogKeys.error: "\(error)"])
             }
         }
+        await admin.close()
     }
 }
