@@ -38,7 +38,8 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
 
     /// SIGTERM, then wait for the graceful shutdown. A process still running after `limit`
     /// (serve's 25 s graceful shutdown, 10 s of cancellation, and some slack) fails the test
-    /// and is killed, so a shutdown bug is reported instead of hanging the suite.
+    /// and is killed, so a shutdown bug is reported instead of hanging the suite; so does an exit
+    /// with an error status or a crash.
     func stop(within limit: Duration = .seconds(45)) async {
         process.terminate()
         if await !waitForExit(within: limit) {
@@ -53,6 +54,10 @@ final class BatonProcess: @unchecked Sendable {  // Process is not Sendable; acc
         } else if process.terminationReason == .exit, process.terminationStatus != 0 {
             Issue.record(
                 "baton exited with status \(process.terminationStatus) after SIGTERM: \(log.suffix(600))")
+        } else if process.terminationReason == .uncaughtSignal, process.terminationStatus != SIGTERM {
+            // A crash while shutting down (a role past its cancellation limit, a fault at exit).
+            Issue.record(
+                "baton crashed (signal \(process.terminationStatus)) after SIGTERM: \(log.suffix(1200))")
         }
     }
 
