@@ -24,6 +24,13 @@ public struct RunPlanner: Sendable {
     /// stage at once: retrying cannot help until someone starts a worker for the pool.
     public static let noWorkerErrorType = "no_worker"
 
+    /// The error type of a rollout its analysis aborted (the candidate's alias rolled back). It
+    /// fails the stage at once: the same candidate would be judged by the same measurements.
+    public static let rolloutAbortedErrorType = "rollout_aborted"
+
+    /// Error types that end a stage without a retry, whatever its retry policy says.
+    public static let finalErrorTypes: Set<String> = [noWorkerErrorType, rolloutAbortedErrorType]
+
     /// The run's spec.
     public let spec: PipelineSpec
     /// The run's resolved params (for `when` conditions).
@@ -67,7 +74,7 @@ public struct RunPlanner: Sendable {
         case .failed, .timedOut, .lost:
             let isLoss = outcome.state == .lost
             let mayRetry =
-                !isUnserved
+                !Self.finalErrorTypes.contains(outcome.errorType ?? "")
                 && (isLoss ? lostAttempts < Self.maxLostAttempts : countedAttempts < stage.retry.maxAttempts)
             if mayRetry {
                 let delay = isLoss ? .zero : stage.retry.backoff(afterAttempt: countedAttempts)

@@ -57,21 +57,6 @@ extension RegistryStore {
         return (candidate, stable)
     }
 
-    /// Why an earlier attempt of the same rollout stage in this run aborted, if one did: an aborted
-    /// canary is not run again by a retry.
-    public func abortedRollout(runID: UUID, stage: String) async throws -> String? {
-        let rows = try await client.statement(
-            """
-            SELECT attempt, error FROM stage_attempts
-            WHERE run_id = \(runID) AND stage = \(stage) AND error_type = 'rollout_aborted'
-            ORDER BY attempt LIMIT 1
-            """, logger: logger)
-        for try await (attempt, error) in rows.decode((Int, String?).self) {
-            return "attempt \(attempt) aborted the rollout: \(error ?? "no reason recorded")"
-        }
-        return nil
-    }
-
     // MARK: - Writing
 
     /// Records one rollout step and writes `rollout.step`, fenced by the lease epoch.
@@ -141,7 +126,7 @@ extension RegistryStore {
                 }
             }
             let state: AttemptState = succeeded ? .succeeded : .failed
-            let errorType: String? = succeeded ? nil : "rollout_aborted"
+            let errorType: String? = succeeded ? nil : RunPlanner.rolloutAbortedErrorType
             try await connection.query(
                 """
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(ended.reason),

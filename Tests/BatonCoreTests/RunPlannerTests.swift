@@ -73,6 +73,21 @@ struct RunPlannerTests {
         }
     }
 
+    @Test("An aborted rollout fails its stage and the run at once, with retries left")
+    func abortedRollout() {
+        let states: [String: StageState] = ["a": .running, "b": .pending, "c": .pending, "d": .pending]
+        var aborted = outcome("a", .failed)
+        aborted.errorType = RunPlanner.rolloutAbortedErrorType
+        let actions = planner.apply(aborted, states: states, countedAttempts: 1, lostAttempts: 0)
+        #expect(actions.first == .finishStage(stage: "a", state: .failed, error: "boom"))
+        #expect(!actions.contains { if case .queueAttempt = $0 { true } else { false } })
+        if case .finishRun(.failed, let reason) = actions.last {
+            #expect(reason == "stage a failed after 1 attempt(s): boom")
+        } else {
+            Issue.record("run should fail: \(actions)")
+        }
+    }
+
     @Test("A lost worker re-queues at once without using a retry")
     func lost() {
         let states: [String: StageState] = ["a": .running, "b": .pending, "c": .pending, "d": .pending]

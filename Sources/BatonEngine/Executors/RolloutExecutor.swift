@@ -11,8 +11,8 @@ import Logging
 /// by the lease epoch: on success the candidate becomes `champion` (`rollout.succeeded`), on an
 /// abort the alias the register stage moved is rolled back and the attempt fails with the
 /// failing measurement (`rollout.aborted`). A lost lease cancels the driver without writing; the
-/// next attempt runs the driver again, which picks up from what the platform reports. An attempt
-/// after an aborted one fails at once: an aborted canary is not retried.
+/// next attempt runs the driver again, which picks up from what the platform reports. An aborted
+/// rollout is not retried (``RunPlanner/finalErrorTypes``): the stage and the run fail at once.
 struct RolloutExecutor: StageExecutor {
     let attempts: AttemptStore
     let registry: RegistryStore
@@ -26,10 +26,6 @@ struct RolloutExecutor: StageExecutor {
             return
         }
         guard try await attempts.recordExecution(claim) else { return }
-        if let earlier = try await registry.abortedRollout(runID: claim.runID, stage: claim.stage) {
-            try await fail(claim, "not retried: \(earlier)", type: "rollout_aborted")
-            return
-        }
         guard let registerStage = RolloutSpec.registerStages(upstreamOf: stage.name, in: pipeline).first,
             let register = pipeline.stage(named: registerStage)?.register
         else {
