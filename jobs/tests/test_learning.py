@@ -1,7 +1,7 @@
 """The tiny profile really learns the shipped task: unseen accuracy above the gate's 0.85.
 
 What `make demo`'s first run trains, with the profile's own settings (cpt's 60 steps, sft's
-2000, rlhf's Tune search and 60 steps), on the same data. The sft stage measures the shipped
+600, rlhf's Tune search and 60 steps), on the same data. The sft stage measures the shipped
 test set (greedy answers, exact match after normalisation) on the model it starts from and on
 the one it trained. Held-out ("unseen") prompts are particle/ending combinations never trained
 on, so passing them needs the rule, not memory. Three seeds (the profile's 42, which the demo
@@ -18,9 +18,9 @@ import pytest
 
 GATE = 0.85
 SEEDS = (42, 1, 2)
-# Where sft's held-out perplexity may go: the replay keeps it within ~40x of cpt's at 2000
-# steps; without the replay it went up 10^3-10^4 times.
-PERPLEXITY_GROWTH = 100
+# Where sft's held-out perplexity may go: the replay and the weight decay keep it near cpt's
+# (measured 1.0-1.1x; with weight decay 0.1 it rose ~40x, and without the replay 10^3-10^4 times).
+PERPLEXITY_GROWTH = 5
 
 # Minutes of training per seed: run on demand (`make learning-test`).
 pytestmark = pytest.mark.learning

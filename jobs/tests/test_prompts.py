@@ -122,8 +122,8 @@ def test_full_profile_base_model_is_a_local_folder(tmp_path, monkeypatch):
 
 
 def test_train_scale_multiplies_the_training_steps():
-    assert stage_settings("sft", {"profile": "tiny", "train_scale": 0.1})["max_steps"] == 200
-    assert stage_settings("sft", {"profile": "tiny", "train_scale": 1.5})["max_steps"] == 3000
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 0.1})["max_steps"] == 60
+    assert stage_settings("sft", {"profile": "tiny", "train_scale": 1.5})["max_steps"] == 900
     assert stage_settings("sft", {"profile": "full", "train_scale": 2})["max_steps"] == -1  # epochs decide
     with pytest.raises(ValueError):
         stage_settings("sft", {"profile": "tiny", "train_scale": 0})
