@@ -98,7 +98,7 @@ def test_shipped_data_is_well_formed(jobs_root):
 
 def test_settings_precedence():
     tiny = stage_settings("rlhf", {"profile": "tiny", "learning_rate": 0.0002, "lora_rank": 64, "max_steps": 7})
-    assert tiny["learning_rate"] == 3e-4 and tiny["lora_rank"] == 16  # 7B defaults ignored in tiny
+    assert tiny["learning_rate"] == 1e-4 and tiny["lora_rank"] == 16  # 7B defaults ignored in tiny
     assert tiny["max_steps"] == 7  # generic override
     scoped = stage_settings("sft", {"profile": "tiny", "sft_learning_rate": 0.01, "cpt_learning_rate": 1.0})
     assert scoped["learning_rate"] == 0.01
