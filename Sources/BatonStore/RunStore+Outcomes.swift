@@ -11,15 +11,32 @@ extension RunStore {
     public func handleOutcome(consumer: String, event: CloudEvent, outcome: StageOutcome) async throws -> Bool {
         try await withRunningRun(outcome.runId, consumer: consumer, event: event) { run, connection in
             // Trust the database, not the event: the attempt must have ended in the state the event says,
-            // and be the stage's latest attempt.
-            let attemptRows = try await connection.query(
+            // and be the stage's latest attempt. The same statement reads what the planner needs: the
+            // stage's attempts for the retry policy and every stage's state (one round trip, not three,
+            // on every hand-off).
+            let rows = try await connection.query(
                 """
-                SELECT a.state, s.attempts FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
+                SELECT a.state, s.attempts,
+                       (SELECT count(*) FILTER (WHERE c.state IN ('succeeded', 'failed', 'timed_out'))
+                        FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage),
+                       (SELECT count(*) FILTER (WHERE c.state = 'lost')
+                        FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage),
+                       (SELECT array_agg(r.name ORDER BY r.name) FROM stages r WHERE r.run_id = a.run_id),
+                       (SELECT array_agg(r.state ORDER BY r.name) FROM stages r WHERE r.run_id = a.run_id)
+                FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
                 WHERE a.id = \(outcome.attemptId) AND a.run_id = \(outcome.runId) AND a.stage = \(outcome.stage)
                 """, logger: logger)
             var isCurrent = false
-            for try await (state, latest) in attemptRows.decode((String, Int).self) {
+            var counted = 0
+            var lost = 0
+            var stageStates: [String: StageState] = [:]
+            for try await (state, latest, countedRows, lostRows, names, states) in rows.decode(
+                (String, Int, Int, Int, [String], [String]).self)
+            {
                 isCurrent = state == outcome.state.rawValue && latest == outcome.attempt
+                counted = countedRows
+                lost = lostRows
+                for (name, state) in zip(names, states) { stageStates[name] = StageState(rawValue: state) }
             }
             guard isCurrent else {
                 try await markInbox(
@@ -27,19 +44,6 @@ extension RunStore {
                     reason: "stale or unknown attempt",
                     runID: nil, on: connection)
                 return false
-            }
-            let stageStates = try await stageStates(outcome.runId, on: connection)
-            let counts = try await connection.query(
-                """
-                SELECT count(*) FILTER (WHERE state IN ('succeeded', 'failed', 'timed_out')),
-                       count(*) FILTER (WHERE state = 'lost')
-                FROM stage_attempts WHERE run_id = \(outcome.runId) AND stage = \(outcome.stage)
-                """, logger: logger)
-            var counted = 0
-            var lost = 0
-            for try await (countedRows, lostRows) in counts.decode((Int, Int).self) {
-                counted = countedRows
-                lost = lostRows
             }
             let spec = try PipelineSpecCache.shared.spec(run.specYAML)
             let planner = RunPlanner(spec: spec, params: run.params)
@@ -104,12 +108,5 @@ extension RunStore {
             return LockedRun(state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded)
         }
         return nil
-    }
-
-    func stageStates(_ runID: UUID, on connection: DatabaseSession) async throws -> [String: StageState] {
-        var states: [String: StageState] = [:]
-        let rows = try await connection.query("SELECT name, state FROM stages WHERE run_id = \(runID)", logger: logger)
-        for try await (name, state) in rows.decode((String, String).self) { states[name] = StageState(rawValue: state) }
-        return states
     }
 }
