@@ -7,6 +7,7 @@ import Glibc
 import Logging
 import NIOHTTP1
 import PostgresNIO
+import Synchronization
 
 @testable import BatonStore
 
@@ -55,23 +56,38 @@ struct EngineFixture: Sendable {
 
     var topics: EventTopics { EventTopics(prefix: prefix) }
 
-    /// A TCP port on 127.0.0.1 that nothing listens on now, as the kernel hands one out (a
-    /// random pick can land on a port a Ray worker already holds).
+    /// A TCP port on 127.0.0.1 for a child process to listen on: free now, and given to no other
+    /// caller in this test process.
+    ///
+    /// The ports come from below Linux's ephemeral range (32768-60999), where outgoing connections
+    /// never take their local port: a port the kernel hands out for port 0 is in that range and could
+    /// go to any new connection before the child binds it (a serve once failed with "Address already
+    /// in use" and its test waited out its whole limit). Each candidate is bound once to check that
+    /// nothing (a Ray worker, the stack) holds it.
     static func freePort() -> Int {
+        while true {
+            let port = nextPort.withLock { next in
+                defer { next = next >= 32_000 ? 20_000 : next + 1 }
+                return next
+            }
+            if canBind(port) { return port }
+        }
+    }
+
+    private static let nextPort = Mutex(20_000 + Int(getpid()) % 6_000)
+
+    private static func canBind(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        precondition(bound, "cannot bind a TCP socket on 127.0.0.1")
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// GETs a path of the serve process's observability endpoint.
