@@ -16,14 +16,15 @@ extension RunStore {
             // on every hand-off).
             let rows = try await connection.query(
                 """
-                SELECT a.state, s.attempts,
-                       (SELECT count(*) FILTER (WHERE c.state IN ('succeeded', 'failed', 'timed_out'))
-                        FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage),
-                       (SELECT count(*) FILTER (WHERE c.state = 'lost')
-                        FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage),
-                       (SELECT array_agg(r.name ORDER BY r.name) FROM stages r WHERE r.run_id = a.run_id),
-                       (SELECT array_agg(r.state ORDER BY r.name) FROM stages r WHERE r.run_id = a.run_id)
+                SELECT a.state, s.attempts, n.counted, n.lost, r.names, r.states
                 FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
+                CROSS JOIN LATERAL (
+                    SELECT count(*) FILTER (WHERE c.state IN ('succeeded', 'failed', 'timed_out')) AS counted,
+                           count(*) FILTER (WHERE c.state = 'lost') AS lost
+                    FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage) n
+                CROSS JOIN LATERAL (
+                    SELECT array_agg(t.name ORDER BY t.name) AS names, array_agg(t.state ORDER BY t.name) AS states
+                    FROM stages t WHERE t.run_id = a.run_id) r
                 WHERE a.id = \(outcome.attemptId) AND a.run_id = \(outcome.runId) AND a.stage = \(outcome.stage)
                 """, logger: logger)
             var isCurrent = false
