@@ -11,7 +11,7 @@ public enum DVCFolderDigest {
         let sorted = files.sorted { $0.relpath.unicodeScalars.lexicographicallyPrecedes($1.relpath.unicodeScalars) }
         let entries = sorted.map { "{\"md5\": \"\($0.md5)\", \"relpath\": \(pythonJSONString($0.relpath))}" }
         let payload = "[" + entries.joined(separator: ", ") + "]"
-        return Insecure.MD5.hash(data: Data(payload.utf8)).map { String(format: "%02x", $0) }.joined() + ".dir"
+        return Insecure.MD5.hash(data: Data(payload.utf8)).lowercaseHex + ".dir"
     }
 
     /// A string as Python's `json.dumps` writes it (ASCII only, `\uXXXX` escapes).

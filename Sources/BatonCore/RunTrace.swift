@@ -9,13 +9,13 @@ import Tracing
 public enum RunTrace {
     /// The trace id of run `runID`: its 32 lower-case hex digits.
     public static func traceID(of runID: UUID) -> String {
-        runID.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        withUnsafeBytes(of: runID.uuid) { $0.lowercaseHex }
     }
 
     /// `00-<trace id>-<span id>-01` for run `runID`, the span id derived from `span` (an event's
     /// or an attempt's id).
     public static func traceparent(runID: UUID, span: String) -> String {
-        let digest = SHA256.hash(data: Array(span.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Array(span.utf8)).prefix(8).lowercaseHex
         return "00-\(traceID(of: runID))-\(digest)-01"
     }
 

@@ -14,7 +14,7 @@ public enum SafeText {
             if let scalar {
                 append(scalar, to: &output)
             } else {
-                output += "\\x" + hex(bytes[index])
+                output += "\\x" + CollectionOfOne(bytes[index]).lowercaseHex
             }
             index = next
             if output.utf8.count > limit {
@@ -32,7 +32,7 @@ public enum SafeText {
     private static func append(_ scalar: Unicode.Scalar, to output: inout String) {
         switch scalar.value {
         case 0x09, 0x0A: output.unicodeScalars.append(scalar)
-        case 0x00..<0x20, 0x7F: output += "\\u{" + hex(UInt8(scalar.value)) + "}"
+        case 0x00..<0x20, 0x7F: output += "\\u{" + CollectionOfOne(UInt8(scalar.value)).lowercaseHex + "}"
         default: output.unicodeScalars.append(scalar)
         }
     }
@@ -69,10 +69,5 @@ public enum SafeText {
             result.append(character)
         }
         return result
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
     }
 }

@@ -49,7 +49,7 @@ public struct StageFingerprint: Sendable, Hashable, Codable {
 
     /// `sha256:<hex>` of the canonical JSON.
     public var digest: String {
-        "sha256:" + SHA256.hash(data: canonicalJSON()).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + SHA256.hash(data: canonicalJSON()).lowercaseHex
     }
 
     /// What differs from `other`, one readable line per ingredient, e.g.

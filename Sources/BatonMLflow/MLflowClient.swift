@@ -111,7 +111,8 @@ public struct MLflowClient: Sendable {
 
     // MARK: - Runs
 
-    /// `runs/create`: a new run, `RUNNING`, in experiment `experimentID`.
+    /// `runs/create`: a new run, `RUNNING`, in experiment `experimentID`. Tag values longer than
+    /// MLflow's limit are cut as ``MLflowBatch`` cuts them.
     ///
     /// - Parameter startTime: milliseconds since the epoch; MLflow uses its clock when `nil`.
     public func createRun(
@@ -124,7 +125,10 @@ public struct MLflowClient: Sendable {
             var tags: [MLflowTag]
         }
         struct Answer: Decodable { var run: MLflowRun }
-        let body = Body(experimentId: experimentID, runName: runName, startTime: startTime, tags: tags)
+        let limit = configuration.batchLimits.tagValueLength
+        let body = Body(
+            experimentId: experimentID, runName: runName, startTime: startTime,
+            tags: tags.map { MLflowTag(key: $0.key, value: MLflowBatch.truncated($0.value, to: limit)) })
         return try decode(Answer.self, from: try await call(.POST, "runs/create", body: body)).run
     }
 

@@ -49,7 +49,7 @@ public struct RayWorkingDirectory: Sendable {
             hash.update(data: Data([0]))
             hash.update(data: data)
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalize().lowercaseHex
     }
 
     /// The zipped folder (files at the archive's root, as Ray expects).

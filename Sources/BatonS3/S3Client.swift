@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BatonCore
 import BatonHTTPClient
 import Crypto
 import Foundation
@@ -78,7 +79,7 @@ public struct S3Client: Sendable {
         expect: Set<Int> = [200]
     ) async throws(S3Error) -> JSONHTTPClient.Answer {
         let (baseURL, host, path) = configuration.address(of: location)
-        let payload = body.map { SHA256.hash(data: $0).map { String(format: "%02x", $0) }.joined() }
+        let payload = body.map { SHA256.hash(data: $0).lowercaseHex }
         let signer = SigV4Signer(credentials: try await credentials.credentials(), region: configuration.region)
         var headers = HTTPHeaders()
         for header in signer.headers(

@@ -61,7 +61,7 @@ public struct DeadLetter: Sendable, Hashable {
         self.key = key.map { Array($0.prefix(Self.maxStoredKey)) }
         self.payload = Array(payload.prefix(Self.maxStoredPayload))
         self.payloadSize = payload.count
-        self.payloadSHA256 = SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
+        self.payloadSHA256 = SHA256.hash(data: payload).lowercaseHex
         var safeHeaders: [String: String] = [:]
         for header in headers.prefix(Self.maxHeaders) {
             safeHeaders[SafeText.make(header.key, limit: 255)] = header.value.map {

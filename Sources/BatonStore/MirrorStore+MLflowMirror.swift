@@ -175,6 +175,18 @@ extension MirrorStore {
         return changes
     }
 
+    /// How many of `runIDs` have changes MLflow has not seen yet; `nil` when no mirror holds the
+    /// lease (none runs). `baton bench --mlflow-mirror` waits on it.
+    public func mlflowMirrorQueued(among runIDs: [UUID]) async throws -> Int? {
+        let rows = try await client.statement(
+            """
+            SELECT (SELECT count(DISTINCT run_id)::int FROM mlflow_mirror_changes WHERE run_id = ANY(\(runIDs)))
+            FROM mlflow_mirror WHERE lease_expires_at > now()
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return nil
+    }
+
     /// How many runs have changes MLflow has not seen yet (parked runs not counted).
     public func mlflowMirrorBacklog() async throws -> Int {
         let rows = try await client.statement(
@@ -329,12 +341,34 @@ extension MirrorStore {
             """, logger: logger)
     }
 
+    /// Marks `subjects` (run and attempt ids) as about to get an MLflow run, before the create
+    /// calls; the id stored for each (``recordMLflowRun(_:experimentID:mlflowRunID:status:)``,
+    /// ``recordMLflowAttempt(_:mlflowRunID:status:)``) clears its mark.
+    ///
+    /// - Returns: the subjects that were marked already: an earlier create may have reached MLflow
+    ///   without its id being stored, so each must be looked up in MLflow before one is made.
+    public func markMLflowCreating(_ subjects: [UUID]) async throws -> Set<UUID> {
+        let rows = try await client.statement(
+            """
+            WITH wanted AS (SELECT unnest(\(subjects)::uuid[]) AS subject),
+            marked AS (
+                INSERT INTO mlflow_mirror_creating (subject) SELECT subject FROM wanted
+                ON CONFLICT (subject) DO NOTHING RETURNING subject
+            )
+            SELECT subject FROM wanted EXCEPT SELECT subject FROM marked
+            """, logger: logger)
+        var uncertain: Set<UUID> = []
+        for try await subject in rows.decode(UUID.self) { uncertain.insert(subject) }
+        return uncertain
+    }
+
     /// Stores the parent MLflow run of run `runID`, and its status if known.
     public func recordMLflowRun(
         _ runID: UUID, experimentID: String, mlflowRunID: String, status: String?
     ) async throws {
         try await client.statement(
             """
+            WITH made AS (DELETE FROM mlflow_mirror_creating WHERE subject = \(runID))
             INSERT INTO mlflow_runs (run_id, experiment_id, mlflow_run_id, status)
             VALUES (\(runID), \(experimentID), \(mlflowRunID), \(status)) ON CONFLICT (run_id) DO NOTHING
             """, logger: logger)
@@ -351,6 +385,7 @@ extension MirrorStore {
     public func recordMLflowAttempt(_ attemptID: UUID, mlflowRunID: String, status: String?) async throws {
         try await client.statement(
             """
+            WITH made AS (DELETE FROM mlflow_mirror_creating WHERE subject = \(attemptID))
             INSERT INTO mlflow_attempts (attempt_id, mlflow_run_id, status)
             VALUES (\(attemptID), \(mlflowRunID), \(status)) ON CONFLICT (attempt_id) DO NOTHING
             """, logger: logger)

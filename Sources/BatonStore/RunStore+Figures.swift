@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import PostgresNIO
 
@@ -18,6 +19,19 @@ public struct RayStageFigures: Sendable {
 }
 
 extension RunStore {
+    /// Which of the given runs have ended: one indexed read, cheap enough to poll every few
+    /// milliseconds while a bench measures the engine beside it.
+    public func endedRuns(_ runIDs: [UUID]) async throws -> Set<UUID> {
+        let rows = try await client.statement(
+            """
+            SELECT id FROM runs WHERE id = ANY(\(runIDs))
+                AND state <> \(RunState.running.rawValue)
+            """, logger: logger)
+        var ended: Set<UUID> = []
+        for try await id in rows.decode(UUID.self) { ended.insert(id) }
+        return ended
+    }
+
     /// The Ray stage latencies of the given runs' succeeded attempts.
     public func rayStageFigures(runIDs: [UUID]) async throws -> RayStageFigures {
         var figures = RayStageFigures()

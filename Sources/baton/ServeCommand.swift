@@ -311,6 +311,12 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.pollInterval = seconds
         }
         if let prefix = environment["BATON_MLFLOW_EXPERIMENT_PREFIX"] { configuration.experimentPrefix = prefix }
+        if let text = environment["BATON_MLFLOW_CONCURRENCY"] {
+            guard let calls = Int(text), (1...64).contains(calls) else {
+                throw ValidationError("BATON_MLFLOW_CONCURRENCY must be a whole number from 1 to 64, not '\(text)'")
+            }
+            configuration.concurrency = calls
+        }
         return configuration
     }
 

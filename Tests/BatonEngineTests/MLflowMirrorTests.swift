@@ -143,6 +143,9 @@ struct MLflowMirrorTests {
         let metrics = try await fixture.get("/metrics").body
         #expect(metrics.contains("baton_mlflow_mirror_runs_behind 0"))
         #expect(!metrics.contains("baton_mlflow_mirror_failures_total"))
+        // No crash, so no MLflow run was looked up before it was made.
+        #expect(!metrics.contains("runs/search"))
+        #expect(try await fixture.count("SELECT count(*)::int FROM mlflow_mirror_creating") == 0)
         await serve.stop()
     }
 
@@ -162,8 +165,14 @@ struct MLflowMirrorTests {
         }
         await first.kill9()
         #expect(try await fixture.count("SELECT count(*)::int FROM runs WHERE state = 'running'") == 1)
-        // As if the process had died between MLflow's answer and storing its ids.
+        // As if the process had died between MLflow's answer and storing its ids: the subjects
+        // stay marked as being made, their ids are not stored.
         try await fixture.withStore { store in
+            try await store.client.query(
+                """
+                INSERT INTO mlflow_mirror_creating (subject)
+                SELECT run_id FROM mlflow_runs UNION SELECT attempt_id FROM mlflow_attempts
+                """, logger: TestStack.logger)
             try await store.client.query("DELETE FROM mlflow_attempts", logger: TestStack.logger)
             try await store.client.query("DELETE FROM mlflow_runs", logger: TestStack.logger)
             try await store.client.query(
@@ -180,6 +189,9 @@ struct MLflowMirrorTests {
         #expect(tree.children.count == attempts)
         #expect(Set(children.compactMap { $0.tags["baton.attempt_id"] }).count == attempts)
         #expect(try await fixture.count("SELECT count(*)::int FROM mlflow_attempts") == attempts)
+        #expect(try await fixture.count("SELECT count(*)::int FROM mlflow_mirror_creating") == 0)
+        // The marked ones were looked up in MLflow (found, so not made again).
+        #expect(try await fixture.get("/metrics").body.contains("runs/search"))
         await second.stop()
     }
 

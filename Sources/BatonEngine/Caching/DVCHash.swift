@@ -30,7 +30,7 @@ enum DVCHash {
             guard budget >= 0 else { return nil }
             hash.update(data: chunk)
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalize().lowercaseHex
     }
 
     private static func folderMD5(_ root: URL, budget: inout Int64) -> String? {

@@ -67,7 +67,7 @@ struct NotificationSender: Sendable {
                     for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(secret.utf8)))
                 headers.add(name: "X-Baton-Timestamp", value: timestamp)
                 headers.add(
-                    name: "X-Baton-Signature", value: "sha256=" + signature.map { String(format: "%02x", $0) }.joined())
+                    name: "X-Baton-Signature", value: "sha256=" + signature.lowercaseHex)
             }
             return (body, "application/cloudevents+json", headers)
         }

@@ -12,10 +12,13 @@ import ServiceLifecycle
 /// metric points through `runs/log-batch`, outputs as tags, statuses and times kept in step.
 ///
 /// Triggers queue every change of a run in PostgreSQL (`migrations/0005_mlflow_mirror.sql`); the
-/// mirror polls the queue, replays the run into MLflow and deletes what it replayed. MLflow's
-/// ids are stored as soon as MLflow makes them, and when one is missing (a crash between the
-/// two) the run is looked up by its Baton tag before one is made, so restarts and replays never
-/// duplicate a run. MLflow being down or failing never touches a pipeline: changes stay queued,
+/// mirror polls the queue, replays the run into MLflow and deletes what it replayed. A run or
+/// attempt is marked in PostgreSQL before its MLflow run is made and MLflow's id is stored as
+/// soon as MLflow answers; one still marked without an id (a crash or a failed call between the
+/// two) is looked up by its Baton tag before one is made, so restarts and replays never
+/// duplicate a run, and the usual create needs no lookup. An attempt ended when first mirrored
+/// costs two calls (its run made with every tag, then ended); the attempts of a run are mirrored
+/// ``Configuration/concurrency`` at a time. MLflow being down or failing never touches a pipeline: changes stay queued,
 /// the mirror says so once in the log and in `baton_mlflow_mirror_failures_total`, and catches
 /// up when MLflow answers again. A run or model MLflow refuses for good (a 4xx) is parked
 /// (`mlflow_mirror_parked`, `baton mirror failed`) so it never blocks the ones behind it, until
@@ -35,6 +38,8 @@ public struct MLflowMirror: Service {
         public var batchSize = 50
         /// Metric points read per attempt per poll; more are sent on the next. Default: 20 000.
         public var metricsPerPoll = 20_000
+        /// The attempts of one run mirrored at once (MLflow calls in flight). Default: 8.
+        public var concurrency = 8
         /// How long the mirror's lease lasts without renewal. Default: 15 s.
         public var leaseDuration: Duration = .seconds(15)
         /// This mirror's name in the lease. Default: `<host>-<pid>`.
@@ -118,14 +123,23 @@ public struct MLflowMirror: Service {
     }
 
     /// Replays the runs with queued changes, oldest first, until the queue is empty, the
-    /// service is stopping, or MLflow fails for now. A run MLflow refuses for good is parked and
-    /// the pass moves on to the next.
+    /// service is stopping, the lease is lost, or MLflow fails for now. A run MLflow refuses for
+    /// good is parked and the pass moves on to the next. The lease is renewed as the pass goes
+    /// (every third of its duration), so a long catch-up never lets a second mirror in.
     private func pass(experiments: inout [String: String]) async throws {
+        var renewed = ContinuousClock.now
         while !Task.isShuttingDownGracefully {
             let changes = try await mirror.mlflowMirrorChanges(limit: configuration.batchSize * 20)
             guard !changes.isEmpty else { return }
             for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
                 guard !Task.isShuttingDownGracefully else { return }
+                if ContinuousClock.now - renewed > configuration.leaseDuration / 3 {
+                    guard
+                        try await mirror.leaseMLflowMirror(
+                            owner: configuration.instanceID, for: configuration.leaseDuration)
+                    else { return }
+                    renewed = ContinuousClock.now
+                }
                 let complete: Bool
                 do {
                     complete = try await mirror(runID, experiments: &experiments)
@@ -173,22 +187,21 @@ public struct MLflowMirror: Service {
         guard let run = try await mirror.mlflowMirrorRun(runID, metricLimit: configuration.metricsPerPoll) else {
             return true  // deleted
         }
+        let unmade = (run.mirrored == nil ? [run.id] : []) + run.attempts.filter { $0.mirrored == nil }.map(\.id)
+        let uncertain = unmade.isEmpty ? [] : try await mirror.markMLflowCreating(unmade)
         let parent: MLflowMirrorRun.Mirrored
         if let mirrored = run.mirrored {
             parent = mirrored
         } else {
             let experimentID = try await experiment(for: run.pipelineName, cache: &experiments)
-            parent = try await makeParent(run, experimentID: experimentID)
+            parent = try await makeParent(run, experimentID: experimentID, lookUp: uncertain.contains(run.id))
         }
         if !parent.paramsLogged, !run.params.isEmpty {
             try await client.logBatch(
                 parent.mlflowRunID, params: run.params.map { MLflowParam(key: $0.key, value: $0.value) })
             try await mirror.updateMLflowRun(runID, status: parent.status, paramsLogged: true)
         }
-        var complete = true
-        for attempt in run.attempts {
-            complete = try await mirror(attempt, of: run, parent: parent) && complete
-        }
+        let complete = try await mirror(run.attempts, of: run, parent: parent, uncertain: uncertain)
         let status = Self.status(ofRun: run.state)
         if status.rawValue != parent.status {
             try await client.updateRun(
@@ -214,12 +227,15 @@ public struct MLflowMirror: Service {
         return id
     }
 
-    /// The parent MLflow run: found by its Baton tag if an earlier try made it, else made now.
-    private func makeParent(_ run: MLflowMirrorRun, experimentID: String) async throws -> MLflowMirrorRun.Mirrored {
+    /// The parent MLflow run: with `lookUp` (an earlier try may have made it), found by its Baton
+    /// tag if it exists; else made now.
+    private func makeParent(
+        _ run: MLflowMirrorRun, experimentID: String, lookUp: Bool
+    ) async throws -> MLflowMirrorRun.Mirrored {
         let filter =
             MLflowClient.tagFilter("baton.run_id", equals: run.id.lowercased) + " and "
             + MLflowClient.tagFilter("baton.kind", equals: "run")
-        let existing = try await client.searchRuns(experimentIDs: [experimentID], filter: filter).first
+        let existing = lookUp ? try await client.searchRuns(experimentIDs: [experimentID], filter: filter).first : nil
         let made: MLflowRun
         if let existing {
             made = existing
@@ -240,86 +256,122 @@ public struct MLflowMirror: Service {
         return .init(experimentID: experimentID, mlflowRunID: made.info.runID, status: status, paramsLogged: false)
     }
 
-    /// Brings the nested MLflow run of one attempt in step; `false` when metric points are left.
+    /// Brings the nested MLflow runs of `attempts` in step, ``Configuration/concurrency`` at a
+    /// time; `false` when metric points are left for the next poll.
     private func mirror(
-        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored
+        _ attempts: [MLflowMirrorRun.Attempt], of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored,
+        uncertain: Set<UUID>
     ) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            var complete = true
+            for (index, attempt) in attempts.enumerated() {
+                if index >= configuration.concurrency, let done = try await group.next() { complete = done && complete }
+                group.addTask {
+                    try await mirror(attempt, of: run, parent: parent, lookUp: uncertain.contains(attempt.id))
+                }
+            }
+            for try await done in group { complete = done && complete }
+            return complete
+        }
+    }
+
+    /// Brings the nested MLflow run of one attempt in step: at most one `log-batch` (params,
+    /// output and state tags, metric points) and one update; `false` when metric points are left.
+    private func mirror(
+        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored, lookUp: Bool
+    ) async throws -> Bool {
+        let status = Self.status(ofAttempt: attempt.state)
         let mirrored: MLflowMirrorRun.MirroredAttempt
+        // Made now, the MLflow run may have got the output tags and, if ended, the state tags.
+        var tagged = false
         if let existing = attempt.mirrored {
             mirrored = existing
         } else {
-            mirrored = try await makeChild(attempt, of: run, parent: parent)
+            (mirrored, tagged) = try await makeChild(attempt, of: run, parent: parent, lookUp: lookUp)
         }
         let runID = mirrored.mlflowRunID
-        var params = mirrored.paramsLogged
-        var outputs = mirrored.outputsLogged
-        if attempt.params.count > params {
-            try await client.logBatch(runID, params: attempt.params.map { MLflowParam(key: $0.key, value: $0.value) })
-            params = attempt.params.count
+        var params: [MLflowParam] = []
+        var tags: [MLflowTag] = []
+        if attempt.params.count > mirrored.paramsLogged {
+            params = attempt.params.map { MLflowParam(key: $0.key, value: $0.value) }
         }
-        if attempt.outputs.count > outputs {
-            let tags = attempt.outputs.flatMap { output in
-                [MLflowTag(key: "baton.output.\(output.name).uri", value: output.uri)]
-                    + (output.md5.map { [MLflowTag(key: "baton.output.\(output.name).md5", value: $0)] } ?? [])
-            }
-            try await client.logBatch(runID, tags: tags)
-            outputs = attempt.outputs.count
+        if attempt.outputs.count > mirrored.outputsLogged, !tagged { tags += Self.outputTags(attempt) }
+        if status.rawValue != mirrored.status, status.isTerminal, !tagged { tags += Self.stateTags(attempt) }
+        let metrics = attempt.pendingMetrics.map {
+            MLflowMetric(key: $0.key, value: $0.value, timestamp: Self.millis($0.recordedAt), step: $0.step)
+        }
+        if !params.isEmpty || !tags.isEmpty || !metrics.isEmpty {
+            try await client.logBatch(runID, metrics: metrics, params: params, tags: tags)
         }
         if !attempt.pendingMetrics.isEmpty {
-            let points = attempt.pendingMetrics.map {
-                MLflowMetric(key: $0.key, value: $0.value, timestamp: Self.millis($0.recordedAt), step: $0.step)
-            }
-            try await client.logBatch(runID, metrics: points)
             try await mirror.deleteMLflowPendingMetrics(attempt.pendingMetrics.map(\.id))
         }
-        let status = Self.status(ofAttempt: attempt.state)
         if status.rawValue != mirrored.status {
-            if status.isTerminal {
-                var tags = [MLflowTag(key: "baton.state", value: attempt.state.rawValue)]
-                if let error = attempt.error { tags.append(MLflowTag(key: "baton.error", value: error)) }
-                try await client.logBatch(runID, tags: tags)
-            }
             try await client.updateRun(
                 runID, status: status, endTime: status.isTerminal ? attempt.finishedAt.map(Self.millis) : nil)
         }
-        if status.rawValue != mirrored.status || params != mirrored.paramsLogged || outputs != mirrored.outputsLogged {
+        let paramsLogged = max(mirrored.paramsLogged, attempt.params.count)
+        let outputsLogged = max(mirrored.outputsLogged, attempt.outputs.count)
+        if status.rawValue != mirrored.status || paramsLogged != mirrored.paramsLogged
+            || outputsLogged != mirrored.outputsLogged
+        {
             try await mirror.updateMLflowAttempt(
-                attempt.id, status: status.rawValue, paramsLogged: params, outputsLogged: outputs)
+                attempt.id, status: status.rawValue, paramsLogged: paramsLogged, outputsLogged: outputsLogged)
         }
         return attempt.pendingMetrics.count < configuration.metricsPerPoll
     }
 
-    /// The nested MLflow run of an attempt: found by its Baton tag if an earlier try made it.
+    /// The nested MLflow run of an attempt: with `lookUp` (an earlier try may have made it), found
+    /// by its Baton tag if it exists; else made now, with the output tags and, if the attempt
+    /// ended, its state tags (`tagged`: unless there are more than one request takes).
     private func makeChild(
-        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored
-    ) async throws -> MLflowMirrorRun.MirroredAttempt {
+        _ attempt: MLflowMirrorRun.Attempt, of run: MLflowMirrorRun, parent: MLflowMirrorRun.Mirrored, lookUp: Bool
+    ) async throws -> (MLflowMirrorRun.MirroredAttempt, tagged: Bool) {
         let filter = MLflowClient.tagFilter("baton.attempt_id", equals: attempt.id.lowercased)
-        let existing = try await client.searchRuns(experimentIDs: [parent.experimentID], filter: filter).first
-        let made: MLflowRun
-        if let existing {
-            made = existing
-        } else {
-            var tags = [
-                MLflowTag(key: "mlflow.parentRunId", value: parent.mlflowRunID),
-                MLflowTag(key: "baton.kind", value: "attempt"),
-                MLflowTag(key: "baton.run_id", value: run.id.lowercased),
-                MLflowTag(key: "baton.attempt_id", value: attempt.id.lowercased),
-                MLflowTag(key: "baton.stage", value: attempt.stage),
-                MLflowTag(key: "baton.attempt", value: "\(attempt.attempt)"),
-                MLflowTag(key: "baton.stage_kind", value: attempt.kind),
-                MLflowTag(key: "baton.pool", value: attempt.pool),
-                MLflowTag(key: "baton.pipeline", value: run.pipelineName),
-            ]
-            if let cachedFrom = attempt.cachedFrom {
-                tags.append(MLflowTag(key: "baton.cached_from", value: cachedFrom.lowercased))
-            }
-            made = try await client.createRun(
-                experimentID: parent.experimentID, runName: "\(attempt.stage)-\(attempt.attempt)",
-                startTime: Self.millis(attempt.startedAt ?? attempt.queuedAt), tags: tags)
+        if lookUp,
+            let existing = try await client.searchRuns(experimentIDs: [parent.experimentID], filter: filter).first
+        {
+            try await mirror.recordMLflowAttempt(attempt.id, mlflowRunID: existing.info.runID, status: nil)
+            return (.init(mlflowRunID: existing.info.runID, status: nil, paramsLogged: 0, outputsLogged: 0), false)
         }
-        let status = existing == nil ? MLflowRunStatus.running.rawValue : nil
+        var tags = [
+            MLflowTag(key: "mlflow.parentRunId", value: parent.mlflowRunID),
+            MLflowTag(key: "baton.kind", value: "attempt"),
+            MLflowTag(key: "baton.run_id", value: run.id.lowercased),
+            MLflowTag(key: "baton.attempt_id", value: attempt.id.lowercased),
+            MLflowTag(key: "baton.stage", value: attempt.stage),
+            MLflowTag(key: "baton.attempt", value: "\(attempt.attempt)"),
+            MLflowTag(key: "baton.stage_kind", value: attempt.kind),
+            MLflowTag(key: "baton.pool", value: attempt.pool),
+            MLflowTag(key: "baton.pipeline", value: run.pipelineName),
+        ]
+        if let cachedFrom = attempt.cachedFrom {
+            tags.append(MLflowTag(key: "baton.cached_from", value: cachedFrom.lowercased))
+        }
+        let more = Self.outputTags(attempt) + (attempt.state.isTerminal ? Self.stateTags(attempt) : [])
+        // As many tags as one log-batch takes; past that, the log-batch splits them.
+        let tagged = tags.count + more.count <= configuration.client.batchLimits.tags
+        if tagged { tags += more }
+        let made = try await client.createRun(
+            experimentID: parent.experimentID, runName: "\(attempt.stage)-\(attempt.attempt)",
+            startTime: Self.millis(attempt.startedAt ?? attempt.queuedAt), tags: tags)
+        let status = MLflowRunStatus.running.rawValue
         try await mirror.recordMLflowAttempt(attempt.id, mlflowRunID: made.info.runID, status: status)
-        return .init(mlflowRunID: made.info.runID, status: status, paramsLogged: 0, outputsLogged: 0)
+        return (.init(mlflowRunID: made.info.runID, status: status, paramsLogged: 0, outputsLogged: 0), tagged)
+    }
+
+    /// An attempt's outputs as tags: `baton.output.<name>.uri` and `.md5`.
+    static func outputTags(_ attempt: MLflowMirrorRun.Attempt) -> [MLflowTag] {
+        attempt.outputs.flatMap { output in
+            [MLflowTag(key: "baton.output.\(output.name).uri", value: output.uri)]
+                + (output.md5.map { [MLflowTag(key: "baton.output.\(output.name).md5", value: $0)] } ?? [])
+        }
+    }
+
+    /// An ended attempt's state and error as tags.
+    static func stateTags(_ attempt: MLflowMirrorRun.Attempt) -> [MLflowTag] {
+        [MLflowTag(key: "baton.state", value: attempt.state.rawValue)]
+            + (attempt.error.map { [MLflowTag(key: "baton.error", value: $0)] } ?? [])
     }
 
     // MARK: - Mapping
