@@ -15,9 +15,10 @@ extension RunStore {
     /// attempt's. One another writer set (the sweeper's `lost`, after this worker's lease ran
     /// out, bumps the epoch) is left to its own event.
     ///
-    /// - Returns: the run's attempts in `pool` that are queued and due now, oldest first: what the
-    ///   caller may claim at once (their `stage.ready` events then find them claimed); empty when
-    ///   the attempt has not ended, was ended by another writer, or the outcome changed nothing.
+    /// - Returns: the attempts in `pool` the outcome queued that are due now (no backoff), in the
+    ///   planner's order: what the caller may claim at once (their `stage.ready` events then find
+    ///   them claimed); empty when the attempt has not ended, was ended by another writer, or the
+    ///   outcome changed nothing.
     public func applyOutcome(of claim: ClaimedAttempt, consumer: String, pool: String) async throws
         -> [QueuedAttempt]
     {
@@ -41,18 +42,8 @@ extension RunStore {
             EventType.outcome(of: outcome.state, cached: false), runID: outcome.runId, stage: outcome.stage,
             payload: outcome)
         event.id = Self.directHandOffEventID(attemptID)
-        guard try await handleOutcome(consumer: consumer, event: event, outcome: outcome) else { return [] }
-        let due = try await client.statement(
-            """
-            SELECT id, stage, attempt FROM stage_attempts
-            WHERE run_id = \(outcome.runId) AND pool = \(pool) AND state = 'queued' AND available_at <= now()
-            ORDER BY queued_at, id
-            """, logger: logger)
-        var attempts: [QueuedAttempt] = []
-        for try await (id, stage, attempt) in due.decode((UUID, String, Int).self) {
-            attempts.append(QueuedAttempt(id: id, runID: outcome.runId, stage: stage, attempt: attempt))
-        }
-        return attempts
+        let planned = try await applyOutcome(consumer: consumer, event: event, outcome: outcome) ?? []
+        return planned.filter { $0.pool == pool && $0.delay <= .zero }.map(\.attempt)
     }
 
     /// Whether the worker that wrote `event` (an attempt's outcome) already applied it

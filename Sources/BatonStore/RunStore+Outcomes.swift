@@ -9,7 +9,17 @@ extension RunStore {
     /// - Returns: whether the outcome changed the run (false for redeliveries and stale outcomes).
     @discardableResult
     public func handleOutcome(consumer: String, event: CloudEvent, outcome: StageOutcome) async throws -> Bool {
-        try await withRunningRun(outcome.runId, consumer: consumer, event: event) { run, connection in
+        try await applyOutcome(consumer: consumer, event: event, outcome: outcome) != nil
+    }
+
+    /// ``handleOutcome(consumer:event:outcome:)``'s transaction.
+    ///
+    /// - Returns: the attempts the outcome queued; `nil` when it changed nothing.
+    func applyOutcome(
+        consumer: String, event: CloudEvent, outcome: StageOutcome
+    ) async throws -> [PlannedAttempt]? {
+        let planned = try await withRunningRun(outcome.runId, consumer: consumer, event: event) {
+            run, connection -> [PlannedAttempt]? in
             // Trust the database, not the event: the attempt must have ended in the state the event says,
             // and be the stage's latest attempt. The same statement reads what the planner needs: the
             // stage's attempts for the retry policy and every stage's state (one round trip, not three,
@@ -44,14 +54,15 @@ extension RunStore {
                     consumer: consumer, eventID: Self.inboxEventID(event), outcome: "ignored",
                     reason: "stale or unknown attempt",
                     runID: nil, on: connection)
-                return false
+                return nil
             }
             let spec = try PipelineSpecCache.shared.spec(run.specYAML)
             let planner = RunPlanner(spec: spec, params: run.params)
             let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
-            try await apply(actions, runID: outcome.runId, spec: spec, on: connection)
-            return !actions.isEmpty
+            guard !actions.isEmpty else { return nil }
+            return try await apply(actions, runID: outcome.runId, spec: spec, on: connection)
         }
+        return planned ?? nil
     }
 
     /// Handles `run.cancel`: cancels the run, its unfinished stages and attempts (fencing out
@@ -65,30 +76,29 @@ extension RunStore {
             let reason = "cancelled\(who)" + (cancel.reason.map { ": \($0)" } ?? "")
             try await apply(RunPlanner.cancel(reason: reason), runID: cancel.runId, spec: nil, on: connection)
             return true
-        }
+        } ?? false
     }
 
     // MARK: - Loading
 
     /// Runs `body` in one transaction for a new event about a running run, with the run locked.
     ///
-    /// - Returns: `false` without calling `body` when the event was handled before, or the run
+    /// - Returns: `nil` without calling `body` when the event was handled before, or the run
     ///   is unknown or has ended (the event is recorded as ignored).
-    private func withRunningRun(
+    private func withRunningRun<Result: Sendable>(
         _ runID: UUID, consumer: String, event: CloudEvent,
-        _ body: (LockedRun, DatabaseSession) async throws -> Bool
-    ) async throws -> Bool {
+        _ body: (LockedRun, DatabaseSession) async throws -> Result
+    ) async throws -> Result? {
         let eventID = Self.inboxEventID(event)
         return try await transaction { connection in
-            guard
-                try await claimInbox(
-                    consumer: consumer, eventID: eventID, eventType: event.type, runID: runID, on: connection)
-            else { return false }
-            guard let run = try await lockRun(runID, on: connection), run.state == .running else {
+            let (claimed, run) = try await claimInboxAndLockRun(
+                runID, consumer: consumer, eventID: eventID, eventType: event.type, on: connection)
+            guard claimed else { return nil }
+            guard let run, run.state == .running else {
                 try await markInbox(
                     consumer: consumer, eventID: eventID, outcome: "ignored", reason: "run is not running",
                     runID: nil, on: connection)
-                return false
+                return nil
             }
             return try await body(run, connection)
         }
@@ -100,14 +110,32 @@ extension RunStore {
         var params: [String: JSONValue]
     }
 
-    /// Loads a run and locks its row, serialising every change to one run.
-    func lockRun(_ runID: UUID, on connection: DatabaseSession) async throws -> LockedRun? {
+    /// Records the event in the inbox (``StoreAggregate/claimInbox(consumer:eventID:eventType:runID:on:)``)
+    /// and loads the run with its row locked, serialising every change to one run: one statement.
+    ///
+    /// - Returns: whether the inbox row is new (`false`: the event was handled before), and the
+    ///   run, `nil` when there is no such run.
+    private func claimInboxAndLockRun(
+        _ runID: UUID, consumer: String, eventID: String, eventType: String, on connection: DatabaseSession
+    ) async throws -> (claimed: Bool, run: LockedRun?) {
         let rows = try await connection.query(
-            "SELECT state, spec_yaml, params::text FROM runs WHERE id = \(runID) FOR UPDATE", logger: logger)
-        for try await (state, yaml, params) in rows.decode((String, String, String).self) {
+            """
+            WITH claimed AS (
+                INSERT INTO inbox (consumer, event_id, event_type, run_id, outcome)
+                VALUES (\(consumer), \(eventID), \(eventType), \(runID), 'applied')
+                ON CONFLICT DO NOTHING RETURNING 1
+            ), locked AS (
+                SELECT state, spec_yaml, params::text AS params FROM runs WHERE id = \(runID) FOR UPDATE
+            )
+            SELECT EXISTS (SELECT 1 FROM claimed), l.state, l.spec_yaml, l.params
+            FROM (SELECT 1) AS one LEFT JOIN locked l ON true
+            """, logger: logger)
+        for try await (claimed, state, yaml, params) in rows.decode((Bool, String?, String?, String?).self) {
+            guard let state, let yaml, let params else { return (claimed, nil) }
             let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8))
-            return LockedRun(state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded)
+            return (claimed, LockedRun(state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded))
         }
-        return nil
+        // The statement selects from one row: never reached.
+        throw StoreError.conflict("the inbox claim and run lock of event \(eventID) returned no row")
     }
 }

@@ -2,16 +2,28 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
+/// An attempt a planner's actions queued: in which pool, and after what delay.
+struct PlannedAttempt: Sendable {
+    var attempt: QueuedAttempt
+    var pool: String
+    var delay: Duration
+}
+
 extension StoreAggregate {
     /// Applies a planner's actions to a run inside the caller's transaction.
+    ///
+    /// - Returns: the attempts the actions queued, in order.
+    @discardableResult
     func apply(
         _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: DatabaseSession
-    ) async throws {
+    ) async throws -> [PlannedAttempt] {
+        var planned: [PlannedAttempt] = []
         for action in actions {
             switch action {
             case .queueAttempt(let stageName, let attempt, let delay):
                 guard let stage = spec?.stage(named: stageName) else { continue }
-                try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection)
+                planned.append(
+                    try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection))
             case .skipStage(let stage, let reason):
                 try await connection.query(
                     """
@@ -62,28 +74,36 @@ extension StoreAggregate {
                 }
             }
         }
+        return planned
     }
 
+    /// Marks the stage ready, inserts its attempt and the `stage.ready` event: one statement.
     private func queueAttempt(
         _ stage: StageSpec, attempt: Int, delay: Duration, runID: UUID, on connection: DatabaseSession
-    ) async throws {
+    ) async throws -> PlannedAttempt {
         let attemptID = UUID()
-        try await connection.query(
-            """
-            UPDATE stages SET state = 'ready', attempts = \(attempt)
-            WHERE run_id = \(runID) AND name = \(stage.name) AND state IN ('pending', 'running')
-            """, logger: logger)
-        try await connection.query(
-            """
-            INSERT INTO stage_attempts (id, run_id, stage, attempt, state, kind, pool, timeout_ms, available_at)
-            VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'queued', \(stage.kind.rawValue), \(stage.pool),
-                    \(stage.timeout.milliseconds), now() + make_interval(secs => \(delay.secondsDouble)))
-            """, logger: logger)
         let ready = StageReady(
             runId: runID, stage: stage.name, attemptId: attemptID, attempt: attempt, pool: stage.pool, kind: stage.kind)
         let event = try CloudEvent(
             source: source, type: .stageReady, subject: "run/\(runID.lowercased)/stage/\(stage.name)", payload: ready)
-        try await enqueue(
-            event, topic: topics.stageReady(pool: stage.pool), key: runID.lowercased, delay: delay, on: connection)
+        try await connection.query(
+            """
+            WITH staged AS (
+                UPDATE stages SET state = 'ready', attempts = \(attempt)
+                WHERE run_id = \(runID) AND name = \(stage.name) AND state IN ('pending', 'running')
+            ), queued AS (
+                INSERT INTO stage_attempts (id, run_id, stage, attempt, state, kind, pool, timeout_ms, available_at)
+                VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'queued', \(stage.kind.rawValue),
+                        \(stage.pool), \(stage.timeout.milliseconds), now() + make_interval(secs => \(delay.secondsDouble)))
+            )
+            INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)
+            VALUES (\(event.id), \(event.type), \(event.source), \(event.subject), \(topics.stageReady(pool: stage.pool)),
+                    \(runID.lowercased), \(ByteBuffer(bytes: event.data)),
+                    now() + make_interval(secs => \(delay.secondsDouble)),
+                    \(Self.traceparent(of: event)))
+            """, logger: logger)
+        return PlannedAttempt(
+            attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt), pool: stage.pool,
+            delay: delay)
     }
 }
