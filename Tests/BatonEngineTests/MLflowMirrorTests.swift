@@ -195,6 +195,22 @@ struct MLflowMirrorTests {
         await second.stop()
     }
 
+    @Test("BATON_MLFLOW_CONCURRENCY out of 1-64 or not a number: serve refuses to start, naming the setting")
+    func refusesBadConcurrency() async throws {
+        let fixture = try await EngineFixture()
+        for value in ["0", "65", "many"] {
+            let extra = ["BATON_MLFLOW_URI": uri, "BATON_MLFLOW_CONCURRENCY": value]
+            let serve = try BatonProcess(
+                ["serve"], environment: fixture.environment.merging(extra) { $1 },
+                logName: "\(fixture.prefix)-mirror-concurrency-\(value)")
+            #expect(await serve.waitForExit(within: .seconds(60)), "serve exits")
+            #expect(serve.process.terminationStatus != 0)
+            #expect(
+                serve.log.contains("BATON_MLFLOW_CONCURRENCY must be a whole number from 1 to 64, not '\(value)'"),
+                "\(serve.log.suffix(2000))")
+        }
+    }
+
     @Test("MLflow unreachable: the pipeline still succeeds, failures are counted, and the run appears once it answers")
     func unreachable() async throws {
         let fixture = try await EngineFixture()
