@@ -64,13 +64,12 @@ struct LineageFixture {
         return id
     }
 
-    /// An ended attempt; GPU-seconds are `gpus` times `raySeconds`.
+    /// An ended attempt (with id `id`); GPU-seconds are `gpus` times `raySeconds`.
     @discardableResult
     func attempt(
         run: UUID, stage: String, number: Int = 1, state: String = "succeeded", gpus: Double = 0,
-        raySeconds: Double? = nil, codeDigest: String? = nil, cachedFrom: UUID? = nil
+        raySeconds: Double? = nil, codeDigest: String? = nil, cachedFrom: UUID? = nil, id: UUID = UUID()
     ) async throws -> UUID {
-        let id = UUID()
         let now = Date()
         let rayStarted = raySeconds.map { now.addingTimeInterval(-$0) }
         let rayEnded = raySeconds.map { _ in now }

@@ -30,7 +30,7 @@ struct LineageTests {
             let d = try await fixture.diamond()
             #expect(try await fixture.closure(.upstream, of: d.model, depth: 0) == [d.model: 0])
             #expect(try await fixture.closure(.upstream, of: d.model, depth: 1) == [d.model: 0, d.x: 1, d.y: 1])
-            // The cut within a level keeps the lowest ids.
+            // The cut within a level keeps the first reached: c's inputs by artifact id.
             #expect(try await fixture.closure(.upstream, of: d.model, nodes: 2) == [d.model: 0, d.x: 1])
             #expect(try await fixture.closure(.downstream, of: d.dataset, nodes: 3) == [d.dataset: 0, d.x: 1, d.y: 1])
             await #expect(throws: PSQLError.self) {
@@ -41,6 +41,65 @@ struct LineageTests {
             }
             #expect(LineageBounds(maxDepth: 1001, maxNodes: 10) == nil)
             #expect(LineageBounds(maxDepth: 3, maxNodes: 0) == nil)
+        }
+    }
+
+    @Test("A level wider than the node cap is cut in walk order (attempt id, then artifact id), the same each time")
+    func cutInWalkOrder() async throws {
+        try await ScratchDatabase.create().withStore { store in
+            let fixture = LineageFixture(store: store)
+            let run = try await fixture.run(stages: ["early", "late"])
+            let dataset = try await fixture.artifact("s3://data/corpus", md5: "c0c0.dir", kind: "dataset")
+            // Made in id order low, middle, high; the attempt with the lower id wrote the higher two.
+            let low = try await fixture.artifact("s3://baton/low", md5: "l0")
+            let middle = try await fixture.artifact("s3://baton/middle", md5: "m0")
+            let high = try await fixture.artifact("s3://baton/high", md5: "h0")
+            let first = try await fixture.attempt(
+                run: run, stage: "late", id: UUID(uuidString: "00000000-0000-4000-8000-000000000001")!)
+            let second = try await fixture.attempt(
+                run: run, stage: "early", id: UUID(uuidString: "ffffffff-0000-4000-8000-000000000001")!)
+            try await fixture.reads(first, "corpus", dataset)
+            try await fixture.reads(second, "corpus", dataset)
+            try await fixture.writes(second, "tokens", low)
+            try await fixture.writes(first, "b", high)
+            try await fixture.writes(first, "a", middle)
+            let cut = [dataset: 0, middle: 1, high: 1]
+            #expect(try await fixture.closure(.downstream, of: dataset, nodes: 3) == cut)
+            #expect(try await fixture.closure(.downstream, of: dataset, nodes: 3) == cut)
+            #expect(try await fixture.closure(.downstream, of: dataset, nodes: 2) == [dataset: 0, middle: 1])
+            #expect(try await fixture.closure(.downstream, of: dataset) == [dataset: 0, low: 1, middle: 1, high: 1])
+        }
+    }
+
+    @Test("A walk whose first window holds mostly visited artifacts widens it and still fills the cap")
+    func cutAfterWideningTheWindow() async throws {
+        try await ScratchDatabase.create().withStore { store in
+            let fixture = LineageFixture(store: store)
+            let run = try await fixture.run(stages: ["fan"])
+            let dataset = try await fixture.artifact("s3://data/corpus", md5: "c0c0.dir", kind: "dataset")
+            // Ten readers of the dataset, each writing the same three shared artifacts (made first,
+            // so reached first) and one of its own. With a cap of 11 the first window (20 edges,
+            // five readers) holds 8 new artifacts; the walk widens and fills the cap in walk order.
+            var shared: [Int64] = []
+            for index in 0..<3 {
+                shared.append(try await fixture.artifact("s3://baton/shared-\(index)", md5: "s\(index)"))
+            }
+            var own: [Int64] = []
+            for index in 0..<10 {
+                let id = UUID(uuidString: "00000000-0000-4000-8000-\(String(format: "%012d", index))")!
+                let reader = try await fixture.attempt(run: run, stage: "fan", number: index + 1, id: id)
+                try await fixture.reads(reader, "corpus", dataset)
+                for (port, artifact) in shared.enumerated() {
+                    try await fixture.writes(reader, "shared\(port)", artifact)
+                }
+                let mine = try await fixture.artifact("s3://baton/own-\(index)", md5: "o\(index)")
+                try await fixture.writes(reader, "own", mine)
+                own.append(mine)
+            }
+            var expected = [dataset: 0]
+            for artifact in shared + own.prefix(7) { expected[artifact] = 1 }
+            #expect(try await fixture.closure(.downstream, of: dataset, nodes: 11) == expected)
+            #expect(try await fixture.closure(.downstream, of: dataset).count == 14)
         }
     }
 
