@@ -8,7 +8,8 @@
 -- inputs or outputs by artifact id) and stops once it has walked as many edges as the cap leaves
 -- room for, twice over; only a walk that found too few new artifacts in that window walks again
 -- with a window four times wider. The cut keeps the first artifacts reached: still
--- deterministic, still each artifact once at its least depth.
+-- deterministic, still each artifact once at its least depth. Each level's statement is planned
+-- once per session instead of once per level.
 
 -- The by-attempt indexes are keyed by artifact id as well, so an attempt's edges come out of the
 -- index in the walk's order without a sort per attempt.
@@ -20,10 +21,13 @@ CREATE INDEX attempt_inputs_by_attempt ON attempt_inputs (attempt_id, artifact_i
 CREATE OR REPLACE FUNCTION lineage_closure(artifact bigint, upstream boolean, max_depth int, max_nodes int)
 RETURNS TABLE (artifact_id bigint, depth int)
 LANGUAGE plpgsql STABLE
--- Each level is planned for its own arrays: a generic plan guesses their sizes, and a visited
--- array guessed small invites a nested-loop anti join that compares every candidate with every
--- visited id. Never JIT-compiled: compiling costs more than a level.
-SET plan_cache_mode = force_custom_plan SET jit = off
+-- Planned once per session (a plan per level cost more than the level: a 200-node upstream
+-- closure took 0.85 ms planned per level, 0.36 ms with the session's plan). The plan cannot go
+-- wrong on a guessed size: the lateral hops can only be nested loops, and with nested loops off
+-- the anti join against the visited array is always a hash (or merge) join, linear in the level,
+-- never one that compares every candidate with every visited id. Never JIT-compiled: compiling
+-- costs more than a level.
+SET plan_cache_mode = force_generic_plan SET enable_nestloop = off SET jit = off
 AS $$
 DECLARE
     visited bigint[];
