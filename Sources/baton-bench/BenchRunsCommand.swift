@@ -14,16 +14,24 @@ struct BenchRunsCommand: AsyncParsableCommand {
         commandName: "runs",
         abstract: "Submit runs to a running `baton serve` and print latency figures as JSON.",
         discussion: """
-            Two phases: --serial runs one at a time (the per-stage overhead), then --runs with \
-            --concurrency in flight (throughput). Each prints makespans, hand-offs (a stage's needs \
-            ended -> it started), stage transitions per second and, from the /metrics of every \
-            --metrics address, each step of a hand-off (HandoffHop), each consumer's handling, and \
-            the serve processes' CPU seconds per 1,000 transitions and memory. Run a release build.
+            Two phases, after --warmup runs reported apart: --serial runs one at a time (the \
+            per-stage overhead), then --runs with --concurrency in flight (throughput). Each prints \
+            makespans, hand-offs (a stage's needs ended -> it started), stage transitions per second \
+            and, from the /metrics of every --metrics address, each step of a hand-off (HandoffHop), \
+            each consumer's handling, and the serve processes' CPU seconds per 1,000 transitions and \
+            memory. Run a release build.
             """)
 
     @OptionGroup var options: GlobalOptions
 
     @Option(help: "The spec file to run.") var pipeline = "examples/korean-llm-noop.yaml"
+    @Option(
+        help: """
+            Runs made one at a time before the timed phases and reported apart, under "warmup" (the \
+            first job a fresh Ray cluster accepts waits for Ray to start its first job supervisor); \
+            at most 100.
+            """)
+    var warmup = 0
     @Option(help: "Runs submitted one at a time, each after the last ended (0: skip the phase).") var serial = 20
     @Option(help: "Runs of the in-flight phase (0: skip the phase).") var runs = 200
     @Option(help: "Runs in flight at once: submitted in waves of this many (default: all at once).") var concurrency:
@@ -53,8 +61,12 @@ struct BenchRunsCommand: AsyncParsableCommand {
             topic: options.topics().requested, metrics: addresses == ["off"] ? [] : addresses,
             mlflowMirror: mlflowMirror, timeout: .seconds(timeout), logger: logger)
         let (serial, runs, concurrency) = (min(serial, 10_000), min(runs, 10_000), concurrency)
+        let warmup = min(warmup, 100)
         let phases = try await Runtime.withStore(options, logger: logger) { store in
             var phases: [String: JSONValue] = [:]
+            if warmup > 0 {
+                phases["warmup"] = try await bench.phase(runs: warmup, wave: 1, store: store)
+            }
             if serial > 0 {
                 phases["one_at_a_time"] = try await bench.phase(runs: serial, wave: 1, store: store)
             }
