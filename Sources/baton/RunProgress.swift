@@ -14,7 +14,9 @@ import Foundation
 /// rewritten in place on every call; it is not printed when standard error is a file or a pipe.
 struct RunProgress {
     private var seen: [String: StageState] = [:]
+    /// The run's state as last printed.
     private var runState: RunState?
+    private var introduced = false
     private let started = ContinuousClock.now
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var frame = 0
@@ -44,10 +46,20 @@ struct RunProgress {
     }
 
     private mutating func show(changesOf run: RunView) {
-        if runState == nil { line("run \(run.runId.prefix(8)) \(run.pipeline): \(run.state.rawValue)") }
+        let first = !introduced
+        if first {
+            introduced = true
+            // A run that ended before the first look (a fast pipeline) is told last, after its stages.
+            if run.state.isTerminal {
+                line("run \(run.runId.prefix(8)) \(run.pipeline)")
+            } else {
+                line("run \(run.runId.prefix(8)) \(run.pipeline): \(run.state.rawValue)")
+                runState = run.state
+            }
+        }
         for stage in run.stages where seen[stage.name] != stage.state {
             seen[stage.name] = stage.state
-            guard stage.state != .pending || runState != nil else { continue }
+            guard stage.state != .pending || !first else { continue }
             var text = "\(stage.name): \(stage.state.rawValue)"
             if stage.state.isTerminal, let seconds = stage.durationSeconds {
                 text += String(format: " in %.1f s", seconds)
@@ -55,8 +67,10 @@ struct RunProgress {
             if let reason = stage.reason { text += " (\(reason.prefix(300)))" }
             line(text)
         }
-        if runState != nil, runState != run.state { line("run: \(run.state.rawValue)") }
-        runState = run.state
+        if runState != run.state {
+            line("run: \(run.state.rawValue)")
+            runState = run.state
+        }
     }
 
     private func line(_ text: String) {

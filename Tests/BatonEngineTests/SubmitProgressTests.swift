@@ -69,15 +69,59 @@ struct SubmitProgressTests {
         await serve.stop()
     }
 
+    @Test("A run that ended before the first look (the same idempotency key again) is told after its stages")
+    func endedBeforeTheFirstLook() async throws {
+        let fixture = try await EngineFixture()
+        let serve = try fixture.serve("progress-ended")
+        let key = "progress-ended-\(TestStack.uniqueSuffix())"
+        // stdout, then the progress lines (stderr) of `baton submit --wait` with the key.
+        func submit() throws -> (status: Int32, stdout: String, progress: [String]) {
+            let process = Process()
+            process.executableURL = TestStack.batonBinary
+            process.arguments = ["submit", "examples/korean-llm-noop.yaml", "--idempotency-key", key, "--wait"]
+            process.environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
+            let output = Pipe()
+            let progress = Pipe()
+            process.standardOutput = output
+            process.standardError = progress
+            try process.run()
+            let lines = String(decoding: progress.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (process.terminationStatus, stdout, lines.split(separator: "\n").map(String.init))
+        }
+        let first = try submit()
+        #expect(first.status == 0, "\(first.stdout) \(first.progress)")
+        let again = try submit()
+        #expect(again.status == 0, "\(again.stdout) \(again.progress)")
+        #expect(again.stdout.split(separator: "\n").first == first.stdout.split(separator: "\n").first, "one run")
+        // The run's name first, each stage's end, the run's state last: never the end before the stages.
+        let runID = String(again.stdout.prefix(8))
+        #expect(again.progress.first?.hasSuffix("] run \(runID) korean-llm-noop") == true, "\(again.progress)")
+        #expect(again.progress.filter { $0.contains(": succeeded in ") }.count == 8, "\(again.progress)")
+        #expect(again.progress.last?.hasSuffix("] run: succeeded") == true, "\(again.progress)")
+        #expect(again.progress.count == 10, "\(again.progress)")
+        await serve.stop()
+    }
+
     @Test("On a terminal a spinner line shows the running stages, cleared before each progress line and at the end")
     func spinner() async throws {
         let fixture = try await EngineFixture()
         let serve = try fixture.serve("progress-tty")
         // `script` gives the command a pseudo-terminal and keeps what it printed.
         let typescript = FileManager.default.temporaryDirectory.appending(path: "tty-\(TestStack.uniqueSuffix())")
-        let command = [
-            TestStack.batonBinary.path, "submit", "examples/korean-llm-noop.yaml", "--param", "profile=tiny", "--wait",
-        ]
+        // A stage that lasts: the engine runs the reference noop pipeline's eight stages within
+        // one of the command's 200 ms looks, which leaves no running stage to show.
+        let spec = try fixture.specFile(
+            """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: progress-tty}
+            stages:
+              - {name: train, kind: noop, noop: {sleep: 1500ms}}
+              - {name: rollout, kind: noop, needs: [train]}
+            """)
+        let command = [TestStack.batonBinary.path, "submit", spec, "--wait"]
         let process = Process()
         process.executableURL = URL(filePath: "/usr/bin/script")
         process.arguments = ["-qefc", command.joined(separator: " "), typescript.path]
