@@ -24,8 +24,25 @@ extension BatonStore {
     }
 
     /// Drops the database `name` if it exists, ending its sessions first.
+    ///
+    /// PostgreSQL 15 refuses `WITH (FORCE)` while an autovacuum worker is in the database (as a
+    /// session of a role this one may not end: SQLSTATE 42501). The worker ends within seconds,
+    /// so that refusal is tried again, every 0.5 s for 15 s, before it is thrown.
     public func dropDatabase(_ name: SQLIdentifier) async throws {
-        try await client.statement(
-            PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                try await client.statement(
+                    PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+                return
+            } catch let error as PSQLError
+                where error.serverInfo?[.sqlState] == "42501" && ContinuousClock.now < deadline
+            {
+                logger.debug(
+                    "a session of another role (autovacuum) holds the database; dropping it again",
+                    metadata: [LogKeys.error: "\(describeError(error))"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 }
