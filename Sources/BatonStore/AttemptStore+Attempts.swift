@@ -51,6 +51,13 @@ public struct ClaimedAttempt: Sendable, Hashable {
         self.claimableAt = claimableAt
         self.startedAt = startedAt
     }
+
+    /// The attempt's outcome ending in `state`, as its outcome event carries it.
+    public func outcome(_ state: AttemptState, error: String? = nil, errorType: String? = nil) -> StageOutcome {
+        StageOutcome(
+            runId: runID, stage: stage, attemptId: id, attempt: attempt, state: state, error: error,
+            errorType: errorType)
+    }
 }
 
 /// What a job reported, recorded with its attempt's outcome.
@@ -177,12 +184,14 @@ extension AttemptStore {
     /// metrics) and writes its outcome event — one statement, so one round trip, fenced by the
     /// epoch: when the UPDATE matches nothing, nothing else is written either.
     ///
-    /// - Returns: `false` when the write was fenced out (the lease was lost or the attempt was
-    ///   cancelled or timed out meanwhile); nothing was written then.
+    /// - Returns: the outcome recorded (its event's payload); `nil` when the write was fenced out
+    ///   (the lease was lost or the attempt was cancelled or timed out meanwhile): nothing was
+    ///   written then.
+    @discardableResult
     public func finishAttempt(
         _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
         report: AttemptReport? = nil
-    ) async throws -> Bool {
+    ) async throws -> StageOutcome? {
         precondition(state.isTerminal, "finishAttempt needs a terminal state")
         let records = report?.records ?? JobRecords()
         let outputs = records.outputs
@@ -194,11 +203,9 @@ extension AttemptStore {
         var latest: [String: JobMetric] = [:]
         for metric in records.metrics { latest["\(metric.key)\u{0}\(metric.step)"] = metric }
         let metrics = Array(latest.values)
+        let outcome = claim.outcome(state, error: error, errorType: errorType)
         let event = try runEvent(
-            EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
-            payload: StageOutcome(
-                runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
-                error: error, errorType: errorType))
+            EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage, payload: outcome)
         let rows = try await client.statement(
             """
             WITH finished AS (
@@ -240,7 +247,7 @@ extension AttemptStore {
             )
             SELECT count(*)::int FROM finished
             """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count == 1 }
-        return false
+        for try await count in rows.decode(Int.self) where count == 1 { return outcome }
+        return nil
     }
 }

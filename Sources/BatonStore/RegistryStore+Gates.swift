@@ -52,11 +52,13 @@ extension RegistryStore {
     /// every value observed, `gate.passed` / `gate.failed`, and the stage outcome
     /// (`stage.succeeded`, or `stage.failed` with state `rejected`).
     ///
-    /// - Returns: `false` when the write was fenced out (the lease was lost or the attempt was
-    ///   cancelled or timed out meanwhile); nothing was written then.
+    /// - Returns: the outcome recorded (its event's payload); `nil` when the write was fenced out
+    ///   (the lease was lost or the attempt was cancelled or timed out meanwhile): nothing was
+    ///   written then.
+    @discardableResult
     public func finishGateAttempt(
         _ claim: ClaimedAttempt, gate: GateSpec, decision: GateDecision, model: String?, championVersion: Int?
-    ) async throws -> Bool {
+    ) async throws -> StageOutcome? {
         let state: AttemptState = decision.passed ? .succeeded : .rejected
         let errorType: String? = decision.passed ? nil : "rejected_by_gate"
         let observed = String(decoding: try JSONEncoder().encode(decision.observed), as: UTF8.self)
@@ -69,7 +71,7 @@ extension RegistryStore {
                 """, logger: logger)
             var updated = false
             for try await _ in rows { updated = true }
-            guard updated else { return false }
+            guard updated else { return nil }
             try await connection.query(
                 """
                 INSERT INTO gate_decisions (attempt_id, run_id, stage, condition, passed, observed, failed_clause,
@@ -84,13 +86,11 @@ extension RegistryStore {
             try await enqueueRunEvent(
                 decision.passed ? .gatePassed : .gateFailed, runID: claim.runID, stage: claim.stage, payload: decided,
                 on: connection)
-            let outcome = StageOutcome(
-                runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt, state: state,
-                error: decision.failedClause, errorType: errorType)
+            let outcome = claim.outcome(state, error: decision.failedClause, errorType: errorType)
             try await enqueueRunEvent(
                 EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
                 payload: outcome, on: connection)
-            return true
+            return outcome
         }
     }
 

@@ -77,10 +77,7 @@ extension RegistryStore {
                 logger: logger)
             try await enqueueRunEvent(
                 .stageSucceeded, runID: claim.runID, stage: claim.stage,
-                payload: StageOutcome(
-                    runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt,
-                    state: .succeeded),
-                on: connection)
+                payload: claim.outcome(.succeeded), on: connection)
             return .registered(registration)
         }
     }

@@ -16,8 +16,8 @@ public struct RolloutVersion: Sendable, Hashable {
 
 /// How a rollout stage ended, for ``BatonStore/finishRollout(_:ended:succeeded:registerAlias:)``.
 public enum RolloutFinish: Sendable, Hashable {
-    /// Written: the attempt ended and the alias moved.
-    case finished
+    /// Written: the attempt ended with this outcome (its event's payload) and the alias moved.
+    case finished(StageOutcome)
     /// The lease was lost; nothing was written.
     case fencedOut
 }
@@ -136,13 +136,11 @@ extension RegistryStore {
             try await enqueueRunEvent(
                 succeeded ? .rolloutSucceeded : .rolloutAborted, runID: claim.runID, stage: claim.stage,
                 payload: ended, on: connection)
+            let outcome = claim.outcome(state, error: ended.reason, errorType: errorType)
             try await enqueueRunEvent(
                 EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
-                payload: StageOutcome(
-                    runId: claim.runID, stage: claim.stage, attemptId: claim.id, attempt: claim.attempt,
-                    state: state, error: ended.reason, errorType: errorType),
-                on: connection)
-            return .finished
+                payload: outcome, on: connection)
+            return .finished(outcome)
         }
     }
 

@@ -204,7 +204,7 @@ struct BenchLineageCommand: AsyncParsableCommand {
                 report: AttemptReport(rayStartedAt: Date(), rayEndedAt: Date(), records: records))
             timings.launch.append(milliseconds(launched - start))
             timings.finish.append(milliseconds(clock.now - launched))
-            guard finished else { throw ValidationError("the bench attempt's lease was lost") }
+            guard finished != nil else { throw ValidationError("the bench attempt's lease was lost") }
         }
         return timings
     }

@@ -34,10 +34,13 @@ extension ModelRegistryTests {
         let ended = RolloutEnded(
             runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: "ko-llm", candidateVersion: version,
             stableVersion: stable, target: target, reason: succeeded ? nil : "step 1 (analysis errors): failed")
+        let outcome = claim.outcome(
+            succeeded ? .succeeded : .failed, error: ended.reason,
+            errorType: succeeded ? nil : RunPlanner.rolloutAbortedErrorType)
         #expect(
             try await store.registry.finishRollout(
                 claim, ended: ended, succeeded: succeeded, registerAlias: "candidate")
-                == .finished)
+                == .finished(outcome))
     }
 
     func served(_ store: BatonStore, _ target: String = "ray-serve", after: String = "") async throws -> [String] {

@@ -16,11 +16,10 @@ struct GateExecutor: StageExecutor {
     let logger: Logger
 
     /// Decides the attempt and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
-        guard try await attempts.recordExecution(claim) else { return }
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
+        guard try await attempts.recordExecution(claim) else { return nil }
         guard let gate = stage.gate else {
-            try await finish(claim, failure: "the stage has no valid gate: {condition}", errorType: "invalid")
-            return
+            return try await finish(claim, failure: "the stage has no valid gate: {condition}", errorType: "invalid")
         }
         let model = gate.readsChampion ? pipeline.championModel(forGate: stage) : nil
         let stages = Set(gate.condition.references.compactMap { $0.path.first == "stages" ? $0.path[1] : nil })
@@ -29,16 +28,16 @@ struct GateExecutor: StageExecutor {
         do {
             decision = try gate.decide(inputs)
         } catch {
-            try await finish(
+            return try await finish(
                 claim, failure: "gate condition could not be evaluated: \(error)", errorType: "gate_error")
-            return
         }
-        let recorded = try await registry.finishGateAttempt(
-            claim, gate: gate, decision: decision, model: model, championVersion: inputs.champion?.version)
-        guard recorded else {
+        guard
+            let outcome = try await registry.finishGateAttempt(
+                claim, gate: gate, decision: decision, model: model, championVersion: inputs.champion?.version)
+        else {
             logger.info(
                 "gate decision fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
-            return
+            return nil
         }
         let state: AttemptState = decision.passed ? .succeeded : .rejected
         EngineMetrics.attemptFinished(claim, state: state)
@@ -49,11 +48,12 @@ struct GateExecutor: StageExecutor {
                 LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)",
                 LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.gateClause: "\(decision.failedClause ?? "-")",
             ])
+        return outcome
     }
 
-    private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws {
-        if try await attempts.finishAttempt(claim, state: .failed, error: failure, errorType: errorType) {
-            EngineMetrics.attemptFinished(claim, state: .failed)
-        }
+    private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws -> StageOutcome? {
+        let outcome = try await attempts.finishAttempt(claim, state: .failed, error: failure, errorType: errorType)
+        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
+        return outcome
     }
 }

@@ -13,9 +13,9 @@ struct NoopExecutor: StageExecutor {
     let logger: Logger
 
     /// Runs the attempt to its end and records the outcome (fenced by the lease epoch).
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         let noop = stage.noop ?? NoopStageSpec()
-        guard try await attempts.recordExecution(claim) else { return }
+        guard try await attempts.recordExecution(claim) else { return nil }
         let deadline = ContinuousClock.now + .milliseconds(Int64(claim.deadline.timeIntervalSinceNow * 1000))
         let end = min(ContinuousClock.now + noop.sleep, deadline)
         if ContinuousClock.now < end {
@@ -23,7 +23,7 @@ struct NoopExecutor: StageExecutor {
                 try await leases.run(claim) { try await Task.sleep(until: end) }
             } catch is LeaseKeeper.LeaseLost {
                 logger.info("lease lost; stopping", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
-                return
+                return nil
             }
         }
         let state: AttemptState
@@ -44,10 +44,14 @@ struct NoopExecutor: StageExecutor {
         var records = JobRecords()
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)
-        if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
-            EngineMetrics.attemptFinished(claim, state: state)
-        } else {
+        guard
+            let outcome = try await attempts.finishAttempt(
+                claim, state: state, error: error, errorType: errorType, report: report)
+        else {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
+            return nil
         }
+        EngineMetrics.attemptFinished(claim, state: state)
+        return outcome
     }
 }

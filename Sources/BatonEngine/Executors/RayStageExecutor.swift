@@ -49,7 +49,7 @@ struct RayStageExecutor: StageExecutor {
     }
 
     /// Follows the submitted job to its end (see ``watch(_:stage:)``).
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         await watch(claim, stage: stage)
     }
 
@@ -74,7 +74,7 @@ struct RayStageExecutor: StageExecutor {
                 folder = try paths.workingDirectory(directory)
             } catch {
                 if try await attempts.finishAttempt(
-                    claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused")
+                    claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused") != nil
                 {
                     EngineMetrics.attemptFinished(claim, state: .failed)
                 }
@@ -152,19 +152,22 @@ struct RayStageExecutor: StageExecutor {
 
     /// Follows the job to its end, keeping the lease; records the outcome, or stops the job
     /// when the attempt ran out of time or was cancelled.
-    func watch(_ claim: ClaimedAttempt, stage: StageSpec) async {
+    ///
+    /// - Returns: the outcome recorded; `nil` when this watch recorded none.
+    @discardableResult
+    func watch(_ claim: ClaimedAttempt, stage: StageSpec) async -> StageOutcome? {
         var claim = claim
         do {
             if claim.raySubmissionID == nil {
                 // Adopted before the submission was recorded: submitting again is safe (same id).
-                guard let submitted = try await submit(claim, stage: stage) else { return }
+                guard let submitted = try await submit(claim, stage: stage) else { return nil }
                 claim = submitted
             }
             let watched = claim
             do {
                 // Reading and parsing a log of many MiB must not let the lease lapse either, or an
                 // adopting watcher would fence the outcome out and read the log again, and again.
-                try await leases.run(watched) { try await follow(watched, stage: stage) }
+                return try await leases.run(watched) { try await follow(watched, stage: stage) }
             } catch is LeaseKeeper.LeaseLost {
                 try await leaseLost(watched, submissionID: watched.raySubmissionID ?? watched.id.lowercased)
             }
@@ -174,9 +177,11 @@ struct RayStageExecutor: StageExecutor {
                 "watching ray job failed",
                 metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
         }
+        return nil
     }
 
-    private func follow(_ claim: ClaimedAttempt, stage: StageSpec) async throws {
+    /// Polls the job until it ends, then records its outcome (returned; `nil` when fenced out).
+    private func follow(_ claim: ClaimedAttempt, stage: StageSpec) async throws -> StageOutcome? {
         let submissionID = claim.raySubmissionID ?? claim.id.lowercased
         let following = ContinuousClock.now
         var lastStatus: RayJobDetails.Status?
@@ -185,12 +190,10 @@ struct RayStageExecutor: StageExecutor {
         while !Task.isCancelled {
             if let since = logFailingSince, Date() >= claim.deadline || ContinuousClock.now - since >= Self.logPatience
             {
-                try await failUnreadableLog(claim, stage: stage, submissionID: submissionID)
-                return
+                return try await failUnreadableLog(claim, stage: stage, submissionID: submissionID)
             }
             if Date() >= claim.deadline {
-                try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
-                return
+                return try await stopForTimeout(claim, stage: stage, submissionID: submissionID)
             }
             let job: RayJobDetails
             switch await lookUp(submissionID) {
@@ -198,13 +201,13 @@ struct RayStageExecutor: StageExecutor {
                 job = details
             case .missing:
                 // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
-                if try await attempts.finishAttempt(
+                let outcome = try await attempts.finishAttempt(
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
                     errorType: "ray_job_lost")
-                {
+                if outcome != nil {
                     EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0)
                 }
-                return
+                return outcome
             case .unavailable(let error) where !error.isRetriable:
                 throw error
             case .unavailable(let error):
@@ -228,8 +231,7 @@ struct RayStageExecutor: StageExecutor {
                     try await Task.sleep(for: configuration.rayMaxPollInterval)
                     continue
                 }
-                try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
-                return
+                return try await finish(claim, job: job, log: log, stage: stage, submissionID: submissionID)
             }
             if job.status != lastStatus {
                 try await attempts.recordRayStatus(claim, status: job.status.rawValue)
@@ -242,6 +244,7 @@ struct RayStageExecutor: StageExecutor {
                 configuration.rayMaxPollInterval)
             try await Task.sleep(for: min(delay, max(.milliseconds(50), .seconds(claim.deadline.timeIntervalSinceNow))))
         }
+        return nil
     }
 
     private enum Lookup {
@@ -266,13 +269,16 @@ struct RayStageExecutor: StageExecutor {
     /// (`log_unreadable`, retried as the stage's policy says) rather than succeed without outputs.
     static let logPatience: Duration = .seconds(600)
 
-    private func failUnreadableLog(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws {
+    private func failUnreadableLog(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws
+        -> StageOutcome?
+    {
         let error =
             "the Ray job ended but its log (with the job's outputs and metrics) could not be read for "
             + "\(DurationParsing.format(Self.logPatience)) or until the stage timeout; see the worker's log"
-        if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: "log_unreadable") {
-            EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0)
-        }
+        let outcome = try await attempts.finishAttempt(
+            claim, state: .failed, error: error, errorType: "log_unreadable")
+        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0) }
+        return outcome
     }
 
     /// The declared outputs a job did not report, in the stage's order.
@@ -283,7 +289,7 @@ struct RayStageExecutor: StageExecutor {
 
     private func finish(
         _ claim: ClaimedAttempt, job: RayJobDetails, log: String, stage: StageSpec, submissionID: String
-    ) async throws {
+    ) async throws -> StageOutcome? {
         let records = JobRecords(log: log)
         for problem in records.problems.prefix(5) {
             logger.warning(
@@ -319,20 +325,24 @@ struct RayStageExecutor: StageExecutor {
             error = "\(job.message ?? "the Ray job failed")\(exit)"
             errorType = job.errorType ?? "job_failed"
         }
-        if try await attempts.finishAttempt(claim, state: state, error: error, errorType: errorType, report: report) {
-            EngineMetrics.attemptFinished(claim, state: state, gpus: stage.ray?.resources.gpus ?? 0)
-        }
+        let outcome = try await attempts.finishAttempt(
+            claim, state: state, error: error, errorType: errorType, report: report)
+        if outcome != nil { EngineMetrics.attemptFinished(claim, state: state, gpus: stage.ray?.resources.gpus ?? 0) }
+        return outcome
     }
 
-    private func stopForTimeout(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws {
+    private func stopForTimeout(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws
+        -> StageOutcome?
+    {
         let status = try await stopJob(submissionID)
         let error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout)); Ray job \(status)"
-        if try await attempts.finishAttempt(
-            claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
-        {
-            try await attempts.markRayStopped(claim.id, status: status)
-            EngineMetrics.attemptFinished(claim, state: .timedOut, gpus: stage.ray?.resources.gpus ?? 0)
-        }
+        guard
+            let outcome = try await attempts.finishAttempt(
+                claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
+        else { return nil }
+        try await attempts.markRayStopped(claim.id, status: status)
+        EngineMetrics.attemptFinished(claim, state: .timedOut, gpus: stage.ray?.resources.gpus ?? 0)
+        return outcome
     }
 
     private func leaseLost(_ claim: ClaimedAttempt, submissionID: String) async throws {

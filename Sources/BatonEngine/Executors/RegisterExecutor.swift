@@ -16,13 +16,12 @@ struct RegisterExecutor: StageExecutor {
     let logger: Logger
 
     /// Registers and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         guard let spec = stage.register else {
-            _ = try await attempts.finishAttempt(
+            return try await attempts.finishAttempt(
                 claim, state: .failed, error: "stage has no valid register settings", errorType: "invalid")
-            return
         }
-        guard try await attempts.recordExecution(claim) else { return }
+        guard try await attempts.recordExecution(claim) else { return nil }
         let outcome = try await registry.register(
             claim, spec, upstreamStages: pipeline.graph.upstream(of: stage.name).sorted())
         var metadata: Logger.Metadata = [
@@ -37,12 +36,15 @@ struct RegisterExecutor: StageExecutor {
                 registration.isNew ? "model version registered" : "model version found registered",
                 metadata: metadata)
             EngineMetrics.attemptFinished(claim, state: .succeeded)
+            return claim.outcome(.succeeded)
         case .missingArtifact(let reason):
-            if try await attempts.finishAttempt(claim, state: .failed, error: reason, errorType: "missing_artifact") {
-                EngineMetrics.attemptFinished(claim, state: .failed)
-            }
+            let outcome = try await attempts.finishAttempt(
+                claim, state: .failed, error: reason, errorType: "missing_artifact")
+            if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
+            return outcome
         case .fencedOut:
             logger.info("registration fenced out (lease lost)", metadata: metadata)
+            return nil
         }
     }
 }

@@ -20,35 +20,31 @@ struct RolloutExecutor: StageExecutor {
     let logger: Logger
 
     /// Runs the rollout and records the outcome.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         guard let spec = stage.rollout else {
-            try await fail(claim, "stage has no valid rollout settings", type: "invalid")
-            return
+            return try await fail(claim, "stage has no valid rollout settings", type: "invalid")
         }
-        guard try await attempts.recordExecution(claim) else { return }
+        guard try await attempts.recordExecution(claim) else { return nil }
         guard let registerStage = RolloutSpec.registerStages(upstreamOf: stage.name, in: pipeline).first,
             let register = pipeline.stage(named: registerStage)?.register
         else {
-            try await fail(claim, "no upstream register stage names the candidate", type: "invalid")
-            return
+            return try await fail(claim, "no upstream register stage names the candidate", type: "invalid")
         }
         guard
             let versions = try await registry.rolloutVersions(
                 runID: claim.runID, registerStage: registerStage, model: register.model)
         else {
-            try await fail(
+            return try await fail(
                 claim, "stage \(registerStage) registered no version of \(register.model) in this run",
                 type: "invalid")
-            return
         }
         let candidate = RolloutModel(versions.candidate)
         // A candidate that is already champion (a rollout re-run by hand) is rolled out alone.
         let stable = versions.stable.flatMap { $0.version == candidate.version ? nil : RolloutModel($0) }
         guard let driver = configuration.rolloutDrivers[spec.target] else {
-            try await fail(
+            return try await fail(
                 claim, "no rollout driver for target '\(spec.target.rawValue)' is configured on this worker",
                 type: "rollout_unconfigured")
-            return
         }
         var metadata: Logger.Metadata = [
             LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.runID: "\(claim.runID.lowercased)",
@@ -76,12 +72,11 @@ struct RolloutExecutor: StageExecutor {
             }
         } catch is LeaseKeeper.LeaseLost {
             logger.info("lease lost; rollout stopped", metadata: metadata)
-            return
+            return nil
         } catch let error as any RolloutDriverError {
-            try await fail(
+            return try await fail(
                 claim, "rollout could not run: \(error.reason)",
                 type: error.isRetriable ? "rollout_unavailable" : "rollout_error")
-            return
         }
         let reason: String?
         if case .aborted(let why) = result { reason = why } else { reason = nil }
@@ -93,18 +88,20 @@ struct RolloutExecutor: StageExecutor {
             claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
         metadata[LogKeys.outcome] = "\(reason == nil ? "succeeded" : "aborted")"
         switch finish {
-        case .finished:
+        case .finished(let outcome):
             logger.info("rollout finished", metadata: metadata)
-            EngineMetrics.attemptFinished(claim, state: reason == nil ? .succeeded : .failed)
+            EngineMetrics.attemptFinished(claim, state: outcome.state)
+            return outcome
         case .fencedOut:
             logger.info("rollout outcome fenced out (lease lost)", metadata: metadata)
+            return nil
         }
     }
 
-    private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws {
-        if try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: type) {
-            EngineMetrics.attemptFinished(claim, state: .failed)
-        }
+    private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws -> StageOutcome? {
+        let outcome = try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: type)
+        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
+        return outcome
     }
 }
 

@@ -24,9 +24,11 @@ protocol StageExecutor: Sendable {
     ///   - claim: the attempt, as ``prepare(_:stage:)`` returned it.
     ///   - stage: the attempt's stage; its ``StageSpec/body`` is of the executor's kind.
     ///   - pipeline: the run's spec.
+    /// - Returns: the outcome this execution recorded, as the store's finishing write returned
+    ///   it (the worker hands the run on from it); `nil` when it recorded none (the lease was lost).
     /// - Throws: when the attempt could not be run to its end; its lease then runs out and the
     ///   sweeper re-drives it.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome?
 }
 
 extension StageExecutor {

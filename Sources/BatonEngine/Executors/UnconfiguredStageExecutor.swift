@@ -17,5 +17,7 @@ struct UnconfiguredStageExecutor: StageExecutor {
     }
 
     /// Never reached: ``prepare(_:stage:)`` ends every attempt.
-    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws {}
+    func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
+        nil
+    }
 }

@@ -16,7 +16,7 @@ import Tracing
 ///
 /// With ``EngineConfiguration/directHandOff`` on, an attempt that ends here hands off without
 /// the broker: the worker applies its outcome in the coordinator's transaction
-/// (``RunStore/applyOutcome(of:consumer:pool:)``) and claims the next attempt of its pool
+/// (``RunStore/applyOutcome(_:consumer:pool:)``) and claims the next attempt of its pool
 /// that this made ready, in the same execution slot. Every event is still written and published;
 /// the coordinator's and the other workers' handling of them then finds the work done (and this
 /// worker drops the `stage.ready` of an attempt it claimed so without a round trip: ``DirectClaims``).
@@ -134,22 +134,23 @@ public struct StageWorker: Service {
     /// - Returns: the next attempt of this pool the hand-off claimed, if any.
     private func execute(_ prepared: Prepared, context: ServiceContext) async -> Prepared? {
         let claim = prepared.claim
-        await withSpan("execute \(prepared.stage.kind.rawValue)", context: context) { span in
+        let recorded = await withSpan("execute \(prepared.stage.kind.rawValue)", context: context) { span in
             span.attributes["baton.run_id"] = claim.runID.lowercased
             span.attributes["baton.stage"] = claim.stage
             span.attributes["baton.attempt"] = claim.attempt
-            await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
+            return await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
         }
         // Shutting down, a worker takes no new work: the outcome's event carries the hand-off
         // (otherwise a chain of stages would keep a graceful shutdown waiting past its limit).
-        guard configuration.directHandOff, !Task.isShuttingDownGracefully else { return nil }
+        // Nothing recorded (the lease was lost): nothing to hand on.
+        guard configuration.directHandOff, !Task.isShuttingDownGracefully, let recorded else { return nil }
         do {
             // A span of its own: the events the hand-off writes (the next stage.ready) are its children.
             return try await withSpan("worker hand-off", context: context) { span in
                 span.attributes["baton.run_id"] = claim.runID.lowercased
                 span.attributes["baton.stage"] = claim.stage
                 let due = try await runs.applyOutcome(
-                    of: claim, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
+                    recorded, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
                 for queued in due {
                     if let next = try await prepare(queued) {
                         directClaims.insert(queued.id)
@@ -194,16 +195,18 @@ public struct StageWorker: Service {
         return (claim, stage, pipeline)
     }
 
+    /// Runs the executor; the outcome it recorded, `nil` when none.
     private func execute(
         _ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec, with executor: any StageExecutor
-    ) async {
+    ) async -> StageOutcome? {
         do {
-            try await executor.execute(claim, stage: stage, in: pipeline)
+            return try await executor.execute(claim, stage: stage, in: pipeline)
         } catch {
             // The lease runs out and the sweeper re-drives the attempt.
             logger.error(
                 "attempt execution failed",
                 metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
+            return nil
         }
     }
 }
