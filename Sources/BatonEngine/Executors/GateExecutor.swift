@@ -39,8 +39,7 @@ struct GateExecutor: StageExecutor {
                 "gate decision fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
             return nil
         }
-        let state: AttemptState = decision.passed ? .succeeded : .rejected
-        EngineMetrics.attemptFinished(claim, state: state)
+        EngineMetrics.attemptFinished(claim, state: outcome.state)
         EngineMetrics.gateDecided(pipeline: claim.pipeline, passed: decision.passed)
         logger.info(
             decision.passed ? "gate passed" : "gate rejected the run",
