@@ -51,8 +51,6 @@ struct GateExecutor: StageExecutor {
     }
 
     private func finish(_ claim: ClaimedAttempt, failure: String, errorType: String) async throws -> StageOutcome? {
-        let outcome = try await attempts.finishAttempt(claim, state: .failed, error: failure, errorType: errorType)
-        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
-        return outcome
+        try await attempts.finishCounted(claim, state: .failed, error: failure, errorType: errorType)
     }
 }

@@ -44,14 +44,11 @@ struct NoopExecutor: StageExecutor {
         var records = JobRecords()
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)
-        guard
-            let outcome = try await attempts.finishAttempt(
-                claim, state: state, error: error, errorType: errorType, report: report)
-        else {
+        let outcome = try await attempts.finishCounted(
+            claim, state: state, error: error, errorType: errorType, report: report)
+        if outcome == nil {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
-            return nil
         }
-        EngineMetrics.attemptFinished(claim, state: state)
         return outcome
     }
 }

@@ -73,11 +73,8 @@ struct RayStageExecutor: StageExecutor {
                 // A local folder (inside the jobs root): packaged and uploaded, as Ray's SDK does.
                 folder = try paths.workingDirectory(directory)
             } catch {
-                if try await attempts.finishAttempt(
-                    claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused") != nil
-                {
-                    EngineMetrics.attemptFinished(claim, state: .failed)
-                }
+                try await attempts.finishCounted(
+                    claim, state: .failed, error: "path policy: \(error.reason)", errorType: "path_refused")
                 return nil
             }
             code = try folder.map { "sha256:" + (try RayWorkingDirectory(folder: $0).digest()) } ?? directory
@@ -201,13 +198,9 @@ struct RayStageExecutor: StageExecutor {
                 job = details
             case .missing:
                 // Ray forgets its jobs when the head restarts: the attempt failed, a retry runs anew.
-                let outcome = try await attempts.finishAttempt(
+                return try await attempts.finishCounted(
                     claim, state: .failed, error: "Ray no longer knows job \(submissionID) (was the head restarted?)",
-                    errorType: "ray_job_lost")
-                if outcome != nil {
-                    EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0)
-                }
-                return outcome
+                    errorType: "ray_job_lost", gpus: stage.ray?.resources.gpus ?? 0)
             case .unavailable(let error) where !error.isRetriable:
                 throw error
             case .unavailable(let error):
@@ -275,10 +268,8 @@ struct RayStageExecutor: StageExecutor {
         let error =
             "the Ray job ended but its log (with the job's outputs and metrics) could not be read for "
             + "\(DurationParsing.format(Self.logPatience)) or until the stage timeout; see the worker's log"
-        let outcome = try await attempts.finishAttempt(
-            claim, state: .failed, error: error, errorType: "log_unreadable")
-        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed, gpus: stage.ray?.resources.gpus ?? 0) }
-        return outcome
+        return try await attempts.finishCounted(
+            claim, state: .failed, error: error, errorType: "log_unreadable", gpus: stage.ray?.resources.gpus ?? 0)
     }
 
     /// The declared outputs a job did not report, in the stage's order.
@@ -325,10 +316,9 @@ struct RayStageExecutor: StageExecutor {
             error = "\(job.message ?? "the Ray job failed")\(exit)"
             errorType = job.errorType ?? "job_failed"
         }
-        let outcome = try await attempts.finishAttempt(
-            claim, state: state, error: error, errorType: errorType, report: report)
-        if outcome != nil { EngineMetrics.attemptFinished(claim, state: state, gpus: stage.ray?.resources.gpus ?? 0) }
-        return outcome
+        return try await attempts.finishCounted(
+            claim, state: state, error: error, errorType: errorType, report: report,
+            gpus: stage.ray?.resources.gpus ?? 0)
     }
 
     private func stopForTimeout(_ claim: ClaimedAttempt, stage: StageSpec, submissionID: String) async throws
@@ -337,11 +327,11 @@ struct RayStageExecutor: StageExecutor {
         let status = try await stopJob(submissionID)
         let error = "exceeded the stage timeout of \(DurationParsing.format(stage.timeout)); Ray job \(status)"
         guard
-            let outcome = try await attempts.finishAttempt(
-                claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status))
+            let outcome = try await attempts.finishCounted(
+                claim, state: .timedOut, error: error, errorType: "timeout", report: AttemptReport(rayStatus: status),
+                gpus: stage.ray?.resources.gpus ?? 0)
         else { return nil }
         try await attempts.markRayStopped(claim.id, status: status)
-        EngineMetrics.attemptFinished(claim, state: .timedOut, gpus: stage.ray?.resources.gpus ?? 0)
         return outcome
     }
 

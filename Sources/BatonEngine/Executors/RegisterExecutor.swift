@@ -38,10 +38,8 @@ struct RegisterExecutor: StageExecutor {
             EngineMetrics.attemptFinished(claim, state: .succeeded)
             return claim.outcome(.succeeded)
         case .missingArtifact(let reason):
-            let outcome = try await attempts.finishAttempt(
+            return try await attempts.finishCounted(
                 claim, state: .failed, error: reason, errorType: "missing_artifact")
-            if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
-            return outcome
         case .fencedOut:
             logger.info("registration fenced out (lease lost)", metadata: metadata)
             return nil

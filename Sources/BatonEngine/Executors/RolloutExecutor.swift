@@ -99,9 +99,7 @@ struct RolloutExecutor: StageExecutor {
     }
 
     private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws -> StageOutcome? {
-        let outcome = try await attempts.finishAttempt(claim, state: .failed, error: error, errorType: type)
-        if outcome != nil { EngineMetrics.attemptFinished(claim, state: .failed) }
-        return outcome
+        try await attempts.finishCounted(claim, state: .failed, error: error, errorType: type)
     }
 }
 
