@@ -2,6 +2,17 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
+/// A worker taking the next attempt of its pool in the transaction that applies the outcome
+/// before it (``RunStore/applyOutcome(_:consumer:claimingFor:pool:lease:)``).
+struct DirectClaimant: Sendable, Hashable {
+    /// The lease owner written on the attempt (the worker's instance id).
+    var owner: String
+    /// The pool the worker serves: only an attempt of this pool is claimed.
+    var pool: String
+    /// How long the lease lasts before the worker must renew it.
+    var lease: Duration
+}
+
 extension RunStore {
     /// Applies the outcome of an attempt that has just ended, as `consumer` (the coordinator)
     /// applies it when the outcome's event arrives: the same transaction (``handleOutcome(consumer:event:outcome:)``,
@@ -11,29 +22,35 @@ extension RunStore {
     /// ignores an outcome of a stage that is not running, and a retried attempt is no longer the
     /// stage's latest), and the coordinator skips it at once (``outcomeApplied(_:outcome:consumer:)``).
     ///
+    /// The first attempt the outcome queues in `pool` and due at once (no backoff) is claimed for
+    /// `owner`, with a lease of `lease`, in the same transaction, as ``AttemptStore/claimAttempt(_:owner:lease:)``
+    /// claims: running, leased, its stage running and its `stage.started` written. It gets no
+    /// `stage.ready` event (nobody else is to claim it); a claimant that dies before executing it
+    /// leaves a leased attempt, which the sweeper takes back when the lease runs out. Other
+    /// attempts the outcome queues get their `stage.ready` as the coordinator writes them.
+    ///
     /// Only an end this worker wrote is applied: `outcome` is what its own finishing write
     /// recorded and returned (``AttemptStore/finishAttempt(_:state:error:errorType:report:)``,
     /// the registry's gate, register and rollout writes), so no read of the attempt comes before
     /// the transaction. An end another writer set (the sweeper's `lost`, after this worker's
     /// lease ran out) is left to its own event.
     ///
-    /// - Returns: the attempts in `pool` the outcome queued that are due now (no backoff), in the
-    ///   planner's order: what the caller may claim at once (their `stage.ready` events then find
-    ///   them claimed); empty when the outcome is no longer the stage's latest or changed nothing.
-    public func applyOutcome(_ outcome: StageOutcome, consumer: String, pool: String) async throws
-        -> [QueuedAttempt]
-    {
+    /// - Returns: the attempt claimed for `owner`; `nil` when the outcome queued none in `pool` due
+    ///   now, is no longer the stage's latest, or changed nothing.
+    public func applyOutcome(
+        _ outcome: StageOutcome, consumer: String, claimingFor owner: String, pool: String, lease: Duration
+    ) async throws -> ClaimedAttempt? {
         precondition(outcome.state.isTerminal, "applyOutcome needs an ended attempt's outcome")
         var event = try runEvent(
             EventType.outcome(of: outcome.state, cached: false), runID: outcome.runId, stage: outcome.stage,
             payload: outcome)
         event.id = Self.directHandOffEventID(outcome.attemptId)
-        let planned = try await applyOutcome(consumer: consumer, event: event, outcome: outcome) ?? []
-        return planned.filter { $0.pool == pool && $0.delay <= .zero }.map(\.attempt)
+        let claimant = DirectClaimant(owner: owner, pool: pool, lease: lease)
+        return try await applyOutcome(consumer: consumer, event: event, outcome: outcome, claimant: claimant)?.claimed
     }
 
     /// Whether the worker that wrote `event` (an attempt's outcome) already applied it
-    /// (``applyOutcome(_:consumer:pool:)``): one indexed read, so the coordinator can
+    /// (``applyOutcome(_:consumer:claimingFor:pool:lease:)``): one indexed read, so the coordinator can
     /// leave the event at that without a transaction. A worker that died before applying it left
     /// no such record, and the event is applied in full.
     public func outcomeApplied(_ event: CloudEvent, outcome: StageOutcome, consumer: String) async throws -> Bool {

@@ -12,14 +12,16 @@ extension RunStore {
         try await applyOutcome(consumer: consumer, event: event, outcome: outcome) != nil
     }
 
-    /// ``handleOutcome(consumer:event:outcome:)``'s transaction.
+    /// ``handleOutcome(consumer:event:outcome:)``'s transaction; with a `claimant`, the first
+    /// attempt it queues in the claimant's pool and due at once is claimed for it in the same
+    /// transaction.
     ///
-    /// - Returns: the attempts the outcome queued; `nil` when it changed nothing.
+    /// - Returns: the attempts the outcome queued, and the one claimed; `nil` when it changed nothing.
     func applyOutcome(
-        consumer: String, event: CloudEvent, outcome: StageOutcome
-    ) async throws -> [PlannedAttempt]? {
-        let planned = try await withRunningRun(outcome.runId, consumer: consumer, event: event) {
-            run, connection -> [PlannedAttempt]? in
+        consumer: String, event: CloudEvent, outcome: StageOutcome, claimant: DirectClaimant? = nil
+    ) async throws -> (planned: [PlannedAttempt], claimed: ClaimedAttempt?)? {
+        let applied = try await withRunningRun(outcome.runId, consumer: consumer, event: event) {
+            run, connection -> (planned: [PlannedAttempt], claimed: ClaimedAttempt?)? in
             // Trust the database, not the event: the attempt must have ended in the state the event says,
             // and be the stage's latest attempt. The same statement reads what the planner needs: the
             // stage's attempts for the retry policy and every stage's state (one round trip, not three,
@@ -60,9 +62,20 @@ extension RunStore {
             let planner = RunPlanner(spec: spec, params: run.params)
             let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
             guard !actions.isEmpty else { return nil }
-            return try await apply(actions, runID: outcome.runId, spec: spec, on: connection)
+            let planned = try await apply(
+                actions, runID: outcome.runId, spec: spec, claimant: claimant, on: connection)
+            let claimed = planned.first { $0.lease != nil }.flatMap { planned in
+                planned.lease.map { lease in
+                    ClaimedAttempt(
+                        id: planned.attempt.id, runID: planned.attempt.runID, stage: planned.attempt.stage,
+                        attempt: planned.attempt.attempt, epoch: lease.epoch, deadline: lease.deadline,
+                        specYAML: run.specYAML, params: run.params, pipeline: run.pipeline, pool: planned.pool,
+                        claimableAt: lease.startedAt, startedAt: lease.startedAt)
+                }
+            }
+            return (planned, claimed)
         }
-        return planned ?? nil
+        return applied ?? nil
     }
 
     /// Handles `run.cancel`: cancels the run, its unfinished stages and attempts (fencing out
@@ -108,6 +121,7 @@ extension RunStore {
         var state: RunState
         var specYAML: String
         var params: [String: JSONValue]
+        var pipeline: String
     }
 
     /// Records the event in the inbox (``StoreAggregate/claimInbox(consumer:eventID:eventType:runID:on:)``)
@@ -125,15 +139,21 @@ extension RunStore {
                 VALUES (\(consumer), \(eventID), \(eventType), \(runID), 'applied')
                 ON CONFLICT DO NOTHING RETURNING 1
             ), locked AS (
-                SELECT state, spec_yaml, params::text AS params FROM runs WHERE id = \(runID) FOR UPDATE
+                SELECT state, spec_yaml, params::text AS params, pipeline_name FROM runs WHERE id = \(runID) FOR UPDATE
             )
-            SELECT EXISTS (SELECT 1 FROM claimed), l.state, l.spec_yaml, l.params
+            SELECT EXISTS (SELECT 1 FROM claimed), l.state, l.spec_yaml, l.params, l.pipeline_name
             FROM (SELECT 1) AS one LEFT JOIN locked l ON true
             """, logger: logger)
-        for try await (claimed, state, yaml, params) in rows.decode((Bool, String?, String?, String?).self) {
-            guard let state, let yaml, let params else { return (claimed, nil) }
+        for try await (claimed, state, yaml, params, pipeline) in rows.decode(
+            (Bool, String?, String?, String?, String?).self)
+        {
+            guard let state, let yaml, let params, let pipeline else { return (claimed, nil) }
             let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(params.utf8))
-            return (claimed, LockedRun(state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded))
+            return (
+                claimed,
+                LockedRun(
+                    state: RunState(rawValue: state) ?? .failed, specYAML: yaml, params: decoded, pipeline: pipeline)
+            )
         }
         // The statement selects from one row: never reached.
         throw StoreError.conflict("the inbox claim and run lock of event \(eventID) returned no row")

@@ -2,26 +2,45 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-/// An attempt a planner's actions queued: in which pool, and after what delay.
+/// An attempt a planner's actions queued: in which pool, and after what delay; with its lease when
+/// a ``DirectClaimant`` claimed it in the same statement.
 struct PlannedAttempt: Sendable {
     var attempt: QueuedAttempt
     var pool: String
     var delay: Duration
+    var lease: DirectLease?
+}
+
+/// The lease of an attempt claimed in the statement that queued it, by the database's clock.
+struct DirectLease: Sendable {
+    var epoch: Int64
+    var deadline: Date
+    var startedAt: Date
 }
 
 extension StoreAggregate {
-    /// Applies a planner's actions to a run inside the caller's transaction.
+    /// Applies a planner's actions to a run inside the caller's transaction. With a `claimant`,
+    /// the first attempt queued in its pool and due at once is claimed for it in the same
+    /// statement (no `stage.ready` event: nobody else is to claim it).
     ///
     /// - Returns: the attempts the actions queued, in order.
     @discardableResult
     func apply(
-        _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, on connection: DatabaseSession
+        _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, claimant: DirectClaimant? = nil,
+        on connection: DatabaseSession
     ) async throws -> [PlannedAttempt] {
         var planned: [PlannedAttempt] = []
+        var claimant = claimant
         for action in actions {
             switch action {
             case .queueAttempt(let stageName, let attempt, let delay):
                 guard let stage = spec?.stage(named: stageName) else { continue }
+                if let owner = claimant, owner.pool == stage.pool, delay <= .zero {
+                    planned.append(
+                        try await claimAtOnce(stage, attempt: attempt, runID: runID, for: owner, on: connection))
+                    claimant = nil
+                    continue
+                }
                 planned.append(
                     try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection))
             case .skipStage(let stage, let reason):
@@ -105,5 +124,45 @@ extension StoreAggregate {
         return PlannedAttempt(
             attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt), pool: stage.pool,
             delay: delay)
+    }
+
+    /// Inserts the stage's attempt claimed by `claimant` (running, leased, epoch 1), marks the stage
+    /// running and writes its `stage.started` event: one statement, the claim of
+    /// ``AttemptStore/claimAttempt(_:owner:lease:)`` made in the transaction that queues the attempt.
+    private func claimAtOnce(
+        _ stage: StageSpec, attempt: Int, runID: UUID, for claimant: DirectClaimant, on connection: DatabaseSession
+    ) async throws -> PlannedAttempt {
+        let attemptID = UUID()
+        let started = try runEvent(
+            .stageStarted, runID: runID, stage: stage.name,
+            payload: StageOutcome(
+                runId: runID, stage: stage.name, attemptId: attemptID, attempt: attempt, state: .running))
+        let rows = try await connection.query(
+            """
+            WITH staged AS (
+                UPDATE stages SET state = 'running', attempts = \(attempt), started_at = coalesce(started_at, now())
+                WHERE run_id = \(runID) AND name = \(stage.name) AND state IN ('pending', 'running')
+            ), claimed AS (
+                INSERT INTO stage_attempts (id, run_id, stage, attempt, state, kind, pool, timeout_ms, lease_owner,
+                                            lease_expires_at, lease_epoch, started_at, deadline_at)
+                VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'running', \(stage.kind.rawValue),
+                        \(stage.pool), \(stage.timeout.milliseconds), \(claimant.owner),
+                        now() + make_interval(secs => \(claimant.lease.secondsDouble)), 1, now(),
+                        now() + \(stage.timeout.milliseconds) * interval '1 millisecond')
+                RETURNING lease_epoch, deadline_at, started_at
+            ), announced AS (
+                INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)
+                VALUES (\(started.id), \(started.type), \(started.source), \(started.subject), \(topics.runEvents),
+                        \(runID.lowercased), \(ByteBuffer(bytes: started.data)), now(), \(Self.traceparent(of: started)))
+            )
+            SELECT lease_epoch, deadline_at, started_at FROM claimed
+            """, logger: logger)
+        var lease: DirectLease?
+        for try await (epoch, deadline, startedAt) in rows.decode((Int64, Date, Date).self) {
+            lease = DirectLease(epoch: epoch, deadline: deadline, startedAt: startedAt)
+        }
+        return PlannedAttempt(
+            attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt), pool: stage.pool,
+            delay: .zero, lease: lease)
     }
 }

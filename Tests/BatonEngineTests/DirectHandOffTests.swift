@@ -21,9 +21,10 @@ struct DirectHandOffTests {
           - {name: last, kind: noop, needs: [left, right]}
         """
 
-    /// Runs the spec once with `BATON_DIRECT_HANDOFF=<setting>`; the run, and how many outcomes the
-    /// worker applied itself (inbox rows `<attempt>/outcome`).
-    func run(directHandOff setting: String) async throws -> (run: RunView, appliedByWorker: Int) {
+    /// Runs the spec once with `BATON_DIRECT_HANDOFF=<setting>`; the run, how many outcomes the
+    /// worker applied itself (inbox rows `<attempt>/outcome`), and how many `stage.ready` events
+    /// the run wrote.
+    func run(directHandOff setting: String) async throws -> (run: RunView, appliedByWorker: Int, readyEvents: Int) {
         let fixture = try await EngineFixture(environment: ["BATON_DIRECT_HANDOFF": setting])
         let serve = try fixture.serve("direct-\(setting)")
         let submitted = try await fixture.baton("submit", try fixture.specFile(Self.spec))
@@ -38,11 +39,19 @@ struct DirectHandOffTests {
         let executions = try await fixture.count(
             "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND executions <> 1")
         #expect(executions == 0, "\(serve.log.suffix(3000))")
+        let ready = try await fixture.count(
+            "SELECT count(*)::int FROM outbox WHERE key = \(runID.lowercased) AND event_type = 'stage.ready'")
+        // Every attempt announced its start once, however it was claimed.
+        let started = try await fixture.count(
+            "SELECT count(*)::int FROM outbox WHERE key = \(runID.lowercased) AND event_type = 'stage.started'")
+        #expect(started == 6)
         await serve.stop()
-        return (run, applied)
+        return (run, applied, ready)
     }
 
-    @Test("On: every outcome is applied by its worker, the retry still backs off, and the run is as without it")
+    @Test(
+        "On: every outcome is applied by its worker, which claims the next attempt without a stage.ready; the retry still backs off; the run is as without it"
+    )
     func directAndBrokered() async throws {
         let direct = try await run(directHandOff: "on")
         #expect(direct.run.state == .succeeded)
@@ -51,6 +60,9 @@ struct DirectHandOffTests {
         // Six attempts ended in this worker; each outcome was applied there first (the events that
         // followed changed nothing), and the retry was not claimed before its backoff.
         #expect(direct.appliedByWorker == 6)
+        // Claimed in the hand-off's transaction, an attempt needs no stage.ready: only first's,
+        // flaky's retry (due after its backoff) and right's (left was claimed beside it) are left.
+        #expect(direct.readyEvents == 3)
         let flaky = try #require(direct.run.stages.first { $0.name == "flaky" })
         let tries = flaky.attemptHistory.sorted { $0.attempt < $1.attempt }
         if tries.count == 2, let failed = tries[0].finishedAt, let retried = tries[1].startedAt {
@@ -61,6 +73,7 @@ struct DirectHandOffTests {
         let brokered = try await run(directHandOff: "off")
         #expect(brokered.run.state == .succeeded)
         #expect(brokered.appliedByWorker == 0)
+        #expect(brokered.readyEvents == 6)
         #expect(
             Dictionary(uniqueKeysWithValues: brokered.run.stages.map { ($0.name, $0.attempts) }) == attempts)
     }

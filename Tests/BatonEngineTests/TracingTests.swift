@@ -78,8 +78,8 @@ struct TracingTests {
         }
         // The work nests: a worker's execution under its stage.ready handling; the Ray job's
         // submission under that handling too (it is recorded before the offset is committed),
-        // the polls of its status under the execution; and the stage.ready of a later stage
-        // published under the handling of the stage before it
+        // the polls of its status under the execution; and a later stage's start published under
+        // the handling of the stage before it
         for execute in ofRun where execute.name.hasPrefix("execute ") {
             #expect(byID[execute.parentID]?.name == "worker stage.ready", "\(execute)")
         }
@@ -95,12 +95,14 @@ struct TracingTests {
             readParents.allSatisfy { !$0.hasPrefix("coordinator") && !$0.hasPrefix("relay") }, "\(readParents) \(reads)"
         )
         #expect(readParents.filter { followers.contains($0) }.count >= 2, "the follower polls the job: \(reads)")
-        // (by the coordinator, or by the worker that ran the stage before: the direct hand-off).
-        let readyAfterOutcome = ofRun.filter {
-            $0.name == "relay publish stage.ready"
-                && ["coordinator stage.succeeded", "worker hand-off"].contains(byID[$0.parentID]?.name)
+        // (by the coordinator's stage.ready, or by the worker that ran the stage before: the
+        // direct hand-off claims the stage and writes its stage.started).
+        let startAfterOutcome = ofRun.filter {
+            let parent = byID[$0.parentID]?.name
+            return ($0.name == "relay publish stage.ready" && parent == "coordinator stage.succeeded")
+                || ($0.name == "relay publish stage.started" && parent == "worker hand-off")
         }
-        #expect(readyAfterOutcome.count == 2, "train's and evaluate's stage.ready follow an outcome")
+        #expect(startAfterOutcome.count == 2, "train's and evaluate's start follows an outcome: \(startAfterOutcome)")
     }
 }
 

@@ -122,7 +122,9 @@ struct RunLifecycleTests {
             // A direct hand-off of an end the database does not hold changes nothing: the sweeper's
             // end is its own event's to apply.
             #expect(
-                try await store.runs.applyOutcome(claim.outcome(.succeeded), consumer: "c", pool: "default").isEmpty)
+                try await store.runs.applyOutcome(
+                    claim.outcome(.succeeded), consumer: "c", claimingFor: "stalled", pool: "default",
+                    lease: .seconds(30)) == nil)
             #expect(try await store.runs.run(runID)?.stages[0].attemptHistory.map(\.state) == [.lost])
             // The coordinator consumes the sweeper's outcome and queues attempt 2 at once.
             let outcome = StageOutcome(
@@ -133,6 +135,63 @@ struct RunLifecycleTests {
             let view = try #require(try await store.runs.run(runID))
             #expect(view.stages[0].attemptHistory.map(\.state) == [.lost, .queued])
             #expect(view.stages[0].state == .ready)
+        }
+    }
+
+    @Test(
+        "A direct hand-off claims the next attempt of its pool in the outcome's transaction: running, leased, started, no stage.ready"
+    )
+    func claimedAtOnce() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            /// Starts a run of the spec and ends its first stage; the outcome to hand on.
+            func firstEnded() async throws -> StageOutcome {
+                guard
+                    case .created(let runID) = try await store.runs.handleRequest(
+                        consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
+                else { throw TestPreconditionFailed() }
+                let first = try #require(
+                    try await store.attempts.claimAttempt(
+                        try await queuedAttempt(store, run: runID, stage: "first"), owner: "w1", lease: .seconds(30)))
+                return try #require(try await store.attempts.finishAttempt(first, state: .succeeded))
+            }
+            /// The second stage's attempt and stage states and how many of each event it has in the outbox.
+            func second(of runID: UUID) async throws -> [String] {
+                let rows = try await store.client.query(
+                    """
+                    SELECT a.state || '/' || coalesce(a.lease_owner, '-') || '/' || s.state || '/' ||
+                        (SELECT string_agg(o.event_type, ',' ORDER BY o.id) FROM outbox o
+                         WHERE o.subject = 'run/' || \(runID.lowercased) || '/stage/second')
+                    FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
+                    WHERE a.run_id = \(runID) AND a.stage = 'second'
+                    """)
+                var states: [String] = []
+                for try await state in rows.decode(String.self) { states.append(state) }
+                return states
+            }
+            // A claimant of another pool claims nothing: the attempt is queued with its stage.ready.
+            let brokered = try await firstEnded()
+            #expect(
+                try await store.runs.applyOutcome(
+                    brokered, consumer: "c", claimingFor: "w1", pool: "gpu", lease: .seconds(30)) == nil)
+            #expect(try await second(of: brokered.runId) == ["queued/-/ready/stage.ready"])
+
+            let direct = try await firstEnded()
+            let next = try #require(
+                try await store.runs.applyOutcome(
+                    direct, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30)))
+            #expect(next.stage == "second" && next.attempt == 1 && next.epoch == 1 && next.pipeline == "pair")
+            #expect(next.params["epochs"] == .int(1))
+            #expect(try await second(of: direct.runId) == ["running/w1/running/stage.started"])
+            // Nobody else can claim it; the claimant's own writes go through under its epoch.
+            #expect(try await store.attempts.claimAttempt(next.id, owner: "w2", lease: .seconds(30)) == nil)
+            #expect(try await store.attempts.recordExecution(next))
+            let last = try #require(try await store.attempts.finishAttempt(next, state: .succeeded))
+            // The last stage queues nothing: no claim, and the run ends.
+            #expect(
+                try await store.runs.applyOutcome(
+                    last, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30)) == nil)
+            #expect(try await store.runs.run(direct.runId)?.state == .succeeded)
         }
     }
 

@@ -16,16 +16,15 @@ import Tracing
 ///
 /// With ``EngineConfiguration/directHandOff`` on, an attempt that ends here hands off without
 /// the broker: the worker applies its outcome in the coordinator's transaction
-/// (``RunStore/applyOutcome(_:consumer:pool:)``) and claims the next attempt of its pool
-/// that this made ready, in the same execution slot. Every event is still written and published;
-/// the coordinator's and the other workers' handling of them then finds the work done (and this
-/// worker drops the `stage.ready` of an attempt it claimed so without a round trip: ``DirectClaims``).
+/// (``RunStore/applyOutcome(_:consumer:claimingFor:pool:lease:)``), claiming in that transaction the next
+/// attempt of its pool that this made due, and executes it in the same execution slot. The
+/// outcome's event is still published; the coordinator's handling of it then finds the work done.
+/// The attempt claimed so gets no `stage.ready` (its `stage.started` is written with the claim).
 public struct StageWorker: Service {
     private let loop: MessageLoop
     private let executors: StageExecutors
     private let attempts: AttemptStore
     private let runs: RunStore
-    private let directClaims = DirectClaims()
     private let pool: String
     private let configuration: EngineConfiguration
     private let logger: Logger
@@ -89,8 +88,6 @@ public struct StageWorker: Service {
             } catch let error as EventError {
                 throw PoisonMessage(reason: error.message)
             }
-            // Claimed here already by a direct hand-off: nothing to ask the database.
-            if directClaims.remove(ready.attemptId) { return nil }
             let queued = QueuedAttempt(
                 id: ready.attemptId, runID: ready.runId, stage: ready.stage, attempt: ready.attempt)
             guard let first = try await prepare(queued) else { return nil }
@@ -114,10 +111,24 @@ public struct StageWorker: Service {
         var executor: any StageExecutor
     }
 
-    /// Claims the attempt and runs its executor's ``StageExecutor/prepare(_:stage:)``; `nil`
-    /// when there is nothing to execute.
+    /// Claims the attempt and prepares it (``prepare(claimed:)``); `nil` when there is nothing to execute.
     private func prepare(_ queued: QueuedAttempt) async throws -> Prepared? {
-        guard let (claim, stage, pipeline) = try await claim(queued) else { return nil }
+        guard
+            let claim = try await attempts.claimAttempt(
+                queued, owner: configuration.instanceID, lease: configuration.leaseDuration)
+        else {
+            logger.debug(
+                "attempt not claimable (already claimed or ended)",
+                metadata: [LogKeys.attemptID: "\(queued.id.lowercased)"])
+            return nil
+        }
+        return try await prepare(claimed: claim)
+    }
+
+    /// Finds a claimed attempt's stage and executor and runs the executor's
+    /// ``StageExecutor/prepare(_:stage:)``; `nil` when there is nothing to execute.
+    private func prepare(claimed claim: ClaimedAttempt) async throws -> Prepared? {
+        guard let (stage, pipeline) = try await stage(of: claim) else { return nil }
         guard let executor = executors.executor(for: stage.kind) else {
             _ = try await attempts.finishAttempt(
                 claim, state: .failed,
@@ -145,40 +156,31 @@ public struct StageWorker: Service {
         // Nothing recorded (the lease was lost): nothing to hand on.
         guard configuration.directHandOff, !Task.isShuttingDownGracefully, let recorded else { return nil }
         do {
-            // A span of its own: the events the hand-off writes (the next stage.ready) are its children.
+            // A span of its own: the events the hand-off writes (the next stage.started) are its children.
             return try await withSpan("worker hand-off", context: context) { span in
                 span.attributes["baton.run_id"] = claim.runID.lowercased
                 span.attributes["baton.stage"] = claim.stage
-                let due = try await runs.applyOutcome(
-                    recorded, consumer: EngineConfiguration.coordinatorConsumer, pool: pool)
-                for queued in due {
-                    if let next = try await prepare(queued) {
-                        directClaims.insert(queued.id)
-                        return next
-                    }
-                }
-                return nil
+                guard
+                    let next = try await runs.applyOutcome(
+                        recorded, consumer: EngineConfiguration.coordinatorConsumer,
+                        claimingFor: configuration.instanceID, pool: pool, lease: configuration.leaseDuration)
+                else { return nil }
+                return try await prepare(claimed: next)
             }
         } catch {
-            // The events take the usual way: the coordinator applies the outcome, a worker claims.
+            // Not applied: the outcome's event takes the usual way (the coordinator applies it, a
+            // worker claims). Applied, but the claimed attempt not prepared: its lease runs out
+            // and the sweeper takes it back.
             logger.warning(
-                "direct hand-off failed; the broker's events will carry it",
+                "direct hand-off failed; the outcome's event or the sweeper will carry it",
                 metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(error))"])
         }
         return nil
     }
 
-    /// Claims the attempt; `nil` when there is nothing to run.
-    private func claim(_ queued: QueuedAttempt) async throws -> (ClaimedAttempt, StageSpec, PipelineSpec)? {
-        guard
-            let claim = try await attempts.claimAttempt(
-                queued, owner: configuration.instanceID, lease: configuration.leaseDuration)
-        else {
-            logger.debug(
-                "attempt not claimable (already claimed or ended)",
-                metadata: [LogKeys.attemptID: "\(queued.id.lowercased)"])
-            return nil
-        }
+    /// Counts and logs a claim and finds its stage in the run's spec; `nil` when the spec has no
+    /// such stage (the attempt is failed then).
+    private func stage(of claim: ClaimedAttempt) async throws -> (StageSpec, PipelineSpec)? {
         EngineMetrics.claimed(claim)
         let pipeline = try PipelineSpecCache.shared.spec(claim.specYAML)
         guard let stage = pipeline.stage(named: claim.stage) else {
@@ -192,7 +194,7 @@ public struct StageWorker: Service {
                 LogKeys.runID: "\(claim.runID.lowercased)", LogKeys.stage: "\(claim.stage)",
                 LogKeys.attempt: "\(claim.attempt)",
             ])
-        return (claim, stage, pipeline)
+        return (stage, pipeline)
     }
 
     /// Runs the executor; the outcome it recorded, `nil` when none.
