@@ -184,13 +184,17 @@ extension AttemptStore {
     /// metrics) and writes its outcome event — one statement, so one round trip, fenced by the
     /// epoch: when the UPDATE matches nothing, nothing else is written either.
     ///
+    /// With `countingExecution`, the same write counts the attempt's execution
+    /// (``recordExecution(_:)``): for work done in no time between the claim and the end, with no
+    /// effect outside this write (an instant `noop`), so that a fenced-out end records neither.
+    ///
     /// - Returns: the outcome recorded (its event's payload); `nil` when the write was fenced out
     ///   (the lease was lost or the attempt was cancelled or timed out meanwhile): nothing was
     ///   written then.
     @discardableResult
     public func finishAttempt(
         _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
-        report: AttemptReport? = nil
+        report: AttemptReport? = nil, countingExecution: Bool = false
     ) async throws -> StageOutcome? {
         precondition(state.isTerminal, "finishAttempt needs a terminal state")
         let records = report?.records ?? JobRecords()
@@ -213,7 +217,7 @@ extension AttemptStore {
                     error_type = \(errorType), ray_status = coalesce(\(report?.rayStatus), ray_status),
                     ray_message = \(report?.rayMessage), ray_error_type = \(report?.rayErrorType),
                     driver_exit_code = \(report?.driverExitCode), ray_started_at = \(report?.rayStartedAt),
-                    ray_ended_at = \(report?.rayEndedAt)
+                    ray_ended_at = \(report?.rayEndedAt), executions = executions + \(countingExecution ? 1 : 0)
                 WHERE id = \(claim.id) AND lease_epoch = \(claim.epoch) AND state = 'running' RETURNING id
             ), artifact AS (
                 INSERT INTO artifacts (uri, md5, size, nfiles, kind)

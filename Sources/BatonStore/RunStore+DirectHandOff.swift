@@ -30,7 +30,7 @@ extension RunStore {
     /// attempts the outcome queues get their `stage.ready` as the coordinator writes them.
     ///
     /// Only an end this worker wrote is applied: `outcome` is what its own finishing write
-    /// recorded and returned (``AttemptStore/finishAttempt(_:state:error:errorType:report:)``,
+    /// recorded and returned (``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``,
     /// the registry's gate, register and rollout writes), so no read of the attempt comes before
     /// the transaction. An end another writer set (the sweeper's `lost`, after this worker's
     /// lease ran out) is left to its own event.

@@ -39,20 +39,22 @@ struct APITLSTests {
         let token = try await APITests.makeToken(fixture, name: "tls", scopes: "runs:read")
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(certificate.path)
-        let client = HTTPClient(configuration: .init(tlsConfiguration: tls))
         let base = "https://127.0.0.1:\(fixture.apiPort)"
-        try await fixture.waitUntil("the API answers over HTTPS", timeout: .seconds(60)) {
-            let response = try? await client.execute(HTTPClientRequest(url: base + "/healthz"), timeout: .seconds(5))
-            return response?.status == .ok
+        // Shut down however the body ends: a client left running crashes the test process.
+        try await HTTPClient.withHTTPClient(configuration: .init(tlsConfiguration: tls)) { client in
+            try await fixture.waitUntil("the API answers over HTTPS", timeout: .seconds(60)) {
+                let response = try? await client.execute(
+                    HTTPClientRequest(url: base + "/healthz"), timeout: .seconds(5))
+                return response?.status == .ok
+            }
+            var request = HTTPClientRequest(url: base + "/v1/runs")
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let runs = try await client.execute(request, timeout: .seconds(10))
+            #expect(runs.status == .ok)
+            let plain = try? await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(fixture.apiPort)/healthz"), timeout: .seconds(5))
+            #expect(plain?.status != .ok, "plain HTTP is not served on the TLS port")
         }
-        var request = HTTPClientRequest(url: base + "/v1/runs")
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        let runs = try await client.execute(request, timeout: .seconds(10))
-        #expect(runs.status == .ok)
-        let plain = try? await HTTPClient.shared.execute(
-            HTTPClientRequest(url: "http://127.0.0.1:\(fixture.apiPort)/healthz"), timeout: .seconds(5))
-        #expect(plain?.status != .ok, "plain HTTP is not served on the TLS port")
-        try await client.shutdown()
 
         var remote = fixture.environment
         remote["BATON_API_URL"] = base

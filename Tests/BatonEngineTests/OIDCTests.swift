@@ -130,42 +130,43 @@ struct OIDCTests {
         environment["BATON_CONSOLE_URL"] = base
         let serve = try BatonProcess(["serve"], environment: environment, logName: "\(fixture.prefix)-oidc")
         try await APITests.waitForAPI(fixture)
-        let browser = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
-        func get(_ url: String, cookie: String? = nil) async throws -> HTTPClientResponse {
-            var request = HTTPClientRequest(url: url)
-            if let cookie { request.headers.add(name: "Cookie", value: cookie) }
-            return try await browser.execute(request, timeout: .seconds(30))
-        }
-        func cookie(_ response: HTTPClientResponse, _ name: String) -> String? {
-            response.headers["Set-Cookie"].first { $0.hasPrefix(name + "=") }?.split(separator: ";").first.map(
-                String.init)
-        }
+        // Shut down however the body ends: a client left running crashes the test process.
+        try await HTTPClient.withHTTPClient(configuration: .init(redirectConfiguration: .disallow)) { browser in
+            func get(_ url: String, cookie: String? = nil) async throws -> HTTPClientResponse {
+                var request = HTTPClientRequest(url: url)
+                if let cookie { request.headers.add(name: "Cookie", value: cookie) }
+                return try await browser.execute(request, timeout: .seconds(30))
+            }
+            func cookie(_ response: HTTPClientResponse, _ name: String) -> String? {
+                response.headers["Set-Cookie"].first { $0.hasPrefix(name + "=") }?.split(separator: ";").first.map(
+                    String.init)
+            }
 
-        let page = try await get(base + "/ui/login")
-        let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
-        #expect(html.contains("Log in with \(issuer.url)"))
-        // The console sends the browser to the issuer, which sends it back with a code.
-        let start = try await get(base + "/ui/login/oidc")
-        #expect(start.status == .seeOther)
-        let login = try #require(cookie(start, "baton_oidc_login"))
-        let authorize = try #require(start.headers.first(name: "Location"))
-        #expect(authorize.hasPrefix(issuer.url + "/authorize?") && authorize.contains("code_challenge_method=S256"))
-        let approved = try await get(authorize)
-        #expect(approved.status == .found)
-        let callback = try #require(approved.headers.first(name: "Location"))
-        #expect(callback.hasPrefix(base + "/ui/login/callback?code="))
-        // Another browser (without the login cookie) cannot finish this login.
-        #expect(try await get(callback).status == .badRequest)
-        let finished = try await get(callback, cookie: login)
-        #expect(finished.status == .ok)
-        let session = try #require(cookie(finished, "baton_session"))
-        let runs = try await get(base + "/ui", cookie: session)
-        #expect(runs.status == .ok)
-        let audit = try await fixture.withStore { try await $0.access.auditLog() }
-        #expect(audit.contains { $0.action == "console.login" && $0.actor == "oidc:bob" })
-        // The code was used once: a replay of the callback is refused by the issuer.
-        #expect(try await get(callback, cookie: login).status == .badGateway)
-        try await browser.shutdown()
+            let page = try await get(base + "/ui/login")
+            let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+            #expect(html.contains("Log in with \(issuer.url)"))
+            // The console sends the browser to the issuer, which sends it back with a code.
+            let start = try await get(base + "/ui/login/oidc")
+            #expect(start.status == .seeOther)
+            let login = try #require(cookie(start, "baton_oidc_login"))
+            let authorize = try #require(start.headers.first(name: "Location"))
+            #expect(authorize.hasPrefix(issuer.url + "/authorize?") && authorize.contains("code_challenge_method=S256"))
+            let approved = try await get(authorize)
+            #expect(approved.status == .found)
+            let callback = try #require(approved.headers.first(name: "Location"))
+            #expect(callback.hasPrefix(base + "/ui/login/callback?code="))
+            // Another browser (without the login cookie) cannot finish this login.
+            #expect(try await get(callback).status == .badRequest)
+            let finished = try await get(callback, cookie: login)
+            #expect(finished.status == .ok)
+            let session = try #require(cookie(finished, "baton_session"))
+            let runs = try await get(base + "/ui", cookie: session)
+            #expect(runs.status == .ok)
+            let audit = try await fixture.withStore { try await $0.access.auditLog() }
+            #expect(audit.contains { $0.action == "console.login" && $0.actor == "oidc:bob" })
+            // The code was used once: a replay of the callback is refused by the issuer.
+            #expect(try await get(callback, cookie: login).status == .badGateway)
+        }
         await serve.stop()
     }
 }

@@ -116,7 +116,7 @@ struct RunLifecycleTests {
             let report = try await store.attempts.sweep(
                 redriveAfter: .seconds(60), queueTimeout: .seconds(3600), workerTimeout: .seconds(30))
             #expect(report.lost == 1)
-            #expect(try await store.attempts.finishAttempt(claim, state: .succeeded) == nil)
+            #expect(try await store.attempts.finishAttempt(claim, state: .succeeded, countingExecution: true) == nil)
             #expect(try await store.attempts.renewLease(claim, lease: .seconds(30)) == false)
             #expect(try await store.attempts.recordExecution(claim) == false)
             // A direct hand-off of an end the database does not hold changes nothing: the sweeper's
@@ -125,7 +125,9 @@ struct RunLifecycleTests {
                 try await store.runs.applyOutcome(
                     claim.outcome(.succeeded), consumer: "c", claimingFor: "stalled", pool: "default",
                     lease: .seconds(30)) == nil)
+            // Fenced out, the end counted no execution either.
             #expect(try await store.runs.run(runID)?.stages[0].attemptHistory.map(\.state) == [.lost])
+            #expect(try await store.runs.run(runID)?.stages[0].attemptHistory.map(\.executions) == [0])
             // The coordinator consumes the sweeper's outcome and queues attempt 2 at once.
             let outcome = StageOutcome(
                 runId: runID, stage: "first", attemptId: attemptID, attempt: 1, state: .lost)
@@ -153,7 +155,9 @@ struct RunLifecycleTests {
                 let first = try #require(
                     try await store.attempts.claimAttempt(
                         try await queuedAttempt(store, run: runID, stage: "first"), owner: "w1", lease: .seconds(30)))
-                return try #require(try await store.attempts.finishAttempt(first, state: .succeeded))
+                // An instant stage's execution is counted in its end's write.
+                return try #require(
+                    try await store.attempts.finishAttempt(first, state: .succeeded, countingExecution: true))
             }
             /// The second stage's attempt and stage states and how many of each event it has in the outbox.
             func second(of runID: UUID) async throws -> [String] {
@@ -191,7 +195,9 @@ struct RunLifecycleTests {
             #expect(
                 try await store.runs.applyOutcome(
                     last, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30)) == nil)
-            #expect(try await store.runs.run(direct.runId)?.state == .succeeded)
+            let view = try #require(try await store.runs.run(direct.runId))
+            #expect(view.state == .succeeded)
+            #expect(view.stages.map { $0.attemptHistory.map(\.executions) } == [[1], [1]])
         }
     }
 

@@ -2,7 +2,7 @@ import BatonCore
 import BatonStore
 
 extension AttemptStore {
-    /// Ends the attempt as ``AttemptStore/finishAttempt(_:state:error:errorType:report:)`` does
+    /// Ends the attempt as ``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)`` does
     /// and, when the write was not fenced out, counts the end in the engine's metrics
     /// (``EngineMetrics/attemptFinished(_:state:gpus:)``): what every executor does when it
     /// ends an attempt.
@@ -11,9 +11,11 @@ extension AttemptStore {
     @discardableResult
     func finishCounted(
         _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
-        report: AttemptReport? = nil, gpus: Double = 0
+        report: AttemptReport? = nil, countingExecution: Bool = false, gpus: Double = 0
     ) async throws -> StageOutcome? {
-        let outcome = try await finishAttempt(claim, state: state, error: error, errorType: errorType, report: report)
+        let outcome = try await finishAttempt(
+            claim, state: state, error: error, errorType: errorType, report: report,
+            countingExecution: countingExecution)
         if outcome != nil { EngineMetrics.attemptFinished(claim, state: state, gpus: gpus) }
         return outcome
     }

@@ -15,7 +15,12 @@ struct NoopExecutor: StageExecutor {
     /// Runs the attempt to its end and records the outcome (fenced by the lease epoch).
     func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         let noop = stage.noop ?? NoopStageSpec()
-        guard try await attempts.recordExecution(claim) else { return nil }
+        // An instant noop executes in its end's write (one round trip, not two); one that sleeps
+        // records its execution first, fenced, before it sleeps.
+        let instant = noop.sleep <= .zero
+        if !instant {
+            guard try await attempts.recordExecution(claim) else { return nil }
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int64(claim.deadline.timeIntervalSinceNow * 1000))
         let end = min(ContinuousClock.now + noop.sleep, deadline)
         if ContinuousClock.now < end {
@@ -45,7 +50,7 @@ struct NoopExecutor: StageExecutor {
         records.metrics = metrics
         let report = metrics.isEmpty ? nil : AttemptReport(records: records)
         let outcome = try await attempts.finishCounted(
-            claim, state: state, error: error, errorType: errorType, report: report)
+            claim, state: state, error: error, errorType: errorType, report: report, countingExecution: instant)
         if outcome == nil {
             logger.info("outcome fenced out (lease lost)", metadata: [LogKeys.attemptID: "\(claim.id.lowercased)"])
         }
