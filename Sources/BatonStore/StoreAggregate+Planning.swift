@@ -129,6 +129,8 @@ extension StoreAggregate {
     /// Inserts the stage's attempt claimed by `claimant` (running, leased, epoch 1), marks the stage
     /// running and writes its `stage.started` event: one statement, the claim of
     /// ``AttemptStore/claimAttempt(_:owner:lease:)`` made in the transaction that queues the attempt.
+    /// Its times are the statement's (`clock_timestamp()`), not the transaction's start, which
+    /// came before the outcome it follows was read.
     private func claimAtOnce(
         _ stage: StageSpec, attempt: Int, runID: UUID, for claimant: DirectClaimant, on connection: DatabaseSession
     ) async throws -> PlannedAttempt {
@@ -139,16 +141,21 @@ extension StoreAggregate {
                 runId: runID, stage: stage.name, attemptId: attemptID, attempt: attempt, state: .running))
         let rows = try await connection.query(
             """
-            WITH staged AS (
-                UPDATE stages SET state = 'running', attempts = \(attempt), started_at = coalesce(started_at, now())
+            WITH clock AS (
+                SELECT clock_timestamp() AS now
+            ), staged AS (
+                UPDATE stages SET state = 'running', attempts = \(attempt),
+                    started_at = coalesce(started_at, (SELECT now FROM clock))
                 WHERE run_id = \(runID) AND name = \(stage.name) AND state IN ('pending', 'running')
             ), claimed AS (
                 INSERT INTO stage_attempts (id, run_id, stage, attempt, state, kind, pool, timeout_ms, lease_owner,
-                                            lease_expires_at, lease_epoch, started_at, deadline_at)
-                VALUES (\(attemptID), \(runID), \(stage.name), \(attempt), 'running', \(stage.kind.rawValue),
-                        \(stage.pool), \(stage.timeout.milliseconds), \(claimant.owner),
-                        now() + make_interval(secs => \(claimant.lease.secondsDouble)), 1, now(),
-                        now() + \(stage.timeout.milliseconds) * interval '1 millisecond')
+                                            lease_expires_at, lease_epoch, queued_at, available_at, started_at,
+                                            deadline_at)
+                SELECT \(attemptID), \(runID), \(stage.name), \(attempt), 'running', \(stage.kind.rawValue),
+                    \(stage.pool), \(stage.timeout.milliseconds), \(claimant.owner),
+                    clock.now + make_interval(secs => \(claimant.lease.secondsDouble)), 1, clock.now, clock.now,
+                    clock.now, clock.now + \(stage.timeout.milliseconds) * interval '1 millisecond'
+                FROM clock
                 RETURNING lease_epoch, deadline_at, started_at
             ), announced AS (
                 INSERT INTO outbox (event_id, event_type, source, subject, topic, key, payload, available_at, traceparent)

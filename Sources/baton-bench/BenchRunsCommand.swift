@@ -128,8 +128,14 @@ private struct Bench: Sendable {
                 let needs = spec.graph.needs[stage.name] ?? []
                 if needs.isEmpty {
                     firstStage.append(start.timeIntervalSince(view.createdAt))
-                } else if let ready = needs.compactMap({ byName[$0]?.finishedAt }).max() {
-                    handoffs.append(start.timeIntervalSince(ready))
+                    continue
+                }
+                // A hand-off: the last of the needed stages' attempts ended (its outcome written)
+                // -> this stage's first attempt started (claimed).
+                let ended = needs.compactMap { byName[$0]?.attemptHistory.max { $0.attempt < $1.attempt }?.finishedAt }
+                let claimed = stage.attemptHistory.min { $0.attempt < $1.attempt }?.startedAt
+                if ended.count == needs.count, let ready = ended.max(), let claimed {
+                    handoffs.append(claimed.timeIntervalSince(ready))
                 }
             }
         }
