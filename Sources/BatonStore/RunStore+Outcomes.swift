@@ -16,12 +16,12 @@ extension RunStore {
     /// attempt it queues in the claimant's pool and due at once is claimed for it in the same
     /// transaction.
     ///
-    /// - Returns: the attempts the outcome queued, and the one claimed; `nil` when it changed nothing.
+    /// - Returns: what the outcome changed; `nil` when it changed nothing.
     func applyOutcome(
         consumer: String, event: CloudEvent, outcome: StageOutcome, claimant: DirectClaimant? = nil
-    ) async throws -> (planned: [PlannedAttempt], claimed: ClaimedAttempt?)? {
+    ) async throws -> AppliedOutcome? {
         let applied = try await withRunningRun(outcome.runId, consumer: consumer, event: event) {
-            run, connection -> (planned: [PlannedAttempt], claimed: ClaimedAttempt?)? in
+            run, connection -> AppliedOutcome? in
             // Trust the database, not the event: the attempt must have ended in the state the event says,
             // and be the stage's latest attempt. The same statement reads what the planner needs: the
             // stage's attempts for the retry policy and every stage's state (one round trip, not three,
@@ -62,20 +62,23 @@ extension RunStore {
             let planner = RunPlanner(spec: spec, params: run.params)
             let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
             guard !actions.isEmpty else { return nil }
-            let planned = try await apply(
-                actions, runID: outcome.runId, spec: spec, claimant: claimant, on: connection)
-            let claimed = planned.first { $0.lease != nil }.flatMap { planned in
-                planned.lease.map { lease in
+            let claim = try await apply(actions, runID: outcome.runId, spec: spec, claimant: claimant, on: connection)
+            return AppliedOutcome(
+                claimed: claim.map { claim in
                     ClaimedAttempt(
-                        id: planned.attempt.id, runID: planned.attempt.runID, stage: planned.attempt.stage,
-                        attempt: planned.attempt.attempt, epoch: lease.epoch, deadline: lease.deadline,
-                        specYAML: run.specYAML, params: run.params, pipeline: run.pipeline, pool: planned.pool,
-                        claimableAt: lease.startedAt, startedAt: lease.startedAt)
-                }
-            }
-            return (planned, claimed)
+                        id: claim.attempt.id, runID: claim.attempt.runID, stage: claim.attempt.stage,
+                        attempt: claim.attempt.attempt, epoch: claim.epoch, deadline: claim.deadline,
+                        specYAML: run.specYAML, params: run.params, pipeline: run.pipeline, pool: claim.pool,
+                        claimableAt: claim.startedAt, startedAt: claim.startedAt)
+                })
         }
         return applied ?? nil
+    }
+
+    /// An outcome applied: the attempt it queued that was claimed in the same transaction for a
+    /// ``DirectClaimant``, if any.
+    struct AppliedOutcome {
+        var claimed: ClaimedAttempt?
     }
 
     /// Handles `run.cancel`: cancels the run, its unfinished stages and attempts (fencing out

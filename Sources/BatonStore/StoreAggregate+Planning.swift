@@ -2,17 +2,11 @@ import BatonCore
 import Foundation
 import PostgresNIO
 
-/// An attempt a planner's actions queued: in which pool, and after what delay; with its lease when
-/// a ``DirectClaimant`` claimed it in the same statement.
-struct PlannedAttempt: Sendable {
+/// An attempt a ``DirectClaimant`` claimed in the statement that queued it: which, in which pool,
+/// and its lease (times by the database's clock).
+struct DirectClaim: Sendable {
     var attempt: QueuedAttempt
     var pool: String
-    var delay: Duration
-    var lease: DirectLease?
-}
-
-/// The lease of an attempt claimed in the statement that queued it, by the database's clock.
-struct DirectLease: Sendable {
     var epoch: Int64
     var deadline: Date
     var startedAt: Date
@@ -23,26 +17,23 @@ extension StoreAggregate {
     /// the first attempt queued in its pool and due at once is claimed for it in the same
     /// statement (no `stage.ready` event: nobody else is to claim it).
     ///
-    /// - Returns: the attempts the actions queued, in order.
+    /// - Returns: the attempt claimed for `claimant`; `nil` when none was.
     @discardableResult
     func apply(
         _ actions: [RunPlanner.Action], runID: UUID, spec: PipelineSpec?, claimant: DirectClaimant? = nil,
         on connection: DatabaseSession
-    ) async throws -> [PlannedAttempt] {
-        var planned: [PlannedAttempt] = []
-        var claimant = claimant
+    ) async throws -> DirectClaim? {
+        var claimed: DirectClaim?
         for action in actions {
             switch action {
             case .queueAttempt(let stageName, let attempt, let delay):
                 guard let stage = spec?.stage(named: stageName) else { continue }
-                if let owner = claimant, owner.pool == stage.pool, delay <= .zero {
-                    planned.append(
-                        try await claimAtOnce(stage, attempt: attempt, runID: runID, for: owner, on: connection))
-                    claimant = nil
+                if claimed == nil, let claimant, claimant.pool == stage.pool, delay <= .zero {
+                    claimed = try await claimAtOnce(
+                        stage, attempt: attempt, runID: runID, for: claimant, on: connection)
                     continue
                 }
-                planned.append(
-                    try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection))
+                try await queueAttempt(stage, attempt: attempt, delay: delay, runID: runID, on: connection)
             case .skipStage(let stage, let reason):
                 try await connection.query(
                     """
@@ -93,13 +84,13 @@ extension StoreAggregate {
                 }
             }
         }
-        return planned
+        return claimed
     }
 
     /// Marks the stage ready, inserts its attempt and the `stage.ready` event: one statement.
     private func queueAttempt(
         _ stage: StageSpec, attempt: Int, delay: Duration, runID: UUID, on connection: DatabaseSession
-    ) async throws -> PlannedAttempt {
+    ) async throws {
         let attemptID = UUID()
         let ready = StageReady(
             runId: runID, stage: stage.name, attemptId: attemptID, attempt: attempt, pool: stage.pool, kind: stage.kind)
@@ -121,9 +112,6 @@ extension StoreAggregate {
                     now() + make_interval(secs => \(delay.secondsDouble)),
                     \(Self.traceparent(of: event)))
             """, logger: logger)
-        return PlannedAttempt(
-            attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt), pool: stage.pool,
-            delay: delay)
     }
 
     /// Inserts the stage's attempt claimed by `claimant` (running, leased, epoch 1), marks the stage
@@ -133,7 +121,7 @@ extension StoreAggregate {
     /// came before the outcome it follows was read.
     private func claimAtOnce(
         _ stage: StageSpec, attempt: Int, runID: UUID, for claimant: DirectClaimant, on connection: DatabaseSession
-    ) async throws -> PlannedAttempt {
+    ) async throws -> DirectClaim? {
         let attemptID = UUID()
         let started = try runEvent(
             .stageStarted, runID: runID, stage: stage.name,
@@ -164,12 +152,11 @@ extension StoreAggregate {
             )
             SELECT lease_epoch, deadline_at, started_at FROM claimed
             """, logger: logger)
-        var lease: DirectLease?
         for try await (epoch, deadline, startedAt) in rows.decode((Int64, Date, Date).self) {
-            lease = DirectLease(epoch: epoch, deadline: deadline, startedAt: startedAt)
+            return DirectClaim(
+                attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt),
+                pool: stage.pool, epoch: epoch, deadline: deadline, startedAt: startedAt)
         }
-        return PlannedAttempt(
-            attempt: QueuedAttempt(id: attemptID, runID: runID, stage: stage.name, attempt: attempt), pool: stage.pool,
-            delay: .zero, lease: lease)
+        return nil
     }
 }
