@@ -14,14 +14,6 @@ public struct RolloutVersion: Sendable, Hashable {
     public var artifactMD5: String?
 }
 
-/// How a rollout stage ended, for ``BatonStore/finishRollout(_:ended:succeeded:registerAlias:)``.
-public enum RolloutFinish: Sendable, Hashable {
-    /// Written: the attempt ended with this outcome (its event's payload) and the alias moved.
-    case finished(StageOutcome)
-    /// The lease was lost; nothing was written.
-    case fencedOut
-}
-
 extension RegistryStore {
     // MARK: - Reading
 
@@ -90,11 +82,15 @@ extension RegistryStore {
     /// (`registerAlias`) goes back to where it pointed before (move `rollback`) if it still points
     /// at the candidate, `rollout.aborted`, the attempt fails with error type `rollout_aborted`.
     /// Every alias move has its audit row and `model.promoted`.
+    ///
+    /// - Returns: the outcome recorded (its event's payload); `nil` when the lease was lost:
+    ///   nothing was written then.
+    @discardableResult
     public func finishRollout(
         _ claim: ClaimedAttempt, ended: RolloutEnded, succeeded: Bool, registerAlias: String
-    ) async throws -> RolloutFinish {
+    ) async throws -> StageOutcome? {
         try await transaction { connection in
-            guard try await holdsLease(claim, on: connection) else { return .fencedOut }
+            guard try await holdsLease(claim, on: connection) else { return nil }
             try await connection.statement(
                 "SELECT 1 FROM models WHERE name = \(ended.model) FOR UPDATE", logger: logger)
             let actor = "baton/\(claim.runID.lowercased)"
@@ -140,7 +136,7 @@ extension RegistryStore {
             try await enqueueRunEvent(
                 EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage,
                 payload: outcome, on: connection)
-            return .finished(outcome)
+            return outcome
         }
     }
 

@@ -40,7 +40,7 @@ extension ModelRegistryTests {
         #expect(
             try await store.registry.finishRollout(
                 claim, ended: ended, succeeded: succeeded, registerAlias: "candidate")
-                == .finished(outcome))
+                == outcome)
     }
 
     func served(_ store: BatonStore, _ target: String = "ray-serve", after: String = "") async throws -> [String] {

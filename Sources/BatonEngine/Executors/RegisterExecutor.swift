@@ -18,7 +18,7 @@ struct RegisterExecutor: StageExecutor {
     /// Registers and records the outcome.
     func execute(_ claim: ClaimedAttempt, stage: StageSpec, in pipeline: PipelineSpec) async throws -> StageOutcome? {
         guard let spec = stage.register else {
-            return try await attempts.finishAttempt(
+            return try await attempts.finishCounted(
                 claim, state: .failed, error: "stage has no valid register settings", errorType: "invalid")
         }
         guard try await attempts.recordExecution(claim) else { return nil }

@@ -84,18 +84,17 @@ struct RolloutExecutor: StageExecutor {
             runId: claim.runID, stage: claim.stage, attemptId: claim.id, model: candidate.name,
             candidateVersion: candidate.version, stableVersion: stable?.version, target: spec.target.rawValue,
             reason: reason)
-        let finish = try await registry.finishRollout(
-            claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
         metadata[LogKeys.outcome] = "\(reason == nil ? "succeeded" : "aborted")"
-        switch finish {
-        case .finished(let outcome):
-            logger.info("rollout finished", metadata: metadata)
-            EngineMetrics.attemptFinished(claim, state: outcome.state)
-            return outcome
-        case .fencedOut:
+        guard
+            let outcome = try await registry.finishRollout(
+                claim, ended: ended, succeeded: reason == nil, registerAlias: register.alias)
+        else {
             logger.info("rollout outcome fenced out (lease lost)", metadata: metadata)
             return nil
         }
+        logger.info("rollout finished", metadata: metadata)
+        EngineMetrics.attemptFinished(claim, state: outcome.state)
+        return outcome
     }
 
     private func fail(_ claim: ClaimedAttempt, _ error: String, type: String) async throws -> StageOutcome? {
