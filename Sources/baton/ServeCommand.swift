@@ -317,6 +317,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.concurrency = calls
         }
+        if let text = environment["BATON_MLFLOW_RUN_CONCURRENCY"] {
+            guard let runs = Int(text), (1...32).contains(runs) else {
+                throw ValidationError("BATON_MLFLOW_RUN_CONCURRENCY must be a whole number from 1 to 32, not '\(text)'")
+            }
+            configuration.runConcurrency = runs
+        }
         return configuration
     }
 

@@ -195,18 +195,73 @@ struct MLflowMirrorTests {
         await second.stop()
     }
 
-    @Test("BATON_MLFLOW_CONCURRENCY out of 1-64 or not a number: serve refuses to start, naming the setting")
+    @Test("Runs mirrored several at once, their pipeline's experiment new: each appears once, whole, in one experiment")
+    func mirrorsRunsAtOnce() async throws {
+        let fixture = try await EngineFixture()
+        let spec = """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: mirror-many}
+            params:
+              profile: {type: string, default: tiny}
+            stages:
+              - {name: first, kind: noop}
+              - {name: second, kind: noop, needs: [first]}
+            """
+        // Queued before serve starts: the mirror's first pass finds them all at once, and more
+        // than one of them asks for the experiment that does not exist yet.
+        var runIDs: [UUID] = []
+        for _ in 0..<6 { runIDs.append(try await submit(fixture, spec: spec)) }
+        let extra = [
+            "BATON_MLFLOW_URI": uri, "BATON_MLFLOW_EXPERIMENT_PREFIX": prefix, "BATON_MLFLOW_POLL_SECONDS": "0.3",
+            "BATON_MLFLOW_RUN_CONCURRENCY": "3",
+        ]
+        let serve = try BatonProcess(
+            ["serve"], environment: fixture.environment.merging(extra) { $1 },
+            logName: "\(fixture.prefix)-mirror-many")
+        let views = try await fixture.waitForRuns(runIDs)
+        #expect(views.allSatisfy { $0.state == .succeeded })
+        for runID in runIDs {
+            try await fixture.waitUntil("MLflow shows run \(runID) ended with its 2 attempts", timeout: .seconds(90)) {
+                let tree = try await mlflowTree(runID, pipeline: "mirror-many")
+                return tree.parents.first?.info.status == .finished && tree.children.count == 2
+                    && tree.children.allSatisfy { $0.info.status == .finished }
+            }
+            let tree = try await mlflowTree(runID, pipeline: "mirror-many")
+            #expect(tree.parents.count == 1, "one parent MLflow run for \(runID)")
+            #expect(tree.parents.first?.params["profile"] == "full")
+            #expect(Set(tree.children.map { $0.tags["baton.stage"] }) == ["first", "second"])
+            #expect(tree.children.allSatisfy { $0.tags["mlflow.parentRunId"] == tree.parents.first?.info.runID })
+        }
+        let experiment = try #require(try await mlflow.experiment(named: prefix + "mirror-many"))
+        let recorded = try await fixture.count(
+            """
+            SELECT count(*)::int FROM mlflow_experiments
+            WHERE name = \(prefix + "mirror-many") AND experiment_id = \(experiment.experimentID)
+            """)
+        #expect(recorded == 1, "the mirror recorded MLflow's experiment id")
+        await serve.stop()
+    }
+
+    @Test(
+        "BATON_MLFLOW_CONCURRENCY out of 1-64, BATON_MLFLOW_RUN_CONCURRENCY out of 1-32, or not a number: serve refuses to start, naming the setting"
+    )
     func refusesBadConcurrency() async throws {
         let fixture = try await EngineFixture()
-        for value in ["0", "65", "many"] {
-            let extra = ["BATON_MLFLOW_URI": uri, "BATON_MLFLOW_CONCURRENCY": value]
+        let cases = [
+            ("BATON_MLFLOW_CONCURRENCY", "0", "1 to 64"), ("BATON_MLFLOW_CONCURRENCY", "65", "1 to 64"),
+            ("BATON_MLFLOW_CONCURRENCY", "many", "1 to 64"), ("BATON_MLFLOW_RUN_CONCURRENCY", "0", "1 to 32"),
+            ("BATON_MLFLOW_RUN_CONCURRENCY", "33", "1 to 32"),
+        ]
+        for (setting, value, range) in cases {
+            let extra = ["BATON_MLFLOW_URI": uri, setting: value]
             let serve = try BatonProcess(
                 ["serve"], environment: fixture.environment.merging(extra) { $1 },
-                logName: "\(fixture.prefix)-mirror-concurrency-\(value)")
+                logName: "\(fixture.prefix)-mirror-\(setting.lowercased())-\(value)")
             #expect(await serve.waitForExit(within: .seconds(60)), "serve exits")
             #expect(serve.process.terminationStatus != 0)
             #expect(
-                serve.log.contains("BATON_MLFLOW_CONCURRENCY must be a whole number from 1 to 64, not '\(value)'"),
+                serve.log.contains("\(setting) must be a whole number from \(range), not '\(value)'"),
                 "\(serve.log.suffix(2000))")
         }
     }

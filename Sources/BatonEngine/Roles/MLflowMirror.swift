@@ -4,6 +4,7 @@ import BatonStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The mirror role: brings an MLflow tracking server in step with PostgreSQL, the source of truth.
 ///
@@ -17,8 +18,8 @@ import ServiceLifecycle
 /// soon as MLflow answers; one still marked without an id (a crash or a failed call between the
 /// two) is looked up by its Baton tag before one is made, so restarts and replays never
 /// duplicate a run, and the usual create needs no lookup. An attempt ended when first mirrored
-/// costs two calls (its run made with every tag, then ended); the attempts of a run are mirrored
-/// ``Configuration/concurrency`` at a time. MLflow being down or failing never touches a
+/// costs two calls (its run made with every tag, then ended); ``Configuration/runConcurrency``
+/// runs are mirrored at once, the attempts of each ``Configuration/concurrency`` at a time. MLflow being down or failing never touches a
 /// pipeline: changes stay queued, the mirror says so once in the log and in
 /// `baton_mlflow_mirror_failures_total`, and catches up when MLflow answers again. A run or
 /// model MLflow refuses for good (a 4xx) is parked (`mlflow_mirror_parked`, `baton mirror
@@ -39,8 +40,13 @@ public struct MLflowMirror: Service {
         public var batchSize = 50
         /// Metric points read per attempt per poll; more are sent on the next. Default: 20 000.
         public var metricsPerPoll = 20_000
-        /// The attempts of one run mirrored at once (MLflow calls in flight). Default: 8.
+        /// The attempts of one run mirrored at once (MLflow calls in flight per run). Default: 8.
         public var concurrency = 8
+        /// The runs mirrored at once: a run's own calls (its MLflow run made before its
+        /// attempts', ended after them) and the PostgreSQL writes between them leave MLflow idle
+        /// unless other runs' calls fill the gaps. At most `runConcurrency` x ``concurrency``
+        /// calls are in flight. Default: 4.
+        public var runConcurrency = 4
         /// How long the mirror's lease lasts without renewal. Default: 15 s.
         public var leaseDuration: Duration = .seconds(15)
         /// This mirror's name in the lease. Default: `<host>-<pid>`.
@@ -71,7 +77,7 @@ public struct MLflowMirror: Service {
     public func run() async throws {
         var failures = 0
         var enabled = false
-        var experiments: [String: String] = [:]
+        let experiments = ExperimentIDs()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 if !enabled {
@@ -85,7 +91,7 @@ public struct MLflowMirror: Service {
                     // The registry is mirrored even while runs fail: a run MLflow cannot take now
                     // must not hold up alias moves (and the other way round).
                     var failure: (any Error)?
-                    do { try await pass(experiments: &experiments) } catch { failure = error }
+                    do { try await pass(experiments: experiments) } catch { failure = error }
                     do { try await registryPass() } catch { failure = failure ?? error }
                     if let failure { throw failure }
                 }
@@ -123,36 +129,53 @@ public struct MLflowMirror: Service {
         min(configuration.pollInterval * (1 << min(failures, 10)), configuration.maxRetryInterval)
     }
 
-    /// Replays the runs with queued changes, oldest first, until the queue is empty, the
-    /// service is stopping, the lease is lost, or MLflow fails for now. A run MLflow refuses for
-    /// good is parked and the pass moves on to the next. The lease is renewed as the pass goes
-    /// (every third of its duration), so a long catch-up never lets a second mirror in.
-    private func pass(experiments: inout [String: String]) async throws {
+    /// Replays the runs with queued changes, oldest first and ``Configuration/runConcurrency`` at
+    /// once, until the queue is empty, the service is stopping, the lease is lost, or MLflow fails
+    /// for now (the runs in flight are then cancelled; their changes stay queued). A run MLflow
+    /// refuses for good is parked and the pass moves on to the next. The lease is renewed as the
+    /// pass goes (every third of its duration), so a long catch-up never lets a second mirror in.
+    private func pass(experiments: ExperimentIDs) async throws {
         var renewed = ContinuousClock.now
         while !Task.isShuttingDownGracefully {
             let changes = try await mirror.mlflowMirrorChanges(limit: configuration.batchSize * 20)
             guard !changes.isEmpty else { return }
-            for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
-                guard !Task.isShuttingDownGracefully else { return }
-                if ContinuousClock.now - renewed > configuration.leaseDuration / 3 {
-                    guard
-                        try await mirror.leaseMLflowMirror(
-                            owner: configuration.instanceID, for: configuration.leaseDuration)
-                    else { return }
-                    renewed = ContinuousClock.now
+            let leased = try await withThrowingTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for (runID, changeIDs) in changes.prefix(configuration.batchSize) {
+                    guard !Task.isShuttingDownGracefully else { break }
+                    if inFlight >= configuration.runConcurrency {
+                        try await group.next()
+                        inFlight -= 1
+                    }
+                    if ContinuousClock.now - renewed > configuration.leaseDuration / 3 {
+                        guard
+                            try await mirror.leaseMLflowMirror(
+                                owner: configuration.instanceID, for: configuration.leaseDuration)
+                        else { return false }
+                        renewed = ContinuousClock.now
+                    }
+                    group.addTask { try await mirrorQueued(runID, changeIDs: changeIDs, experiments: experiments) }
+                    inFlight += 1
                 }
-                let complete: Bool
-                do {
-                    complete = try await mirror(runID, experiments: &experiments)
-                } catch {
-                    guard let refusal = Self.permanentRefusal(error) else { throw error }
-                    try await park(.run, runID.lowercased, refusal)
-                    continue
-                }
-                // Changes made meanwhile have their own rows and stay queued.
-                if complete { try await mirror.deleteMLflowMirrorChanges(changeIDs) }
+                try await group.waitForAll()
+                return true
             }
+            guard leased else { return }
         }
+    }
+
+    /// Replays run `runID` and deletes its replayed changes (`changeIDs`); changes made meanwhile
+    /// have their own rows and stay queued. A run MLflow refuses for good is parked instead.
+    private func mirrorQueued(_ runID: UUID, changeIDs: [Int64], experiments: ExperimentIDs) async throws {
+        let complete: Bool
+        do {
+            complete = try await mirror(runID, experiments: experiments)
+        } catch {
+            guard let refusal = Self.permanentRefusal(error) else { throw error }
+            try await park(.run, runID.lowercased, refusal)
+            return
+        }
+        if complete { try await mirror.deleteMLflowMirrorChanges(changeIDs) }
     }
 
     // MARK: - Parking
@@ -184,7 +207,7 @@ public struct MLflowMirror: Service {
 
     /// Brings the MLflow runs of Baton run `runID` in step; `false` when metric points are left
     /// for the next poll.
-    private func mirror(_ runID: UUID, experiments: inout [String: String]) async throws -> Bool {
+    private func mirror(_ runID: UUID, experiments: ExperimentIDs) async throws -> Bool {
         guard let run = try await mirror.mlflowMirrorRun(runID, metricLimit: configuration.metricsPerPoll) else {
             return true  // deleted
         }
@@ -194,7 +217,7 @@ public struct MLflowMirror: Service {
         if let mirrored = run.mirrored {
             parent = mirrored
         } else {
-            let experimentID = try await experiment(for: run.pipelineName, cache: &experiments)
+            let experimentID = try await experiment(for: run.pipelineName, cache: experiments)
             parent = try await makeParent(run, experimentID: experimentID, lookUp: uncertain.contains(run.id))
         }
         if !parent.paramsLogged, !run.params.isEmpty {
@@ -214,13 +237,15 @@ public struct MLflowMirror: Service {
         return complete
     }
 
-    private func experiment(for pipeline: String, cache: inout [String: String]) async throws -> String {
+    private func experiment(for pipeline: String, cache: ExperimentIDs) async throws -> String {
         let name = configuration.experimentPrefix + pipeline
         if let id = cache[name] { return id }
         let id: String
         if let stored = try await mirror.mlflowExperimentID(name) {
             id = stored
         } else {
+            // Two runs of a new pipeline may both get here: ensureExperiment finds the one the
+            // other made, and the record is an upsert.
             id = try await client.ensureExperiment(named: name)
             try await mirror.recordMLflowExperiment(name, id: id)
         }
@@ -397,4 +422,15 @@ public struct MLflowMirror: Service {
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// The MLflow experiment ids the mirror has looked up, by experiment name, shared by the runs it
+/// mirrors at once.
+final class ExperimentIDs: Sendable {
+    private let ids = Mutex<[String: String]>([:])
+
+    subscript(name: String) -> String? {
+        get { ids.withLock { $0[name] } }
+        set { ids.withLock { $0[name] = newValue } }
+    }
 }
