@@ -196,6 +196,24 @@ extension AttemptStore {
         _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
         report: AttemptReport? = nil, countingExecution: Bool = false
     ) async throws -> StageOutcome? {
+        let (query, outcome) = try finishingWrite(
+            claim, state: state, error: error, errorType: errorType, report: report,
+            countingExecution: countingExecution)
+        let rows = try await client.statement(query, logger: logger)
+        for try await count in rows.decode(Int.self) where count == 1 { return outcome }
+        return nil
+    }
+}
+
+extension StoreAggregate {
+    /// The statement of ``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``
+    /// and the outcome it records: its one row is 1 when the attempt was ended, 0 when the write
+    /// was fenced out. Also run inside the direct hand-off's transaction
+    /// (``RunStore/finishAndApplyOutcome(_:state:error:errorType:report:countingExecution:consumer:claimingFor:pool:lease:)``).
+    func finishingWrite(
+        _ claim: ClaimedAttempt, state: AttemptState, error: String?, errorType: String?, report: AttemptReport?,
+        countingExecution: Bool
+    ) throws -> (PostgresQuery, StageOutcome) {
         precondition(state.isTerminal, "finishAttempt needs a terminal state")
         let records = report?.records ?? JobRecords()
         let outputs = records.outputs
@@ -210,8 +228,7 @@ extension AttemptStore {
         let outcome = claim.outcome(state, error: error, errorType: errorType)
         let event = try runEvent(
             EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage, payload: outcome)
-        let rows = try await client.statement(
-            """
+        let query: PostgresQuery = """
             WITH finished AS (
                 UPDATE stage_attempts SET state = \(state.rawValue), finished_at = now(), error = \(error),
                     error_type = \(errorType), ray_status = coalesce(\(report?.rayStatus), ray_status),
@@ -250,8 +267,7 @@ extension AttemptStore {
                 WHERE EXISTS (SELECT 1 FROM finished)
             )
             SELECT count(*)::int FROM finished
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) where count == 1 { return outcome }
-        return nil
+            """
+        return (query, outcome)
     }
 }

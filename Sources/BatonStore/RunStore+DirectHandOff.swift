@@ -49,6 +49,58 @@ extension RunStore {
         return try await applyOutcome(consumer: consumer, event: event, outcome: outcome, claimant: claimant)?.claimed
     }
 
+    /// Ends an attempt as ``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``
+    /// does and applies its outcome as ``applyOutcome(_:consumer:claimingFor:pool:lease:)`` does, in
+    /// one transaction: the run is locked first (as every transaction that applies an event to a
+    /// run locks it), then the attempt is ended, fenced by its epoch, then its outcome applied and
+    /// the next attempt of `pool` claimed for `owner`. One commit where the two steps took two,
+    /// and the next attempt starts in the transaction that ends the one before.
+    ///
+    /// When the run is not running any more (cancelled meanwhile: the attempt is then fenced out
+    /// too) or the outcome was recorded as applied before, nothing of the transaction stays and
+    /// the attempt is ended on its own, as ``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``
+    /// ends it.
+    ///
+    /// - Returns: the outcome recorded and the attempt claimed, if any; `nil` when the end was
+    ///   fenced out: nothing was written then.
+    public func finishAndApplyOutcome(
+        _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
+        report: AttemptReport? = nil, countingExecution: Bool = false, consumer: String,
+        claimingFor owner: String, pool: String, lease: Duration
+    ) async throws -> FinishedAttempt? {
+        let (finish, outcome) = try finishingWrite(
+            claim, state: state, error: error, errorType: errorType, report: report,
+            countingExecution: countingExecution)
+        var event = try runEvent(
+            EventType.outcome(of: state, cached: false), runID: claim.runID, stage: claim.stage, payload: outcome)
+        event.id = Self.directHandOffEventID(claim.id)
+        let claimant = DirectClaimant(owner: owner, pool: pool, lease: lease)
+        do {
+            return try await transaction { connection in
+                let (recorded, run) = try await claimInboxAndLockRun(
+                    claim.runID, consumer: consumer, eventID: Self.inboxEventID(event), eventType: event.type,
+                    on: connection)
+                guard recorded, let run, run.state == .running else { throw HandOffRollback.notApplicable }
+                var ended = false
+                for try await count in try await connection.query(finish, logger: logger).decode(Int.self) {
+                    ended = count == 1
+                }
+                guard ended else { throw HandOffRollback.fencedOut }
+                let applied = try await apply(
+                    outcome, of: run, consumer: consumer, event: event, claimant: claimant, on: connection)
+                return FinishedAttempt(outcome: outcome, next: applied?.claimed)
+            }
+        } catch HandOffRollback.fencedOut {
+            return nil
+        } catch HandOffRollback.notApplicable {
+            let rows = try await client.statement(finish, logger: logger)
+            for try await count in rows.decode(Int.self) where count == 1 {
+                return FinishedAttempt(outcome: outcome, next: nil)
+            }
+            return nil
+        }
+    }
+
     /// Whether the worker that wrote `event` (an attempt's outcome) already applied it
     /// (``applyOutcome(_:consumer:claimingFor:pool:lease:)``): one indexed read, so the coordinator can
     /// leave the event at that without a transaction. A worker that died before applying it left
@@ -63,4 +115,21 @@ extension RunStore {
 
     /// The id under which a worker records its own application of an attempt's outcome.
     static func directHandOffEventID(_ attemptID: UUID) -> String { "\(attemptID.lowercased)/outcome" }
+}
+
+/// An attempt ended in the direct hand-off's transaction
+/// (``RunStore/finishAndApplyOutcome(_:state:error:errorType:report:countingExecution:consumer:claimingFor:pool:lease:)``).
+public struct FinishedAttempt: Sendable {
+    /// The outcome recorded (its event's payload).
+    public var outcome: StageOutcome
+    /// The next attempt of the worker's pool, claimed for it in the same transaction, if any.
+    public var next: ClaimedAttempt?
+}
+
+/// Why the direct hand-off's transaction was rolled back on purpose.
+private enum HandOffRollback: Error {
+    /// The attempt's end was fenced out: nothing is to be written.
+    case fencedOut
+    /// The run is not running, or the outcome was applied before: the end is written alone.
+    case notApplicable
 }

@@ -20,59 +20,67 @@ extension RunStore {
     func applyOutcome(
         consumer: String, event: CloudEvent, outcome: StageOutcome, claimant: DirectClaimant? = nil
     ) async throws -> AppliedOutcome? {
-        let applied = try await withRunningRun(outcome.runId, consumer: consumer, event: event) {
-            run, connection -> AppliedOutcome? in
-            // Trust the database, not the event: the attempt must have ended in the state the event says,
-            // and be the stage's latest attempt. The same statement reads what the planner needs: the
-            // stage's attempts for the retry policy and every stage's state (one round trip, not three,
-            // on every hand-off).
-            let rows = try await connection.query(
-                """
-                SELECT a.state, s.attempts, n.counted, n.lost, r.names, r.states
-                FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
-                CROSS JOIN LATERAL (
-                    SELECT count(*) FILTER (WHERE c.state IN ('succeeded', 'failed', 'timed_out')) AS counted,
-                           count(*) FILTER (WHERE c.state = 'lost') AS lost
-                    FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage) n
-                CROSS JOIN LATERAL (
-                    SELECT array_agg(t.name ORDER BY t.name) AS names, array_agg(t.state ORDER BY t.name) AS states
-                    FROM stages t WHERE t.run_id = a.run_id) r
-                WHERE a.id = \(outcome.attemptId) AND a.run_id = \(outcome.runId) AND a.stage = \(outcome.stage)
-                """, logger: logger)
-            var isCurrent = false
-            var counted = 0
-            var lost = 0
-            var stageStates: [String: StageState] = [:]
-            for try await (state, latest, countedRows, lostRows, names, states) in rows.decode(
-                (String, Int, Int, Int, [String], [String]).self)
-            {
-                isCurrent = state == outcome.state.rawValue && latest == outcome.attempt
-                counted = countedRows
-                lost = lostRows
-                for (name, state) in zip(names, states) { stageStates[name] = StageState(rawValue: state) }
-            }
-            guard isCurrent else {
-                try await markInbox(
-                    consumer: consumer, eventID: Self.inboxEventID(event), outcome: "ignored",
-                    reason: "stale or unknown attempt",
-                    runID: nil, on: connection)
-                return nil
-            }
-            let spec = try PipelineSpecCache.shared.spec(run.specYAML)
-            let planner = RunPlanner(spec: spec, params: run.params)
-            let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
-            guard !actions.isEmpty else { return nil }
-            let claim = try await apply(actions, runID: outcome.runId, spec: spec, claimant: claimant, on: connection)
-            return AppliedOutcome(
-                claimed: claim.map { claim in
-                    ClaimedAttempt(
-                        id: claim.attempt.id, runID: claim.attempt.runID, stage: claim.attempt.stage,
-                        attempt: claim.attempt.attempt, epoch: claim.epoch, deadline: claim.deadline,
-                        specYAML: run.specYAML, params: run.params, pipeline: run.pipeline, pool: claim.pool,
-                        claimableAt: claim.startedAt, startedAt: claim.startedAt)
-                })
+        let applied = try await withRunningRun(outcome.runId, consumer: consumer, event: event) { run, connection in
+            try await apply(outcome, of: run, consumer: consumer, event: event, claimant: claimant, on: connection)
         }
         return applied ?? nil
+    }
+
+    /// The body of ``applyOutcome(consumer:event:outcome:claimant:)``'s transaction, once the run is
+    /// locked and the event recorded in the inbox.
+    func apply(
+        _ outcome: StageOutcome, of run: LockedRun, consumer: String, event: CloudEvent, claimant: DirectClaimant?,
+        on connection: DatabaseSession
+    ) async throws -> AppliedOutcome? {
+        // Trust the database, not the event: the attempt must have ended in the state the event says,
+        // and be the stage's latest attempt. The same statement reads what the planner needs: the
+        // stage's attempts for the retry policy and every stage's state (one round trip, not three,
+        // on every hand-off).
+        let rows = try await connection.query(
+            """
+            SELECT a.state, s.attempts, n.counted, n.lost, r.names, r.states
+            FROM stage_attempts a JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage
+            CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE c.state IN ('succeeded', 'failed', 'timed_out')) AS counted,
+                       count(*) FILTER (WHERE c.state = 'lost') AS lost
+                FROM stage_attempts c WHERE c.run_id = a.run_id AND c.stage = a.stage) n
+            CROSS JOIN LATERAL (
+                SELECT array_agg(t.name ORDER BY t.name) AS names, array_agg(t.state ORDER BY t.name) AS states
+                FROM stages t WHERE t.run_id = a.run_id) r
+            WHERE a.id = \(outcome.attemptId) AND a.run_id = \(outcome.runId) AND a.stage = \(outcome.stage)
+            """, logger: logger)
+        var isCurrent = false
+        var counted = 0
+        var lost = 0
+        var stageStates: [String: StageState] = [:]
+        for try await (state, latest, countedRows, lostRows, names, states) in rows.decode(
+            (String, Int, Int, Int, [String], [String]).self)
+        {
+            isCurrent = state == outcome.state.rawValue && latest == outcome.attempt
+            counted = countedRows
+            lost = lostRows
+            for (name, state) in zip(names, states) { stageStates[name] = StageState(rawValue: state) }
+        }
+        guard isCurrent else {
+            try await markInbox(
+                consumer: consumer, eventID: Self.inboxEventID(event), outcome: "ignored",
+                reason: "stale or unknown attempt",
+                runID: nil, on: connection)
+            return nil
+        }
+        let spec = try PipelineSpecCache.shared.spec(run.specYAML)
+        let planner = RunPlanner(spec: spec, params: run.params)
+        let actions = planner.apply(outcome, states: stageStates, countedAttempts: counted, lostAttempts: lost)
+        guard !actions.isEmpty else { return nil }
+        let claim = try await apply(actions, runID: outcome.runId, spec: spec, claimant: claimant, on: connection)
+        return AppliedOutcome(
+            claimed: claim.map { claim in
+                ClaimedAttempt(
+                    id: claim.attempt.id, runID: claim.attempt.runID, stage: claim.attempt.stage,
+                    attempt: claim.attempt.attempt, epoch: claim.epoch, deadline: claim.deadline,
+                    specYAML: run.specYAML, params: run.params, pipeline: run.pipeline, pool: claim.pool,
+                    claimableAt: claim.startedAt, startedAt: claim.startedAt)
+            })
     }
 
     /// An outcome applied: the attempt it queued that was claimed in the same transaction for a
@@ -132,7 +140,7 @@ extension RunStore {
     ///
     /// - Returns: whether the inbox row is new (`false`: the event was handled before), and the
     ///   run, `nil` when there is no such run.
-    private func claimInboxAndLockRun(
+    func claimInboxAndLockRun(
         _ runID: UUID, consumer: String, eventID: String, eventType: String, on connection: DatabaseSession
     ) async throws -> (claimed: Bool, run: LockedRun?) {
         let rows = try await connection.query(

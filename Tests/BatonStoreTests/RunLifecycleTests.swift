@@ -24,6 +24,17 @@ struct RunLifecycleTests {
         try CloudEvent(id: id, source: "test", type: .pipelineRequested, payload: payload)
     }
 
+    /// Starts a run of ``spec`` and claims its first stage's attempt for worker `w1`.
+    func firstClaimed(_ store: BatonStore) async throws -> ClaimedAttempt {
+        guard
+            case .created(let runID) = try await store.runs.handleRequest(
+                consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
+        else { throw TestPreconditionFailed() }
+        return try #require(
+            try await store.attempts.claimAttempt(
+                try await queuedAttempt(store, run: runID, stage: "first"), owner: "w1", lease: .seconds(30)))
+    }
+
     func queuedAttempt(_ store: BatonStore, run: UUID, stage: String) async throws -> UUID {
         let rows = try await store.client.query(
             "SELECT id FROM stage_attempts WHERE run_id = \(run) AND stage = \(stage) AND state = 'queued'")
@@ -148,13 +159,7 @@ struct RunLifecycleTests {
         try await database.withStore { store in
             /// Starts a run of the spec and ends its first stage; the outcome to hand on.
             func firstEnded() async throws -> StageOutcome {
-                guard
-                    case .created(let runID) = try await store.runs.handleRequest(
-                        consumer: "c", policy: .tests, event: try request(PipelineRequested(spec: Self.spec)))
-                else { throw TestPreconditionFailed() }
-                let first = try #require(
-                    try await store.attempts.claimAttempt(
-                        try await queuedAttempt(store, run: runID, stage: "first"), owner: "w1", lease: .seconds(30)))
+                let first = try await firstClaimed(store)
                 // An instant stage's execution is counted in its end's write.
                 return try #require(
                     try await store.attempts.finishAttempt(first, state: .succeeded, countingExecution: true))
@@ -198,6 +203,69 @@ struct RunLifecycleTests {
             let view = try #require(try await store.runs.run(direct.runId))
             #expect(view.state == .succeeded)
             #expect(view.stages.map { $0.attemptHistory.map(\.executions) } == [[1], [1]])
+        }
+    }
+
+    @Test(
+        "A worker's end and hand-off are one transaction: the end, the outcome applied and the next attempt claimed commit together; a fenced end writes nothing"
+    )
+    func finishedAndHandedOff() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            func count(_ query: PostgresQuery) async throws -> Int {
+                for try await value in try await store.client.query(query).decode(Int.self) { return value }
+                return 0
+            }
+            let first = try await firstClaimed(store)
+            let runID = first.runID
+            // Fenced out (a stale epoch): nothing is written, not even the inbox's record.
+            var stale = first
+            stale.epoch += 1
+            #expect(
+                try await store.runs.finishAndApplyOutcome(
+                    stale, state: .succeeded, countingExecution: true, consumer: "c", claimingFor: "w1",
+                    pool: "default", lease: .seconds(30)) == nil)
+            #expect(try await store.runs.run(runID)?.stages.map(\.state) == [.running, .pending])
+            #expect(try await count("SELECT count(*)::int FROM inbox WHERE run_id = \(runID)") == 1)
+
+            let finished = try #require(
+                try await store.runs.finishAndApplyOutcome(
+                    first, state: .succeeded, countingExecution: true, consumer: "c", claimingFor: "w1",
+                    pool: "default", lease: .seconds(30)))
+            #expect(finished.outcome.state == .succeeded && finished.outcome.attemptId == first.id)
+            let next = try #require(finished.next)
+            #expect(next.stage == "second" && next.epoch == 1)
+            // One transaction wrote both attempts' rows (the same xmin), the end's time first.
+            #expect(
+                try await count(
+                    """
+                    SELECT count(DISTINCT xmin::text)::int FROM stage_attempts WHERE id IN (\(first.id), \(next.id))
+                    """) == 1)
+            let view = try #require(try await store.runs.run(runID))
+            #expect(view.stages.map(\.state) == [.succeeded, .running])
+            let ended = try #require(view.stages[0].attemptHistory.first?.finishedAt)
+            #expect(next.startedAt >= ended)
+            #expect(view.stages[0].attemptHistory.map(\.executions) == [1])
+            // The outcome's event is written and recorded as applied by its worker: the
+            // coordinator leaves it at that.
+            var source = ""
+            for try await written in try await store.client.query(
+                "SELECT source FROM outbox WHERE event_type = 'stage.succeeded' AND subject LIKE '%/stage/first'"
+            ).decode(String.self) { source = written }
+            let event = try CloudEvent(source: source, type: .stageSucceeded, payload: finished.outcome)
+            #expect(try await store.runs.outcomeApplied(event, outcome: finished.outcome, consumer: "c"))
+            #expect(
+                try await count(
+                    """
+                    SELECT count(*)::int FROM outbox WHERE subject = 'run/' || \(runID.lowercased) || '/stage/first'
+                      AND event_type = 'stage.succeeded'
+                    """) == 1)
+            // The last stage ends the run in its end's transaction, and claims nothing.
+            let last = try #require(
+                try await store.runs.finishAndApplyOutcome(
+                    next, state: .succeeded, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30)))
+            #expect(last.next == nil)
+            #expect(try await store.runs.run(runID)?.state == .succeeded)
         }
     }
 

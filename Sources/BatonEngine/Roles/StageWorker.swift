@@ -15,11 +15,13 @@ import Tracing
 /// the attempt already claimed and does nothing, so no attempt executes twice.
 ///
 /// With ``EngineConfiguration/directHandOff`` on, an attempt that ends here hands off without
-/// the broker: the worker applies its outcome in the coordinator's transaction
-/// (``RunStore/applyOutcome(_:consumer:claimingFor:pool:lease:)``), claiming in that transaction the next
-/// attempt of its pool that this made due, and executes it in the same execution slot. The
-/// outcome's event is still published; the coordinator's handling of it then finds the work done.
-/// The attempt claimed so gets no `stage.ready` (its `stage.started` is written with the claim).
+/// the broker: the worker applies its outcome as the coordinator would, claiming the next
+/// attempt of its pool that this made due, and executes it in the same execution slot. The end
+/// of the attempt, its outcome and the claim are one transaction when the executor ends the
+/// attempt through ``DirectHandOff`` (``RunStore/finishAndApplyOutcome(_:state:error:errorType:report:countingExecution:consumer:claimingFor:pool:lease:)``),
+/// two when the registry wrote the end (``RunStore/applyOutcome(_:consumer:claimingFor:pool:lease:)``).
+/// The outcome's event is still published; the coordinator's handling of it then finds the work
+/// done. The attempt claimed so gets no `stage.ready` (its `stage.started` is written with the claim).
 public struct StageWorker: Service {
     private let loop: MessageLoop
     private let executors: StageExecutors
@@ -145,18 +147,36 @@ public struct StageWorker: Service {
     /// - Returns: the next attempt of this pool the hand-off claimed, if any.
     private func execute(_ prepared: Prepared, context: ServiceContext) async -> Prepared? {
         let claim = prepared.claim
+        let handOff =
+            configuration.directHandOff
+            ? DirectHandOff(
+                attemptID: claim.id, runs: runs, owner: configuration.instanceID, pool: pool,
+                lease: configuration.leaseDuration, logger: logger) : nil
         let recorded = await withSpan("execute \(prepared.stage.kind.rawValue)", context: context) { span in
             span.attributes["baton.run_id"] = claim.runID.lowercased
             span.attributes["baton.stage"] = claim.stage
             span.attributes["baton.attempt"] = claim.attempt
-            return await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
+            return await DirectHandOff.$current.withValue(handOff) {
+                await execute(claim, stage: prepared.stage, in: prepared.pipeline, with: prepared.executor)
+            }
         }
-        // Shutting down, a worker takes no new work: the outcome's event carries the hand-off
-        // (otherwise a chain of stages would keep a graceful shutdown waiting past its limit).
         // Nothing recorded (the lease was lost): nothing to hand on.
-        guard configuration.directHandOff, !Task.isShuttingDownGracefully, let recorded else { return nil }
+        guard let handOff, let recorded else { return nil }
         do {
-            // A span of its own: the events the hand-off writes (the next stage.started) are its children.
+            if let taken = handOff.taken {
+                // Ended in the hand-off's transaction: the next attempt, if any, is claimed; it is
+                // prepared under the hand-off's span.
+                guard let next = taken.next else { return nil }
+                return try await ServiceContext.withValue(taken.context ?? context) {
+                    try await prepare(claimed: next)
+                }
+            }
+            // Shutting down, a worker takes no new work: the outcome's event carries the hand-off
+            // (otherwise a chain of stages would keep a graceful shutdown waiting past its limit).
+            guard !Task.isShuttingDownGracefully else { return nil }
+            // Ended by the registry's own write (a gate, a registration, a rollout): the outcome is
+            // applied now, in a transaction of its own, under a span of its own (the events it
+            // writes, the next stage.started, are its children).
             return try await withSpan("worker hand-off", context: context) { span in
                 span.attributes["baton.run_id"] = claim.runID.lowercased
                 span.attributes["baton.stage"] = claim.stage
