@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench bench-observability
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench bench-profile bench-observability
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -68,6 +68,10 @@ demo: stack-up build
 # noop pipeline one run at a time and 200 in flight, each hand-off step, the Ray bench, `baton submit`.
 bench: stack-up
 	$(ENV) scripts/bench
+
+# The same bench, with where serve's CPU goes: a flame graph in .stack/bench/profile (perf from apt).
+bench-profile: stack-up
+	$(ENV) BATON_BENCH_PROFILE=1 scripts/bench
 
 # What /metrics and OTLP spans cost a stage: the noop bench (release) with each off and on.
 bench-observability: stack-up
