@@ -10,7 +10,7 @@ STACK := scripts/stack
 # Assign first, then eval: a failing `scripts/stack env` then fails the recipe line.
 ENV = stack_env="$$($(STACK) env)" && eval "$$stack_env" &&
 
-.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench bench-profile bench-observability
+.PHONY: setup stack-up stack-down stack-status build test test-clean demo lint chaos chaos-smoke scale learning-test gpu-smoke bench bench-profile bench-micro bench-observability
 
 ## Install / build everything the stack needs, start nothing.
 setup:
@@ -73,6 +73,11 @@ bench: stack-up
 bench-profile: stack-up
 	$(ENV) BATON_BENCH_PROFILE=1 scripts/bench
 
+# Micro-benchmarks of the hot paths without I/O (spec parse, spec cache, planner, event encode
+# and decode; Benchmarks/HotPaths): ordo-one's package-benchmark, release build, a table each.
+bench-micro: setup
+	$(ENV) swift package benchmark --target HotPaths
+
 # What /metrics and OTLP spans cost a stage: the noop bench (release) with each off and on.
 bench-observability: stack-up
 	$(ENV) scripts/bench-observability
@@ -85,7 +90,7 @@ SHELL_SCRIPTS = scripts/stack scripts/demo scripts/bench scripts/bench-observabi
 lint:
 	command -v shellcheck >/dev/null || $(STACK) install-lint
 	shellcheck -x $(SHELL_SCRIPTS)
-	swift format lint --strict --recursive Sources Tests
+	swift format lint --strict --recursive Sources Tests Benchmarks
 
 # Fault injection (tests/chaos, README "Fault injection"): its own PostgreSQL and Tansu on free
 # loopback ports (never the stack's), several `baton serve` processes, kill -9, a broker restart

@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // OTLP over HTTP only: the gRPC exporter would double the build for no gain here.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // Micro-benchmarks (`make bench-micro`). Only the malloc interposer: the default traits add
+        // an ARC interposer package this machine's package set does not have.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // MARK: - librdkafka
@@ -306,6 +309,18 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Micro-benchmarks of hot paths without I/O (`make bench-micro`)
+        .executableTarget(
+            name: "HotPaths",
+            dependencies: [
+                "BatonCore",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/HotPaths",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
 
         .executableTarget(
