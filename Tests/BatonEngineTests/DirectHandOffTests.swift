@@ -1,9 +1,10 @@
 import BatonCore
-import BatonStore
 import BatonTestSupport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import BatonStore
 
 /// A worker that ends an attempt applies its outcome and claims the next attempt itself
 /// (``EngineConfiguration/directHandOff``), through a real `baton serve`, broker and database.
@@ -78,5 +79,46 @@ struct DirectHandOffTests {
         #expect(brokered.readyEvents == 6)
         #expect(
             Dictionary(uniqueKeysWithValues: brokered.run.stages.map { ($0.name, $0.attempts) }) == attempts)
+    }
+
+    @Test("A hand-off transaction that fails loses no end: the worker ends the attempt alone and says so")
+    func failedHandOffKeepsTheEnd() async throws {
+        let fixture = try await EngineFixture(environment: ["BATON_DIRECT_HANDOFF": "on"])
+        let serve = try fixture.serve("direct-fallback")
+        let spec = """
+            apiVersion: baton/v1
+            kind: Pipeline
+            metadata: {name: direct-fallback}
+            stages:
+              - {name: slow, kind: noop, noop: {sleep: 3s}}
+              - {name: next, kind: noop, needs: [slow]}
+            """
+        let submitted = try await fixture.baton("submit", try fixture.specFile(spec))
+        let runID = try #require(UUID(uuidString: submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        try await fixture.waitUntil("slow runs", timeout: .seconds(60)) {
+            try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND state = 'running'") == 1
+        }
+        // While it sleeps, the run's spec becomes unreadable: the planner's step of the hand-off
+        // fails, and with it the transaction the end was written in.
+        try await fixture.withStore { store in
+            try await store.client.query("UPDATE runs SET spec_yaml = 'stages: [' WHERE id = \(runID)")
+        }
+        try await fixture.waitUntil("slow's end is recorded", timeout: .seconds(60)) {
+            try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND stage = 'slow' AND state = 'succeeded'"
+            )
+                == 1
+        }
+        #expect(
+            try await fixture.count(
+                "SELECT count(*)::int FROM outbox WHERE key = \(runID.lowercased) AND event_type = 'stage.succeeded'")
+                == 1)
+        // Nothing was applied or claimed by the worker.
+        #expect(
+            try await fixture.count(
+                "SELECT count(*)::int FROM stage_attempts WHERE run_id = \(runID) AND stage = 'next'") == 0)
+        #expect(serve.log.contains("ending the attempt with its direct hand-off failed; ending it alone"))
+        await serve.stop()
     }
 }

@@ -269,6 +269,38 @@ struct RunLifecycleTests {
         }
     }
 
+    @Test(
+        "A hand-off transaction that fails writes nothing, the end included; a run no longer running gets the end alone"
+    )
+    func handOffRefusals() async throws {
+        let database = try await ScratchDatabase.create()
+        try await database.withStore { store in
+            // The planner cannot read the run's spec: the transaction fails after the end was
+            // written in it, and rolls the end back too; the end alone (the worker's fallback) works.
+            let first = try await firstClaimed(store)
+            try await store.client.query("UPDATE runs SET spec_yaml = 'stages: [' WHERE id = \(first.runID)")
+            await #expect(throws: (any Error).self) {
+                try await store.runs.finishAndApplyOutcome(
+                    first, state: .succeeded, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30))
+            }
+            #expect(try await store.runs.run(first.runID)?.stages[0].attemptHistory.map(\.state) == [.running])
+            #expect(try await store.attempts.finishAttempt(first, state: .succeeded) != nil)
+
+            // The run ended meanwhile (failed by an operator's hand) while the attempt still ran:
+            // the end is written on its own, nothing is applied or claimed.
+            let other = try await firstClaimed(store)
+            try await store.client.query(
+                "UPDATE runs SET state = 'failed', finished_at = now() WHERE id = \(other.runID)")
+            let finished = try #require(
+                try await store.runs.finishAndApplyOutcome(
+                    other, state: .succeeded, consumer: "c", claimingFor: "w1", pool: "default", lease: .seconds(30)))
+            #expect(finished.next == nil)
+            let view = try #require(try await store.runs.run(other.runID))
+            #expect(view.stages[0].attemptHistory.map(\.state) == [.succeeded])
+            #expect(view.stages.map(\.state) == [.running, .pending])
+        }
+    }
+
     @Test("The database refuses illegal state transitions")
     func illegalTransitions() async throws {
         let database = try await ScratchDatabase.create()
