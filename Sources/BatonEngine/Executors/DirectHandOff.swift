@@ -58,8 +58,8 @@ final class DirectHandOff: Sendable {
     }
 
     /// Ends the attempt with the hand-off in one transaction; when that transaction fails, ends
-    /// it alone (``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``)
-    /// and the outcome's event carries the hand-off, as when no worker offers one.
+    /// it alone (``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``),
+    /// and the worker hands off after the end as after a registry's (``taken`` stays `nil`).
     ///
     /// - Returns: the outcome recorded; `nil` when the end was fenced out.
     func finish(
@@ -82,7 +82,7 @@ final class DirectHandOff: Sendable {
             return finished.outcome
         } catch let failure {
             logger.warning(
-                "ending the attempt with its direct hand-off failed; ending it alone (the outcome's event carries the hand-off)",
+                "ending the attempt with its direct hand-off failed; ending it alone",
                 metadata: [LogKeys.attemptID: "\(claim.id.lowercased)", LogKeys.error: "\(describeError(failure))"])
             return try await attempts.finishAttempt(
                 claim, state: state, error: error, errorType: errorType, report: report,

@@ -19,12 +19,12 @@ import Synchronization
 /// two) is looked up by its Baton tag before one is made, so restarts and replays never
 /// duplicate a run, and the usual create needs no lookup. An attempt ended when first mirrored
 /// costs two calls (its run made with every tag, then ended); ``Configuration/runConcurrency``
-/// runs are mirrored at once, the attempts of each ``Configuration/concurrency`` at a time. MLflow being down or failing never touches a
-/// pipeline: changes stay queued, the mirror says so once in the log and in
-/// `baton_mlflow_mirror_failures_total`, and catches up when MLflow answers again. A run or
-/// model MLflow refuses for good (a 4xx) is parked (`mlflow_mirror_parked`, `baton mirror
-/// failed`) so it never blocks the ones behind it, until `baton mirror retry` queues it again.
-/// One mirror at a time works (a lease in PostgreSQL).
+/// runs are mirrored at once, the attempts of each ``Configuration/concurrency`` at a time.
+/// MLflow being down or failing never touches a pipeline: changes stay queued, the mirror says
+/// so once in the log and in `baton_mlflow_mirror_failures_total`, and catches up when MLflow
+/// answers again. A run or model MLflow refuses for good (a 4xx) is parked
+/// (`mlflow_mirror_parked`, `baton mirror failed`) so it never blocks the ones behind it, until
+/// `baton mirror retry` queues it again. One mirror at a time works (a lease in PostgreSQL).
 public struct MLflowMirror: Service {
     /// How the mirror works.
     public struct Configuration: Sendable {
