@@ -87,8 +87,7 @@ def report(lines, title):
         samples += 1
         names = [frame_name(symbol, path) for symbol, path in reversed(stack)]
         folded[";".join(names)] += 1
-        leaf_symbol, leaf_path = stack[0]
-        by_component[component(leaf_path)] += 1
+        by_component[component(stack[0][1])] += 1
         self_counts[names[-1]] += 1
         for name in set(names):
             inclusive[name] += 1

@@ -196,16 +196,30 @@ extension AttemptStore {
         _ claim: ClaimedAttempt, state: AttemptState, error: String? = nil, errorType: String? = nil,
         report: AttemptReport? = nil, countingExecution: Bool = false
     ) async throws -> StageOutcome? {
-        let (query, outcome) = try finishingWrite(
+        let (write, outcome) = try finishingWrite(
             claim, state: state, error: error, errorType: errorType, report: report,
             countingExecution: countingExecution)
-        let rows = try await client.statement(query, logger: logger)
-        for try await count in rows.decode(Int.self) where count == 1 { return outcome }
-        return nil
+        return try await wroteOne(write) ? outcome : nil
     }
 }
 
 extension StoreAggregate {
+    /// Runs `query`, whose one row is a count of the rows it wrote (a fenced write: a
+    /// ``finishingWrite(_:state:error:errorType:report:countingExecution:)``, a launch), in
+    /// `connection`'s transaction or on a pooled connection of its own.
+    ///
+    /// - Returns: whether it wrote its row (`false`: fenced out, nothing written).
+    func wroteOne(_ query: PostgresQuery, on connection: DatabaseSession? = nil) async throws -> Bool {
+        let rows =
+            if let connection {
+                try await connection.statement(query, logger: logger)
+            } else {
+                try await client.statement(query, logger: logger)
+            }
+        for try await count in rows.decode(Int.self) { return count == 1 }
+        return false
+    }
+
     /// The statement of ``AttemptStore/finishAttempt(_:state:error:errorType:report:countingExecution:)``
     /// and the outcome it records: its one row is 1 when the attempt was ended, 0 when the write
     /// was fenced out. Also run inside the direct hand-off's transaction

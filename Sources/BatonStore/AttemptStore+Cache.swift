@@ -208,14 +208,7 @@ extension AttemptStore {
             )
             SELECT count(*)::int FROM launched
             """
-        let rows =
-            if let connection {
-                try await connection.statement(query, logger: logger)
-            } else {
-                try await client.statement(query, logger: logger)
-            }
-        for try await count in rows.decode(Int.self) { return count == 1 }
-        return false
+        return try await wroteOne(query, on: connection)
     }
 
     private func outputs(of attemptID: UUID) async throws -> [JobOutput] {

@@ -81,11 +81,7 @@ extension RunStore {
                     claim.runID, consumer: consumer, eventID: Self.inboxEventID(event), eventType: event.type,
                     on: connection)
                 guard recorded, let run, run.state == .running else { throw HandOffRollback.notApplicable }
-                var ended = false
-                for try await count in try await connection.query(finish, logger: logger).decode(Int.self) {
-                    ended = count == 1
-                }
-                guard ended else { throw HandOffRollback.fencedOut }
+                guard try await wroteOne(finish, on: connection) else { throw HandOffRollback.fencedOut }
                 let applied = try await apply(
                     outcome, of: run, consumer: consumer, event: event, claimant: claimant, on: connection)
                 return FinishedAttempt(outcome: outcome, next: applied?.claimed)
@@ -93,11 +89,7 @@ extension RunStore {
         } catch HandOffRollback.fencedOut {
             return nil
         } catch HandOffRollback.notApplicable {
-            let rows = try await client.statement(finish, logger: logger)
-            for try await count in rows.decode(Int.self) where count == 1 {
-                return FinishedAttempt(outcome: outcome, next: nil)
-            }
-            return nil
+            return try await wroteOne(finish) ? FinishedAttempt(outcome: outcome, next: nil) : nil
         }
     }
 

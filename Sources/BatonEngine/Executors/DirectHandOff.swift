@@ -67,10 +67,7 @@ final class DirectHandOff: Sendable {
         countingExecution: Bool, attempts: AttemptStore
     ) async throws -> StageOutcome? {
         do {
-            // A span of its own: the events the hand-off writes (the next stage.started) are its children.
-            let (finished, context) = try await withSpan("worker hand-off") { span in
-                span.attributes["baton.run_id"] = claim.runID.lowercased
-                span.attributes["baton.stage"] = claim.stage
+            let (finished, context) = try await Self.span(of: claim) {
                 let finished = try await runs.finishAndApplyOutcome(
                     claim, state: state, error: error, errorType: errorType, report: report,
                     countingExecution: countingExecution, consumer: EngineConfiguration.coordinatorConsumer,
@@ -87,6 +84,19 @@ final class DirectHandOff: Sendable {
             return try await attempts.finishAttempt(
                 claim, state: state, error: error, errorType: errorType, report: report,
                 countingExecution: countingExecution)
+        }
+    }
+
+    /// Runs `body` in the span of a worker's hand-off of `claim`'s run, a child of `context`: the
+    /// events the hand-off writes (the next stage.started) are the span's children.
+    static func span<Result>(
+        of claim: ClaimedAttempt, context: ServiceContext = .current ?? .topLevel,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await withSpan("worker hand-off", context: context) { span in
+            span.attributes["baton.run_id"] = claim.runID.lowercased
+            span.attributes["baton.stage"] = claim.stage
+            return try await body()
         }
     }
 }

@@ -175,11 +175,8 @@ public struct StageWorker: Service {
             // (otherwise a chain of stages would keep a graceful shutdown waiting past its limit).
             guard !Task.isShuttingDownGracefully else { return nil }
             // Ended by the registry's own write (a gate, a registration, a rollout): the outcome is
-            // applied now, in a transaction of its own, under a span of its own (the events it
-            // writes, the next stage.started, are its children).
-            return try await withSpan("worker hand-off", context: context) { span in
-                span.attributes["baton.run_id"] = claim.runID.lowercased
-                span.attributes["baton.stage"] = claim.stage
+            // applied now, in a transaction of its own.
+            return try await DirectHandOff.span(of: claim, context: context) {
                 guard
                     let next = try await runs.applyOutcome(
                         recorded, consumer: EngineConfiguration.coordinatorConsumer,
